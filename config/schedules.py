@@ -1,0 +1,5 @@
+"""Scheduled django-q2 tasks: (name, dotted function, minutes between runs). Applied on migrate."""
+
+SCHEDULES = [
+    ("Sweep due and stuck vendor operations", "core.tasks.sweep_due_operations", 1),
+]

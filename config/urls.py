@@ -1,0 +1,32 @@
+"""URL map: admin, API (+ schema and Swagger UI), health check, and the sandbox when enabled."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.http import JsonResponse
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from core.api.errors import api_not_found
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+admin.site.site_header = "Partner back office"
+admin.site.site_title = "Partner back office"
+admin.site.index_title = "Support"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include("config.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^api/.*$", api_not_found),
+    path("healthz", healthz, name="healthz"),
+]
+
+if settings.SANDBOX_ENABLED:
+    urlpatterns.append(path("sandbox/", include("vendors.sandbox.urls")))
+
+handler500 = "core.api.errors.server_error"

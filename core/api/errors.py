@@ -1,0 +1,88 @@
+"""The API face of the error tree: every error is JSON with `code`, `message` and `fields`."""
+
+from __future__ import annotations
+
+import logging
+
+from django.http import JsonResponse
+from django.views import defaults
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from core.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+_DRF_CODES = {
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.AuthenticationFailed: "authentication_failed",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "throttled",
+    drf_exceptions.ParseError: "parse_error",
+    drf_exceptions.ValidationError: "invalid",
+}
+
+
+def _flatten(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [f"{k}: {m}" for k, v in detail.items() for m in _flatten(v)]
+    if isinstance(detail, list):
+        return [m for item in detail for m in _flatten(item)]
+    return [str(detail)]
+
+
+def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested ValidationError detail as {"field" or "parent.child": [messages]}."""
+    fields: dict[str, list[str]] = {}
+    if isinstance(detail, dict):
+        for name, value in detail.items():
+            key = f"{prefix}.{name}" if prefix else str(name)
+            if isinstance(value, dict):
+                fields.update(_field_errors(value, key))
+            else:
+                fields[key] = _flatten(value)
+    elif isinstance(detail, list):
+        fields[prefix or "non_field_errors"] = _flatten(detail)
+    return fields
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    return {"code": code, "message": message, "fields": fields or {}}
+
+
+def exception_handler(exc, context):
+    """DRF hook: DomainError and DRF's own exceptions rendered in the one error shape."""
+    if isinstance(exc, DomainError):
+        return Response(exc.as_dict(), status=exc.http_status)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: Django's handler500 answers (JSON under /api/)
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, drf_exceptions.ValidationError):
+        fields = _field_errors(exc.detail)
+        body = error_body(code, "The request has invalid fields.", fields)
+    else:
+        body = error_body(code, " ".join(_flatten(exc.detail)))
+    if isinstance(exc, drf_exceptions.Throttled) and exc.wait:
+        body["retry_after"] = int(exc.wait)
+    response.data = body
+    return response
+
+
+def api_not_found(request, *args, **kwargs):
+    """Unknown /api/ URLs answer in the API's error shape, not with an HTML page."""
+    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+
+
+def server_error(request, *args, **kwargs):
+    """A crash answers JSON under /api/ and the usual page elsewhere; details go to the log only."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            error_body("server_error", "An unexpected error occurred; it has been logged."), status=500
+        )
+    return defaults.server_error(request, *args, **kwargs)

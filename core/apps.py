@@ -1,0 +1,12 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Platform"
+
+    def ready(self):
+        from core.schedules import ensure_schedules
+
+        post_migrate.connect(ensure_schedules, sender=self)

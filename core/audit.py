@@ -1,0 +1,73 @@
+"""Writing the audit trail. Services call `record` inside their transaction; secrets never enter it."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from core.actor import Actor
+from core.fields import EncryptedSecretField
+from core.models import AuditEvent
+
+SECRET_PLACEHOLDER = "[secret]"
+
+
+def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict:
+    """The JSON-safe values of a model's concrete fields; a secret field only says whether it is set."""
+    values = {}
+    for field in obj._meta.concrete_fields:
+        if fields is not None and field.name not in fields:
+            continue
+        value = getattr(obj, field.attname)
+        if isinstance(field, EncryptedSecretField):
+            value = SECRET_PLACEHOLDER if value else None
+        values[field.name] = value
+    return json.loads(json.dumps(values, cls=DjangoJSONEncoder))
+
+
+def diff(before: dict, after: dict) -> dict:
+    """Only the changed fields, as {field: [before, after]}."""
+    return {
+        name: [before.get(name), value]
+        for name, value in after.items()
+        if before.get(name) != value or (value == SECRET_PLACEHOLDER and name in before)
+    }
+
+
+def record(
+    actor: Actor,
+    action: str,
+    obj: models.Model,
+    *,
+    partner_id: int | None,
+    before: dict | None = None,
+    after: dict | None = None,
+    changes: dict | None = None,
+    note: str = "",
+) -> AuditEvent:
+    """Write one audit event for `obj`; call it inside the service's transaction."""
+    if changes is None:
+        changes = diff(before or {}, after if after is not None else snapshot(obj))
+    return AuditEvent.objects.create(
+        actor=actor.user,
+        actor_label=actor.label,
+        face=actor.face,
+        partner_id=partner_id,
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        action=action,
+        changes=changes,
+        note=note,
+    )
+
+
+def events_for(obj: models.Model):
+    """The audit trail of one object, newest first."""
+    return AuditEvent.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=str(obj.pk),
+    ).select_related("actor")

@@ -1,0 +1,36 @@
+"""Model field for secrets: stored as MultiFernet ciphertext, read as a masked `Secret`."""
+
+from django.db import models
+
+from core.secrets import Secret
+
+
+class EncryptedSecretField(models.TextField):
+    """Holds a secret encrypted at rest. Assign a plain string or a `Secret`; read a `Secret`."""
+
+    description = "Encrypted secret"
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("default", "")
+        kwargs.setdefault("editable", False)
+        super().__init__(*args, **kwargs)
+
+    def from_db_value(self, value, expression, connection):
+        return Secret(value) if value else None
+
+    def to_python(self, value):
+        if value is None or value == "" or isinstance(value, Secret):
+            return value or None
+        return Secret.from_plaintext(value)
+
+    def get_prep_value(self, value):
+        if value is None or value == "":
+            return ""
+        if isinstance(value, Secret):
+            return value.token
+        return Secret.from_plaintext(str(value)).token
+
+    def value_to_string(self, obj):  # serialization (dumpdata) keeps only ciphertext
+        value = self.value_from_object(obj)
+        return value.token if isinstance(value, Secret) else ""

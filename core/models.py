@@ -1,0 +1,115 @@
+"""Shared kernel tables: the audit trail, hashed API tokens, and the retry state of vendor calls."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets as pysecrets
+
+from django.conf import settings
+from django.contrib.contenttypes.models import ContentType
+from django.db import models
+from django.utils import timezone
+
+from core.actor import Face
+
+
+class AuditEvent(models.Model):
+    """One change made through a service: who, through which face, on what, before and after."""
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=150)
+    face = models.CharField(max_length=16, choices=Face.choices)
+    # A plain id, not a foreign key: the kernel knows no business models, and the trail must
+    # outlive the partner it describes.
+    partner_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    action = models.CharField(max_length=64)
+    changes = models.JSONField(default=dict, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self):
+        now = timezone.now()
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    """An API token: only a SHA-256 digest is stored; the key is shown once, at creation."""
+
+    PREFIX = "pbo"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    key_id = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.PREFIX}_{self.key_id}_…)"
+
+    @staticmethod
+    def hash_secret(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> tuple[str, str, str]:
+        """A new (full key, key id, digest of the secret part)."""
+        key_id = pysecrets.token_hex(6)
+        secret = pysecrets.token_urlsafe(32)
+        return f"{cls.PREFIX}_{key_id}_{secret}", key_id, cls.hash_secret(secret)
+
+    def matches(self, secret: str) -> bool:
+        return hmac.compare_digest(self.digest, self.hash_secret(secret))
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class VendorOperation(models.Model):
+    """Retry state of a row whose vendor call runs in a task (attempts, lease, backoff, last error).
+
+    `next_attempt_at` is when the sweeper should (re)queue the row if nothing else handled it;
+    `claimed_until` is the lease of the worker currently calling the vendor.
+    """
+
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error_code = models.CharField(max_length=100, blank=True)
+    last_error_message = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def last_error(self) -> str:
+        if not self.last_error_code:
+            return ""
+        return f"{self.last_error_code}: {self.last_error_message}"

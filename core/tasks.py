@@ -1,0 +1,108 @@
+"""Task helpers: queue on commit, claim a row with a lease, record retry state, sweep due rows."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+from django_q.tasks import async_task
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(func: str, *args, **kwargs) -> None:
+    """Queue a django-q2 task once the current transaction commits (never for a rolled-back write).
+
+    Only primary keys and plain values go in: never a secret.
+    """
+    transaction.on_commit(lambda: async_task(func, *args, group=func.rsplit(".", 1)[0], **kwargs))
+
+
+def backoff_seconds(attempts: int, retry_after: float | None = None) -> int:
+    """Exponential backoff after `attempts` tries, never sooner than the vendor's Retry-After."""
+    delay = settings.TASK_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    delay = min(delay, settings.TASK_BACKOFF_MAX_SECONDS)
+    if retry_after:
+        delay = max(delay, int(retry_after + 0.999))
+    return int(delay)
+
+
+def claim(model: type[models.Model], pk, *, states: list[str]):
+    """Take the lease on a row for one vendor call, or return None if it is done or already leased.
+
+    A single conditional UPDATE, so two workers can never both call the vendor for one row.
+    """
+    now = timezone.now()
+    lease = timedelta(seconds=settings.TASK_LEASE_SECONDS)
+    claimed = (
+        model.objects.filter(pk=pk, state__in=states)
+        .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
+        .update(
+            claimed_until=now + lease,
+            next_attempt_at=now + lease,  # if this worker dies, the sweeper retries after the lease
+            attempts=models.F("attempts") + 1,
+            last_attempt_at=now,
+        )
+    )
+    return model.objects.get(pk=pk) if claimed else None
+
+
+def release_after_failure(row, *, code: str, message: str, retryable: bool, retry_after: float | None,
+                          failed_state: str, retry_state: str) -> bool:
+    """Record a failed attempt; schedule a retry with backoff or give up. True if it will be retried."""
+    now = timezone.now()
+    will_retry = retryable and row.attempts < settings.TASK_MAX_ATTEMPTS
+    row.last_error_code = code[:100]
+    row.last_error_message = message
+    row.last_error_at = now
+    row.claimed_until = None
+    row.state = retry_state if will_retry else failed_state
+    row.next_attempt_at = (
+        now + timedelta(seconds=backoff_seconds(row.attempts, retry_after)) if will_retry else None
+    )
+    return will_retry
+
+
+@dataclass(frozen=True)
+class Sweepable:
+    """A model whose rows in `states` are re-queued to `task` when their next attempt is due."""
+
+    model: str
+    states: tuple[str, ...]
+    task: str
+
+
+SWEEPABLE: list[Sweepable] = []
+
+
+def register_sweepable(model: str, states: tuple[str, ...], task: str) -> None:
+    """Called from an app's ready(): let the sweeper re-queue due or stuck rows of this model."""
+    entry = Sweepable(model, states, task)
+    if entry not in SWEEPABLE:
+        SWEEPABLE.append(entry)
+
+
+def sweep_due_operations(limit: int = 500) -> int:
+    """Scheduled task: re-queue every row whose next attempt is due (failed earlier, or stuck)."""
+    from django.apps import apps
+
+    now = timezone.now()
+    queued = 0
+    for entry in SWEEPABLE:
+        model = apps.get_model(entry.model)
+        due = (
+            model.objects.filter(state__in=entry.states, next_attempt_at__lte=now)
+            .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:limit]
+        )
+        for pk in due:
+            async_task(entry.task, pk, group=entry.task.rsplit(".", 1)[0])
+            queued += 1
+    if queued:
+        logger.info("sweeper re-queued %s vendor operation(s)", queued)
+    return queued
