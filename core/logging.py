@@ -5,8 +5,10 @@ import re
 
 # Authorization headers, X-PARTNER-APIKEY values, Fernet tokens, our API tokens, EAB HMAC keys.
 _PATTERNS = [
-    re.compile(r"(?i)(authorization|x-partner-apikey|api[_-]?key|hmac[_-]?key|token|secret)"
-               r"([\"']?\s*[:=]\s*[\"']?)(bearer\s+|token\s+)?[^\s\"',}]+"),
+    re.compile(
+        r"(?i)(authorization|x-partner-apikey|api[_-]?key|hmac[_-]?key|token|secret)"
+        r"([\"']?\s*[:=]\s*[\"']?)(bearer\s+|token\s+)?[^\s\"',}]+"
+    ),
     re.compile(r"gAAAAA[0-9A-Za-z_\-=]{20,}"),
 ]
 

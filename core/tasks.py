@@ -31,6 +31,11 @@ def backoff_seconds(attempts: int, retry_after: float | None = None) -> int:
     return int(delay)
 
 
+def lease_deadline():
+    """When a row just queued (or leased) counts as stuck if nobody has reported back."""
+    return timezone.now() + timedelta(seconds=settings.TASK_LEASE_SECONDS)
+
+
 def claim(model: type[models.Model], pk, *, states: list[str]):
     """Take the lease on a row for one vendor call, or return None if it is done or already leased.
 
@@ -51,8 +56,16 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
     return model.objects.get(pk=pk) if claimed else None
 
 
-def release_after_failure(row, *, code: str, message: str, retryable: bool, retry_after: float | None,
-                          failed_state: str, retry_state: str) -> bool:
+def release_after_failure(
+    row,
+    *,
+    code: str,
+    message: str,
+    retryable: bool,
+    retry_after: float | None,
+    failed_state: str,
+    retry_state: str,
+) -> bool:
     """Record a failed attempt; schedule a retry with backoff or give up. True if it will be retried."""
     now = timezone.now()
     will_retry = retryable and row.attempts < settings.TASK_MAX_ATTEMPTS

@@ -21,9 +21,7 @@ class HashedTokenAuthentication(authentication.BaseAuthentication):
         parts = header[1].split("_", 2)
         if len(parts) != 3 or parts[0] != ApiToken.PREFIX:
             raise exceptions.AuthenticationFailed("Invalid token.")
-        token = (
-            ApiToken.objects.active().select_related("user").filter(key_id=parts[1]).first()
-        )
+        token = ApiToken.objects.active().select_related("user").filter(key_id=parts[1]).first()
         if token is None or not token.matches(parts[2]) or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid or revoked token.")
         now = timezone.now()

@@ -83,6 +83,7 @@ def server_error(request, *args, **kwargs):
     """A crash answers JSON under /api/ and the usual page elsewhere; details go to the log only."""
     if request.path.startswith("/api/"):
         return JsonResponse(
-            error_body("server_error", "An unexpected error occurred; it has been logged."), status=500
+            error_body("server_error", "An unexpected error occurred; it has been logged."),
+            status=500,
         )
     return defaults.server_error(request, *args, **kwargs)

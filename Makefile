@@ -1,0 +1,63 @@
+# Partner back office. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+
+.DEFAULT_GOAL := help
+.PHONY: help install env migrate demo run test test-pg test-browser lint fmt check-deploy clean
+
+help: ## Show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n",$$1,$$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed ## Create .venv and install pinned dependencies
+
+env: ## Write .env with fresh development keys (never overwrites an existing one)
+	@$(PYTHON) config/make_env.py
+
+migrate: install env ## Apply database migrations
+	@mkdir -p var
+	$(PY) manage.py migrate --no-input
+
+demo: migrate ## Load demo data (idempotent)
+	$(PY) manage.py seed_demo
+
+run: demo ## Set up everything, then start web + worker (+ embedded sandbox) and print the logins
+	@$(PY) manage.py seed_demo --print-logins --port $(PORT)
+	PORT=$(PORT) $(VENV)/bin/honcho start
+
+test: install ## Run the whole test suite on SQLite (browser tests too when chromium is installed)
+	$(VENV)/bin/pytest -n 2 --dist loadgroup
+
+test-pg: install ## Run the whole test suite on PostgreSQL ($(PG_URL))
+	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -n 2 --dist loadgroup
+
+lint: install ## ruff lint + format check, missing migrations
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+
+fmt: install ## Format and auto-fix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+check-deploy: install ## manage.py check --deploy with production settings (throwaway values)
+	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(openssl rand -hex 40) \
+	SECRET_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
+	DATABASE_URL=postgres://u:p@localhost/db ALLOWED_HOSTS=backoffice.example.com \
+	DIGICERT_BASE_URL=https://www.digicert.com/partner-subscription/api/v1 \
+	CLOUDFLARE_BASE_URL=https://api.cloudflare.com/client/v4 DIGITALRIVER_BASE_URL=https://api.digitalriver.com \
+	DIGITALRIVER_API_KEY=sk_live_x DIGITALRIVER_WEBHOOK_SECRETS=whsec_x \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean: ## Remove the virtualenv and the local database
+	rm -rf $(VENV) var

@@ -1,0 +1,165 @@
+"""Admin building blocks shared by every app: service-backed actions, state badges, audit trail."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html, format_html_join
+
+from core.actor import Actor, Face
+from core.audit import events_for
+from core.errors import DomainError
+from core.models import ApiToken, AuditEvent
+
+BADGE_COLOURS = {
+    "active": "#1a7f37",
+    "pending": "#9a6700",
+    "unknown": "#bc4c00",
+    "failed": "#cf222e",
+    "cancelled": "#57606a",
+    "expired": "#57606a",
+}
+
+
+def admin_actor(request) -> Actor:
+    return Actor(request.user, Face.ADMIN)
+
+
+def state_badge(state: str, label: str | None = None) -> str:
+    colour = BADGE_COLOURS.get(state, "#57606a")
+    return format_html(
+        '<span style="background:{};color:#fff;border-radius:10px;padding:2px 8px;font-size:11px;'
+        'white-space:nowrap">{}</span>',
+        colour,
+        label or state,
+    )
+
+
+def run_per_row(modeladmin, request, queryset, operation, *, success: str) -> None:
+    """Call one service per selected row; each refusal becomes that row's own error message."""
+    done = 0
+    for obj in queryset:
+        try:
+            operation(admin_actor(request), obj)
+            done += 1
+        except DomainError as error:
+            modeladmin.message_user(request, f"{obj}: {error.message} [{error.code}]", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, success.format(count=done), messages.SUCCESS)
+
+
+class ServiceSaveMixin:
+    """Admin saves go through the subclass's `save_via_service`; a refusal is shown, nothing saved."""
+
+    def save_model(self, request, obj, form, change):
+        try:
+            self.save_via_service(request, obj, form, change)
+        except DomainError as error:
+            request._service_refusal = error
+            self.message_user(request, f"Not saved: {error.message} [{error.code}]", messages.ERROR)
+
+    def save_related(self, request, form, formsets, change):
+        if not getattr(request, "_service_refusal", None):
+            super().save_related(request, form, formsets, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        if getattr(request, "_service_refusal", None):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request, obj):
+        if getattr(request, "_service_refusal", None):
+            return HttpResponseRedirect(request.get_full_path())
+        return super().response_change(request, obj)
+
+
+class AuditTrailMixin:
+    """Shows an object's audit trail (newest first) on its change page."""
+
+    def audit_trail(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        events = list(events_for(obj)[:50])
+        if not events:
+            return "No changes recorded yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            (
+                (
+                    e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    e.actor_label,
+                    e.face,
+                    e.action,
+                    ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in e.changes.items()),
+                    e.note,
+                )
+                for e in events
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>When (UTC)</th><th>Who</th><th>Face</th><th>Action</th>"
+            "<th>Changes</th><th>Note</th></tr></thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    audit_trail.short_description = "Audit trail"
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor_label", "face", "action", "object_repr", "partner_id"]
+    list_filter = ["face", "action", "content_type"]
+    search_fields = ["object_repr", "actor_label", "action", "object_id"]
+    date_hierarchy = "created_at"
+    list_select_related = ["content_type"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(ServiceSaveMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "user",
+        "key_id",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["revoked_at"]
+    search_fields = ["name", "user__username", "key_id"]
+    fields = ["user", "name", "expires_at"]
+    readonly_fields = ["key_id", "created_at", "last_used_at", "revoked_at"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "user", "name"] if obj else self.readonly_fields
+
+    def get_fields(self, request, obj=None):
+        return [*self.fields, *self.readonly_fields] if obj else self.fields
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def save_via_service(self, request, obj, form, change):
+        from core.tokens import issue_api_token
+
+        token, key = issue_api_token(admin_actor(request), obj.user, obj.name, expires_at=obj.expires_at)
+        obj.pk = token.pk
+        messages.warning(request, f"Copy this token now; it will not be shown again: {key}")
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset):
+        from core.tokens import revoke_api_token
+
+        run_per_row(self, request, queryset, revoke_api_token, success="{count} token(s) revoked.")

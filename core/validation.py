@@ -1,0 +1,15 @@
+"""Model validation turned into the error tree, so every face shows field errors the same way."""
+
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from core.errors import ValidationFailed
+
+
+def full_clean_or_refuse(obj: models.Model, *, exclude: list[str] | None = None) -> None:
+    """Run the model's own validation; refuse with field errors instead of half-writing."""
+    try:
+        obj.full_clean(exclude=exclude)
+    except ValidationError as exc:
+        fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        raise ValidationFailed("Some fields are invalid.", fields=fields) from exc

@@ -1,0 +1,212 @@
+"""Partners (resellers), their customers, members with roles, and vendor subaccounts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from core.fields import EncryptedSecretField
+from core.models import VendorOperation
+
+SLUG_VALIDATOR = RegexValidator(
+    r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens."
+)
+NAMING_TOKENS = {
+    "partner": "the partner's slug",
+    "customer": "the customer's reference",
+    "vendor": "digicert or cloudflare",
+}
+_TOKEN_RE = re.compile(r"\{([a-z_]+)\}")
+
+
+def naming_tokens(pattern: str) -> set[str]:
+    return set(_TOKEN_RE.findall(pattern))
+
+
+class BillingModel(models.TextChoices):
+    CENTRALIZED = "centralized", "Centralized at the partner"
+    PER_SUBACCOUNT = "per_subaccount", "Per subaccount"
+
+
+class Vendor(models.TextChoices):
+    DIGICERT = "digicert", "DigiCert"
+    CLOUDFLARE = "cloudflare", "Cloudflare"
+
+
+class Partner(models.Model):
+    """A reseller organisation: its registration, contacts, onboarding decisions and vendor keys."""
+
+    name = models.CharField(max_length=200, help_text="Display name.")
+    slug = models.SlugField(max_length=50, unique=True, validators=[SLUG_VALIDATOR])
+    legal_name = models.CharField(
+        max_length=200, blank=True, help_text="Exactly as in the official registration records."
+    )
+    address_line1 = models.CharField(max_length=200, blank=True)
+    address_line2 = models.CharField(max_length=200, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    org_contact_name = models.CharField("organization contact name", max_length=200, blank=True)
+    org_contact_email = models.EmailField("organization contact e-mail", blank=True)
+    org_contact_phone = models.CharField("organization contact phone", max_length=40, blank=True)
+    verification_contact_name = models.CharField(max_length=200, blank=True)
+    verification_contact_email = models.EmailField(blank=True)
+    verification_contact_phone = models.CharField(max_length=40, blank=True)
+    billing_model = models.CharField(max_length=20, choices=BillingModel.choices, blank=True)
+    subaccount_naming_pattern = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="For example {partner}-{customer}. Tokens: "
+        + ", ".join(f"{{{t}}} ({d})" for t, d in NAMING_TOKENS.items())
+        + ". Fixed once the first subaccount exists.",
+    )
+    auto_renew_default = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Account-level auto-renew default for ACME contracts (unset: the vendor's default).",
+    )
+    digicert_api_key = EncryptedSecretField(help_text="DigiCert Partner Subscriptions API key (parent).")
+    cloudflare_api_token = EncryptedSecretField(help_text="Cloudflare tenant API token.")
+    cloudflare_unit_id = models.CharField(
+        "Cloudflare tenant unit",
+        max_length=64,
+        blank=True,
+        help_text="unit_tag from GET /user/tenants.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def address_complete(self) -> bool:
+        return all([self.address_line1, self.city, self.postal_code, self.country])
+
+    def naming_regex(self) -> re.Pattern | None:
+        """The convention compiled: literal text as is, each {token} one slug-like word."""
+        if not self.subaccount_naming_pattern:
+            return None
+        parts, last = [], 0
+        for match in _TOKEN_RE.finditer(self.subaccount_naming_pattern):
+            parts.append(re.escape(self.subaccount_naming_pattern[last : match.start()]))
+            parts.append(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+            last = match.end()
+        parts.append(re.escape(self.subaccount_naming_pattern[last:]))
+        return re.compile("^" + "".join(parts) + "$")
+
+    def suggest_subaccount_name(self, customer: Customer, vendor: str) -> str:
+        if not self.subaccount_naming_pattern:
+            return customer.reference
+        values = {"partner": self.slug, "customer": customer.reference, "vendor": vendor}
+        return _TOKEN_RE.sub(lambda m: values.get(m.group(1), m.group(0)), self.subaccount_naming_pattern)
+
+
+class Customer(models.Model):
+    """An end customer of a partner; each gets its own subaccount per vendor."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="customers")
+    name = models.CharField(max_length=200)
+    reference = models.SlugField(
+        max_length=50,
+        validators=[SLUG_VALIDATOR],
+        help_text="Short unique id within the partner, used in subaccount names.",
+    )
+    contact_name = models.CharField(max_length=200, blank=True)
+    contact_email = models.EmailField(blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "reference"], name="customer_reference_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    ADMIN = "admin", "Admin"
+    BILLING = "billing", "Billing"
+    TECHNICIAN = "technician", "Technician"
+    VIEWER = "viewer", "Viewer"
+
+
+class Membership(models.Model):
+    """A reseller user: one partner, one role, optionally limited to some customers."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    customers = models.ManyToManyField(
+        Customer,
+        blank=True,
+        related_name="+",
+        help_text="Leave empty for access to every customer.",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["partner", "user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()} at {self.partner})"
+
+
+class SubaccountState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACTIVE = "active", "Active"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown outcome"
+
+
+class Subaccount(VendorOperation):
+    """A customer's account at one vendor (DigiCert subaccount or Cloudflare account)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="subaccounts")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subaccounts")
+    vendor = models.CharField(max_length=20, choices=Vendor.choices)
+    name = models.CharField(max_length=100)
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    state = models.CharField(
+        max_length=20,
+        choices=SubaccountState.choices,
+        default=SubaccountState.PENDING,
+        db_index=True,
+    )
+    vendor_id = models.CharField(max_length=64, blank=True)
+    api_key = EncryptedSecretField(help_text="The subaccount's own API key (DigiCert).")
+    vendor_response = models.JSONField(
+        default=dict, blank=True, help_text="Last vendor answer, secrets removed."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "vendor"], name="one_subaccount_per_customer_vendor"),
+            models.UniqueConstraint(fields=["partner", "vendor", "name"], name="subaccount_name_unique"),
+        ]
+        permissions = [
+            ("provision_subaccount", "Can create subaccounts at the vendor"),
+            ("retry_subaccount", "Can retry failed subaccounts"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_vendor_display()} {self.name}"

@@ -1,0 +1,386 @@
+"""Every write on partners, customers and subaccounts. One function per business operation."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core import audit
+from core.actor import Actor
+from core.errors import PermissionDenied, RuleViolation, ValidationFailed
+from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure
+from core.validation import full_clean_or_refuse
+from partner.access import Can, require
+from partner.models import (
+    NAMING_TOKENS,
+    Customer,
+    Partner,
+    Subaccount,
+    SubaccountState,
+    Vendor,
+    naming_tokens,
+)
+from partner.onboarding import missing_onboarding_items
+from vendors.cloudflare import CloudflareClient
+from vendors.digicert import DigiCertClient
+from vendors.errors import VendorError
+
+logger = logging.getLogger(__name__)
+
+PROVISION_TASK = "partner.tasks.provision_subaccount_task"
+
+# Profile fields a partner (owner/admin) or staff may edit; secrets have their own service.
+PARTNER_PROFILE_FIELDS = [
+    "name",
+    "legal_name",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "org_contact_name",
+    "org_contact_email",
+    "org_contact_phone",
+    "verification_contact_name",
+    "verification_contact_email",
+    "verification_contact_phone",
+    "billing_model",
+    "subaccount_naming_pattern",
+    "auto_renew_default",
+    "cloudflare_unit_id",
+]
+# Decisions DigiCert asks to fix before the first subaccount; changing them later is refused.
+LOCKED_ONCE_SUBACCOUNTS_EXIST = {
+    "subaccount_naming_pattern": "naming_convention_locked",
+    "billing_model": "billing_model_locked",
+}
+CUSTOMER_FIELDS = ["name", "reference", "contact_name", "contact_email", "country", "notes"]
+
+
+# --- Partners -----------------------------------------------------------------------------
+
+
+def create_partner(actor: Actor, *, slug: str, **profile) -> Partner:
+    """Staff register a new partner (reseller); onboarding is completed afterwards."""
+    if not (actor.is_system or (actor.is_staff and actor.user.has_perm("partner.add_partner"))):
+        raise PermissionDenied("Only support staff may register partners.")
+    partner = Partner(slug=slug, **{k: v for k, v in profile.items() if k in PARTNER_PROFILE_FIELDS})
+    full_clean_or_refuse(partner)
+    if partner.subaccount_naming_pattern:
+        _check_naming_pattern(partner.subaccount_naming_pattern)
+    with transaction.atomic():
+        partner.save()
+        audit.record(actor, "partner.created", partner, partner_id=partner.pk)
+    return partner
+
+
+def update_partner_profile(actor: Actor, partner: Partner, **changes) -> Partner:
+    """Edit a partner's registration, contacts and decisions; the naming convention and billing
+    model are fixed once a subaccount exists."""
+    require(actor, Can.MANAGE_PARTNER, partner=partner)
+    unknown = set(changes) - set(PARTNER_PROFILE_FIELDS)
+    if unknown:
+        raise ValidationFailed("Unknown fields.", fields={f: "Not editable." for f in unknown})
+    with transaction.atomic():
+        partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        before = audit.snapshot(partner)
+        has_subaccounts = partner.subaccounts.exists()
+        for field, value in changes.items():
+            if (
+                has_subaccounts
+                and field in LOCKED_ONCE_SUBACCOUNTS_EXIST
+                and getattr(partner, field) != value
+            ):
+                label = Partner._meta.get_field(field).verbose_name
+                raise RuleViolation(
+                    f"The {label} cannot change once subaccounts exist: every existing subaccount "
+                    "was set up under the current one.",
+                    code=LOCKED_ONCE_SUBACCOUNTS_EXIST[field],
+                    fields={field: "Fixed once the first subaccount was created."},
+                )
+            setattr(partner, field, value)
+        full_clean_or_refuse(partner)
+        if partner.subaccount_naming_pattern:
+            _check_naming_pattern(partner.subaccount_naming_pattern)
+        partner.save()
+        audit.record(actor, "partner.updated", partner, partner_id=partner.pk, before=before)
+    return partner
+
+
+def _check_naming_pattern(pattern: str) -> None:
+    """A naming convention uses only known tokens and at least {customer}, so names stay unique."""
+    tokens = naming_tokens(pattern)
+    unknown = tokens - set(NAMING_TOKENS)
+    if unknown or "customer" not in tokens:
+        raise ValidationFailed(
+            "The naming convention must contain {customer} and only the tokens "
+            + ", ".join(f"{{{t}}}" for t in NAMING_TOKENS)
+            + ".",
+            code="invalid_naming_pattern",
+            fields={
+                "subaccount_naming_pattern": f"Unknown tokens: {sorted(unknown)}"
+                if unknown
+                else "Must contain {customer}."
+            },
+        )
+
+
+def set_vendor_credentials(
+    actor: Actor,
+    partner: Partner,
+    *,
+    digicert_api_key: str | None = None,
+    cloudflare_api_token: str | None = None,
+) -> Partner:
+    """Store a partner's vendor keys encrypted; the audit trail records only that they changed."""
+    require(actor, Can.MANAGE_PARTNER, partner=partner)
+    with transaction.atomic():
+        partner = Partner.objects.select_for_update().get(pk=partner.pk)
+        before = audit.snapshot(partner, ["digicert_api_key", "cloudflare_api_token"])
+        if digicert_api_key:
+            partner.digicert_api_key = digicert_api_key.strip()
+        if cloudflare_api_token:
+            partner.cloudflare_api_token = cloudflare_api_token.strip()
+        partner.save(update_fields=["digicert_api_key", "cloudflare_api_token", "updated_at"])
+        changed = {
+            name: ["[secret]", "[secret]"] if before[name] else [None, "[secret]"]
+            for name, value in (
+                ("digicert_api_key", digicert_api_key),
+                ("cloudflare_api_token", cloudflare_api_token),
+            )
+            if value
+        }
+        audit.record(actor, "partner.credentials_set", partner, partner_id=partner.pk, changes=changed)
+    return partner
+
+
+# --- Customers ----------------------------------------------------------------------------
+
+
+def create_customer(actor: Actor, partner: Partner, **data) -> Customer:
+    """Add a customer to a partner (its reference is unique within the partner)."""
+    require(actor, Can.MANAGE_CUSTOMERS, partner=partner)
+    customer = Customer(partner=partner, **{k: v for k, v in data.items() if k in CUSTOMER_FIELDS})
+    full_clean_or_refuse(customer)
+    with transaction.atomic():
+        customer.save()
+        audit.record(actor, "customer.created", customer, partner_id=partner.pk)
+    return customer
+
+
+def update_customer(actor: Actor, customer: Customer, **data) -> Customer:
+    """Edit a customer; its reference is fixed once it names a subaccount."""
+    require(actor, Can.MANAGE_CUSTOMERS, partner=customer.partner, customer=customer)
+    with transaction.atomic():
+        customer = Customer.objects.select_for_update().select_related("partner").get(pk=customer.pk)
+        before = audit.snapshot(customer)
+        if "reference" in data and data["reference"] != customer.reference and customer.subaccounts.exists():
+            raise RuleViolation(
+                "The reference cannot change: subaccount names were built from it.",
+                code="customer_reference_locked",
+                fields={"reference": "Used in existing subaccount names."},
+            )
+        for field, value in data.items():
+            if field in CUSTOMER_FIELDS:
+                setattr(customer, field, value)
+        full_clean_or_refuse(customer)
+        customer.save()
+        audit.record(actor, "customer.updated", customer, partner_id=customer.partner_id, before=before)
+    return customer
+
+
+def delete_customer(actor: Actor, customer: Customer) -> None:
+    """Remove a customer that has nothing at any vendor yet."""
+    require(actor, Can.MANAGE_CUSTOMERS, partner=customer.partner, customer=customer)
+    with transaction.atomic():
+        if customer.subaccounts.exists():
+            raise RuleViolation(
+                "This customer has vendor subaccounts and cannot be deleted.",
+                code="customer_has_subaccounts",
+            )
+        audit.record(
+            actor,
+            "customer.deleted",
+            customer,
+            partner_id=customer.partner_id,
+            changes={"name": [customer.name, None]},
+        )
+        customer.delete()
+
+
+# --- Subaccounts --------------------------------------------------------------------------
+
+
+def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str = "") -> Subaccount:
+    """Ask for a customer's subaccount at a vendor: refused until onboarding is complete and
+    unless the name follows the partner's naming convention; the vendor call runs in a task."""
+    partner = customer.partner
+    require(actor, Can.MANAGE_SUBACCOUNTS, partner=partner, customer=customer)
+    if vendor not in Vendor.values:
+        raise ValidationFailed(f"Unknown vendor {vendor!r}.", fields={"vendor": f"One of {Vendor.values}."})
+    missing = missing_onboarding_items(partner)
+    if missing:
+        raise RuleViolation(
+            f"{partner} has not finished onboarding; still missing: "
+            + "; ".join(item.label for item in missing)
+            + ".",
+            code="onboarding_incomplete",
+        )
+    if not _vendor_credentials(partner, vendor):
+        raise RuleViolation(
+            f"{partner} has no {Vendor(vendor).label} API credentials yet.",
+            code="vendor_credentials_missing",
+        )
+    name = (name or partner.suggest_subaccount_name(customer, vendor)).strip()
+    pattern = partner.naming_regex()
+    if not pattern.match(name):
+        example = partner.suggest_subaccount_name(customer, vendor)
+        raise ValidationFailed(
+            f"The name {name!r} breaks {partner}'s naming convention "
+            f"{partner.subaccount_naming_pattern!r}; for this customer use {example!r}.",
+            code="naming_convention_violated",
+            fields={"name": f"Must follow {partner.subaccount_naming_pattern}, e.g. {example}."},
+        )
+    if Subaccount.objects.filter(customer=customer, vendor=vendor).exists():
+        raise RuleViolation(
+            f"{customer} already has a {Vendor(vendor).label} subaccount.", code="subaccount_exists"
+        )
+    try:
+        with transaction.atomic():
+            subaccount = Subaccount.objects.create(
+                partner=partner,
+                customer=customer,
+                vendor=vendor,
+                name=name,
+                next_attempt_at=lease_deadline(),
+            )
+            audit.record(actor, "subaccount.requested", subaccount, partner_id=partner.pk)
+            enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+    except IntegrityError as exc:
+        raise RuleViolation(
+            f"A {Vendor(vendor).label} subaccount named {name!r} already exists for {partner}.",
+            code="subaccount_exists",
+            fields={"name": "Already used."},
+        ) from exc
+    return subaccount
+
+
+def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
+    """Staff or a reseller retries a failed subaccount; the next attempt looks it up first."""
+    require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
+    with transaction.atomic():
+        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
+        if subaccount.state != SubaccountState.FAILED:
+            raise RuleViolation(
+                f"Only a failed subaccount can be retried; this one is {subaccount.get_state_display().lower()}.",
+                code="not_retryable",
+            )
+        before = audit.snapshot(subaccount)
+        subaccount.state = SubaccountState.PENDING
+        subaccount.next_attempt_at = lease_deadline()
+        subaccount.claimed_until = None
+        subaccount.save()
+        audit.record(actor, "subaccount.retried", subaccount, partner_id=subaccount.partner_id, before=before)
+        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+    return subaccount
+
+
+def provision_subaccount(subaccount_id: int) -> None:
+    """Worker side: create the subaccount at the vendor exactly once and record the outcome.
+
+    After a first attempt that may have reached the vendor (timeout, dropped connection, a
+    worker killed mid-call), the subaccount is looked up by name before any new create.
+    """
+    subaccount = claim(Subaccount, subaccount_id, states=[SubaccountState.PENDING, SubaccountState.UNKNOWN])
+    if subaccount is None:
+        return  # already done, or another worker holds the lease
+    actor = Actor.system()
+    try:
+        vendor_id, api_key, response = _create_or_adopt_at_vendor(subaccount)
+    except VendorError as error:
+        _record_vendor_failure(actor, subaccount.pk, error)
+        return
+    with transaction.atomic():
+        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
+        before = audit.snapshot(subaccount)
+        subaccount.vendor_id = vendor_id
+        if api_key:
+            subaccount.api_key = api_key
+        subaccount.vendor_response = response
+        subaccount.state = SubaccountState.ACTIVE
+        subaccount.activated_at = timezone.now()
+        subaccount.claimed_until = subaccount.next_attempt_at = None
+        subaccount.last_error_code = subaccount.last_error_message = ""
+        subaccount.save()
+        audit.record(
+            actor,
+            "subaccount.activated",
+            subaccount,
+            partner_id=subaccount.partner_id,
+            before=before,
+        )
+
+
+def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None, dict]:
+    """The vendor call itself: look up first if an earlier attempt may have created it."""
+    partner = subaccount.partner
+    maybe_created = subaccount.attempts > 1
+    if subaccount.vendor == Vendor.DIGICERT:
+        client = DigiCertClient(partner.digicert_api_key.reveal())
+        found = client.find_subaccount(subaccount.name) if maybe_created else None
+        if found:
+            # The key of the lost response is gone for good: mint a fresh one for the subaccount.
+            key = client.create_api_key(found.account_id, name=f"{subaccount.name}-backoffice")
+            return found.account_id, key, found.raw
+        created = client.create_subaccount(
+            name=subaccount.name,
+            api_key_name=f"{subaccount.name}-backoffice",
+            emergency_contact_emails=_emergency_contacts(subaccount),
+        )
+        return created.account_id, created.api_key, created.raw
+    client = CloudflareClient(partner.cloudflare_api_token.reveal())
+    found = client.find_account(subaccount.name) if maybe_created else None
+    account = found or client.create_account(
+        name=subaccount.name,
+        unit_id=partner.cloudflare_unit_id or None,
+        business_email=subaccount.customer.contact_email or None,
+    )
+    return account.id, None, account.raw
+
+
+def _record_vendor_failure(actor: Actor, subaccount_id: int, error: VendorError) -> None:
+    with transaction.atomic():
+        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount_id)
+        before = audit.snapshot(subaccount)
+        retry_state = SubaccountState.UNKNOWN if error.outcome_unknown else SubaccountState.PENDING
+        will_retry = release_after_failure(
+            subaccount,
+            code=error.code or "vendor_error",
+            message=error.message,
+            retryable=error.retryable,
+            retry_after=error.retry_after,
+            failed_state=SubaccountState.FAILED,
+            retry_state=retry_state,
+        )
+        subaccount.save()
+        audit.record(
+            actor,
+            "subaccount.attempt_failed",
+            subaccount,
+            partner_id=subaccount.partner_id,
+            before=before,
+            note=f"{error}; {'will retry' if will_retry else 'gave up'}",
+        )
+    logger.warning("subaccount %s attempt %s failed: %s", subaccount_id, subaccount.attempts, error)
+
+
+def _vendor_credentials(partner: Partner, vendor: str) -> bool:
+    return bool(partner.digicert_api_key if vendor == Vendor.DIGICERT else partner.cloudflare_api_token)
+
+
+def _emergency_contacts(subaccount: Subaccount) -> list[str]:
+    emails = [subaccount.customer.contact_email, subaccount.partner.org_contact_email]
+    return list(dict.fromkeys(e for e in emails if e))

@@ -1,0 +1,90 @@
+"""Shared fixtures: users of each kind, API clients, vendors routed to the in-process sandbox."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from core.actor import Actor, Face
+from core.tokens import issue_api_token
+from tests.factories import (
+    CLOUDFLARE_TOKEN,
+    DIGICERT_PARTNER_KEY,
+    CustomerFactory,
+    MembershipFactory,
+    PartnerFactory,
+    StaffFactory,
+)
+from vendors.sandbox.testing import route_vendors_to_sandbox
+
+
+@pytest.fixture(autouse=True)
+def _isolated(settings):
+    """Throttle counters and cached lookups never leak from one test into another."""
+    cache.clear()
+
+
+@pytest.fixture
+def sandbox(db, monkeypatch):
+    """Every vendor client talks to the sandbox in-process; the demo partner keys are registered."""
+    from django.core.management import call_command
+
+    route_vendors_to_sandbox(monkeypatch)
+    call_command("sandbox_register_key", vendor="digicert", key=DIGICERT_PARTNER_KEY, label="tests")
+    call_command("sandbox_register_key", vendor="cloudflare", key=CLOUDFLARE_TOKEN, label="tests")
+    return monkeypatch
+
+
+@pytest.fixture
+def partner(db):
+    return PartnerFactory()
+
+
+@pytest.fixture
+def customer(partner):
+    return CustomerFactory(partner=partner)
+
+
+@pytest.fixture
+def other_partner(db):
+    return PartnerFactory()
+
+
+@pytest.fixture
+def member_factory(partner):
+    def make(role="owner", partner_=None, **kwargs):
+        return MembershipFactory(role=role, partner=partner_ or partner, **kwargs).user
+
+    return make
+
+
+@pytest.fixture
+def owner(member_factory):
+    return member_factory("owner")
+
+
+@pytest.fixture
+def staff(db):
+    return StaffFactory()
+
+
+@pytest.fixture
+def superuser(db):
+    return StaffFactory(username="root", is_superuser=True)
+
+
+def system_actor() -> Actor:
+    return Actor.system(Face.TASK)
+
+
+@pytest.fixture
+def api():
+    """An API client; `api.as_user(user)` authenticates it with a freshly issued token."""
+    client = APIClient()
+
+    def as_user(user):
+        _, key = issue_api_token(Actor.system(), user, "tests")
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    client.as_user = as_user
+    return client

@@ -1,0 +1,216 @@
+"""Subaccounts are created at the vendor in a task, retried with backoff, and exactly once."""
+
+import itertools
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from core.models import AuditEvent
+from core.tasks import sweep_due_operations
+from partner import services
+from partner.models import Subaccount, SubaccountState
+from tests.conftest import system_actor
+from tests.factories import CustomerFactory
+from tests.sandbox_helpers import (
+    inject_fault,
+    sandbox_account_count,
+    sandbox_account_key_works,
+    vendor_request_count,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run_tasks(django_capture_on_commit_callbacks):
+    """Run what a service queued on commit (tasks execute inline in tests)."""
+
+    def run(operation, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return operation(*args, **kwargs)
+
+    return run
+
+
+def _sweep_later(run_tasks, seconds):
+    """Move time forward and let the scheduled sweeper re-queue what is due."""
+    with time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False):
+        run_tasks(sweep_due_operations)
+
+
+@pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])
+def test_subaccount_goes_from_pending_to_active_through_the_sandbox(sandbox, customer, run_tasks, vendor):
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert subaccount.vendor_id and subaccount.attempts == 1 and subaccount.activated_at
+    assert sandbox_account_count(vendor, subaccount.name) == 1
+    actions = list(AuditEvent.objects.filter(object_id=str(subaccount.pk)).values_list("action", flat=True))
+    assert actions == ["subaccount.activated", "subaccount.requested"]
+
+
+def test_digicert_subaccount_key_is_stored_encrypted_and_works_at_the_vendor(sandbox, customer, run_tasks):
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    subaccount.refresh_from_db()
+    key = subaccount.api_key.reveal()
+    assert sandbox_account_key_works(subaccount.vendor_id, key)
+    assert key not in str(subaccount.vendor_response)
+    assert key not in str(list(AuditEvent.objects.values_list("changes", flat=True)))
+
+
+def test_cloudflare_account_is_created_in_the_partners_tenant_unit(sandbox, customer, run_tasks):
+    from tests.sandbox_helpers import cloudflare_account_unit
+
+    customer.partner.cloudflare_unit_id = "unit-42"
+    customer.partner.save()
+    sandbox_register_unit = __import__("tests.sandbox_helpers", fromlist=["x"]).register_cloudflare_unit
+    sandbox_register_unit("unit-42")
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert cloudflare_account_unit(subaccount.vendor_id) == "unit-42"
+
+
+def test_vendor_5xx_is_recorded_and_retried_with_backoff(sandbox, customer, run_tasks, settings):
+    inject_fault("digicert", "http_503", times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.PENDING
+    assert subaccount.last_error_code and "503" in subaccount.last_error
+    delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
+    assert delay == pytest.approx(settings.TASK_BACKOFF_BASE_SECONDS, abs=1)
+    _sweep_later(run_tasks, delay - 5)  # not due yet: nothing happens
+    subaccount.refresh_from_db()
+    assert subaccount.attempts == 1
+    _sweep_later(run_tasks, delay + 1)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
+    assert sandbox_account_count("digicert", subaccount.name) == 1
+
+
+def test_rate_limit_retry_after_delays_the_retry(sandbox, customer, run_tasks, settings):
+    settings.TASK_BACKOFF_BASE_SECONDS = 5
+    inject_fault("cloudflare", "rate_limit", retry_after=90, times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
+    subaccount.refresh_from_db()
+    delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
+    assert delay == pytest.approx(90, abs=1)
+    _sweep_later(run_tasks, 60)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
+    _sweep_later(run_tasks, 91)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+
+
+def test_backoff_grows_until_the_last_attempt_then_fails_and_staff_retry(
+    sandbox, customer, run_tasks, settings, staff
+):
+    from core.actor import Actor, Face
+
+    settings.TASK_MAX_ATTEMPTS = 3
+    inject_fault("digicert", "http_500", times=3)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    delays = []
+    for _ in range(2):
+        subaccount.refresh_from_db()
+        delays.append((subaccount.next_attempt_at - subaccount.last_error_at).total_seconds())
+        _sweep_later(run_tasks, 4000)
+    subaccount.refresh_from_db()
+    assert delays[1] == pytest.approx(delays[0] * 2, abs=1)
+    assert subaccount.state == SubaccountState.FAILED and subaccount.attempts == 3
+    assert subaccount.next_attempt_at is None
+    _sweep_later(run_tasks, 10_000)  # a failed row is not swept again
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.FAILED
+    run_tasks(services.retry_subaccount, Actor(staff, Face.ADMIN), subaccount)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert sandbox_account_count("digicert", subaccount.name) == 1
+
+
+def test_a_refused_request_is_not_retried(sandbox, customer, run_tasks):
+    customer.partner.digicert_api_key = "not-a-registered-key-000000"
+    customer.partner.save()
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.FAILED and subaccount.attempts == 1
+    assert subaccount.last_error_code == "invalid_api_key"
+
+
+def test_retry_is_refused_unless_failed(sandbox, customer, run_tasks):
+    from core.errors import RuleViolation
+
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    before = vendor_request_count()
+    with pytest.raises(RuleViolation) as refused:
+        services.retry_subaccount(system_actor(), subaccount)
+    assert refused.value.code == "not_retryable" and vendor_request_count() == before
+
+
+@pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])
+@pytest.mark.parametrize("fault", ["timeout_after", "drop_after"])
+def test_vendor_created_it_but_the_answer_was_lost_is_reconciled_exactly_once(
+    sandbox, customer, run_tasks, vendor, fault
+):
+    inject_fault(vendor, fault, times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.UNKNOWN
+    assert sandbox_account_count(vendor, subaccount.name) == 1  # it does exist at the vendor
+    _sweep_later(run_tasks, 4000)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert sandbox_account_count(vendor, subaccount.name) == 1
+    if vendor == "digicert":  # the lost key was replaced by a fresh one that works
+        assert sandbox_account_key_works(subaccount.vendor_id, subaccount.api_key.reveal())
+
+
+def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
+    sandbox, customer, run_tasks, settings
+):
+    from core.tasks import claim
+
+    subaccount = services.request_subaccount(system_actor(), customer, "digicert")  # task never ran
+    # A worker claims it, reaches the vendor, and dies before recording anything.
+    claim(Subaccount, subaccount.pk, states=["pending"])
+    from vendors.digicert import DigiCertClient
+
+    DigiCertClient(customer.partner.digicert_api_key.reveal()).create_subaccount(
+        name=subaccount.name, api_key_name="lost", emergency_contact_emails=[]
+    )
+    _sweep_later(run_tasks, settings.TASK_LEASE_SECONDS // 2)  # lease still held: nobody touches it
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
+    _sweep_later(run_tasks, settings.TASK_LEASE_SECONDS + 1)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
+    assert sandbox_account_count("digicert", subaccount.name) == 1
+
+
+FAULTS = [
+    "http_500",
+    "http_503",
+    "rate_limit",
+    "timeout_before",
+    "timeout_after",
+    "drop_before",
+    "drop_after",
+]
+
+
+@pytest.mark.parametrize("sequence", list(itertools.product(FAULTS, repeat=2)))
+def test_any_sequence_of_two_faults_ends_with_exactly_one_subaccount(sandbox, run_tasks, settings, sequence):
+    settings.TASK_MAX_ATTEMPTS = 4
+    customer = CustomerFactory()
+    for vendor in ("digicert", "cloudflare"):
+        for kind in sequence:
+            inject_fault(vendor, kind, times=1, path=r"/accounts?$|/account/subaccount$|/api-key/")
+        subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
+        for _ in range(4):
+            _sweep_later(run_tasks, 4000)
+        subaccount.refresh_from_db()
+        assert subaccount.state == SubaccountState.ACTIVE, subaccount.last_error
+        assert sandbox_account_count(vendor, subaccount.name) == 1
