@@ -1,0 +1,140 @@
+"""DigiCert Partner Subscriptions API emulator, under /sandbox/digicert/v1/ (vendors.md 1.1).
+
+Errors use `{"errors": [{"code", "message"}]}` with the DigiCert ONE codes: invalid_request
+(400), invalid_api_key (401), access_denied (403), resource_not_found (404).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from django.http import HttpRequest, JsonResponse
+from django.urls import re_path
+
+from vendors.sandbox.models import DigiCertSubaccount, KeyRole, Vendor, VendorKey
+from vendors.sandbox.services import find_key, mint_subaccount_key
+from vendors.sandbox.views.base import Refusal, json_body, sandbox_endpoint
+
+_FAULT_CODES = {
+    429: "rate_limit_exceeded",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+    504: "gateway_timeout",
+}
+
+
+def error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"errors": [{"code": code, "message": message}]}, status=status)
+
+
+def fault_error(status: int, message: str) -> JsonResponse:
+    return error(status, _FAULT_CODES.get(status, f"http_{status}"), message)
+
+
+def _invalid(message: str) -> JsonResponse:
+    return error(400, "invalid_request", message)
+
+
+endpoint = sandbox_endpoint(Vendor.DIGICERT, "/digicert/v1", fault_error)
+
+
+def _partner_key(request: HttpRequest) -> VendorKey:
+    """Only a parent (partner) key may manage subaccounts and their keys."""
+    key = find_key(Vendor.DIGICERT, request.headers.get("X-Partner-Apikey"))
+    if key is None:
+        raise Refusal(error(401, "invalid_api_key", "The API key is missing or not valid."))
+    if key.role != KeyRole.PARTNER:
+        raise Refusal(error(403, "access_denied", "This endpoint requires a partner (parent) API key."))
+    return key
+
+
+def _method_not_allowed(request: HttpRequest, allowed: list[str]) -> JsonResponse:
+    response = error(405, "method_not_allowed", f"{request.method} is not allowed here.")
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
+def _text(body: dict, field: str, max_length: int = 255) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise Refusal(_invalid(f"{field} is required."))
+    if len(value) > max_length:
+        raise Refusal(_invalid(f"{field} is longer than {max_length} characters."))
+    return value.strip()
+
+
+def _timestamp(value) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@endpoint
+def subaccounts(request: HttpRequest) -> JsonResponse:
+    """POST creates a subaccount with its first API key; GET lists them (optionally by name)."""
+    if request.method not in ("GET", "POST"):
+        return _method_not_allowed(request, ["GET", "POST"])
+    parent = _partner_key(request)
+    if request.method == "GET":
+        found = DigiCertSubaccount.objects.filter(parent_key=parent)
+        if "name" in request.GET:
+            found = found.filter(name=request.GET["name"])
+        return JsonResponse(
+            {
+                "subaccounts": [
+                    {"account_id": s.id, "name": s.name, "created_at": _timestamp(s.created_at)}
+                    for s in found.order_by("created_at", "id")
+                ]
+            }
+        )
+    body = json_body(request, _invalid)
+    name = _text(body, "name")
+    api_key_name = _text(body, "api_key_name")
+    emails = body.get("emergency_contact_emails", [])
+    if not isinstance(emails, list) or not all(isinstance(e, str) and "@" in e for e in emails):
+        raise Refusal(_invalid("emergency_contact_emails must be a list of e-mail addresses."))
+    subaccount = DigiCertSubaccount.objects.create(
+        name=name, emergency_contact_emails=emails, parent_key=parent
+    )
+    key, plaintext = mint_subaccount_key(subaccount, api_key_name)
+    return JsonResponse(
+        {
+            "account_id": subaccount.id,
+            "name": subaccount.name,
+            "api_key": {"id": key.id, "name": key.label, "api_key": plaintext, "status": "active"},
+        },
+        status=201,
+    )
+
+
+@endpoint
+def api_keys(request: HttpRequest, account_id: str) -> JsonResponse:
+    """POST creates another API key for a subaccount of the calling partner."""
+    if request.method != "POST":
+        return _method_not_allowed(request, ["POST"])
+    parent = _partner_key(request)
+    subaccount = (
+        DigiCertSubaccount.objects.filter(pk=int(account_id), parent_key=parent).first()
+        if account_id.isdigit() and len(account_id) < 10
+        else None
+    )
+    if subaccount is None:
+        # Another partner's subaccount is indistinguishable from a missing one.
+        return error(404, "resource_not_found", f"Account {account_id} was not found.")
+    name = _text(json_body(request, _invalid), "name")
+    key, plaintext = mint_subaccount_key(subaccount, name)
+    return JsonResponse(
+        {"id": key.id, "name": key.label, "api_key": plaintext, "status": "active"}, status=201
+    )
+
+
+@endpoint
+def no_route(request: HttpRequest) -> JsonResponse:
+    """Anything else under the DigiCert prefix."""
+    return error(404, "resource_not_found", f"No endpoint {request.method} {request.path_info}.")
+
+
+urlpatterns = [
+    re_path(r"^account/subaccount/?$", subaccounts),
+    re_path(r"^api-key/account/(?P<account_id>[^/]+)/?$", api_keys),
+    re_path(r"", no_route),
+]
