@@ -1,0 +1,1 @@
+"""One HTTP client per vendor (DigiCert, Cloudflare) over requests; `vendors.sandbox` emulates them."""

@@ -163,9 +163,11 @@ class VendorHTTP:
     def _transport_error(self, exc: requests.RequestException) -> VendorError:
         """Classify a failure without an HTTP answer; unknown outcome unless provably unsent."""
         if isinstance(exc, requests.ConnectTimeout):
-            return self._no_answer("connect_timeout", "could not connect in time", sent=False)
+            return self._no_answer(
+                "connect_timeout", f"could not connect within {self.timeout:g}s", sent=False
+            )
         if isinstance(exc, requests.Timeout):
-            return self._no_answer("timeout", "no answer in time (read timeout)", sent=True)
+            return self._no_answer("timeout", f"no answer within {self.timeout:g}s", sent=True)
         if isinstance(exc, requests.exceptions.SSLError):
             return self._no_answer("ssl_error", "TLS handshake failed", sent=False)
         if isinstance(exc, requests.ConnectionError):
@@ -175,7 +177,7 @@ class VendorHTTP:
             if isinstance(reason, NewConnectionError):  # refused, unreachable, DNS: nothing sent
                 return self._no_answer("connection_error", "could not connect", sent=False)
             if isinstance(reason, ReadTimeoutError):  # timed out while reading the body
-                return self._no_answer("timeout", "no answer in time (read timeout)", sent=True)
+                return self._no_answer("timeout", f"no answer within {self.timeout:g}s", sent=True)
             return self._no_answer("connection_dropped", "connection dropped", sent=True)
         if isinstance(
             exc, (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError)
@@ -185,13 +187,9 @@ class VendorHTTP:
         return VendorError(self.vendor, "request_error", f"request not sent ({type(exc).__name__})")
 
     def _no_answer(self, code: str, message: str, *, sent: bool) -> VendorError:
-        return VendorError(
-            self.vendor,
-            code,
-            f"{message} (timeout {self.timeout:g}s)" if code.endswith("timeout") else message,
-            retryable=True,
-            outcome_unknown=sent,
-        )
+        # Without an answer, trying again later may work; whether the vendor acted is known
+        # only when the request provably never left.
+        return VendorError(self.vendor, code, message, retryable=True, outcome_unknown=sent)
 
     def _scrub(self, value: Any) -> Any:
         """Remove our own credentials from anything the vendor echoes back."""
