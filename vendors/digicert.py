@@ -37,13 +37,14 @@ class DigiCertClient(VendorHTTP):
         return {"X-PARTNER-APIKEY": self._api_key}
 
     def _error_code_and_message(self, body: Any) -> tuple[str, str] | None:
-        """Errors come as `{"errors": [{"code", "message"}]}`; the first one names the failure."""
-        errors = body.get("errors") if isinstance(body, dict) else None
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            first = errors[0]
-            code = str(first.get("code") or "").strip()
-            if code:
-                return code, str(first.get("message") or code)
+        """First of `{"errors": [{"code", "message"}]}`, or DigiCert prose's lone `{"error": {...}}`."""
+        if not isinstance(body, dict):
+            return None
+        errors = body.get("errors")
+        first = errors[0] if isinstance(errors, list) and errors else body.get("error")
+        if isinstance(first, dict) and str(first.get("code") or "").strip():
+            code = str(first["code"]).strip()
+            return code, str(first.get("message") or code)
         return None
 
     def create_subaccount(

@@ -137,6 +137,12 @@ def test_error_without_envelope_falls_back_to_http_status():
     assert (error.code, error.status, error.retry_after, error.raw) == ("http_503", 503, 12.0, None)
 
 
+def test_digicert_single_error_object_is_understood_too():
+    error = _failure(status=403, body='{"error": {"code": "access_denied", "message": "Parent key only"}}')
+
+    assert (error.code, error.message) == ("access_denied", "Parent key only")
+
+
 def test_success_that_is_not_json_is_outcome_unknown():
     error = _failure(status=200, body="<html>proxy</html>")
 
