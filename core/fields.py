@@ -5,6 +5,21 @@ from django.db import models
 from core.secrets import Secret
 
 
+class _SecretAttribute:
+    """Wraps whatever is assigned in a `Secret` at once, so a plain string never lingers on the model."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        return instance.__dict__.get(self.field.attname)
+
+    def __set__(self, instance, value):
+        instance.__dict__[self.field.attname] = self.field.to_python(value)
+
+
 class EncryptedSecretField(models.TextField):
     """Holds a secret encrypted at rest. Assign a plain string or a `Secret`; read a `Secret`."""
 
@@ -15,6 +30,10 @@ class EncryptedSecretField(models.TextField):
         kwargs.setdefault("default", "")
         kwargs.setdefault("editable", False)
         super().__init__(*args, **kwargs)
+
+    def contribute_to_class(self, cls, name, private_only=False):
+        super().contribute_to_class(cls, name, private_only)
+        setattr(cls, self.attname, _SecretAttribute(self))
 
     def from_db_value(self, value, expression, connection):
         return Secret(value) if value else None

@@ -158,7 +158,11 @@ class PartnerViewSet(
     def get_queryset(self):
         from django.db.models import Count
 
-        return selectors.partners_for(api_actor(self.request)).annotate(n_customers=Count("customers"))
+        return (
+            selectors.partners_for(api_actor(self.request))
+            .annotate(n_customers=Count("customers"))
+            .order_by("name", "pk")
+        )
 
     def perform_update(self, serializer):
         changes = {k: v for k, v in serializer.validated_data.items() if k in services.PARTNER_PROFILE_FIELDS}

@@ -14,12 +14,13 @@ from tests.factories import (
     PartnerFactory,
     StaffFactory,
 )
-from vendors.sandbox.testing import route_vendors_to_sandbox
+from vendors.sandbox.testing import block_network, route_vendors_to_sandbox
 
 
 @pytest.fixture(autouse=True)
-def _isolated(settings):
-    """Throttle counters and cached lookups never leak from one test into another."""
+def _isolated(monkeypatch):
+    """No test reaches beyond the loopback; throttle counters never leak between tests."""
+    block_network(monkeypatch)
     cache.clear()
 
 

@@ -16,5 +16,9 @@ DIGITALRIVER_BASE_URL = DIGITALRIVER_BASE_URL or f"{SITE_URL}/sandbox/digitalriv
 DIGITALRIVER_API_KEY = DIGITALRIVER_API_KEY or "sk_test_sandbox"  # noqa: F405
 DIGITALRIVER_WEBHOOK_SECRETS = DIGITALRIVER_WEBHOOK_SECRETS or ["whsec_sandbox"]  # noqa: F405
 
+# Serve static files straight from the apps while developing (no collectstatic needed).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+
 if SANDBOX_ENABLED:
     INSTALLED_APPS = [*INSTALLED_APPS, "vendors.sandbox"]  # noqa: F405

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.http import JsonResponse
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
 from django.views import defaults
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -59,6 +60,10 @@ def exception_handler(exc, context):
     """DRF hook: DomainError and DRF's own exceptions rendered in the one error shape."""
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.http_status)
+    if isinstance(exc, Http404):
+        exc = drf_exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = drf_exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers (JSON under /api/)

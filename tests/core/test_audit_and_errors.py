@@ -54,7 +54,7 @@ def test_unknown_api_url_answers_json_not_found(client):
     assert response.json()["code"] == "not_found"
 
 
-def test_api_server_error_is_json_without_details(client, monkeypatch, settings):
+def test_api_server_error_is_json_without_details(client, monkeypatch, db):
     from partner import api
 
     def crash(self, request, *args, **kwargs):

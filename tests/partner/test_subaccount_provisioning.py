@@ -14,7 +14,9 @@ from partner.models import Subaccount, SubaccountState
 from tests.conftest import system_actor
 from tests.factories import CustomerFactory
 from tests.sandbox_helpers import (
+    cloudflare_account_unit,
     inject_fault,
+    register_cloudflare_unit,
     sandbox_account_count,
     sandbox_account_key_works,
     vendor_request_count,
@@ -34,10 +36,22 @@ def run_tasks(django_capture_on_commit_callbacks):
     return run
 
 
-def _sweep_later(run_tasks, seconds):
-    """Move time forward and let the scheduled sweeper re-queue what is due."""
-    with time_machine.travel(timezone.now() + timedelta(seconds=seconds), tick=False):
+@pytest.fixture
+def clock():
+    """Time stands still for the test and moves only when told (clock.shift(seconds))."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def sweep_later(run_tasks, clock):
+    """Move time forward, then let the scheduled sweeper re-queue what is due."""
+
+    def sweep(seconds):
+        clock.shift(timedelta(seconds=seconds))
         run_tasks(sweep_due_operations)
+
+    return sweep
 
 
 @pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])
@@ -61,19 +75,16 @@ def test_digicert_subaccount_key_is_stored_encrypted_and_works_at_the_vendor(san
 
 
 def test_cloudflare_account_is_created_in_the_partners_tenant_unit(sandbox, customer, run_tasks):
-    from tests.sandbox_helpers import cloudflare_account_unit
-
     customer.partner.cloudflare_unit_id = "unit-42"
     customer.partner.save()
-    sandbox_register_unit = __import__("tests.sandbox_helpers", fromlist=["x"]).register_cloudflare_unit
-    sandbox_register_unit("unit-42")
+    register_cloudflare_unit("unit-42")
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
     assert cloudflare_account_unit(subaccount.vendor_id) == "unit-42"
 
 
-def test_vendor_5xx_is_recorded_and_retried_with_backoff(sandbox, customer, run_tasks, settings):
+def test_vendor_5xx_is_recorded_and_retried_with_backoff(sandbox, customer, run_tasks, settings, sweep_later):
     inject_fault("digicert", "http_503", times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
     subaccount.refresh_from_db()
@@ -81,32 +92,32 @@ def test_vendor_5xx_is_recorded_and_retried_with_backoff(sandbox, customer, run_
     assert subaccount.last_error_code and "503" in subaccount.last_error
     delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
     assert delay == pytest.approx(settings.TASK_BACKOFF_BASE_SECONDS, abs=1)
-    _sweep_later(run_tasks, delay - 5)  # not due yet: nothing happens
+    sweep_later(delay - 5)  # not due yet: nothing happens
     subaccount.refresh_from_db()
     assert subaccount.attempts == 1
-    _sweep_later(run_tasks, delay + 1)
+    sweep_later(delay + 1)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
     assert sandbox_account_count("digicert", subaccount.name) == 1
 
 
-def test_rate_limit_retry_after_delays_the_retry(sandbox, customer, run_tasks, settings):
+def test_rate_limit_retry_after_delays_the_retry(sandbox, customer, run_tasks, settings, sweep_later):
     settings.TASK_BACKOFF_BASE_SECONDS = 5
     inject_fault("cloudflare", "rate_limit", retry_after=90, times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     subaccount.refresh_from_db()
     delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
     assert delay == pytest.approx(90, abs=1)
-    _sweep_later(run_tasks, 60)
+    sweep_later(60)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
-    _sweep_later(run_tasks, 91)
+    sweep_later(91)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
 
 
 def test_backoff_grows_until_the_last_attempt_then_fails_and_staff_retry(
-    sandbox, customer, run_tasks, settings, staff
+    sandbox, customer, run_tasks, settings, staff, sweep_later
 ):
     from core.actor import Actor, Face
 
@@ -117,12 +128,12 @@ def test_backoff_grows_until_the_last_attempt_then_fails_and_staff_retry(
     for _ in range(2):
         subaccount.refresh_from_db()
         delays.append((subaccount.next_attempt_at - subaccount.last_error_at).total_seconds())
-        _sweep_later(run_tasks, 4000)
+        sweep_later(4000)
     subaccount.refresh_from_db()
     assert delays[1] == pytest.approx(delays[0] * 2, abs=1)
     assert subaccount.state == SubaccountState.FAILED and subaccount.attempts == 3
     assert subaccount.next_attempt_at is None
-    _sweep_later(run_tasks, 10_000)  # a failed row is not swept again
+    sweep_later(10_000)  # a failed row is not swept again
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.FAILED
     run_tasks(services.retry_subaccount, Actor(staff, Face.ADMIN), subaccount)
@@ -153,14 +164,14 @@ def test_retry_is_refused_unless_failed(sandbox, customer, run_tasks):
 @pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])
 @pytest.mark.parametrize("fault", ["timeout_after", "drop_after"])
 def test_vendor_created_it_but_the_answer_was_lost_is_reconciled_exactly_once(
-    sandbox, customer, run_tasks, vendor, fault
+    sandbox, customer, run_tasks, vendor, fault, sweep_later
 ):
     inject_fault(vendor, fault, times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.UNKNOWN
     assert sandbox_account_count(vendor, subaccount.name) == 1  # it does exist at the vendor
-    _sweep_later(run_tasks, 4000)
+    sweep_later(4000)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
     assert sandbox_account_count(vendor, subaccount.name) == 1
@@ -169,7 +180,7 @@ def test_vendor_created_it_but_the_answer_was_lost_is_reconciled_exactly_once(
 
 
 def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
-    sandbox, customer, run_tasks, settings
+    sandbox, customer, run_tasks, settings, sweep_later
 ):
     from core.tasks import claim
 
@@ -181,10 +192,10 @@ def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
     DigiCertClient(customer.partner.digicert_api_key.reveal()).create_subaccount(
         name=subaccount.name, api_key_name="lost", emergency_contact_emails=[]
     )
-    _sweep_later(run_tasks, settings.TASK_LEASE_SECONDS // 2)  # lease still held: nobody touches it
+    sweep_later(settings.TASK_LEASE_SECONDS // 2)  # lease still held: nobody touches it
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
-    _sweep_later(run_tasks, settings.TASK_LEASE_SECONDS + 1)
+    sweep_later(settings.TASK_LEASE_SECONDS + 1)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
     assert sandbox_account_count("digicert", subaccount.name) == 1
@@ -202,15 +213,17 @@ FAULTS = [
 
 
 @pytest.mark.parametrize("sequence", list(itertools.product(FAULTS, repeat=2)))
-def test_any_sequence_of_two_faults_ends_with_exactly_one_subaccount(sandbox, run_tasks, settings, sequence):
+def test_any_sequence_of_two_faults_ends_with_exactly_one_subaccount(
+    sandbox, run_tasks, settings, sequence, sweep_later
+):
     settings.TASK_MAX_ATTEMPTS = 4
     customer = CustomerFactory()
     for vendor in ("digicert", "cloudflare"):
         for kind in sequence:
-            inject_fault(vendor, kind, times=1, path=r"/accounts?$|/account/subaccount$|/api-key/")
+            inject_fault(vendor, kind, method="*", path=r"/accounts?$|/account/subaccount|/api-key/")
         subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
         for _ in range(4):
-            _sweep_later(run_tasks, 4000)
+            sweep_later(4000)
         subaccount.refresh_from_db()
         assert subaccount.state == SubaccountState.ACTIVE, subaccount.last_error
         assert sandbox_account_count(vendor, subaccount.name) == 1
