@@ -42,6 +42,7 @@ test-pg: install ## Run the whole test suite on PostgreSQL ($(PG_URL))
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -n 2 --dist loadgroup
 
 lint: install ## ruff lint + format check, missing migrations
+	@mkdir -p var
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
