@@ -32,8 +32,8 @@ demo: migrate ## Load demo data (idempotent)
 	$(PY) manage.py seed_demo
 
 run: demo ## Set up everything, then start web + worker (+ embedded sandbox) and print the logins
-	@$(PY) manage.py seed_demo --print-logins --port $(PORT)
-	PORT=$(PORT) $(VENV)/bin/honcho start
+	@SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo --print-logins --port $(PORT)
+	SITE_URL=http://127.0.0.1:$(PORT) PORT=$(PORT) $(VENV)/bin/honcho start --env /dev/null  # Django reads .env itself
 
 test: install ## Run the whole test suite on SQLite (browser tests too when chromium is installed)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup

@@ -132,10 +132,10 @@ class Command(BaseCommand):
             "",
             "Partner back office is starting (web + django-q2 worker; the vendor sandbox is served by web).",
             f"  Admin (support staff):  {base}/admin/        login {SUPPORT[0]} / {SUPPORT[1]}",
-            f"  Reseller owner:         {base}/              login {RESELLER[0]} / {RESELLER[1]}",
-            f"  API docs (Swagger UI):  {base}/api/docs/     token: manage.py create_api_token {RESELLER[0]}",
+            f"  Reseller owner (API):   {base}/api/docs/     login {RESELLER[0]} / {RESELLER[1]}",
+            f"  API token for scripts:  .venv/bin/python manage.py create_api_token {RESELLER[0]}",
             f"  Vendor sandbox:         {base}/sandbox/      (DigiCert, Cloudflare, Digital River)",
-            f"  Vendors in use:         DigiCert {settings.DIGICERT_BASE_URL}",
+            f"  Vendors in use:         {settings.DIGICERT_BASE_URL}, {settings.CLOUDFLARE_BASE_URL}",
             "",
         ]
         self.stdout.write("\n".join(lines))
