@@ -1,7 +1,14 @@
 """Every API endpoint, version 1."""
 
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from core.api.tokens import ApiTokenViewSet
+
+router = SimpleRouter()
+router.register("tokens", ApiTokenViewSet, basename="apitoken")
 
 urlpatterns = [
+    path("", include(router.urls)),
     path("", include("partner.api_urls")),
 ]
