@@ -2,4 +2,5 @@
 
 SCHEDULES = [
     ("Sweep due and stuck vendor operations", "core.tasks.sweep_due_operations", 1),
+    ("Sync ACME contracts with DigiCert", "subscriptions.tasks.sync_acme_contracts_task", 6 * 60),
 ]

@@ -9,7 +9,7 @@ from django.utils.html import format_html, format_html_join
 from core.actor import Actor, Face
 from core.audit import events_for
 from core.errors import DomainError
-from core.models import ApiToken, AuditEvent
+from core.models import ApiToken, AuditEvent, Operation
 
 BADGE_COLOURS = {
     "active": "#1a7f37",
@@ -163,3 +163,78 @@ class ApiTokenAdmin(ServiceSaveMixin, admin.ModelAdmin):
         from core.tokens import revoke_api_token
 
         run_per_row(self, request, queryset, revoke_api_token, success="{count} token(s) revoked.")
+
+
+def operations_table(operations) -> str:
+    """Vendor operations of an object with their progress and last error, for a change page."""
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                o.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+                o.label,
+                state_badge(o.state, o.get_state_display()),
+                o.attempts,
+                o.next_attempt_at.strftime("%H:%M:%S") if o.state == "pending" and o.next_attempt_at else "",
+                o.last_error or "",
+            )
+            for o in operations
+        ),
+    )
+    if not rows:
+        return "No vendor operations yet."
+    return format_html(
+        "<table><thead><tr><th>Requested (UTC)</th><th>Operation</th><th>State</th><th>Attempts</th>"
+        "<th>Next attempt</th><th>Last error</th></tr></thead><tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+@admin.register(Operation)
+class OperationAdmin(admin.ModelAdmin):
+    """Every vendor operation of every object: what is pending, stuck or failed."""
+
+    list_display = [
+        "created_at",
+        "kind",
+        "target_link",
+        "state_badge",
+        "attempts",
+        "next_attempt_at",
+        "last_error_code",
+        "face",
+        "requested_by",
+    ]
+    list_filter = ["state", "kind", "face"]
+    search_fields = ["kind", "object_id", "last_error_code", "last_error_message"]
+    list_select_related = ["requested_by", "content_type"]
+    readonly_fields = [f.name for f in Operation._meta.concrete_fields]
+    actions = ["retry_failed"]
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return state_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Object")
+    def target_link(self, obj):
+        url = f"../../{obj.content_type.app_label}/{obj.content_type.model}/{obj.object_id}/change/"
+        return format_html('<a href="{}">{} #{}</a>', url, obj.content_type.name, obj.object_id)
+
+    @admin.action(description="Retry selected failed operations", permissions=["retry"])
+    def retry_failed(self, request, queryset):
+        from core import operations
+
+        run_per_row(self, request, queryset, operations.retry, success="{count} operation(s) queued again.")
+
+    def has_retry_permission(self, request):
+        return request.user.has_perm("core.retry_operation")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -8,5 +8,7 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         from core.schedules import ensure_schedules
+        from core.tasks import register_sweepable
 
         post_migrate.connect(ensure_schedules, sender=self)
+        register_sweepable("core.Operation", ("pending",), "core.tasks.run_operation_task")

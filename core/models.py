@@ -7,6 +7,7 @@ import hmac
 import secrets as pysecrets
 
 from django.conf import settings
+from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
 from django.utils import timezone
@@ -113,3 +114,48 @@ class VendorOperation(models.Model):
         if not self.last_error_code:
             return ""
         return f"{self.last_error_code}: {self.last_error_message}"
+
+
+class OperationState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class Operation(VendorOperation):
+    """One vendor call requested by a service: what, on which object, its progress and outcome.
+
+    The handler registered for `kind` (core.operations) performs it in a task; params never
+    hold a secret.
+    """
+
+    kind = models.CharField(max_length=64, db_index=True)
+    partner_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.CharField(max_length=64)
+    target = GenericForeignKey("content_type", "object_id")
+    params = models.JSONField(default=dict, blank=True)
+    state = models.CharField(
+        max_length=16, choices=OperationState.choices, default=OperationState.PENDING, db_index=True
+    )
+    result = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    face = models.CharField(max_length=16, choices=Face.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["content_type", "object_id", "-created_at"])]
+        permissions = [("retry_operation", "Can retry failed vendor operations")]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.get_state_display().lower()})"
+
+    @property
+    def label(self) -> str:
+        from core.operations import handler_for
+
+        return handler_for(self.kind).label

@@ -119,3 +119,10 @@ def sweep_due_operations(limit: int = 500) -> int:
     if queued:
         logger.info("sweeper re-queued %s vendor operation(s)", queued)
     return queued
+
+
+def run_operation_task(operation_id: int) -> None:
+    """Perform one recorded vendor operation (safe to run twice)."""
+    from core import operations
+
+    operations.run(operation_id)

@@ -46,7 +46,7 @@ STAFF_PERMISSIONS: dict[Can, str] = {
     Can.MANAGE_CUSTOMERS: "partner.change_customer",
     Can.MANAGE_SUBACCOUNTS: "partner.provision_subaccount",
     Can.RETRY_SUBACCOUNTS: "partner.retry_subaccount",
-    Can.MANAGE_SERVICES: "subscriptions.change_acmecontract",
+    Can.MANAGE_SERVICES: "subscriptions.manage_acmecontract",
     Can.REVEAL_SECRETS: "subscriptions.reveal_credentials",
     Can.MANAGE_BILLING: "billing.change_billingsubscription",
 }

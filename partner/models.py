@@ -193,6 +193,12 @@ class Subaccount(VendorOperation):
     vendor_response = models.JSONField(
         default=dict, blank=True, help_text="Last vendor answer, secrets removed."
     )
+    auto_renew_setting = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="DigiCert account setting auto_renew_subscription as last read (empty: vendor default).",
+    )
+    settings_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     activated_at = models.DateTimeField(null=True, blank=True)

@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class SubscriptionsConfig(AppConfig):
     name = "subscriptions"
     verbose_name = "Subscriptions"
+
+    def ready(self):
+        # Registers the ACME operation handlers with core.operations (web and worker alike).
+        from subscriptions.services import acme  # noqa: F401

@@ -1,10 +1,15 @@
 """Shared fixtures: users of each kind, API clients, vendors routed to the in-process sandbox."""
 
+from datetime import timedelta
+
 import pytest
+import time_machine
 from django.core.cache import cache
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from core.actor import Actor, Face
+from core.tasks import sweep_due_operations
 from core.tokens import issue_api_token
 from tests.factories import (
     CLOUDFLARE_TOKEN,
@@ -89,3 +94,32 @@ def api():
 
     client.as_user = as_user
     return client
+
+
+@pytest.fixture
+def run_tasks(django_capture_on_commit_callbacks):
+    """Run what a service queued on commit (tasks execute inline in tests)."""
+
+    def run(operation, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return operation(*args, **kwargs)
+
+    return run
+
+
+@pytest.fixture
+def clock():
+    """Time stands still for the test and moves only when told (clock.shift(seconds))."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def sweep_later(run_tasks, clock):
+    """Move time forward, then let the scheduled sweeper re-queue what is due."""
+
+    def sweep(seconds):
+        clock.shift(timedelta(seconds=seconds))
+        run_tasks(sweep_due_operations)
+
+    return sweep

@@ -42,3 +42,33 @@ def register_cloudflare_unit(unit_id, token=None):
     from tests.factories import CLOUDFLARE_TOKEN
 
     sandbox.register_key("cloudflare", token or CLOUDFLARE_TOKEN, unit_id=unit_id)
+
+
+def advance_vendor_clock(days=0, hours=0):
+    """Move the sandbox clock, and with it the business clock of development and tests."""
+    from datetime import timedelta
+
+    from vendors.sandbox.clock import advance_clock
+
+    return advance_clock(timedelta(days=days, hours=hours))
+
+
+def sandbox_acme_contracts(**filters):
+    from vendors.sandbox.models import AcmeContract
+
+    return AcmeContract.objects.filter(**filters)
+
+
+def sandbox_credentials(contract_id):
+    from vendors.sandbox.models import AcmeCredential
+
+    return AcmeCredential.objects.filter(contract_id=int(contract_id))
+
+
+def sandbox_hmac_is_active(contract_id, hmac_key) -> bool:
+    """The sandbox knows this HMAC key as an active credential of the contract."""
+    return (
+        sandbox_credentials(contract_id)
+        .filter(hmac_digest=sandbox.key_digest(hmac_key), status="active")
+        .exists()
+    )

@@ -123,6 +123,8 @@ DIGITALRIVER_API_KEY = env("DIGITALRIVER_API_KEY", default="")
 DIGITALRIVER_WEBHOOK_SECRETS = env.list("DIGITALRIVER_WEBHOOK_SECRETS", default=[])
 VENDOR_TIMEOUT_SECONDS = env.float("VENDOR_TIMEOUT_SECONDS", default=15.0)
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
+# What "now" is for business rules (30-day windows, terms, reminders); see core/clock.py.
+BUSINESS_CLOCK = "django.utils.timezone.now"
 
 # --- Background work ------------------------------------------------------------------------
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=5)

@@ -22,3 +22,5 @@ WHITENOISE_AUTOREFRESH = True
 
 if SANDBOX_ENABLED:
     INSTALLED_APPS = [*INSTALLED_APPS, "vendors.sandbox"]  # noqa: F405
+    # Business time follows the sandbox's movable clock, so "day 31" can be shown end to end.
+    BUSINESS_CLOCK = "vendors.sandbox.clock.sandbox_now"

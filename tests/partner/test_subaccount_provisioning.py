@@ -1,14 +1,10 @@
 """Subaccounts are created at the vendor in a task, retried with backoff, and exactly once."""
 
 import itertools
-from datetime import timedelta
 
 import pytest
-import time_machine
-from django.utils import timezone
 
 from core.models import AuditEvent
-from core.tasks import sweep_due_operations
 from partner import services
 from partner.models import Subaccount, SubaccountState
 from tests.conftest import system_actor
@@ -23,35 +19,6 @@ from tests.sandbox_helpers import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def run_tasks(django_capture_on_commit_callbacks):
-    """Run what a service queued on commit (tasks execute inline in tests)."""
-
-    def run(operation, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return operation(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
-def clock():
-    """Time stands still for the test and moves only when told (clock.shift(seconds))."""
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        yield traveller
-
-
-@pytest.fixture
-def sweep_later(run_tasks, clock):
-    """Move time forward, then let the scheduled sweeper re-queue what is due."""
-
-    def sweep(seconds):
-        clock.shift(timedelta(seconds=seconds))
-        run_tasks(sweep_due_operations)
-
-    return sweep
 
 
 @pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])

@@ -1,0 +1,393 @@
+"""Support staff's view of ACME contracts: state, term, renewal decision, drift, and the operations."""
+
+from __future__ import annotations
+
+import json
+
+from django import forms
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from core import clock
+from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, run_per_row, state_badge
+from core.errors import DomainError
+from partner.models import Customer
+from subscriptions.acme_rules import end_options
+from subscriptions.models import AcmeContract, AcmeProduct
+from subscriptions.selectors import operations_of
+from subscriptions.services import acme
+
+AUTO_RENEW_CHOICES = [("", "Leave out (account setting, else off)"), ("true", "On"), ("false", "Off")]
+
+
+class OrderContractForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
+    product = forms.ChoiceField(choices=AcmeProduct.choices)
+    sans = forms.CharField(
+        label="Domain names",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="One per line or comma-separated; a wildcard only as *.example.com.",
+    )
+    auto_renew = forms.ChoiceField(choices=AUTO_RENEW_CHOICES, required=False)
+    organization = forms.JSONField(required=False, help_text="OV/EV only: DigiCert's organization object.")
+
+
+class SansForm(forms.Form):
+    sans = forms.CharField(label="Domain names")
+
+
+# (url action, service call, success message, permission)
+CONTRACT_ACTIONS = {
+    "cancel": (acme.cancel_acme_contract, "Cancellation requested."),
+    "stop_renewal": (acme.stop_renewal, "Stopping renewal at DigiCert."),
+    "resume_renewal": (acme.resume_renewal, "Resuming renewal at DigiCert."),
+    "regenerate": (acme.regenerate_credentials, "New credentials requested; the old ones are revoked."),
+    "regenerate_keep": (
+        lambda actor, c: acme.regenerate_credentials(actor, c, revoke_existing=False),
+        "New credentials requested; the old ones stay valid.",
+    ),
+    "sync": (acme.sync_acme_contract, "Sync with DigiCert queued."),
+    "retry": (acme.retry_last_operation, "The failed operation is queued again."),
+}
+
+
+@admin.register(AcmeContract)
+class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "customer",
+        "partner",
+        "product",
+        "state_badge",
+        "renewal",
+        "valid_till",
+        "cancel_until",
+        "has_drift",
+        "created_at",
+    ]
+    list_filter = ["state", "product", "auto_renew", "auto_renew_source", "partner"]
+    search_fields = ["sans", "vendor_id", "customer__name", "partner__name", "reference"]
+    list_select_related = ["customer", "partner"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "partner",
+        "customer",
+        "subaccount",
+        "reference",
+        "product",
+        "sans",
+        "organization",
+        "state_badge",
+        "vendor_id",
+        "renewal_decision",
+        "ending_today",
+        "term",
+        "credentials",
+        "drift_table",
+        "operations",
+        "vendor_view",
+        "synced_at",
+        "vendor_response",
+        "created_at",
+        "audit_trail",
+    ]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "state_badge",
+                    "partner",
+                    "customer",
+                    "subaccount",
+                    "product",
+                    "sans",
+                    "organization",
+                    "vendor_id",
+                    "reference",
+                ]
+            },
+        ),
+        ("Term and renewal", {"fields": ["term", "renewal_decision", "ending_today"]}),
+        ("ACME client", {"fields": ["credentials"]}),
+        ("Vendor", {"fields": ["drift_table", "operations", "synced_at", "vendor_view", "vendor_response"]}),
+        ("History", {"fields": ["audit_trail", "created_at"], "classes": ["collapse"]}),
+    ]
+    actions = ["cancel_selected", "stop_renewal_selected", "sync_selected", "retry_selected"]
+    change_form_template = "admin/subscriptions/acmecontract/change_form.html"
+
+    # --- columns and panels ---------------------------------------------------------------------
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return state_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Renewal")
+    def renewal(self, obj):
+        if obj.auto_renew is None:
+            return "—"
+        return f"{'on' if obj.auto_renew else 'off'} ({obj.get_auto_renew_source_display() or '?'})"
+
+    @admin.display(description="Cancel until")
+    def cancel_until(self, obj):
+        closes = obj.cancel_window_closes_at
+        if not closes:
+            return "—"
+        return format_html("{}{}", closes.strftime("%Y-%m-%d"), " (closed)" if clock.now() > closes else "")
+
+    @admin.display(description="Drift", boolean=True)
+    def has_drift(self, obj):
+        return bool(obj.drift)
+
+    @admin.display(description="Renewal decision")
+    def renewal_decision(self, obj):
+        requested = {None: "left out", True: "on", False: "off"}[obj.auto_renew_requested]
+        if obj.auto_renew is None:
+            return f"Order: {requested}; decided when the contract is created."
+        return format_html(
+            "Renewal is <strong>{}</strong>, decided by: {} (order: {}; account setting: {}).",
+            "on" if obj.auto_renew else "off",
+            obj.get_auto_renew_source_display(),
+            requested,
+            {None: "not set", True: "1", False: "0"}[obj.subaccount.auto_renew_setting],
+        )
+
+    @admin.display(description="What applies today")
+    def ending_today(self, obj):
+        options = end_options(obj, clock.now())
+        if not options:
+            return f"Nothing: the contract is {obj.get_state_display().lower()}."
+        return format_html(
+            "<ul style='margin:0'>{}</ul>",
+            format_html_join("", "<li>{}</li>", ((o.message,) for o in options)),
+        )
+
+    @admin.display(description="Term")
+    def term(self, obj):
+        if not obj.term_started_at:
+            return "Starts when DigiCert creates the contract."
+        return format_html(
+            "{} → {} (cancel window closes {})",
+            obj.term_started_at.strftime("%Y-%m-%d"),
+            obj.valid_till.strftime("%Y-%m-%d") if obj.valid_till else "?",
+            obj.cancel_window_closes_at.strftime("%Y-%m-%d"),
+        )
+
+    @admin.display(description="EAB credentials")
+    def credentials(self, obj):
+        if not obj.eab_hmac_key:
+            return "Issued when DigiCert creates the contract."
+        reveal = reverse("admin:subscriptions_acmecontract_reveal", args=[obj.pk])
+        status = (
+            f"shown once on {obj.credentials_revealed_at:%Y-%m-%d %H:%M} UTC; regenerate for a new pair"
+            if obj.credentials_revealed_at
+            else format_html('<a class="button" href="{}">Reveal once</a>', reveal)
+        )
+        return format_html(
+            "Directory URL: <code>{}</code><br>Key id: <code>{}</code><br>HMAC key: <code>{}</code> {}",
+            obj.directory_url,
+            obj.eab_key_id,
+            obj.eab_hmac_key.masked,
+            status,
+        )
+
+    @admin.display(description="Drift with DigiCert")
+    def drift_table(self, obj):
+        if not obj.drift:
+            return (
+                f"None at the last sync ({obj.synced_at:%Y-%m-%d %H:%M})."
+                if obj.synced_at
+                else "Not synced yet."
+            )
+        url = reverse("admin:subscriptions_acmecontract_drift", args=[obj.pk])
+        return format_html(
+            "<table><tr><th>Field</th><th>Ours</th><th>DigiCert</th><th></th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td><code>{}</code></td><td><code>{}</code></td><td>"
+                "<a href='{}?field={}&keep=vendor'>accept DigiCert's</a>{}</td></tr>",
+                (
+                    (
+                        f,
+                        json.dumps(v["ours"]),
+                        json.dumps(v["vendor"]),
+                        url,
+                        f,
+                        format_html(" · <a href='{}?field={}&keep=ours'>push ours</a>", url, f)
+                        if f in acme.PUSHABLE_FIELDS
+                        else "",
+                    )
+                    for f, v in obj.drift.items()
+                ),
+            ),
+        )
+
+    @admin.display(description="Vendor operations")
+    def operations(self, obj):
+        return operations_table(operations_of(obj)[:20])
+
+    # --- bulk actions -----------------------------------------------------------------------------
+
+    @admin.action(description="Cancel (within 30 days)", permissions=["manage"])
+    def cancel_selected(self, request, queryset):
+        run_per_row(
+            self, request, queryset, acme.cancel_acme_contract, success="{count} cancellation(s) requested."
+        )
+
+    @admin.action(description="Stop renewal", permissions=["manage"])
+    def stop_renewal_selected(self, request, queryset):
+        run_per_row(
+            self, request, queryset, acme.stop_renewal, success="Stopping renewal of {count} contract(s)."
+        )
+
+    @admin.action(description="Sync with DigiCert", permissions=["manage"])
+    def sync_selected(self, request, queryset):
+        run_per_row(self, request, queryset, acme.sync_acme_contract, success="{count} sync(s) queued.")
+
+    @admin.action(description="Retry the failed operation", permissions=["manage"])
+    def retry_selected(self, request, queryset):
+        run_per_row(
+            self, request, queryset, acme.retry_last_operation, success="{count} operation(s) queued again."
+        )
+
+    def has_manage_permission(self, request):
+        return request.user.has_perm("subscriptions.manage_acmecontract")
+
+    def has_add_permission(self, request):
+        return self.has_manage_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    # --- custom pages -------------------------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/do/<str:action>/", wrap(self.action_view), name="subscriptions_acmecontract_do"),
+            path("<int:pk>/sans/<str:change>/", wrap(self.sans_view), name="subscriptions_acmecontract_sans"),
+            path("<int:pk>/reveal/", wrap(self.reveal_view), name="subscriptions_acmecontract_reveal"),
+            path("<int:pk>/drift/", wrap(self.drift_view), name="subscriptions_acmecontract_drift"),
+            *super().get_urls(),
+        ]
+
+    def _back(self, pk):
+        return HttpResponseRedirect(reverse("admin:subscriptions_acmecontract_change", args=[pk]))
+
+    def _run(self, request, pk, call, success):
+        if request.method != "POST":
+            return self._back(pk)
+        try:
+            call(admin_actor(request), AcmeContract.objects.get(pk=pk))
+            self.message_user(request, success, messages.SUCCESS)
+        except DomainError as error:
+            self.message_user(request, f"{error.message} [{error.code}]", messages.ERROR)
+        return self._back(pk)
+
+    def action_view(self, request, pk, action):
+        if action not in CONTRACT_ACTIONS or not self.has_manage_permission(request):
+            return self._back(pk)
+        call, success = CONTRACT_ACTIONS[action]
+        return self._run(request, pk, call, success)
+
+    def sans_view(self, request, pk, change):
+        form = SansForm(request.POST or None)
+        if not self.has_manage_permission(request) or change not in ("add", "remove") or not form.is_valid():
+            return self._back(pk)
+        call = acme.add_sans if change == "add" else acme.remove_sans
+        return self._run(
+            request,
+            pk,
+            lambda actor, c: call(actor, c, form.cleaned_data["sans"]),
+            "SAN change sent to DigiCert.",
+        )
+
+    def drift_view(self, request, pk):
+        field, keep = request.GET.get("field", ""), request.GET.get("keep", "")
+        if request.method == "POST":
+            return self._run(
+                request,
+                pk,
+                lambda actor, c: acme.resolve_drift(actor, c, field, keep=keep),
+                f"Drift on {field}: {'accepted DigiCert' if keep == 'vendor' else 'pushing ours'}.",
+            )
+        contract = AcmeContract.objects.get(pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": contract,
+            "title": f"Resolve drift on {field}",
+            "field": field,
+            "keep": keep,
+            "values": contract.drift.get(field),
+        }
+        return TemplateResponse(request, "admin/subscriptions/acmecontract/drift.html", context)
+
+    def reveal_view(self, request, pk):
+        """Confirmation page, then the credentials and client configuration, shown this once."""
+        contract = AcmeContract.objects.select_related("customer", "partner").get(pk=pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": contract,
+            "title": "Reveal EAB credentials",
+        }
+        if request.method == "POST":
+            try:
+                context["revealed"] = acme.reveal_credentials(admin_actor(request), contract)
+            except DomainError as error:
+                self.message_user(request, f"{error.message} [{error.code}]", messages.ERROR)
+                return self._back(pk)
+        return TemplateResponse(request, "admin/subscriptions/acmecontract/reveal.html", context)
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Ordering a contract is a service call; DigiCert creates it in the background."""
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:subscriptions_acmecontract_changelist"))
+        form = OrderContractForm(request.POST or None, initial=request.GET.dict())
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                contract = acme.order_acme_contract(
+                    admin_actor(request),
+                    data["customer"],
+                    product=data["product"],
+                    sans=data["sans"],
+                    auto_renew={"": None, "true": True, "false": False}[data["auto_renew"] or ""],
+                    organization=data["organization"] or None,
+                )
+            except DomainError as error:
+                for field, errors in error.fields.items():
+                    for message in errors:
+                        form.add_error(field if field in form.fields else None, message)
+                form.add_error(None, f"{error.message} [{error.code}]")
+            else:
+                self.message_user(request, f"{contract} ordered; DigiCert is creating it.", messages.SUCCESS)
+                return self._back(contract.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": "Order an ACME contract",
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/subscriptions/acmecontract/order.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        contract = self.get_object(request, object_id)
+        extra = {"can_manage": self.has_manage_permission(request)}
+        if contract is not None:
+            extra["options"] = {o.action for o in end_options(contract, clock.now())}
+            extra["in_flight"] = (
+                contract.state in ("pending", "cancel_pending")
+                or operations_of(contract).filter(state="pending").exists()
+            )
+            extra["has_failed_op"] = operations_of(contract).filter(state="failed").exists()
+            extra["is_live"] = contract.state in ("active", "renewal_stopped")
+        return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
