@@ -11,4 +11,5 @@ router.register("tokens", ApiTokenViewSet, basename="apitoken")
 urlpatterns = [
     path("", include(router.urls)),
     path("", include("partner.api_urls")),
+    path("", include("subscriptions.api_urls")),
 ]

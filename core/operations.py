@@ -188,3 +188,17 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
     logger.warning(
         "operation %s (%s) attempt %s failed: %s", operation_id, operation.kind, operation.attempts, error
     )
+
+
+def latest_by_target(objects) -> dict:
+    """The newest operation of each object, in one query (for lists that show progress)."""
+    objects = list(objects)
+    if not objects:
+        return {}
+    content_type = ContentType.objects.get_for_model(objects[0])
+    latest: dict = {}
+    for operation in Operation.objects.filter(
+        content_type=content_type, object_id__in=[str(o.pk) for o in objects]
+    ).order_by("object_id", "-created_at", "-id"):
+        latest.setdefault(operation.object_id, operation)
+    return {o.pk: latest.get(str(o.pk)) for o in objects}
