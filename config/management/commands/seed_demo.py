@@ -1,5 +1,14 @@
-"""Demo data for `make run`: an onboarded partner with customers, a reseller owner, a support user."""
+"""Demo data for `make run`: an onboarded partner with customers, a reseller owner, a support user.
 
+`--vendor-objects` then creates what lives at the vendors (subaccounts, ACME contracts of different
+ages) through the real path, once web, worker and sandbox are up: it is the Procfile's `demo`
+process, which stays alive afterwards so honcho keeps the others running.
+"""
+
+import signal
+import time
+
+import requests
 from django.apps import apps
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -10,7 +19,9 @@ from django.db import transaction
 
 from core.actor import Actor, Face
 from partner import services
-from partner.models import BillingModel, Membership, Partner, Role
+from partner.models import BillingModel, Customer, Membership, Partner, Role, Subaccount
+from subscriptions.models import AcmeContract
+from subscriptions.services import acme
 
 SUPPORT = ("support", "support-demo-2026")
 RESELLER = ("reseller", "reseller-demo-2026")
@@ -31,10 +42,23 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--print-logins", action="store_true", help="Only print URLs and logins.")
         parser.add_argument("--port", default="8000")
+        parser.add_argument(
+            "--vendor-objects",
+            action="store_true",
+            help="Wait for the web server, then create the demo's vendor objects.",
+        )
+        parser.add_argument("--stay", action="store_true", help="Keep running afterwards (Procfile).")
 
-    def handle(self, *args, print_logins=False, port="8000", **options):
+    def handle(self, *args, print_logins=False, port="8000", vendor_objects=False, stay=False, **options):
         if print_logins:
             return self._print_logins(port)
+        if vendor_objects:
+            try:
+                self._vendor_objects()
+            finally:
+                if stay:
+                    signal.pause()
+            return
         with transaction.atomic():
             support = self._support_user()
             partner = self._partner()
@@ -63,6 +87,65 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {partner} with {partner.customers.count()} customers.")
         )
+
+    def _vendor_objects(self) -> None:
+        """Subaccounts and ACME contracts, made by the worker through the sandbox over HTTP."""
+        if not self._wait_for(
+            lambda: requests.get(f"{settings.SITE_URL}/healthz", timeout=2).ok, "the web server"
+        ):
+            return
+        partner = Partner.objects.get(slug="northwind")
+        actor = Actor(get_user_model().objects.get(username=SUPPORT[0]), Face.COMMAND)
+        customers = {c.reference: c for c in partner.customers.all()}
+        wanted = [
+            ("globex", "digicert"),
+            ("initech", "digicert"),
+            ("globex", "cloudflare"),
+            ("umbrella", "cloudflare"),
+        ]
+        for reference, vendor in wanted:
+            if not Subaccount.objects.filter(customer=customers[reference], vendor=vendor).exists():
+                services.request_subaccount(actor, customers[reference], vendor)
+        if not self._wait_for(
+            lambda: not Subaccount.objects.filter(partner=partner, state="pending").exists(),
+            "the subaccounts",
+        ):
+            return
+        self._contract(actor, customers["globex"], ["globex.example", "www.globex.example"], age_days=3)
+        self._contract(actor, customers["initech"], ["initech.example", "*.initech.example"], age_days=40)
+        self.stdout.write(
+            self.style.SUCCESS(
+                "Demo vendor objects ready: subaccounts, a fresh ACME contract (globex, cancellable) and one "
+                "past day 30 (initech: stop renewal instead)."
+            )
+        )
+
+    def _contract(self, actor, customer: Customer, sans: list[str], *, age_days: int) -> None:
+        if AcmeContract.objects.filter(customer=customer).exists():
+            return
+        contract = acme.order_acme_contract(
+            actor, customer, product="ssl_dv_rapidssl", sans=sans, auto_renew=True
+        )
+        if not self._wait_for(lambda: AcmeContract.objects.get(pk=contract.pk).vendor_id, f"{contract}"):
+            return
+        contract.refresh_from_db()
+        if not apps.is_installed("vendors.sandbox"):
+            return  # real vendors: the contract is as old as it is
+        # The sandbox makes the contract that old; a sync then brings DigiCert's creation date here.
+        call_command("sandbox_backdate", acme_contract=int(contract.vendor_id), days=age_days)
+        acme.sync_acme_contract(actor, contract)
+
+    def _wait_for(self, condition, what: str, seconds: int = 90) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return True
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        self.stderr.write(f"Gave up waiting for {what}; the demo's vendor objects are incomplete.")
+        return False
 
     def _support_user(self):
         user, created = get_user_model().objects.get_or_create(
