@@ -191,3 +191,170 @@ def test_create_subaccount_without_an_id_is_an_unknown_outcome_that_keeps_no_bod
         None,
     )
     assert "secret-key" not in str(caught.value)
+
+
+# --- ACME client parsing (shapes the sandbox never sends) --------------------------------------
+
+CONTRACT = {
+    "acme_contract_id": 12345,
+    "account_id": 67890,
+    "product_name_id": "ssl_dv_rapidssl",
+    "created_at": "2025-01-29T10:30:00Z",
+    "sans": ["example.com", "www.example.com", "*.example.com"],
+    "valid_till": "2027-01-29T10:30:00Z",
+    "organization": None,
+    "is_organization_validated": False,
+    "auto_renew": False,
+    "date_canceled": None,
+}
+
+
+def test_documented_contract_example_is_parsed_to_aware_utc_datetimes():
+    from datetime import UTC, datetime
+
+    client = DigiCertClient("subaccount")
+    canned(client, body=json.dumps(CONTRACT))
+
+    contract = client.get_acme_contract("12345")
+
+    assert (contract.contract_id, contract.account_id, contract.auto_renew) == ("12345", "67890", False)
+    assert contract.sans == ("example.com", "www.example.com", "*.example.com")
+    assert contract.created_at == datetime(2025, 1, 29, 10, 30, tzinfo=UTC)
+    assert contract.valid_till == datetime(2027, 1, 29, 10, 30, tzinfo=UTC)
+    assert (contract.date_canceled, contract.organization) == (None, None)
+    assert contract.raw == CONTRACT
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2026-06-01 14:00:00", (2026, 6, 1, 14, 0)),
+        ("2026-06-01T16:00:00+02:00", (2026, 6, 1, 14, 0)),
+        ("2026-06-01T14:00:00.5Z", (2026, 6, 1, 14, 0)),
+    ],
+)
+def test_vendor_times_become_aware_utc(value, expected):
+    from datetime import UTC
+
+    from vendors.digicert import parse_time
+
+    parsed = parse_time(value)
+
+    assert parsed.tzinfo == UTC
+    assert (parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute) == expected
+
+
+@pytest.mark.parametrize(
+    "eab",
+    [
+        {
+            "acme_directory_url": "https://acme.test/dir",
+            "eab_set": {"key_id": "kid-1", "hmac_key": "hmac-secret"},
+        },
+        {"directory_url": "https://acme.test/dir", "eab_set": {"kid": "kid-1", "hmac": "hmac-secret"}},
+        {
+            "acme_directory_url": "https://acme.test/dir",
+            "eab_set": {"eab_kid": "kid-1", "eab_hmac_key": "hmac-secret"},
+        },
+        {
+            "acme_directory_url": "https://acme.test/dir",
+            "ext_act_kid": "kid-1",
+            "ext_act_hmac": "hmac-secret",
+        },
+    ],
+)
+def test_create_contract_response_is_parsed_defensively(eab):
+    client = DigiCertClient("subaccount")
+    canned(client, status=201, body=json.dumps({**CONTRACT, **eab, "note": "echo hmac-secret"}))
+
+    contract, credentials = client.create_acme_contract(
+        product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=False
+    )
+
+    assert (credentials.directory_url, credentials.key_id, credentials.hmac_key) == (
+        "https://acme.test/dir",
+        "kid-1",
+        "hmac-secret",
+    )
+    assert contract.contract_id == "12345"
+    assert "hmac-secret" not in json.dumps(contract.raw)
+    assert "hmac-secret" not in repr(credentials)
+
+
+def test_create_contract_sends_auto_renew_only_when_given():
+    client = DigiCertClient("subaccount")
+    answer = {
+        **CONTRACT,
+        "acme_directory_url": "https://acme.test/dir",
+        "eab_set": {"key_id": "k", "hmac_key": "h"},
+    }
+    transport = canned(client, status=201, body=json.dumps(answer))
+
+    client.create_acme_contract(product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=None)
+    client.create_acme_contract(product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=False)
+
+    sent = [json.loads(request.body) for request in transport.sent]
+    assert sent == [
+        {"product_name_id": "ssl_dv_rapidssl", "sans": ["example.com"]},
+        {"product_name_id": "ssl_dv_rapidssl", "sans": ["example.com"], "auto_renew": False},
+    ]
+
+
+def test_create_contract_answer_lacking_fields_falls_back_on_the_request():
+    client = DigiCertClient("subaccount")
+    answer = {
+        "acme_contract_id": 9,
+        "created_at": "2026-01-01T00:00:00Z",
+        "acme_directory_url": "https://acme.test/dir",
+        "eab_set": {"key_id": "k", "hmac_key": "h"},
+    }
+    canned(client, status=201, body=json.dumps(answer))
+
+    contract, _ = client.create_acme_contract(
+        product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=True
+    )
+
+    assert (contract.product_name_id, contract.sans, contract.auto_renew) == (
+        "ssl_dv_rapidssl",
+        ("example.com",),
+        True,
+    )
+
+
+def test_create_contract_without_eab_is_an_unknown_outcome_that_leaks_nothing():
+    client = DigiCertClient("subaccount")
+    canned(client, status=201, body=json.dumps({**CONTRACT, "secret_thing": {"hmac_key": "hmac-secret"}}))
+
+    with pytest.raises(VendorError) as caught:
+        client.create_acme_contract(product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=True)
+
+    assert (caught.value.code, caught.value.outcome_unknown, caught.value.raw) == (
+        "invalid_response",
+        True,
+        None,
+    )
+    assert "hmac-secret" not in str(caught.value)
+
+
+def test_account_settings_are_read_from_a_mapping_too():
+    client = DigiCertClient("subaccount")
+    canned(client, body=json.dumps({"auto_renew_subscription": {"value": 1, "is_default": False}}))
+
+    setting = client.get_account_settings()["auto_renew_subscription"]
+
+    assert (setting.name, setting.value, setting.is_default) == ("auto_renew_subscription", "1", False)
+
+
+def test_regenerate_sends_revoke_existing_and_reads_the_new_set():
+    client = DigiCertClient("subaccount")
+    body = {
+        "acme_directory_url": "https://acme.test/dir",
+        "eab_set": {"credential_id": 7, "kid": "k2", "hmac": "h2"},
+    }
+    transport = canned(client, body=json.dumps(body))
+
+    credentials = client.regenerate_credentials("12345", revoke_existing=False)
+
+    assert json.loads(transport.sent[0].body) == {"revoke_existing": False}
+    assert transport.sent[0].url.endswith("/acme/12345/credentials/regenerate")
+    assert (credentials.credential_id, credentials.key_id, credentials.hmac_key) == ("7", "k2", "h2")
