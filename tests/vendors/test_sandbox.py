@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from tests.vendors.helpers import PARTNER_KEY, TENANT_TOKEN, new_subaccount
+from vendors.digicert import DigiCertClient
 from vendors.errors import VendorError
 from vendors.sandbox.clock import advance_clock, sandbox_now
 from vendors.sandbox.models import (
@@ -169,17 +170,52 @@ def test_sandbox_refuses_to_run_under_production_settings(settings):
 # --- Admin -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "model", ["vendorkey", "digicertsubaccount", "cloudflareaccount", "requestlogentry", "fault", "clock"]
-)
-def test_admin_lists_every_sandbox_table(admin_client, digicert, cloudflare, model):
-    new_subaccount(digicert)
+SANDBOX_TABLES = [
+    "vendorkey",
+    "digicertsubaccount",
+    "digicertaccountsetting",
+    "acmecontract",
+    "acmecredential",
+    "cloudflareaccount",
+    "requestlogentry",
+    "fault",
+    "clock",
+]
+
+
+def _fill_sandbox(digicert, cloudflare):
+    """One of everything; returns the secrets that must never show."""
+    subaccount = new_subaccount(digicert)
+    acme = DigiCertClient(subaccount.api_key)
+    acme.update_account_setting("auto_renew_subscription", "1")
+    _, eab = acme.create_acme_contract(
+        product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=None
+    )
     cloudflare.create_account(name="acme")
+    return [PARTNER_KEY, TENANT_TOKEN, subaccount.api_key, eab.hmac_key]
+
+
+@pytest.mark.parametrize("model", SANDBOX_TABLES)
+def test_admin_lists_every_sandbox_table(admin_client, digicert, cloudflare, model):
+    secrets = _fill_sandbox(digicert, cloudflare)
 
     answer = admin_client.get(f"/admin/sandbox/{model}/")
 
     assert answer.status_code == 200
-    assert PARTNER_KEY not in answer.content.decode()
+    for secret in secrets:
+        assert secret not in answer.content.decode()
+
+
+@pytest.mark.parametrize("model", ["acmecontract", "acmecredential", "digicertaccountsetting"])
+def test_admin_change_pages_of_digicert_objects_show_no_secret(admin_client, digicert, cloudflare, model):
+    secrets = _fill_sandbox(digicert, cloudflare)
+    obj = apps.get_model("sandbox", model).objects.get()
+
+    page = admin_client.get(f"/admin/sandbox/{model}/{obj.pk}/change/")
+
+    assert page.status_code == 200
+    for secret in secrets:
+        assert secret not in page.content.decode()
 
 
 def test_admin_index_has_a_sandbox_vendors_section(admin_client):

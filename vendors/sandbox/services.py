@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
 from vendors.sandbox.models import (
+    AcmeContract,
+    AcmeCredential,
     DigiCertSubaccount,
     Fault,
     KeyRole,
@@ -81,6 +83,19 @@ def mint_subaccount_key(subaccount: DigiCertSubaccount, name: str) -> tuple[Vend
         subaccount=subaccount,
     )
     return key, plaintext
+
+
+def issue_acme_credential(contract: AcmeContract) -> tuple[AcmeCredential, str]:
+    """A new EAB credential: the HMAC key is returned once; only its digest and a hint are kept."""
+    # ACME clients take the EAB HMAC key base64url-encoded (RFC 8555 section 7.3.4).
+    hmac_key = secrets.token_urlsafe(32)
+    credential = AcmeCredential.objects.create(
+        contract=contract,
+        kid=secrets.token_urlsafe(16),
+        hmac_digest=key_digest(hmac_key),
+        hmac_hint=hmac_key[:4],
+    )
+    return credential, hmac_key
 
 
 def find_key(vendor: str, presented: str | None) -> VendorKey | None:

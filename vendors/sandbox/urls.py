@@ -2,9 +2,16 @@
 
 from django.urls import include, path
 
-from vendors.sandbox.views import cloudflare, digicert
+from vendors.sandbox.views import cloudflare, digicert, digicert_acme
 
 urlpatterns = [
-    path("digicert/v1/", include(digicert.urlpatterns)),
+    # The ACME contract routes come first: the DigiCert module ends with its catch-all.
+    path("digicert/v1/", include(digicert_acme.urlpatterns + digicert.urlpatterns)),
+    # Where a contract's ACME directory URL points (the ACME server, outside the Partner API).
+    path(
+        "digicert/acme/<int:contract_id>/directory",
+        digicert_acme.directory,
+        name="sandbox-digicert-acme-directory",
+    ),
     path("cloudflare/client/v4/", include(cloudflare.urlpatterns)),
 ]
