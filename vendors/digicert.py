@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 from django.conf import settings
 
 from vendors.errors import VendorError
-from vendors.http import VendorHTTP, oldest_first
+from vendors.http import VendorHTTP, oldest_first, parse_time
 
 
 @dataclass(frozen=True)
@@ -448,17 +448,6 @@ class DigiCertClient(VendorHTTP):
 
 # Where a create or regenerate answer may carry the EAB HMAC key: never kept in `raw`.
 _HMAC_FIELDS = ("hmac_key", "hmac", "eab_hmac_key", "ext_act_hmac")
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware UTC datetime from DigiCert's ISO 8601 ("...Z") or "YYYY-MM-DD HH:MM:SS" times; naive is UTC."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _first_text(source: dict, *names: str) -> str | None:

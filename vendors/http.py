@@ -204,18 +204,22 @@ class VendorHTTP:
         return value
 
 
+def parse_time(value: Any) -> datetime | None:
+    """An aware UTC datetime from a vendor's ISO 8601 ("...Z") or "YYYY-MM-DD HH:MM:SS" time; naive is UTC."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def oldest_first(items: list[dict], time_field: str) -> list[dict]:
     """Items sorted by a vendor timestamp, oldest first; unreadable times last, order kept on ties."""
 
     def when(item: dict) -> datetime:
-        value = item.get(time_field)
-        if not isinstance(value, str):
-            return _LAST
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
-        except ValueError:
-            return _LAST
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return parse_time(item.get(time_field)) or _LAST
 
     return sorted(items, key=when)
 

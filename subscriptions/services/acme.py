@@ -305,12 +305,12 @@ def queue_scheduled_syncs() -> int:
         .exclude(vendor_id="")
         .exclude(pk__in=busy.values("object_id"))
     )
-    count = 0
-    for contract in contracts.iterator():
+    # Materialised first: enqueueing through the ORM broker must not interleave with an open cursor.
+    due = list(contracts)
+    for contract in due:
         with transaction.atomic():
             operations.start(Actor.system(), contract, SyncContract.kind, partner_id=contract.partner_id)
-        count += 1
-    return count
+    return len(due)
 
 
 def options_today(contract: AcmeContract) -> list:

@@ -236,7 +236,7 @@ def test_documented_contract_example_is_parsed_to_aware_utc_datetimes():
 def test_vendor_times_become_aware_utc(value, expected):
     from datetime import UTC
 
-    from vendors.digicert import parse_time
+    from vendors.http import parse_time
 
     parsed = parse_time(value)
 

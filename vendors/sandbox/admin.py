@@ -9,11 +9,14 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from vendors.sandbox.clock import advance_clock, reset_clock
+from vendors.sandbox.cloudflare_catalog import PLANS
 from vendors.sandbox.models import (
     AcmeContract,
     AcmeCredential,
     Clock,
     CloudflareAccount,
+    CloudflareSubscription,
+    CloudflareZone,
     DigiCertAccountSetting,
     DigiCertSubaccount,
     Fault,
@@ -21,7 +24,7 @@ from vendors.sandbox.models import (
     Vendor,
     VendorKey,
 )
-from vendors.sandbox.services import check_registrable, clear_faults, register_key
+from vendors.sandbox.services import check_registrable, clear_faults, entitlements_of, register_key
 
 
 class RegisterKeyForm(forms.ModelForm):
@@ -44,6 +47,28 @@ class RegisterKeyForm(forms.ModelForm):
         return cleaned
 
 
+class VendorKeyChangeForm(forms.ModelForm):
+    """Changing a key: its label and unit, and for a Cloudflare token the plans it may buy."""
+
+    entitlements = forms.MultipleChoiceField(
+        choices=[(plan_id, f"{plan_id} ({plan.scope})") for plan_id, plan in PLANS.items()],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The rate plans this token may buy; any other fails with Cloudflare's code 1225.",
+    )
+
+    class Meta:
+        model = VendorKey
+        fields = ["label", "unit_id", "entitlements"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.vendor == Vendor.CLOUDFLARE:
+            self.initial["entitlements"] = entitlements_of(self.instance)
+        else:
+            del self.fields["entitlements"]
+
+
 @admin.register(VendorKey)
 class VendorKeyAdmin(admin.ModelAdmin):
     list_display = ["__str__", "vendor", "role", "unit_id", "subaccount", "short_digest", "created_at"]
@@ -57,12 +82,13 @@ class VendorKeyAdmin(admin.ModelAdmin):
         return f"{obj.digest[:12]}..."
 
     def get_form(self, request, obj=None, **kwargs):
-        if obj is None:
-            kwargs["form"] = RegisterKeyForm
+        kwargs["form"] = RegisterKeyForm if obj is None else VendorKeyChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def get_fields(self, request, obj=None):
-        return ["vendor", "key", "label", "unit_id"] if obj is None else self.fields
+        if obj is None:
+            return ["vendor", "key", "label", "unit_id"]
+        return self.fields + (["entitlements"] if obj.vendor == Vendor.CLOUDFLARE else [])
 
     def get_readonly_fields(self, request, obj=None):
         return [] if obj is None else self.readonly_fields
@@ -140,6 +166,31 @@ class CloudflareAccountAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "type", "unit_id", "owner_key", "created_at"]
     list_filter = ["type"]
     search_fields = ["id", "name", "unit_id"]
+    readonly_fields = ["id", "created_at"]
+
+
+@admin.register(CloudflareZone)
+class CloudflareZoneAdmin(admin.ModelAdmin):
+    list_display = ["id", "name", "account", "plan_id", "status", "created_at"]
+    list_filter = ["plan_id", "status"]
+    search_fields = ["id", "name", "account__name"]
+    readonly_fields = ["id", "created_at", "modified_at"]
+
+
+@admin.register(CloudflareSubscription)
+class CloudflareSubscriptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "rate_plan_id",
+        "account",
+        "zone",
+        "frequency",
+        "price",
+        "state",
+        "current_period_end",
+    ]
+    list_filter = ["rate_plan_id", "state", "frequency"]
+    search_fields = ["id", "account__name", "zone__name"]
     readonly_fields = ["id", "created_at"]
 
 

@@ -6,10 +6,12 @@ import hashlib
 import random
 import re
 import secrets
+from collections.abc import Sequence
 
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
+from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS, PLANS
 from vendors.sandbox.models import (
     AcmeContract,
     AcmeCredential,
@@ -30,7 +32,9 @@ def key_digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def check_registrable(vendor: str, key: str, unit_id: str = "") -> None:
+def check_registrable(
+    vendor: str, key: str, unit_id: str = "", entitlements: list[str] | None = None
+) -> None:
     """Refuse what register_key cannot register, with a message for a person."""
     if vendor not in _REGISTERED_ROLE:
         raise ValidationError(f"Unknown vendor {vendor!r}; expected one of {', '.join(Vendor.values)}.")
@@ -38,17 +42,24 @@ def check_registrable(vendor: str, key: str, unit_id: str = "") -> None:
         raise ValidationError("The key is empty.")
     if unit_id and vendor != Vendor.CLOUDFLARE:
         raise ValidationError("Only Cloudflare tokens have a unit id.")
+    if entitlements is not None:
+        if vendor != Vendor.CLOUDFLARE:
+            raise ValidationError("Only Cloudflare tokens have entitlements.")
+        check_plans(entitlements)
     existing = find_key(vendor, key.strip())
     if existing is not None and existing.role != _REGISTERED_ROLE[vendor]:
         raise ValidationError(f"This key is already registered as a {existing.get_role_display()}.")
 
 
-def register_key(vendor: str, key: str, *, label: str = "", unit_id: str = "") -> tuple[VendorKey, bool]:
+def register_key(
+    vendor: str, key: str, *, label: str = "", unit_id: str = "", entitlements: list[str] | None = None
+) -> tuple[VendorKey, bool]:
     """Register a DigiCert partner key or a Cloudflare tenant token; running it again changes nothing.
 
-    A label or unit id given again replaces the stored one. Returns (key, created).
+    A label, unit id or entitlements given again replace the stored ones. Returns (key, created).
+    Cloudflare tokens registered without entitlements may buy the default set of plans.
     """
-    check_registrable(vendor, key, unit_id)
+    check_registrable(vendor, key, unit_id, entitlements)
     key = key.strip()
     existing = find_key(vendor, key)
     if existing is None:
@@ -58,18 +69,55 @@ def register_key(vendor: str, key: str, *, label: str = "", unit_id: str = "") -
             digest=key_digest(key),
             label=label,
             unit_id=unit_id,
+            entitlements=entitlements,
         )
         return registered, True
     changed = {
         name: value
-        for name, value in (("label", label), ("unit_id", unit_id))
-        if value and getattr(existing, name) != value
+        for name, value in (("label", label), ("unit_id", unit_id), ("entitlements", entitlements))
+        if value is not None and value != "" and getattr(existing, name) != value
     }
     if changed:
         for name, value in changed.items():
             setattr(existing, name, value)
         existing.save(update_fields=list(changed))
     return existing, False
+
+
+def check_plans(plan_ids: list[str]) -> None:
+    """Refuse rate plan ids the sandbox's price list does not have."""
+    unknown = [plan_id for plan_id in plan_ids if plan_id not in PLANS]
+    if unknown:
+        raise ValidationError(
+            f"Unknown rate plan(s) {', '.join(unknown)}; the sandbox sells {', '.join(PLANS)}."
+        )
+
+
+def entitlements_of(key: VendorKey) -> list[str]:
+    """The rate plan ids a Cloudflare token may buy (its own list, else the default set)."""
+    return list(DEFAULT_ENTITLEMENTS if key.entitlements is None else key.entitlements)
+
+
+def set_entitlements(
+    key: VendorKey,
+    *,
+    replace: Sequence[str] | None = None,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+    default: bool = False,
+) -> list[str]:
+    """Change what a Cloudflare token may buy: back to the default, replace, then add and remove."""
+    if key.vendor != Vendor.CLOUDFLARE:
+        raise ValidationError("Only Cloudflare tokens have entitlements.")
+    check_plans([*(replace or []), *add, *remove])
+    plans = list(DEFAULT_ENTITLEMENTS) if default else entitlements_of(key)
+    if replace is not None:
+        plans = list(dict.fromkeys(replace))
+    plans += [plan_id for plan_id in add if plan_id not in plans]
+    plans = [plan_id for plan_id in plans if plan_id not in remove]
+    key.entitlements = None if default and not (replace is not None or add or remove) else plans
+    key.save(update_fields=["entitlements"])
+    return entitlements_of(key)
 
 
 def mint_subaccount_key(subaccount: DigiCertSubaccount, name: str) -> tuple[VendorKey, str]:

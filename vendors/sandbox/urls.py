@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from vendors.sandbox.views import cloudflare, digicert, digicert_acme
+from vendors.sandbox.views import cloudflare, cloudflare_billing, digicert, digicert_acme
 
 urlpatterns = [
     # The ACME contract routes come first: the DigiCert module ends with its catch-all.
@@ -13,5 +13,5 @@ urlpatterns = [
         digicert_acme.directory,
         name="sandbox-digicert-acme-directory",
     ),
-    path("cloudflare/client/v4/", include(cloudflare.urlpatterns)),
+    path("cloudflare/client/v4/", include(cloudflare_billing.urlpatterns + cloudflare.urlpatterns)),
 ]

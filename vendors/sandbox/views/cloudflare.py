@@ -1,6 +1,6 @@
 """Cloudflare API v4 emulator for tenant accounts, under /sandbox/cloudflare/client/v4/ (vendors.md 2).
 
-Every answer is a v4 envelope. Error codes are integers >= 1000: the real 10000 (authentication),
+Zones and subscriptions are in cloudflare_billing. Every answer is a v4 envelope. Error codes are integers >= 1000: the real 10000 (authentication),
 7001 (method not allowed) and 7003 (no route); the sandbox's own 1001 (invalid request), 1002
 (unit not accessible), 1003 (account not found), and 1000 + status for injected HTTP faults.
 """
@@ -47,14 +47,14 @@ def fault_failure(status: int, message: str) -> JsonResponse:
     return failure(status, 1000 + status, message)
 
 
-def _invalid(message: str) -> JsonResponse:
+def invalid(message: str) -> JsonResponse:
     return failure(400, INVALID_REQUEST, message)
 
 
 endpoint = sandbox_endpoint(Vendor.CLOUDFLARE, "/cloudflare/client/v4", fault_failure)
 
 
-def _token(request: HttpRequest) -> VendorKey:
+def token(request: HttpRequest) -> VendorKey:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     key = find_key(Vendor.CLOUDFLARE, token.strip()) if scheme.lower() == "bearer" else None
     if key is None or key.role != KeyRole.TENANT_TOKEN:
@@ -62,13 +62,13 @@ def _token(request: HttpRequest) -> VendorKey:
     return key
 
 
-def _visible_accounts(token: VendorKey):
+def visible_accounts(token: VendorKey):
     """A token sees the accounts of its unit, or the accounts it created when it has no unit."""
     mine = Q(owner_key=token)
     return CloudflareAccount.objects.filter(mine | Q(unit_id=token.unit_id) if token.unit_id else mine)
 
 
-def _method_not_allowed(request: HttpRequest) -> JsonResponse:
+def method_not_allowed(request: HttpRequest) -> JsonResponse:
     return failure(405, METHOD_NOT_ALLOWED, f"Method {request.method} not allowed")
 
 
@@ -82,37 +82,37 @@ def _account_json(account: CloudflareAccount) -> dict:
     }
 
 
-def _int_param(request: HttpRequest, name: str, default: int) -> int:
+def int_param(request: HttpRequest, name: str, default: int) -> int:
     value = request.GET.get(name)
     if value in (None, ""):
         return default
     try:
         return int(value)
     except ValueError:
-        raise Refusal(_invalid(f"{name} must be an integer.")) from None
+        raise Refusal(invalid(f"{name} must be an integer.")) from None
 
 
 @endpoint
 def accounts(request: HttpRequest) -> JsonResponse:
     """POST creates an account under the tenant; GET lists visible accounts, paginated."""
     if request.method == "POST":
-        return _create_account(request, _token(request))
+        return _create_account(request, token(request))
     if request.method == "GET":
-        return _list_accounts(request, _token(request))
-    return _method_not_allowed(request)
+        return _list_accounts(request, token(request))
+    return method_not_allowed(request)
 
 
 def _create_account(request: HttpRequest, token: VendorKey) -> JsonResponse:
-    body = json_body(request, _invalid)
+    body = json_body(request, invalid)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise Refusal(_invalid("name is required."))
+        raise Refusal(invalid("name is required."))
     account_type = body.get("type", CloudflareAccount.Type.STANDARD)
     if account_type not in CloudflareAccount.Type.values:
-        raise Refusal(_invalid(f"type must be one of {', '.join(CloudflareAccount.Type.values)}."))
+        raise Refusal(invalid(f"type must be one of {', '.join(CloudflareAccount.Type.values)}."))
     unit = body.get("unit")
     if unit is not None and not (isinstance(unit, dict) and isinstance(unit.get("id"), str) and unit["id"]):
-        raise Refusal(_invalid('unit must be {"id": "<unit tag>"}.'))
+        raise Refusal(invalid('unit must be {"id": "<unit tag>"}.'))
     unit_id = unit["id"] if unit else token.unit_id
     if token.unit_id and unit_id != token.unit_id:
         raise Refusal(
@@ -121,7 +121,7 @@ def _create_account(request: HttpRequest, token: VendorKey) -> JsonResponse:
     kyc = {field: body[field] for field in KYC_FIELDS if body.get(field) not in (None, "")}
     for field, value in kyc.items():
         if not isinstance(value, str) or len(value) > 120:
-            raise Refusal(_invalid(f"{field} must be text of at most 120 characters."))
+            raise Refusal(invalid(f"{field} must be text of at most 120 characters."))
     account = CloudflareAccount.objects.create(
         name=name.strip(), type=account_type, unit_id=unit_id, owner_key=token, kyc=kyc
     )
@@ -129,15 +129,20 @@ def _create_account(request: HttpRequest, token: VendorKey) -> JsonResponse:
 
 
 def _list_accounts(request: HttpRequest, token: VendorKey) -> JsonResponse:
-    page = max(_int_param(request, "page", 1), 1)
-    per_page = min(max(_int_param(request, "per_page", DEFAULT_PER_PAGE), MIN_PER_PAGE), MAX_PER_PAGE)
-    found = _visible_accounts(token).order_by("created_at", "id")
+    found = visible_accounts(token).order_by("created_at", "id")
     if request.GET.get("name"):
         found = found.filter(name=request.GET["name"])
+    return paginated(request, found, _account_json)
+
+
+def paginated(request: HttpRequest, found, render) -> JsonResponse:
+    """A v4 collection answer for one page (`page`, `per_page` 5..50) of a queryset."""
+    page = max(int_param(request, "page", 1), 1)
+    per_page = min(max(int_param(request, "per_page", DEFAULT_PER_PAGE), MIN_PER_PAGE), MAX_PER_PAGE)
     total = found.count()
-    items = found[(page - 1) * per_page : page * per_page]
+    items = list(found[(page - 1) * per_page : page * per_page])
     return success(
-        [_account_json(account) for account in items],
+        [render(item) for item in items],
         result_info={
             "page": page,
             "per_page": per_page,
@@ -152,8 +157,8 @@ def _list_accounts(request: HttpRequest, token: VendorKey) -> JsonResponse:
 def account_detail(request: HttpRequest, account_id: str) -> JsonResponse:
     """GET one account visible to the token."""
     if request.method != "GET":
-        return _method_not_allowed(request)
-    account = _visible_accounts(_token(request)).filter(pk=account_id).first()
+        return method_not_allowed(request)
+    account = visible_accounts(token(request)).filter(pk=account_id).first()
     if account is None:
         return failure(404, ACCOUNT_NOT_FOUND, f"Account {account_id} not found.")
     return success(_account_json(account))
