@@ -89,7 +89,7 @@ def test_cloudflare_failure_envelope_has_integer_codes(client, tenant_token):
         ),
         client.get(f"{CF}/accounts/{'0' * 32}", headers=auth),
         client.delete(f"{CF}/accounts", headers=auth),
-        client.get(f"{CF}/zones/abc/subscription", headers=auth),
+        client.get(f"{CF}/no/such/route", headers=auth),
         client.get(f"{CF}/accounts", headers={"Authorization": "Bearer nope"}),
     ]
 

@@ -134,6 +134,8 @@ class Command(BaseCommand):
         # The sandbox makes the contract that old; a sync then brings DigiCert's creation date here.
         call_command("sandbox_backdate", acme_contract=int(contract.vendor_id), days=age_days)
         acme.sync_acme_contract(actor, contract)
+        if self._wait_for(lambda: AcmeContract.objects.get(pk=contract.pk).drift, f"the sync of {contract}"):
+            acme.resolve_drift(actor, AcmeContract.objects.get(pk=contract.pk), "valid_till", keep="vendor")
 
     def _wait_for(self, condition, what: str, seconds: int = 90) -> bool:
         deadline = time.monotonic() + seconds
