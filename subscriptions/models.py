@@ -79,6 +79,7 @@ class AcmeContract(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "ACME contract"
         ordering = ["-created_at", "-id"]
         permissions = [
             ("reveal_credentials", "Can reveal EAB credentials"),
