@@ -424,3 +424,20 @@ def test_limited_member_cannot_order_for_other_customers(digicert_subaccount, cu
             product="ssl_dv_rapidssl",
             sans=["a.example.com"],
         )
+
+
+def test_hmac_key_never_reaches_logs_or_task_arguments(order, run_tasks, caplog, monkeypatch):
+    import logging
+
+    from core import tasks
+
+    queued = []
+    real = tasks.async_task
+    monkeypatch.setattr(tasks, "async_task", lambda func, *a, **kw: (queued.append((func, a, kw)), real(func, *a, **kw)))
+    caplog.set_level(logging.DEBUG)
+    contract = order()
+    run_tasks(acme.regenerate_credentials, system_actor(), contract)
+    contract.refresh_from_db()
+    revealed = acme.reveal_credentials(system_actor(), contract)
+    assert revealed.hmac_key not in caplog.text
+    assert all(args == (args[0],) and isinstance(args[0], int) for _, args, _ in queued)
