@@ -177,6 +177,8 @@ SANDBOX_TABLES = [
     "acmecontract",
     "acmecredential",
     "cloudflareaccount",
+    "cloudflarezone",
+    "cloudflaresubscription",
     "requestlogentry",
     "fault",
     "clock",
@@ -191,7 +193,10 @@ def _fill_sandbox(digicert, cloudflare):
     _, eab = acme.create_acme_contract(
         product_name_id="ssl_dv_rapidssl", sans=["example.com"], auto_renew=None
     )
-    cloudflare.create_account(name="acme")
+    account = cloudflare.create_account(name="acme")
+    zone = cloudflare.create_zone(name="example.com", account_id=account.id)
+    cloudflare.create_zone_subscription(zone.id, rate_plan_id="PARTNERS_PRO")
+    cloudflare.create_account_subscription(account.id, rate_plan_id="TEAMS_STANDARD")
     return [PARTNER_KEY, TENANT_TOKEN, subaccount.api_key, eab.hmac_key]
 
 
@@ -206,10 +211,12 @@ def test_admin_lists_every_sandbox_table(admin_client, digicert, cloudflare, mod
         assert secret not in answer.content.decode()
 
 
-@pytest.mark.parametrize("model", ["acmecontract", "acmecredential", "digicertaccountsetting"])
-def test_admin_change_pages_of_digicert_objects_show_no_secret(admin_client, digicert, cloudflare, model):
+@pytest.mark.parametrize(
+    "model", ["acmecontract", "acmecredential", "digicertaccountsetting", "cloudflarezone", "vendorkey"]
+)
+def test_admin_change_pages_show_no_secret(admin_client, digicert, cloudflare, model):
     secrets = _fill_sandbox(digicert, cloudflare)
-    obj = apps.get_model("sandbox", model).objects.get()
+    obj = apps.get_model("sandbox", model).objects.order_by("pk").last()
 
     page = admin_client.get(f"/admin/sandbox/{model}/{obj.pk}/change/")
 
