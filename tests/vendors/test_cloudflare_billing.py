@@ -339,10 +339,8 @@ def test_register_key_with_entitlements(capsys, vendor_sandbox):
 
 
 def test_entitlements_command_sets_adds_removes_and_resets(capsys, tenant_token):
-    key = VendorKey.objects.get()
-
     call_command("sandbox_entitlements", "--key", tenant_token, "--set", "PARTNERS_PRO")
-    assert key.__class__.objects.get().entitlements == ["PARTNERS_PRO"]
+    assert VendorKey.objects.get().entitlements == ["PARTNERS_PRO"]
     call_command(
         "sandbox_entitlements",
         "--key",

@@ -196,7 +196,9 @@ class _Order:
     values: dict[str, int]
 
 
-def _order(request: HttpRequest, key: VendorKey, scope: str, current: CloudflareSubscription | None = None):
+def _order(
+    request: HttpRequest, key: VendorKey, scope: str, current: CloudflareSubscription | None = None
+) -> _Order:
     """Read a subscription-v2 body; on PUT (`current`), what is left out stays as it is."""
     body = json_body(request, invalid)
     rate_plan = body.get("rate_plan")
