@@ -122,6 +122,9 @@ CLOUDFLARE_BASE_URL = env("CLOUDFLARE_BASE_URL", default="")
 DIGITALRIVER_BASE_URL = env("DIGITALRIVER_BASE_URL", default="")
 DIGITALRIVER_API_KEY = env("DIGITALRIVER_API_KEY", default="")
 DIGITALRIVER_WEBHOOK_SECRETS = env.list("DIGITALRIVER_WEBHOOK_SECRETS", default=[])
+# How old a signed webhook may be (its timestamp against our clock) before it is refused.
+DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS = env.int("DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS", default=300)
+ADMINS = [("Support", email) for email in env.list("ADMINS", default=[])]
 VENDOR_TIMEOUT_SECONDS = env.float("VENDOR_TIMEOUT_SECONDS", default=15.0)
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 # What "now" is for business rules (30-day windows, terms, reminders); see core/clock.py.

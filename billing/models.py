@@ -1,0 +1,364 @@
+"""Digital River billing: plans, products, checkouts, subscriptions, renewals, notices, webhooks."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.contenttypes.fields import GenericForeignKey
+from django.contrib.contenttypes.models import ContentType
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from billing.rules import Interval
+
+
+def money_field(**kwargs):
+    return models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)], **kwargs)
+
+
+class PlanState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    ACTIVE = "active", "Active"
+    DISCONTINUED = "discontinued", "Discontinued"
+    DEACTIVATED = "deactivated", "Deactivated"
+
+
+class Plan(models.Model):
+    """A Digital River plan: the terms, cycle and reminder/billing/collection offsets of subscriptions."""
+
+    plan_id = models.SlugField("Digital River plan id", max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    terms = models.TextField(help_text="Shown to the customer and sent on every acquisition.")
+    interval = models.CharField(max_length=8, choices=Interval.choices)
+    interval_count = models.PositiveSmallIntegerField(default=1)
+    contract_binding_days = models.PositiveIntegerField(default=365)
+    reminder_offset_days = models.PositiveIntegerField(default=30)
+    billing_offset_days = models.PositiveIntegerField(default=0)
+    collection_period_days = models.PositiveIntegerField(default=14)
+    state = models.CharField(max_length=16, choices=PlanState.choices, default=PlanState.DRAFT)
+    at_vendor = models.BooleanField(default=False, help_text="Created at Digital River.")
+    synced_at = models.DateTimeField(null=True, blank=True)
+    vendor_view = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.interval_count} {self.interval})"
+
+
+class Provisions(models.TextChoices):
+    ACME_CONTRACT = "acme_contract", "DigiCert ACME contract"
+    ZONE_PLAN = "zone_plan", "Cloudflare zone plan"
+    ADDON = "addon", "Cloudflare account add-on"
+    NOTHING = "nothing", "Nothing (service or fee)"
+
+
+class Product(models.Model):
+    """Something a partner sells (a SKU) at its price, and what it provisions once paid."""
+
+    partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="products")
+    sku_id = models.SlugField("SKU", max_length=64)
+    name = models.CharField(max_length=200)
+    price = money_field()
+    currency = models.CharField(max_length=3, default="USD")
+    plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="products",
+        help_text="Empty for a one-off item.",
+    )
+    free_trial = models.BooleanField(default=False)
+    provisions = models.CharField(max_length=20, choices=Provisions.choices, default=Provisions.NOTHING)
+    provision_params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='e.g. {"product": "ssl_dv_rapidssl"} or {"rate_plan_id": "PARTNERS_BIZ", "frequency": "monthly"}',
+    )
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["partner", "name"]
+        constraints = [models.UniqueConstraint(fields=["partner", "sku_id"], name="product_sku_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.price} {self.currency})"
+
+    @property
+    def is_subscription(self) -> bool:
+        return self.plan_id is not None
+
+
+class CheckoutKind(models.TextChoices):
+    ACQUISITION = "acquisition", "Acquisition"
+    RENEWAL = "renewal", "Renewal"
+
+
+class CheckoutState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    OPEN = "open", "Awaiting payment"
+    ORDERED = "ordered", "Ordered"
+    PAID = "paid", "Paid"
+    FAILED = "failed", "Failed"
+
+
+class Checkout(models.Model):
+    """One Digital River checkout: an acquisition (customer pays) or a renewal (charged on agreement)."""
+
+    partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="checkouts")
+    customer = models.ForeignKey("partner.Customer", on_delete=models.PROTECT, related_name="checkouts")
+    kind = models.CharField(max_length=16, choices=CheckoutKind.choices, default=CheckoutKind.ACQUISITION)
+    reference = models.UUIDField(
+        default=uuid.uuid4,
+        unique=True,
+        editable=False,
+        help_text="Sent as upstreamId so Digital River's order points back here.",
+    )
+    state = models.CharField(
+        max_length=16, choices=CheckoutState.choices, default=CheckoutState.PENDING, db_index=True
+    )
+    charge_type = models.CharField(max_length=24, default="customer_initiated")
+    currency = models.CharField(max_length=3)
+    total = money_field(default=0)
+    session_id = models.CharField(max_length=64, blank=True)
+    payment_link = models.URLField(max_length=500, blank=True)
+    checkout_id = models.CharField(max_length=64, blank=True)
+    order_id = models.CharField(max_length=64, blank=True, db_index=True)
+    order_state = models.CharField(max_length=24, blank=True)
+    billing_agreement_id = models.CharField(max_length=64, blank=True)
+    vendor_response = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} checkout {str(self.reference)[:8]} ({self.customer})"
+
+
+class CheckoutItem(models.Model):
+    checkout = models.ForeignKey(Checkout, on_delete=models.CASCADE, related_name="items")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(default=1)
+    price = money_field()
+    subscription = models.ForeignKey(
+        "BillingSubscription", null=True, blank=True, on_delete=models.PROTECT, related_name="checkout_items"
+    )
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product.name}"
+
+
+class SubscriptionState(models.TextChoices):
+    DRAFT = "draft", "Draft (awaiting payment)"
+    ACTIVE = "active", "Active"
+    ACTIVE_FREE = "activeFree", "Active (free)"
+    ACTIVE_PENDING_INVOICE = "activePendingInvoice", "Active, invoice open"
+    FAILED = "failed", "Failed (unpaid)"
+    LAPSED = "lapsed", "Lapsed"
+    CANCELLED = "cancelled", "Cancelled"
+    ENDED = "ended", "Ended"
+
+
+RENEWING_STATES = (
+    SubscriptionState.ACTIVE,
+    SubscriptionState.ACTIVE_FREE,
+    SubscriptionState.ACTIVE_PENDING_INVOICE,
+)
+ENDED_STATES = (
+    SubscriptionState.FAILED,
+    SubscriptionState.LAPSED,
+    SubscriptionState.CANCELLED,
+    SubscriptionState.ENDED,
+)
+
+
+class ProvisioningState(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    PENDING = "pending", "Provisioning"
+    DONE = "done", "Provisioned"
+    FAILED = "failed", "Failed"
+    NOT_NEEDED = "not_needed", "Nothing to provision"
+
+
+class BillingSubscription(models.Model):
+    """A customer's Digital River subscription to a product; its id is ours, sent as subscriptionId."""
+
+    partner = models.ForeignKey(
+        "partner.Partner", on_delete=models.PROTECT, related_name="billing_subscriptions"
+    )
+    customer = models.ForeignKey(
+        "partner.Customer", on_delete=models.PROTECT, related_name="billing_subscriptions"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="subscriptions")
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="subscriptions")
+    subscription_id = models.CharField(max_length=64, unique=True, default=uuid.uuid4)
+    acquisition = models.ForeignKey(Checkout, on_delete=models.PROTECT, related_name="acquired_subscriptions")
+    quantity = models.PositiveIntegerField(default=1)
+    price = money_field()
+    state = models.CharField(
+        max_length=24, choices=SubscriptionState.choices, default=SubscriptionState.DRAFT, db_index=True
+    )
+    auto_renewal = models.BooleanField(default=True)
+    billing_agreement_id = models.CharField(max_length=64, blank=True)
+    contract_binding_until = models.DateTimeField(null=True, blank=True)
+    next_reminder_date = models.DateTimeField(null=True, blank=True)
+    current_period_end_date = models.DateTimeField(null=True, blank=True, db_index=True)
+    next_invoice_date = models.DateTimeField(null=True, blank=True, db_index=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    payment_failed_at = models.DateTimeField(null=True, blank=True)
+    provisioning_state = models.CharField(
+        max_length=20, choices=ProvisioningState.choices, default=ProvisioningState.AWAITING_PAYMENT
+    )
+    provisioning_error = models.TextField(blank=True)
+    provision_options = models.JSONField(
+        default=dict, blank=True, help_text='What to provision, e.g. {"sans": [...]} or {"zone": 3}.'
+    )
+    provisioned_type = models.ForeignKey(
+        ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    provisioned_id = models.CharField(max_length=64, blank=True)
+    provisioned = GenericForeignKey("provisioned_type", "provisioned_id")
+    cancel_at = models.DateTimeField(
+        null=True, blank=True, help_text="When what was provisioned is to be cancelled (term end)."
+    )
+    vendor_view = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["state", "auto_renewal", "next_invoice_date"], name="billing_renewal_due")
+        ]
+        permissions = [("run_renewals", "Can run renewals and resend notices")]
+
+    def __str__(self) -> str:
+        return f"{self.product.name} for {self.customer}"
+
+
+class BillingAgreement(models.Model):
+    """A recurring billing agreement the customer accepted at payment; renewals charge against it."""
+
+    agreement_id = models.CharField(max_length=64, unique=True)
+    customer = models.ForeignKey(
+        "partner.Customer", on_delete=models.PROTECT, related_name="billing_agreements"
+    )
+    first_order_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    superseded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.agreement_id
+
+
+class RenewalState(models.TextChoices):
+    DUE = "due", "Due"
+    HELD = "held", "Held: reminder missing"
+    ORDERING = "ordering", "Ordering"
+    ORDERED = "ordered", "Ordered"
+    CAPTURED = "captured", "Paid"
+    FAILED = "failed", "Payment failed"
+
+
+class Renewal(models.Model):
+    """One renewal of one subscription for one period: the unique key that makes renewals happen once."""
+
+    subscription = models.ForeignKey(BillingSubscription, on_delete=models.PROTECT, related_name="renewals")
+    renewal_date = models.DateTimeField(help_text="The end of the period being renewed.")
+    state = models.CharField(
+        max_length=12, choices=RenewalState.choices, default=RenewalState.DUE, db_index=True
+    )
+    checkout = models.ForeignKey(
+        Checkout, null=True, blank=True, on_delete=models.PROTECT, related_name="renewals"
+    )
+    reminder_missing = models.BooleanField(default=False)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-renewal_date"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "renewal_date"], name="one_renewal_per_period")
+        ]
+
+    def __str__(self) -> str:
+        return f"Renewal of {self.subscription} on {self.renewal_date:%Y-%m-%d}"
+
+
+class NoticeKind(models.TextChoices):
+    REMINDER_30 = "reminder_30", "Renewal reminder, 30 days before"
+    REMINDER_7 = "reminder_7", "Renewal reminder, 7 days before"
+    REMINDER_1 = "reminder_1", "Renewal reminder, 1 day before"
+    RENEWED = "renewed", "Renewal notice"
+    PAYMENT_FAILED = "payment_failed", "Payment failed"
+    ENDED = "ended", "Subscription ended"
+
+
+class Notice(models.Model):
+    """An e-mail about a subscription, sent once per kind and renewal date, with its delivery outcome."""
+
+    subscription = models.ForeignKey(BillingSubscription, on_delete=models.PROTECT, related_name="notices")
+    kind = models.CharField(max_length=20, choices=NoticeKind.choices)
+    renewal_date = models.DateField()
+    to = models.CharField(max_length=500)
+    subject = models.CharField(max_length=200)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    delivered = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["subscription", "kind", "renewal_date"], name="notice_sent_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} for {self.subscription} ({self.renewal_date})"
+
+
+class EventState(models.TextChoices):
+    RECEIVED = "received", "Received"
+    REJECTED = "rejected", "Rejected (signature)"
+    PROCESSED = "processed", "Processed"
+    IGNORED = "ignored", "Ignored (unknown type)"
+    DUPLICATE = "duplicate", "Duplicate (already received)"
+    FAILED = "failed", "Failed"
+
+
+class WebhookEvent(models.Model):
+    """A Digital River event as received: the raw body is stored before anything else happens."""
+
+    event_id = models.CharField(max_length=64, null=True, blank=True)
+    type = models.CharField(max_length=64, blank=True, db_index=True)
+    body = models.TextField()
+    signature = models.CharField(max_length=500, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    state = models.CharField(
+        max_length=12, choices=EventState.choices, default=EventState.RECEIVED, db_index=True
+    )
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event_id"], condition=models.Q(event_id__isnull=False), name="event_processed_once"
+            )
+        ]
+        permissions = [("replay_webhookevent", "Can replay webhook events")]
+
+    def __str__(self) -> str:
+        return f"{self.type or 'event'} {self.event_id or '(unsigned)'}"
