@@ -151,7 +151,7 @@ class CheckoutItem(models.Model):
     )
 
     def __str__(self) -> str:
-        return f"{self.quantity} × {self.product.name}"
+        return f"{self.quantity} x {self.product.name}"
 
 
 class SubscriptionState(models.TextChoices):
