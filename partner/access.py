@@ -17,6 +17,7 @@ class Can(StrEnum):
     MANAGE_SUBACCOUNTS = "subaccounts.manage"
     RETRY_SUBACCOUNTS = "subaccounts.retry"
     MANAGE_SERVICES = "services.manage"
+    MANAGE_CLOUDFLARE = "cloudflare.manage"
     REVEAL_SECRETS = "secrets.reveal"
     MANAGE_BILLING = "billing.manage"
 
@@ -31,6 +32,7 @@ ROLE_CAPABILITIES: dict[str, frozenset[Can]] = {
             Can.MANAGE_SUBACCOUNTS,
             Can.RETRY_SUBACCOUNTS,
             Can.MANAGE_SERVICES,
+            Can.MANAGE_CLOUDFLARE,
             Can.REVEAL_SECRETS,
         }
     ),
@@ -47,6 +49,7 @@ STAFF_PERMISSIONS: dict[Can, str] = {
     Can.MANAGE_SUBACCOUNTS: "partner.provision_subaccount",
     Can.RETRY_SUBACCOUNTS: "partner.retry_subaccount",
     Can.MANAGE_SERVICES: "subscriptions.manage_acmecontract",
+    Can.MANAGE_CLOUDFLARE: "subscriptions.manage_cloudflare",
     Can.REVEAL_SECRETS: "subscriptions.reveal_credentials",
     Can.MANAGE_BILLING: "billing.change_billingsubscription",
 }

@@ -5,16 +5,15 @@ from django.db.models import QuerySet
 
 from core.actor import Actor
 from core.models import Operation
-from partner.selectors import customers_for
-from subscriptions.models import AcmeContract
+from partner.models import Partner
+from partner.selectors import customers_for, partners_for
+from subscriptions.cloudflare_rules import Catalog, ComponentTerms, PlanTerms
+from subscriptions.models import AcmeContract, CatalogPlan, CloudflareAddon, CloudflareZone
 
 
 def acme_contracts_for(actor: Actor) -> QuerySet[AcmeContract]:
     """The ACME contracts of the customers the actor may see."""
-    qs = AcmeContract.objects.select_related("partner", "customer", "subaccount")
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(customer__in=customers_for(actor).values("pk"))
+    return _of_visible_customers(actor, AcmeContract.objects)
 
 
 def operations_of(obj) -> QuerySet[Operation]:
@@ -22,3 +21,51 @@ def operations_of(obj) -> QuerySet[Operation]:
     return Operation.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     ).select_related("requested_by")
+
+
+def cloudflare_zones_for(actor: Actor) -> QuerySet[CloudflareZone]:
+    """The Cloudflare zones of the customers the actor may see."""
+    return _of_visible_customers(actor, CloudflareZone.objects)
+
+
+def cloudflare_addons_for(actor: Actor) -> QuerySet[CloudflareAddon]:
+    """The Cloudflare add-ons of the customers the actor may see."""
+    return _of_visible_customers(actor, CloudflareAddon.objects)
+
+
+def catalog_plans_for(actor: Actor) -> QuerySet[CatalogPlan]:
+    """The catalog plans of the partners the actor may see (a member: its own partner's)."""
+    return CatalogPlan.objects.filter(partner__in=partners_for(actor).values("pk")).prefetch_related(
+        "components"
+    )
+
+
+def catalog_of(partner: Partner) -> Catalog:
+    """A partner's whole Cloudflare catalog (inactive plans too, to price what customers still have)."""
+    plans = CatalogPlan.objects.filter(partner=partner).prefetch_related("components")
+    return Catalog(
+        partner=partner.name,
+        plans={
+            plan.rate_plan_id: PlanTerms(
+                rate_plan_id=plan.rate_plan_id,
+                name=plan.name,
+                scope=plan.scope,
+                monthly_price=plan.monthly_price,
+                currency=plan.currency,
+                frequencies=tuple(plan.frequencies),
+                components=tuple(
+                    ComponentTerms(c.name, c.default, c.maximum, c.unit_price) for c in plan.components.all()
+                ),
+                active=plan.active,
+            )
+            for plan in plans
+        },
+    )
+
+
+def _of_visible_customers(actor: Actor, manager) -> QuerySet:
+    """Objects of the customers the actor may see, with their partner, customer and subaccount."""
+    qs = manager.select_related("partner", "customer", "subaccount")
+    if actor.is_system or actor.is_staff:
+        return qs
+    return qs.filter(customer__in=customers_for(actor).values("pk"))

@@ -72,3 +72,32 @@ def sandbox_hmac_is_active(contract_id, hmac_key) -> bool:
         .filter(hmac_digest=sandbox.key_digest(hmac_key), status="active")
         .exists()
     )
+
+
+def sandbox_zones(**filters):
+    """Zones at the Cloudflare sandbox."""
+    from vendors.sandbox.models import CloudflareZone
+
+    return CloudflareZone.objects.filter(**filters)
+
+
+def sandbox_zone_subscriptions(**filters):
+    """Zone subscriptions at the Cloudflare sandbox (at most one per zone)."""
+    from vendors.sandbox.models import CloudflareSubscription
+
+    return CloudflareSubscription.objects.filter(zone__isnull=False, **filters)
+
+
+def sandbox_account_subscriptions(**filters):
+    """Account (add-on) subscriptions at the Cloudflare sandbox, cancelled ones included."""
+    from vendors.sandbox.models import CloudflareSubscription
+
+    return CloudflareSubscription.objects.filter(zone__isnull=True, **filters)
+
+
+def set_cloudflare_entitlements(plans, token=None):
+    """What the Cloudflare token may buy (outside it: error 1225)."""
+    from tests.factories import CLOUDFLARE_TOKEN
+
+    key = sandbox.find_key("cloudflare", token or CLOUDFLARE_TOKEN)
+    return sandbox.set_entitlements(key, replace=list(plans))
