@@ -92,10 +92,7 @@ class AcmeContractSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(OperationSerializer(allow_null=True))
     def get_last_operation(self, obj):
-        latest = self.context.get("latest_operations")
-        operation = (
-            latest.get(obj.pk) if latest is not None else operations.latest_by_target([obj]).get(obj.pk)
-        )
+        operation = latest_operation(self, obj)
         return OperationSerializer(operation).data if operation else None
 
 
@@ -152,23 +149,20 @@ class AcmeContractFilter(filters.FilterSet):
         fields = ["state", "product", "customer", "auto_renew"]
 
 
-def _accepted(view, contract):
-    contract.refresh_from_db()
-    return Response(view.get_serializer(contract).data, status=status.HTTP_202_ACCEPTED)
+def accepted(view, obj):
+    """202: the vendor call runs in the background; the answer is the object with its state now."""
+    obj.refresh_from_db()
+    return Response(view.get_serializer(obj).data, status=status.HTTP_202_ACCEPTED)
 
 
-class AcmeContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    """DigiCert ACME subscriptions of your customers."""
+def latest_operation(serializer, obj):
+    """The object's newest operation: from the list's one-query map, else read for this object alone."""
+    latest = serializer.context.get("latest_operations")
+    return latest.get(obj.pk) if latest is not None else operations.latest_by_target([obj]).get(obj.pk)
 
-    serializer_class = AcmeContractSerializer
-    permission_classes = [IsMemberOrStaff]
-    filterset_class = AcmeContractFilter
-    search_fields = ["sans", "vendor_id", "customer__name"]
-    ordering_fields = ["created_at", "valid_till", "state"]
-    ordering = ["-created_at"]
 
-    def get_queryset(self):
-        return selectors.acme_contracts_for(api_actor(self.request))
+class OperationsViewMixin:
+    """Viewsets of objects with vendor operations: newest operations in one query, service calls answer 202."""
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -180,6 +174,33 @@ class AcmeContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         if hasattr(self, "_latest"):
             context["latest_operations"] = self._latest
         return context
+
+    def _do(self, call, *args, **kwargs):
+        obj = self.get_object()
+        call(api_actor(self.request), obj, *args, **kwargs)
+        return accepted(self, obj)
+
+    def _operations(self, request):
+        page = self.paginator.paginate_queryset(
+            selectors.operations_of(self.get_object()), request, view=self
+        )
+        return self.paginator.get_paginated_response(OperationSerializer(page, many=True).data)
+
+
+class AcmeContractViewSet(
+    OperationsViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """DigiCert ACME subscriptions of your customers."""
+
+    serializer_class = AcmeContractSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_class = AcmeContractFilter
+    search_fields = ["sans", "vendor_id", "customer__name"]
+    ordering_fields = ["created_at", "valid_till", "state"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.acme_contracts_for(api_actor(self.request))
 
     @extend_schema(request=OrderSerializer, responses={202: AcmeContractSerializer})
     def create(self, request):
@@ -198,11 +219,7 @@ class AcmeContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             auto_renew=data.validated_data["auto_renew"],
             organization=data.validated_data.get("organization"),
         )
-        return _accepted(self, contract)
-
-    def _do(self, call, *args, **kwargs):
-        contract = call(api_actor(self.request), self.get_object(), *args, **kwargs)
-        return _accepted(self, contract if isinstance(contract, AcmeContract) else self.get_object())
+        return accepted(self, contract)
 
     @extend_schema(request=None, responses={202: AcmeContractSerializer})
     @action(detail=True, methods=["post"])
@@ -277,10 +294,7 @@ class AcmeContractViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     @action(detail=True, methods=["get"])
     def operations(self, request, pk=None):
         """The contract's vendor operations, newest first."""
-        page = self.paginator.paginate_queryset(
-            selectors.operations_of(self.get_object()), request, view=self
-        )
-        return self.paginator.get_paginated_response(OperationSerializer(page, many=True).data)
+        return self._operations(request)
 
 
 class AccountSettingsSerializer(serializers.Serializer):

@@ -1,10 +1,13 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from subscriptions import api
+from subscriptions import api, cloudflare_api
 
 router = SimpleRouter()
 router.register("acme-contracts", api.AcmeContractViewSet, basename="acme-contract")
+router.register("cloudflare-zones", cloudflare_api.CloudflareZoneViewSet, basename="cloudflare-zone")
+router.register("cloudflare-addons", cloudflare_api.CloudflareAddonViewSet, basename="cloudflare-addon")
+router.register("cloudflare-catalog", cloudflare_api.CatalogPlanViewSet, basename="cloudflare-catalog")
 
 urlpatterns = [
     *router.urls,
