@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -22,16 +23,30 @@ def sandbox_now() -> datetime:
 
 
 def advance_clock(delta: timedelta) -> datetime:
-    """Move the sandbox clock forward by `delta`; returns the new sandbox now."""
+    """Move the sandbox clock forward by `delta`; returns the new sandbox now.
+
+    The emulated vendors then act on what the new time makes due (Digital River's reminders and
+    failed subscriptions, with their events delivered once this commits).
+    """
     from vendors.sandbox.models import Clock
 
     if delta < timedelta(0):
         raise ValueError("The sandbox clock only moves forward; reset it to go back to real time.")
-    Clock.objects.get_or_create(pk=Clock.SINGLETON)
-    Clock.objects.filter(pk=Clock.SINGLETON).update(
-        offset_seconds=F("offset_seconds") + delta.total_seconds(), updated_at=timezone.now()
-    )
-    return sandbox_now()
+    with transaction.atomic():
+        Clock.objects.get_or_create(pk=Clock.SINGLETON)
+        Clock.objects.filter(pk=Clock.SINGLETON).update(
+            offset_seconds=F("offset_seconds") + delta.total_seconds(), updated_at=timezone.now()
+        )
+        now = sandbox_now()
+        time_moved(now)
+    return now
+
+
+def time_moved(now: datetime) -> dict[str, int]:
+    """Let the emulated vendors act on what is due at `now`; what happened, by kind."""
+    from vendors.sandbox.digitalriver.lifecycle import run_due
+
+    return run_due(now)
 
 
 def reset_clock() -> datetime:

@@ -1,8 +1,11 @@
-"""The sandbox's own state: vendor credentials (hashed), vendor objects, request log, faults, clock."""
+"""The sandbox's own state: vendor credentials (hashed), vendor objects, request log, faults, clock.
+
+The Digital River tables (DR*) are at the end."""
 
 from __future__ import annotations
 
 import re
+import secrets
 import uuid
 from datetime import timedelta
 
@@ -19,6 +22,7 @@ from vendors.sandbox.clock import sandbox_now
 class Vendor(models.TextChoices):
     DIGICERT = "digicert", "DigiCert"
     CLOUDFLARE = "cloudflare", "Cloudflare"
+    DIGITALRIVER = "digitalriver", "Digital River"
 
 
 class KeyRole(models.TextChoices):
@@ -392,3 +396,318 @@ class Clock(models.Model):
     @property
     def now(self):
         return timezone.now() + self.offset
+
+
+# --- Digital River --------------------------------------------------------------------------------
+
+
+def new_dr_id() -> str:
+    """Digital River's ids for checkouts, sessions, subscriptions, agreements and events are UUIDs."""
+    return str(uuid.uuid4())
+
+
+def new_dr_number() -> str:
+    """Order and customer ids are long decimal numbers at Digital River."""
+    return str(10**12 + secrets.randbelow(9 * 10**12))
+
+
+class DRPlan(models.Model):
+    """A Digital River plan: terms and billing cycle fixed at creation, offsets and state changeable."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE = "active"
+        DISCONTINUED = "discontinued"
+        DEACTIVATED = "deactivated"
+
+    class Interval(models.TextChoices):
+        YEAR = "year"
+        MONTH = "month"
+        WEEK = "week"
+        DAY = "day"
+
+    id = models.CharField(primary_key=True, max_length=100)
+    name = models.CharField(max_length=255, null=True, blank=True)
+    terms = models.TextField()
+    interval = models.CharField(max_length=8, choices=Interval.choices)
+    interval_count = models.PositiveIntegerField()
+    contract_binding_days = models.PositiveIntegerField()
+    reminder_offset_days = models.PositiveIntegerField(null=True, blank=True)
+    billing_offset_days = models.PositiveIntegerField(null=True, blank=True)
+    collection_period_days = models.PositiveIntegerField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
+    metadata = models.JSONField(default=dict, blank=True)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    discontinued_at = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River plan"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} ({self.interval_count} {self.interval}, {self.state})"
+
+
+class DRCustomer(models.Model):
+    """A Digital River customer; paying a checkout saves its payment source here for reuse."""
+
+    id = models.CharField(primary_key=True, max_length=100)
+    email = models.CharField(max_length=254, blank=True)
+    type = models.CharField(max_length=16, default="individual")
+    metadata = models.JSONField(default=dict, blank=True)
+    # The reusable primary source saved when the customer paid (what renewals are charged to).
+    source_id = models.CharField("saved payment source", max_length=64, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River customer"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.email}".strip()
+
+
+class DRCheckoutFields(models.Model):
+    """What checkout sessions, checkouts and orders share."""
+
+    customer = models.ForeignKey(DRCustomer, on_delete=models.PROTECT, related_name="+")
+    currency = models.CharField(max_length=3)
+    charge_type = models.CharField(max_length=24, default="customer_initiated")
+    upstream_id = models.CharField(max_length=255, blank=True, db_index=True)
+    email = models.CharField(max_length=254, blank=True)
+    locale = models.CharField(max_length=16, default="en_US")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        abstract = True
+
+
+class DRCheckoutSession(DRCheckoutFields):
+    """A Prebuilt Checkout session: the request as sent, until the customer pays it on the pay page."""
+
+    class State(models.TextChoices):
+        OPEN = "open"
+        PAID = "paid"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    request = models.JSONField(help_text="The create request as Digital River received it.")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    declines = models.PositiveIntegerField(default=0, help_text="Times the customer's card was declined.")
+    paid_at = models.DateTimeField(null=True, blank=True)
+    checkout = models.OneToOneField(
+        "DRCheckout", null=True, blank=True, on_delete=models.PROTECT, related_name="session"
+    )
+
+    class Meta:
+        verbose_name = "Digital River checkout session"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"session {self.id} ({self.state})"
+
+
+class DRCheckout(DRCheckoutFields):
+    """A checkout: from POST /checkouts, or made when a customer pays a checkout session."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    request = models.JSONField(default=dict, blank=True)
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+
+    class Meta:
+        verbose_name = "Digital River checkout"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"checkout {self.id} ({self.charge_type})"
+
+
+class DRItemFields(models.Model):
+    """One line of a checkout or an order, with its subscriptionInfo spread into columns."""
+
+    item_id = models.CharField(max_length=64, default=new_dr_id)
+    position = models.PositiveIntegerField(default=0)
+    sku_id = models.CharField(max_length=100)
+    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    aggregate_price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    metadata = models.JSONField(default=dict, blank=True)
+    product_details = models.JSONField(default=dict, blank=True)
+    # subscriptionInfo; `recurring` when the item had one at all.
+    recurring = models.BooleanField(default=False)
+    plan_id = models.CharField(max_length=100, blank=True)
+    terms = models.TextField(blank=True)
+    auto_renewal = models.BooleanField(null=True, blank=True)
+    free_trial = models.BooleanField(null=True, blank=True)
+    subscription_id = models.CharField(max_length=100, blank=True, db_index=True)
+    billing_agreement_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.quantity} x {self.sku_id}"
+
+
+class DRCheckoutItem(DRItemFields):
+    checkout = models.ForeignKey(DRCheckout, on_delete=models.CASCADE, related_name="items")
+
+    class Meta:
+        verbose_name = "Digital River checkout item"
+        ordering = ["checkout", "position"]
+
+
+class DRBillingAgreement(models.Model):
+    """The recurring billing agreement a customer accepted when paying an acquisition."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    customer = models.ForeignKey(DRCustomer, on_delete=models.PROTECT, related_name="billing_agreements")
+    terms = models.TextField(blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River billing agreement"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"agreement {self.id}"
+
+
+class DROrder(DRCheckoutFields):
+    """An order made from a checkout (state accepted, then complete once captured)."""
+
+    class State(models.TextChoices):
+        ACCEPTED = "accepted"
+        BLOCKED = "blocked"
+        PENDING_PAYMENT = "pending_payment"
+        IN_REVIEW = "in_review"
+        DISPUTE = "dispute"
+        CANCELLED = "cancelled"
+        FULFILLED = "fulfilled"
+        COMPLETE = "complete"
+        RETURNED = "returned"
+
+    id = models.CharField(primary_key=True, max_length=32, default=new_dr_number)
+    checkout = models.OneToOneField(DRCheckout, on_delete=models.PROTECT, related_name="order")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.ACCEPTED)
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    captured_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    source_id = models.CharField(max_length=64, blank=True)
+    renewal = models.BooleanField(default=False, help_text="Renews existing subscriptions.")
+    # {state: time} for each state the order went through.
+    state_transitions = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = "Digital River order"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"order {self.id} ({self.state})"
+
+
+class DROrderItem(DRItemFields):
+    order = models.ForeignKey(DROrder, on_delete=models.CASCADE, related_name="items")
+
+    class Meta:
+        verbose_name = "Digital River order item"
+        ordering = ["order", "position"]
+
+
+class DRSubscription(models.Model):
+    """A subscription made by an acquisition order; moved by activation, renewals, failures and the clock."""
+
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        ACTIVE_PENDING_INVOICE = "activePendingInvoice"
+        ACTIVE = "active"
+        ACTIVE_FREE = "activeFree"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        ENDED = "ended"
+        LAPSED = "lapsed"
+
+    LIVE = (State.ACTIVE, State.ACTIVE_FREE, State.ACTIVE_PENDING_INVOICE)
+
+    id = models.CharField(primary_key=True, max_length=100)
+    plan = models.ForeignKey(DRPlan, on_delete=models.PROTECT, related_name="subscriptions")
+    customer = models.ForeignKey(DRCustomer, on_delete=models.PROTECT, related_name="subscriptions")
+    currency = models.CharField(max_length=3)
+    billing_agreement = models.ForeignKey(
+        DRBillingAgreement, null=True, blank=True, on_delete=models.PROTECT, related_name="subscriptions"
+    )
+    acquisition_order = models.ForeignKey(
+        DROrder, null=True, blank=True, on_delete=models.PROTECT, related_name="acquired_subscriptions"
+    )
+    source_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.DRAFT)
+    free_trial = models.BooleanField(default=False)
+    # Digital River's SubscriptionItems, as JSON.
+    items = models.JSONField(default=list, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    contract_binding_until = models.DateTimeField(null=True, blank=True)
+    current_period_end_date = models.DateTimeField(null=True, blank=True)
+    next_invoice_date = models.DateTimeField(null=True, blank=True)
+    next_reminder_date = models.DateTimeField(null=True, blank=True)
+    # Periods paid since activation: the current period ends `periods` plan periods after it.
+    periods = models.PositiveIntegerField(default=0)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    activated_free_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    lapsed_at = models.DateTimeField(null=True, blank=True)
+    # The period end whose subscription.reminder went out (one reminder per period).
+    reminded_period_end = models.DateTimeField(null=True, blank=True)
+    # The first failed payment of the open invoice; the collection period runs from it.
+    payment_failed_at = models.DateTimeField(null=True, blank=True)
+    failing_payments = models.PositiveIntegerField(
+        default=0, help_text="How many of the next renewal payments fail (sandbox control)."
+    )
+    failing_payment_stage = models.CharField(
+        max_length=16,
+        choices=[("authorization", "Authorization (POST /orders answers 409)"), ("capture", "Capture")],
+        default="authorization",
+    )
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River subscription"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"subscription {self.id} ({self.state})"
+
+
+class DREvent(models.Model):
+    """An event Digital River emitted, and its webhook delivery to the back office (an outbox)."""
+
+    seq = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=64, unique=True, default=new_dr_id)
+    type = models.CharField(max_length=64, db_index=True)
+    # {"object": {...}, "previousAttributes": {...}}: the objects as they were when it happened.
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=sandbox_now)
+    delivered_at = models.DateTimeField(null=True, blank=True, help_text="Real time of the 2xx answer.")
+    attempts = models.PositiveIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        verbose_name = "Digital River event"
+        ordering = ["-seq"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id}"
+
+    @property
+    def delivered(self) -> bool:
+        return self.delivered_at is not None

@@ -2,7 +2,14 @@
 
 from django.urls import include, path
 
-from vendors.sandbox.views import cloudflare, cloudflare_billing, digicert, digicert_acme
+from vendors.sandbox.views import (
+    cloudflare,
+    cloudflare_billing,
+    digicert,
+    digicert_acme,
+    digitalriver,
+    digitalriver_pay,
+)
 
 urlpatterns = [
     # The ACME contract routes come first: the DigiCert module ends with its catch-all.
@@ -14,4 +21,6 @@ urlpatterns = [
         name="sandbox-digicert-acme-directory",
     ),
     path("cloudflare/client/v4/", include(cloudflare_billing.urlpatterns + cloudflare.urlpatterns)),
+    # The customer's pay page first: the API module ends with its catch-all.
+    path("digitalriver/", include(digitalriver_pay.urlpatterns + digitalriver.urlpatterns)),
 ]

@@ -1,0 +1,511 @@
+"""Digital River API emulator, under /sandbox/digitalriver/ (vendors.md 3).
+
+Bearer auth with settings.DIGITALRIVER_API_KEY (anything else: 401 unauthorized); errors in
+Digital River's envelope `{"type", "errors": [{"code", "parameter", "message"}]}`; lists as
+`{"hasMore", "data"}`, newest first, with `limit` (1..100, default 10), `startingAfter` and
+`endingBefore` (which wins when both are given).
+
+Endpoints: plans (create with our id, read, list, update, delete), customers, drop-in checkout
+sessions, checkouts, orders, subscriptions (read, list, activate, cancel, delete) and events.
+The rules live in vendors.sandbox.digitalriver; the customer's pay page is in digitalriver_pay.
+Every request first applies what the sandbox clock has made due (reminders, failures).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import re_path, reverse
+
+from vendors.sandbox.clock import sandbox_now
+from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver.checkouts import metadata_of
+from vendors.sandbox.digitalriver.errors import (
+    DRError,
+    PaymentDeclined,
+    conflict,
+    invalid,
+    missing,
+    not_found,
+)
+from vendors.sandbox.digitalriver.events import emit
+from vendors.sandbox.digitalriver.render import (
+    checkout_json,
+    customer_json,
+    event_json,
+    order_json,
+    plan_json,
+    session_json,
+    subscription_json,
+)
+from vendors.sandbox.models import (
+    DRCheckout,
+    DRCustomer,
+    DREvent,
+    DROrder,
+    DRPlan,
+    DRSubscription,
+    Vendor,
+    new_dr_id,
+    new_dr_number,
+)
+from vendors.sandbox.views.base import Refusal, json_body, sandbox_endpoint
+
+BASE_PATH = "/digitalriver"
+DEFAULT_LIMIT, MAX_LIMIT = 10, 100
+
+PLAN_FIELDS = {
+    "id", "name", "terms", "contractBindingDays", "interval", "intervalCount", "reminderOffsetDays",
+    "billingOffsetDays", "collectionPeriodDays", "state", "metadata",
+}  # fmt: skip
+PLAN_REQUIRED = (
+    "terms", "contractBindingDays", "interval", "intervalCount", "billingOffsetDays", "collectionPeriodDays",
+)  # fmt: skip
+PLAN_UPDATABLE = {
+    "name": "name",
+    "reminderOffsetDays": "reminder_offset_days",
+    "billingOffsetDays": "billing_offset_days",
+    "collectionPeriodDays": "collection_period_days",
+    "state": "state",
+    "metadata": "metadata",
+}
+PLAN_STAMPS = {"active": "activated_at", "discontinued": "discontinued_at", "deactivated": "deactivated_at"}
+CUSTOMER_FIELDS = {
+    "defaultSourceId", "email", "enabled", "id", "locale", "metadata", "shipping", "taxCertificate", "type",
+}  # fmt: skip
+
+
+def fault_error(status: int, message: str) -> HttpResponse:
+    """An injected HTTP fault, in the envelope; its code is the type (internal_server_error...)."""
+    error = DRError(status, "", message)
+    error.code = error.type
+    return error.response()
+
+
+endpoint = sandbox_endpoint(Vendor.DIGITALRIVER, BASE_PATH, fault_error)
+
+
+def api(*methods: str):
+    """A Digital River endpoint: faults and log, the methods it answers, the key, the clock's due work."""
+
+    def decorator(view: Callable[..., HttpResponse]):
+        @endpoint
+        @wraps(view)
+        def answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                return DRError(
+                    405, "method_not_allowed", f"Method {request.method} is not allowed here."
+                ).response()
+            _authorize(request)
+            lifecycle.run_due()
+            try:
+                return view(request, *args, **kwargs)
+            except PaymentDeclined as declined:
+                return declined.response()  # what the failed payment changed is kept
+            except DRError as error:
+                raise Refusal(error.response()) from None
+
+        return answer
+
+    return decorator
+
+
+def _authorize(request: HttpRequest) -> None:
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    expected = settings.DIGITALRIVER_API_KEY or ""
+    if not (scheme.lower() == "bearer" and expected and hmac.compare_digest(key.strip(), expected)):
+        raise Refusal(DRError(401, "unauthorized", "The API key is missing or not valid.").response())
+
+
+def _body(request: HttpRequest) -> dict:
+    return json_body(request, lambda message: DRError(400, "invalid_request", message).response())
+
+
+def _created(body: dict) -> JsonResponse:
+    return JsonResponse(body, status=201)
+
+
+# --- Lists ---------------------------------------------------------------------------------------
+
+
+def _values(request: HttpRequest, name: str) -> list[str]:
+    """A query parameter's values, repeated (`a=1&a=2`) or comma-separated."""
+    return [value for raw in request.GET.getlist(name) for value in raw.split(",") if value]
+
+
+def _page(
+    request: HttpRequest,
+    found: QuerySet,
+    render: Callable,
+    *,
+    keys: tuple[str, ...] = ("created_at", "pk"),
+    lookup: str = "pk",
+) -> JsonResponse:
+    """One page of `found`, newest first, by Digital River's cursors."""
+    raw_limit = request.GET.get("limit") or str(DEFAULT_LIMIT)
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
+        raise DRError(400, "invalid_parameter", f"limit must be between 1 and {MAX_LIMIT}.", "limit")
+    limit = int(raw_limit)
+    before, after = request.GET.get("endingBefore"), request.GET.get("startingAfter")
+    newest_first = found.order_by(*(f"-{key}" for key in keys))
+    if before:
+        cursor = _cursor(found, lookup, before, "endingBefore")
+        rows = list(found.filter(_beyond(cursor, keys, newer=True)).order_by(*keys)[: limit + 1])
+        has_more, rows = len(rows) > limit, list(reversed(rows[:limit]))
+    else:
+        if after:
+            newest_first = newest_first.filter(
+                _beyond(_cursor(found, lookup, after, "startingAfter"), keys, newer=False)
+            )
+        rows = list(newest_first[: limit + 1])
+        has_more, rows = len(rows) > limit, rows[:limit]
+    return JsonResponse({"hasMore": has_more, "data": [render(row) for row in rows]})
+
+
+def _cursor(found: QuerySet, lookup: str, value: str, parameter: str):
+    cursor = found.model.objects.filter(**{lookup: value}).first()
+    if cursor is None:
+        raise invalid(parameter, f"{value} is not an object of this list.")
+    return cursor
+
+
+def _beyond(cursor, keys: tuple[str, ...], *, newer: bool) -> Q:
+    """Rows after the cursor in (keys) order: newer (greater) or older (smaller)."""
+    operator = "gt" if newer else "lt"
+    condition, equal = Q(), {}
+    for key in keys:
+        condition |= Q(**equal, **{f"{key}__{operator}": getattr(cursor, key)})
+        equal[key] = getattr(cursor, key)
+    return condition
+
+
+# --- Plans ---------------------------------------------------------------------------------------
+
+
+@api("GET", "POST")
+def plans(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _created(plan_json(_create_plan(_body(request))))
+    found = DRPlan.objects.all()
+    if request.GET.get("state"):
+        found = found.filter(state=request.GET["state"])
+    if request.GET.get("interval"):
+        found = found.filter(interval=request.GET["interval"])
+    return _page(request, found, plan_json)
+
+
+def _create_plan(body: dict) -> DRPlan:
+    unknown = sorted(set(body) - PLAN_FIELDS)
+    if unknown:
+        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a plan.", unknown[0])
+    for name in PLAN_REQUIRED:
+        if name not in body:
+            raise missing(name)
+    plan_id = body.get("id")
+    if plan_id is not None and (
+        not isinstance(plan_id, str) or not plan_id or len(plan_id) > 100 or re.search(r"\s", plan_id)
+    ):
+        raise invalid("id", "id must be a string of at most 100 characters without whitespace.")
+    if not isinstance(body["terms"], str) or not body["terms"].strip():
+        raise invalid("terms", "terms must be the text the customer agrees to.")
+    if body["interval"] not in DRPlan.Interval.values:
+        raise invalid("interval", f"interval must be one of {', '.join(DRPlan.Interval.values)}.")
+    fields = {
+        "contract_binding_days": _days(body, "contractBindingDays", nullable=False),
+        "interval_count": _days(body, "intervalCount", nullable=False, least=1),
+        "reminder_offset_days": _days(body, "reminderOffsetDays"),
+        "billing_offset_days": _days(body, "billingOffsetDays"),
+        "collection_period_days": _days(body, "collectionPeriodDays"),
+    }
+    state = body.get("state", DRPlan.State.ACTIVE)
+    if state not in DRPlan.State.values:
+        raise invalid("state", f"state must be one of {', '.join(DRPlan.State.values)}.")
+    name = body.get("name")
+    if name is not None and not isinstance(name, str):
+        raise invalid("name", "name must be a string.")
+    if plan_id and DRPlan.objects.filter(pk=plan_id).exists():
+        raise conflict("already_exists", f"Plan {plan_id} already exists.", "id")
+    now = sandbox_now()
+    plan = DRPlan(
+        id=plan_id or new_dr_id(),
+        name=name,
+        terms=body["terms"],
+        interval=body["interval"],
+        state=state,
+        metadata=metadata_of(body.get("metadata"), "metadata"),
+        created_at=now,
+        updated_at=now,
+        **fields,
+    )
+    if state in PLAN_STAMPS:
+        setattr(plan, PLAN_STAMPS[state], now)
+    plan.save(force_insert=True)
+    return plan
+
+
+def _days(body: dict, name: str, *, nullable: bool = True, least: int = 0) -> int | None:
+    value = body.get(name)
+    if value is None and nullable:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise invalid(name, f"{name} must be a whole number of at least {least}.")
+    return value
+
+
+@api("GET", "POST", "DELETE")
+def plan_detail(request: HttpRequest, plan_id: str) -> HttpResponse:
+    plan = DRPlan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise not_found("Plan", plan_id)
+    if request.method == "GET":
+        return JsonResponse(plan_json(plan))
+    if request.method == "DELETE":
+        if plan.subscriptions.exists():
+            raise conflict(
+                "invalid_request", f"Plan {plan_id} has subscriptions; deactivate it instead.", "id"
+            )
+        plan.delete()
+        return HttpResponse(status=204)
+    return JsonResponse(plan_json(_update_plan(plan, _body(request))))
+
+
+def _update_plan(plan: DRPlan, body: dict) -> DRPlan:
+    for name in body:
+        if name in PLAN_FIELDS and name not in PLAN_UPDATABLE:
+            raise invalid(name, f"{name} cannot be updated: terms and the billing cycle are fixed.")
+        if name not in PLAN_UPDATABLE:
+            raise DRError(400, "unknown_parameter", f"{name} is not a parameter of a plan.", name)
+    now = sandbox_now()
+    for name in ("reminderOffsetDays", "billingOffsetDays", "collectionPeriodDays"):
+        if name in body:
+            setattr(plan, PLAN_UPDATABLE[name], _days(body, name))
+    if "name" in body:
+        if body["name"] is not None and not isinstance(body["name"], str):
+            raise invalid("name", "name must be a string.")
+        plan.name = body["name"]
+    if "metadata" in body:
+        plan.metadata = metadata_of(body["metadata"], "metadata")
+    if "state" in body and body["state"] != plan.state:
+        if body["state"] not in DRPlan.State.values:
+            raise invalid("state", f"state must be one of {', '.join(DRPlan.State.values)}.")
+        if plan.state == DRPlan.State.DEACTIVATED:
+            raise invalid("state", "A deactivated plan stays deactivated.")
+        plan.state = body["state"]
+        if plan.state in PLAN_STAMPS:
+            setattr(plan, PLAN_STAMPS[plan.state], now)
+    plan.updated_at = now
+    plan.save()
+    return plan
+
+
+# --- Customers -------------------------------------------------------------------------------------
+
+
+@api("GET", "POST")
+def customers(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        found = DRCustomer.objects.all()
+        if request.GET.get("email"):
+            found = found.filter(email=request.GET["email"])
+        if _values(request, "ids"):
+            found = found.filter(pk__in=_values(request, "ids"))
+        return _page(request, found, customer_json)
+    body = _body(request)
+    unknown = sorted(set(body) - CUSTOMER_FIELDS)
+    if unknown:
+        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a customer.", unknown[0])
+    customer_id = body.get("id")
+    if customer_id is not None and (not isinstance(customer_id, str) or not customer_id.strip()):
+        raise invalid("id", "id must be a non-empty string.")
+    email = body.get("email") or ""
+    if not isinstance(email, str) or (email and "@" not in email):
+        raise invalid("email", "email must be an e-mail address.")
+    customer_type = body.get("type", "individual")
+    if customer_type not in ("individual", "business"):
+        raise invalid("type", "type must be individual or business.")
+    if customer_id and DRCustomer.objects.filter(pk=customer_id).exists():
+        raise conflict("already_exists", f"Customer {customer_id} already exists.", "id")
+    now = sandbox_now()
+    customer = DRCustomer.objects.create(
+        id=customer_id or new_dr_number(),
+        email=email,
+        type=customer_type,
+        metadata=metadata_of(body.get("metadata"), "metadata"),
+        created_at=now,
+        updated_at=now,
+    )
+    return _created(customer_json(customer))
+
+
+@api("GET")
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = DRCustomer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        raise not_found("Customer", customer_id)
+    return JsonResponse(customer_json(customer))
+
+
+# --- Checkout sessions and checkouts ------------------------------------------------------------
+
+
+@api("POST")
+def checkout_sessions(request: HttpRequest) -> HttpResponse:
+    """POST /drop-in/checkout-sessions: 201 with the session id and the link of its pay page."""
+    session = checkouts.create_session(_body(request))
+    link = request.build_absolute_uri(reverse("sandbox-dr-pay", args=[session.pk]))
+    return _created(session_json(session, link))
+
+
+@api("GET", "POST")
+def checkouts_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        checkout = checkouts.create_checkout(_body(request))
+        return _created(checkout_json(checkout))
+    found = DRCheckout.objects.prefetch_related("items")
+    found = _filter_by_common(request, found)
+    return _page(request, found, checkout_json)
+
+
+def _filter_by_common(request: HttpRequest, found: QuerySet) -> QuerySet:
+    """The filters checkouts and orders share: ids, upstreamIds, customerId, chargeType, subscriptionId."""
+    if _values(request, "ids"):
+        found = found.filter(pk__in=_values(request, "ids"))
+    upstream = _values(request, "upstreamIds") + _values(request, "upstreamId")
+    if upstream:
+        found = found.filter(upstream_id__in=upstream)
+    if request.GET.get("customerId"):
+        found = found.filter(customer_id=request.GET["customerId"])
+    if request.GET.get("chargeType"):
+        found = found.filter(charge_type=request.GET["chargeType"])
+    if request.GET.get("subscriptionId"):
+        found = found.filter(items__subscription_id=request.GET["subscriptionId"]).distinct()
+    return found
+
+
+@api("GET", "DELETE")
+def checkout_detail(request: HttpRequest, checkout_id: str) -> HttpResponse:
+    checkout = DRCheckout.objects.filter(pk=checkout_id).first()
+    if checkout is None:
+        raise not_found("Checkout", checkout_id)
+    if request.method == "DELETE":
+        if DROrder.objects.filter(checkout=checkout).exists():
+            raise conflict("invalid_request", f"Checkout {checkout_id} is already an order.", "id")
+        if hasattr(checkout, "session"):
+            raise conflict("invalid_request", f"Checkout {checkout_id} belongs to a paid session.", "id")
+        checkout.delete()
+        return HttpResponse(status=204)
+    return JsonResponse(checkout_json(checkout))
+
+
+# --- Orders --------------------------------------------------------------------------------------
+
+
+@api("GET", "POST")
+def orders(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        # Only checkoutId counts; Digital River ignores the other fields of an OrderRequest.
+        checkout_id = _body(request).get("checkoutId")
+        if not checkout_id:
+            raise missing("checkoutId")
+        checkout = DRCheckout.objects.filter(pk=str(checkout_id)).first()
+        if checkout is None:
+            raise not_found("Checkout", checkout_id, "checkoutId")
+        order = checkouts.place_order(checkout)
+        answer = order_json(order)  # as accepted; the capture follows at once
+        checkouts.capture(order)
+        return _created(answer)
+    found = _filter_by_common(request, DROrder.objects.prefetch_related("items").select_related("customer"))
+    if request.GET.get("checkoutId"):
+        found = found.filter(checkout_id=request.GET["checkoutId"])
+    if request.GET.get("state"):
+        found = found.filter(state=request.GET["state"])
+    return _page(request, found, order_json)
+
+
+@api("GET")
+def order_detail(request: HttpRequest, order_id: str) -> HttpResponse:
+    order = DROrder.objects.filter(pk=order_id).first()
+    if order is None:
+        raise not_found("Order", order_id)
+    return JsonResponse(order_json(order))
+
+
+# --- Subscriptions -------------------------------------------------------------------------------
+
+
+@api("GET")
+def subscriptions(request: HttpRequest) -> HttpResponse:
+    found = DRSubscription.objects.all()
+    for parameter, column in (("planId", "plan_id"), ("state", "state"), ("customerId", "customer_id")):
+        if request.GET.get(parameter):
+            found = found.filter(**{column: request.GET[parameter]})
+    return _page(request, found, subscription_json)
+
+
+@api("GET", "POST", "DELETE")
+def subscription_detail(request: HttpRequest, subscription_id: str) -> HttpResponse:
+    subscription = (
+        DRSubscription.objects.select_for_update().select_related("plan").filter(pk=subscription_id).first()
+    )
+    if subscription is None:
+        raise not_found("Subscription", subscription_id)
+    if request.method == "GET":
+        return JsonResponse(subscription_json(subscription))
+    if request.method == "DELETE":
+        emit("subscription.deleted", subscription_json(subscription))
+        subscription.delete()
+        return HttpResponse(status=204)
+    return JsonResponse(subscription_json(lifecycle.update(subscription, _body(request))))
+
+
+# --- Events ----------------------------------------------------------------------------------------
+
+
+@api("GET")
+def events(request: HttpRequest) -> HttpResponse:
+    found = DREvent.objects.all()
+    pattern, types = request.GET.get("type"), _values(request, "types")
+    if pattern and types:
+        raise DRError(400, "invalid_request", "Pass either type or types, not both.", "types")
+    if pattern:
+        found = found.filter(type__regex="^" + ".*".join(map(re.escape, pattern.split("*"))) + "$")
+    if types:
+        found = found.filter(type__in=types)
+    return _page(request, found, event_json, keys=("seq",), lookup="event_id")
+
+
+@api("GET")
+def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
+    event = DREvent.objects.filter(event_id=event_id).first()
+    if event is None:
+        raise not_found("Event", event_id)
+    return JsonResponse(event_json(event))
+
+
+@endpoint
+def no_route(request: HttpRequest) -> HttpResponse:
+    return DRError(404, "not_found", f"No resource at {request.path}.").response()
+
+
+urlpatterns = [
+    re_path(r"^plans/?$", plans),
+    re_path(r"^plans/(?P<plan_id>[^/]+)/?$", plan_detail),
+    re_path(r"^customers/?$", customers),
+    re_path(r"^customers/(?P<customer_id>[^/]+)/?$", customer_detail),
+    re_path(r"^drop-in/checkout-sessions/?$", checkout_sessions),
+    re_path(r"^checkouts/?$", checkouts_view),
+    re_path(r"^checkouts/(?P<checkout_id>[^/]+)/?$", checkout_detail),
+    re_path(r"^orders/?$", orders),
+    re_path(r"^orders/(?P<order_id>[^/]+)/?$", order_detail),
+    re_path(r"^subscriptions/?$", subscriptions),
+    re_path(r"^subscriptions/(?P<subscription_id>[^/]+)/?$", subscription_detail),
+    re_path(r"^events/?$", events),
+    re_path(r"^events/(?P<event_id>[^/]+)/?$", event_detail),
+    re_path(r"", no_route),
+]

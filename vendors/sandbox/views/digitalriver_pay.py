@@ -1,0 +1,89 @@
+"""The page a person uses to pay a Digital River checkout session as the customer would.
+
+GET /sandbox/digitalriver/pay/<session id>/ shows the items, the plan's terms and the recurring
+billing agreement the customer accepts; POST pays (checkout, order, draft subscriptions, billing
+agreement, capture, events) or declines the card (the session stays open). After paying, the
+customer is sent to the session's `redirects.successUrl` when it has one.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import path, reverse
+
+from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
+from vendors.sandbox.models import DRCheckoutSession, DROrder, DRPlan
+
+
+def pay(request: HttpRequest, session_id: str) -> HttpResponse:
+    session = DRCheckoutSession.objects.select_related("customer").filter(pk=session_id).first()
+    if session is None:
+        raise Http404("No such checkout session.")
+    error, status = "", 200
+    if request.method == "POST":
+        decline = request.POST.get("action") == "decline"
+        declined = None
+        try:
+            with transaction.atomic():
+                lifecycle.run_due()
+                try:
+                    order = checkouts.pay_session(session, decline=decline)
+                except PaymentDeclined as refusal:  # caught inside: what the failure changed is kept
+                    order, declined = None, refusal
+        except DRError as refused:
+            error, status = str(refused), refused.status
+        else:
+            if declined is not None:
+                error, status = declined.message, 402
+            elif order is None:
+                return HttpResponseRedirect(f"{reverse('sandbox-dr-pay', args=[session.pk])}?declined=1")
+            else:
+                success = (session.request.get("redirects") or {}).get("successUrl")
+                if isinstance(success, str) and success.startswith(("http://", "https://")):
+                    return HttpResponseRedirect(success)
+                return HttpResponseRedirect(reverse("sandbox-dr-pay", args=[session.pk]))
+        session.refresh_from_db()
+    return render(request, "sandbox/digitalriver/pay.html", _context(session, error), status=status)
+
+
+def _context(session: DRCheckoutSession, error: str) -> dict:
+    items = [item for item in session.request.get("items", []) if isinstance(item, dict)]
+    plan_ids = {
+        (item.get("subscriptionInfo") or {}).get("planId") for item in items if item.get("subscriptionInfo")
+    }
+    plans = {plan.pk: plan for plan in DRPlan.objects.filter(pk__in=[p for p in plan_ids if p])}
+    lines, total = [], Decimal(0)
+    for item in items:
+        info = item.get("subscriptionInfo") if isinstance(item.get("subscriptionInfo"), dict) else None
+        quantity = item.get("quantity") or 1
+        amount = Decimal(str(item.get("aggregatePrice", (item.get("price") or 0) * quantity)))
+        total += amount
+        lines.append(
+            {
+                "sku": item.get("skuId"),
+                "quantity": quantity,
+                "amount": amount,
+                "recurring": info is not None,
+                "plan": plans.get((info or {}).get("planId")),
+                "terms": (info or {}).get("terms", ""),
+                "free_trial": bool((info or {}).get("freeTrial")),
+            }
+        )
+    order = DROrder.objects.filter(checkout_id=session.checkout_id).first() if session.checkout_id else None
+    return {
+        "session": session,
+        "lines": lines,
+        "total": total,
+        "recurring": any(line["recurring"] for line in lines),
+        "order": order,
+        "subscriptions": order.acquired_subscriptions.all() if order else [],
+        "error": error,
+    }
+
+
+urlpatterns = [path("pay/<str:session_id>/", pay, name="sandbox-dr-pay")]
