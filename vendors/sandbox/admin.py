@@ -5,11 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils.html import format_html
 
 from vendors.sandbox.clock import advance_clock, reset_clock
 from vendors.sandbox.cloudflare_catalog import PLANS
+from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
+from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
 from vendors.sandbox.models import (
     AcmeContract,
     AcmeCredential,
@@ -19,6 +25,16 @@ from vendors.sandbox.models import (
     CloudflareZone,
     DigiCertAccountSetting,
     DigiCertSubaccount,
+    DRBillingAgreement,
+    DRCheckout,
+    DRCheckoutItem,
+    DRCheckoutSession,
+    DRCustomer,
+    DREvent,
+    DROrder,
+    DROrderItem,
+    DRPlan,
+    DRSubscription,
     Fault,
     RequestLogEntry,
     Vendor,
@@ -274,3 +290,248 @@ class ClockAdmin(admin.ModelAdmin):
     def reset(self, request, queryset):
         reset_clock()
         self.message_user(request, "Sandbox clock is back on real time.")
+
+
+# --- Digital River ------------------------------------------------------------------------------------
+
+
+@admin.register(DRPlan)
+class DRPlanAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "name",
+        "interval",
+        "interval_count",
+        "reminder_offset_days",
+        "billing_offset_days",
+        "collection_period_days",
+        "state",
+        "created_at",
+    ]
+    list_filter = ["state", "interval"]
+    search_fields = ["id", "name"]
+    readonly_fields = ["id", "terms", "interval", "interval_count", "contract_binding_days", "created_at"]
+
+
+@admin.register(DRCustomer)
+class DRCustomerAdmin(admin.ModelAdmin):
+    list_display = ["id", "email", "type", "source_id", "created_at"]
+    search_fields = ["id", "email"]
+    readonly_fields = ["id", "source_id", "created_at", "updated_at"]
+
+
+@admin.register(DRCheckoutSession)
+class DRCheckoutSessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "customer",
+        "charge_type",
+        "upstream_id",
+        "state",
+        "declines",
+        "pay_page",
+        "created_at",
+    ]
+    list_filter = ["state", "charge_type"]
+    search_fields = ["id", "upstream_id", "customer__id"]
+    readonly_fields = ["id", "customer", "request", "state", "declines", "paid_at", "checkout", "pay_page"]
+    fields = readonly_fields
+    actions = ["pay_sessions", "decline_sessions"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="pay page")
+    def pay_page(self, obj):
+        if obj.state != DRCheckoutSession.State.OPEN:
+            return "paid"
+        return format_html('<a href="{}">pay as the customer</a>', reverse("sandbox-dr-pay", args=[obj.pk]))
+
+    @admin.action(description="Pay as the customer (checkout, order, subscriptions, events)")
+    def pay_sessions(self, request, queryset):
+        self._pay(request, queryset, decline=False)
+
+    @admin.action(description="Decline the customer's card")
+    def decline_sessions(self, request, queryset):
+        self._pay(request, queryset, decline=True)
+
+    def _pay(self, request, queryset, *, decline: bool):
+        for session in queryset:
+            with transaction.atomic():
+                lifecycle.run_due()
+                try:
+                    order = checkouts.pay_session(session, decline=decline)
+                except PaymentDeclined as declined:  # caught inside: what the failure changed is kept
+                    self.message_user(request, f"Session {session.pk}: {declined}", messages.WARNING)
+                    continue
+                except DRError as refused:
+                    transaction.set_rollback(True)
+                    self.message_user(request, f"Session {session.pk}: {refused}", messages.ERROR)
+                    continue
+            if order is None:
+                self.message_user(request, f"Session {session.pk}: card declined, still open.")
+            else:
+                self.message_user(request, f"Session {session.pk}: paid, order {order.pk}.")
+
+
+class DRCheckoutItemInline(admin.TabularInline):
+    model = DRCheckoutItem
+    extra = 0
+    can_delete = False
+    fields = [
+        "position",
+        "sku_id",
+        "quantity",
+        "price",
+        "amount",
+        "plan_id",
+        "auto_renewal",
+        "free_trial",
+        "subscription_id",
+        "billing_agreement_id",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DRCheckout)
+class DRCheckoutAdmin(admin.ModelAdmin):
+    list_display = ["id", "customer", "charge_type", "upstream_id", "total_amount", "currency", "created_at"]
+    list_filter = ["charge_type"]
+    search_fields = ["id", "upstream_id", "customer__id"]
+    readonly_fields = ["id", "customer", "request", "total_amount", "created_at"]
+    inlines = [DRCheckoutItemInline]
+
+
+class DROrderItemInline(DRCheckoutItemInline):
+    model = DROrderItem
+
+
+@admin.register(DROrder)
+class DROrderAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "customer",
+        "charge_type",
+        "renewal",
+        "state",
+        "total_amount",
+        "currency",
+        "created_at",
+    ]
+    list_filter = ["state", "charge_type", "renewal"]
+    search_fields = ["id", "upstream_id", "checkout__id", "customer__id"]
+    readonly_fields = ["id", "checkout", "customer", "state_transitions", "created_at"]
+    inlines = [DROrderItemInline]
+
+
+@admin.register(DRBillingAgreement)
+class DRBillingAgreementAdmin(admin.ModelAdmin):
+    list_display = ["id", "customer", "source_id", "created_at"]
+    search_fields = ["id", "customer__id"]
+    readonly_fields = ["id", "customer", "terms", "source_id", "created_at"]
+
+
+@admin.register(DRSubscription)
+class DRSubscriptionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "plan",
+        "customer",
+        "state",
+        "current_period_end_date",
+        "next_reminder_date",
+        "next_invoice_date",
+        "failing_payments",
+        "billing_agreement",
+    ]
+    list_filter = ["state", "plan"]
+    search_fields = ["id", "customer__id", "billing_agreement__id"]
+    readonly_fields = [
+        "id",
+        "plan",
+        "customer",
+        "billing_agreement",
+        "acquisition_order",
+        "items",
+        "periods",
+        "activated_at",
+        "activated_free_at",
+        "failed_at",
+        "cancelled_at",
+        "ended_at",
+        "lapsed_at",
+        "reminded_period_end",
+        "payment_failed_at",
+        "created_at",
+    ]
+    actions = ["fail_next_payment", "fail_next_capture", "lapse", "cancel"]
+
+    def _each(self, request, queryset, change, done: str):
+        for subscription in queryset:
+            try:
+                with transaction.atomic():
+                    change(
+                        DRSubscription.objects.select_for_update()
+                        .select_related("plan")
+                        .get(pk=subscription.pk)
+                    )
+            except DRError as refused:
+                self.message_user(request, f"{subscription.pk}: {refused}", messages.ERROR)
+            else:
+                self.message_user(request, f"{subscription.pk}: {done}.")
+
+    @admin.action(description="Fail the next renewal payment (POST /orders answers 409)")
+    def fail_next_payment(self, request, queryset):
+        self._each(request, queryset, lifecycle.fail_payments, "its next renewal payment will be declined")
+
+    @admin.action(description="Fail the next renewal capture (order made, capture fails)")
+    def fail_next_capture(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            lambda subscription: lifecycle.fail_payments(subscription, stage="capture"),
+            "its next renewal capture will fail",
+        )
+
+    @admin.action(description="Lapse (subscription.lapsed)")
+    def lapse(self, request, queryset):
+        self._each(request, queryset, lifecycle.lapse, "lapsed")
+
+    @admin.action(description="Cancel (as POST {'state': 'cancelled'})")
+    def cancel(self, request, queryset):
+        self._each(request, queryset, lifecycle.cancel, "cancelled")
+
+
+@admin.register(DREvent)
+class DREventAdmin(admin.ModelAdmin):
+    list_display = ["event_id", "type", "created_at", "delivered_at", "attempts", "last_status", "last_error"]
+    list_filter = ["type", ("delivered_at", admin.EmptyFieldListFilter)]
+    search_fields = ["event_id", "type"]
+    readonly_fields = [
+        "event_id",
+        "type",
+        "data",
+        "created_at",
+        "delivered_at",
+        "attempts",
+        "last_attempt_at",
+        "last_status",
+        "last_error",
+    ]
+    actions = ["deliver_selected", "deliver_undelivered"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Deliver the selected events to the webhook (again)")
+    def deliver_selected(self, request, queryset):
+        results = [deliver(event) for event in queryset.order_by("seq")]
+        self.message_user(request, f"Delivered {sum(results)} of {len(results)} event(s).")
+
+    @admin.action(description="Deliver every undelivered event (not only the selected ones)")
+    def deliver_undelivered(self, request, queryset):
+        delivered, failed = deliver_undelivered()
+        self.message_user(request, f"Delivered {delivered} event(s); {failed} still undelivered.")

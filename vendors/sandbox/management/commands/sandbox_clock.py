@@ -5,12 +5,14 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from vendors.sandbox.clock import advance_clock, clock_offset, reset_clock, sandbox_now
+from vendors.sandbox.models import DREvent
 
 
 class Command(BaseCommand):
     help = (
         "The sandbox clock is real time plus an offset that only moves forward. "
-        "`advance --days N --hours N`, `show`, `reset`."
+        "`advance --days N --hours N`, `show`, `reset`. Advancing lets the emulated vendors act on "
+        "what became due (Digital River reminders, subscriptions failed after their collection period)."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +28,13 @@ class Command(BaseCommand):
             delta = timedelta(days=options["days"], hours=options["hours"])
             if delta <= timedelta(0):
                 raise CommandError("Give a positive --days and/or --hours; use `reset` to go back.")
+            last = DREvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
             advance_clock(delta)
+            emitted = list(
+                DREvent.objects.filter(seq__gt=last).order_by("seq").values_list("type", flat=True)
+            )
+            if emitted:
+                self.stdout.write(f"Digital River events: {', '.join(emitted)}")
         elif action == "reset":
             reset_clock()
         self.stdout.write(f"Sandbox now: {sandbox_now():%Y-%m-%d %H:%M:%S %Z} (offset {clock_offset()})")
