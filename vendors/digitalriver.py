@@ -1,0 +1,622 @@
+"""Digital River API client: plans, customers, checkouts, orders, subscriptions, events (vendors.md 3).
+
+`Authorization: Bearer <secret key>`; failures come as `{"type", "errors": [{"code",
+"parameter", "message"}]}` and are raised as VendorError with the first error's code and a
+message naming its parameter. 409s (`plan_limit_reached`, `restricted_update`, a declined
+payment...) are final; 408, 429 and 5xx are retryable (vendors.http).
+
+Objects come back as frozen dataclasses with money as Decimal, times as aware UTC datetimes and
+the parsed JSON in `raw`. The module-level `*_from` functions read the same objects from a
+webhook event's `data.object`.
+
+Choices where Digital River is SILENT or the back office needs more than it says:
+- a customer has no name field: `ensure_customer` puts the name in the customer's metadata;
+- lists are read page after page (`limit=100`, `startingAfter`) up to MAX_PAGES pages;
+- `find_checkouts` and `list_orders(upstreamId=...)` send the documented `upstreamIds` filter and
+  keep only exact matches;
+- `None` values are left out of the items sent (Digital River's schema has no nulls there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import quote
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+from vendors.errors import VendorError
+from vendors.http import VendorHTTP, parse_time
+
+VENDOR = "digitalriver"
+PAGE_SIZE = 100
+MAX_PAGES = 50
+
+CHARGE_TYPES = ("customer_initiated", "merchant_initiated", "moto")
+
+# update_plan's keyword arguments and Digital River's names for them (UpdatePlanRequest).
+PLAN_UPDATABLE = {
+    "name": "name",
+    "reminder_offset_days": "reminderOffsetDays",
+    "billing_offset_days": "billingOffsetDays",
+    "collection_period_days": "collectionPeriodDays",
+    "state": "state",
+    "metadata": "metadata",
+}
+# list_orders' filters, by our name or Digital River's; upstreamId goes out as `upstreamIds`.
+ORDER_FILTERS = {
+    "checkout_id": "checkoutId",
+    "checkoutId": "checkoutId",
+    "upstream_id": "upstreamIds",
+    "upstreamId": "upstreamIds",
+    "upstreamIds": "upstreamIds",
+    "subscription_id": "subscriptionId",
+    "subscriptionId": "subscriptionId",
+    "customer_id": "customerId",
+    "customerId": "customerId",
+    "state": "state",
+    "charge_type": "chargeType",
+    "chargeType": "chargeType",
+}
+
+
+# --- Objects ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DRPlan:
+    id: str
+    name: str
+    terms: str
+    interval: str
+    interval_count: int | None
+    contract_binding_days: int | None
+    reminder_offset_days: int | None
+    billing_offset_days: int | None
+    collection_period_days: int | None
+    state: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRCheckoutSession:
+    """A Prebuilt Checkout session: `link` is where the customer pays."""
+
+    id: str
+    link: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRCheckout:
+    id: str
+    total_amount: Decimal | None
+    charge_type: str
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DROrderItem:
+    sku_id: str
+    quantity: int
+    amount: Decimal | None
+    subscription_id: str | None
+    billing_agreement_id: str | None
+    plan_id: str | None
+
+
+@dataclass(frozen=True)
+class DROrder:
+    id: str
+    state: str
+    checkout_id: str | None
+    upstream_id: str | None
+    customer_id: str | None
+    charge_type: str | None
+    total_amount: Decimal | None
+    currency: str
+    items: tuple[DROrderItem, ...]
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRSubscriptionItem:
+    sku_id: str | None
+    quantity: int | None
+    price: Decimal | None
+    aggregate_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class DRSubscription:
+    """A subscription; the four dates are None until it is activated."""
+
+    id: str
+    state: str
+    plan_id: str | None
+    customer_id: str | None
+    billing_agreement_id: str | None
+    contract_binding_until: datetime | None
+    current_period_end_date: datetime | None
+    next_invoice_date: datetime | None
+    next_reminder_date: datetime | None
+    items: tuple[DRSubscriptionItem, ...]
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DREvent:
+    id: str
+    type: str
+    created_time: datetime | None
+    data_object: dict = field(repr=False)
+    previous_attributes: dict = field(repr=False)
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+# --- The client ------------------------------------------------------------------------------
+
+
+class DigitalRiverClient(VendorHTTP):
+    """Digital River API over the shared transport; one call per method, no silent retries."""
+
+    vendor = VENDOR
+
+    def __init__(
+        self, api_key: str | None = None, *, base_url: str | None = None, timeout: float | None = None
+    ):
+        api_key = settings.DIGITALRIVER_API_KEY if api_key is None else api_key
+        if not api_key:
+            raise ImproperlyConfigured("No Digital River API key (DIGITALRIVER_API_KEY).")
+        super().__init__(base_url or settings.DIGITALRIVER_BASE_URL, timeout=timeout, secrets=(api_key,))
+        self._api_key = api_key
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    def _error_code_and_message(self, body: Any) -> tuple[str, str] | None:
+        """The first of `errors: [{"code", "parameter", "message"}]`, the parameter in the message."""
+        errors = body.get("errors") if isinstance(body, dict) else None
+        if not (isinstance(errors, list) and errors and isinstance(errors[0], dict)):
+            return None
+        first = errors[0]
+        code = first.get("code")
+        if not code:
+            return None
+        message = str(first.get("message") or code)
+        if first.get("parameter"):
+            message = f"{message} (parameter: {first['parameter']})"
+        return str(code), message
+
+    # --- Plans -----------------------------------------------------------------------------------
+
+    def create_plan(
+        self,
+        *,
+        plan_id: str,
+        name: str,
+        terms: str,
+        interval: str,
+        interval_count: int,
+        contract_binding_days: int,
+        reminder_offset_days: int | None,
+        billing_offset_days: int,
+        collection_period_days: int,
+        state: str = "active",
+    ) -> DRPlan:
+        """POST /plans with our own id; a taken id is a 409 `already_exists`."""
+        body = self._request(
+            "POST",
+            "/plans",
+            json={
+                "id": plan_id,
+                "name": name,
+                "terms": terms,
+                "interval": interval,
+                "intervalCount": interval_count,
+                "contractBindingDays": contract_binding_days,
+                "reminderOffsetDays": reminder_offset_days,
+                "billingOffsetDays": billing_offset_days,
+                "collectionPeriodDays": collection_period_days,
+                "state": state,
+            },
+        )
+        return self._parse(plan_from, body)
+
+    def get_plan(self, plan_id: str) -> DRPlan | None:
+        """GET /plans/{id}; None when Digital River does not know it (404)."""
+        try:
+            body = self._request("GET", f"/plans/{_segment(plan_id)}")
+        except VendorError as error:
+            if error.status == 404:
+                return None
+            raise
+        return self._parse(plan_from, body)
+
+    def update_plan(self, plan_id: str, **fields: Any) -> DRPlan:
+        """POST /plans/{id} with the fields Digital River lets change (see PLAN_UPDATABLE)."""
+        fixed = sorted(set(fields) - set(PLAN_UPDATABLE))
+        if fixed:
+            raise TypeError(
+                f"update_plan() cannot change {', '.join(fixed)}; only {', '.join(PLAN_UPDATABLE)}."
+            )
+        payload = {PLAN_UPDATABLE[name]: value for name, value in fields.items()}
+        body = self._request("POST", f"/plans/{_segment(plan_id)}", json=payload)
+        return self._parse(plan_from, body)
+
+    # --- Customers -------------------------------------------------------------------------------
+
+    def ensure_customer(self, customer_id: str, *, email: str, name: str) -> str:
+        """POST /customers with our id; an `already_exists` conflict means it is there already."""
+        payload: dict[str, Any] = {"id": customer_id}
+        if email:
+            payload["email"] = email
+        if name:
+            payload["metadata"] = {"name": name[:500]}
+        try:
+            body = self._request("POST", "/customers", json=payload)
+        except VendorError as error:
+            if error.status == 409 and error.code == "already_exists":
+                return customer_id
+            raise
+        if not isinstance(body, dict) or not body.get("id"):
+            raise self._unreadable("create customer", body)
+        return str(body["id"])
+
+    # --- Checkouts -------------------------------------------------------------------------------
+
+    def create_checkout_session(
+        self,
+        *,
+        customer_id: str,
+        currency: str,
+        items: list[dict],
+        charge_type: str = "customer_initiated",
+        upstream_id: str | None = None,
+        email: str | None = None,
+        metadata: dict | None = None,
+    ) -> DRCheckoutSession:
+        """POST /drop-in/checkout-sessions (Prebuilt Checkout); 201 with the session id and its link."""
+        payload = _checkout_payload(customer_id, currency, items, charge_type, upstream_id, metadata)
+        if email:
+            payload["email"] = email
+        body = self._request("POST", "/drop-in/checkout-sessions", json=payload)
+        if not isinstance(body, dict) or not body.get("id"):
+            raise self._unreadable("create checkout session", body)
+        return DRCheckoutSession(id=str(body["id"]), link=str(body.get("link") or ""), raw=self._scrub(body))
+
+    def create_checkout(
+        self,
+        *,
+        customer_id: str,
+        currency: str,
+        items: list[dict],
+        charge_type: str,
+        upstream_id: str | None = None,
+        metadata: dict | None = None,
+    ) -> DRCheckout:
+        """POST /checkouts (direct integration, renewals); 201 with the checkout."""
+        payload = _checkout_payload(customer_id, currency, items, charge_type, upstream_id, metadata)
+        body = self._request("POST", "/checkouts", json=payload)
+        return self._parse(checkout_from, body)
+
+    def find_checkouts(self, upstream_id: str) -> list[DRCheckout]:
+        """The checkouts made with this upstreamId (GET /checkouts?upstreamIds=), oldest first."""
+        items = self._list("/checkouts", {"upstreamIds": upstream_id}, "list checkouts")
+        found = [self._parse(checkout_from, item) for item in items if item.get("upstreamId") == upstream_id]
+        return _oldest_first(found)
+
+    # --- Orders ----------------------------------------------------------------------------------
+
+    def create_order(self, checkout_id: str) -> DROrder:
+        """POST /orders {"checkoutId"}: 201 with the order; 409 when payment authorization fails."""
+        body = self._request("POST", "/orders", json={"checkoutId": checkout_id})
+        return self._parse(order_from, body)
+
+    def get_order(self, order_id: str) -> DROrder:
+        body = self._request("GET", f"/orders/{_segment(order_id)}")
+        return self._parse(order_from, body)
+
+    def list_orders(self, **filters: Any) -> list[DROrder]:
+        """GET /orders filtered by checkoutId, upstreamId, subscriptionId, customerId, state, chargeType.
+
+        Filters take our names (checkout_id=) or Digital River's (checkoutId=); oldest first.
+        """
+        unknown = sorted(set(filters) - set(ORDER_FILTERS))
+        if unknown:
+            raise TypeError(f"list_orders() has no filter {', '.join(unknown)}.")
+        params = {ORDER_FILTERS[name]: value for name, value in filters.items() if value is not None}
+        items = self._list("/orders", params, "list orders")
+        orders = [self._parse(order_from, item) for item in items]
+        upstream = params.get("upstreamIds")
+        if upstream is not None:
+            orders = [order for order in orders if order.upstream_id == upstream]
+        return _oldest_first(orders)
+
+    # --- Subscriptions ---------------------------------------------------------------------------
+
+    def get_subscription(self, subscription_id: str) -> DRSubscription:
+        body = self._request("GET", f"/subscriptions/{_segment(subscription_id)}")
+        return self._parse(subscription_from, body)
+
+    def activate_subscription(self, subscription_id: str) -> DRSubscription:
+        """POST /subscriptions/{id} with exactly {"state": "active"} (anything more is a 409)."""
+        body = self._request("POST", f"/subscriptions/{_segment(subscription_id)}", json={"state": "active"})
+        return self._parse(subscription_from, body)
+
+    def cancel_subscription(self, subscription_id: str) -> DRSubscription:
+        """POST /subscriptions/{id} with exactly {"state": "cancelled"}."""
+        body = self._request(
+            "POST", f"/subscriptions/{_segment(subscription_id)}", json={"state": "cancelled"}
+        )
+        return self._parse(subscription_from, body)
+
+    def list_subscriptions(
+        self, *, customer_id: str | None = None, plan_id: str | None = None, state: str | None = None
+    ) -> list[DRSubscription]:
+        """GET /subscriptions filtered by customerId, planId and state; oldest first."""
+        params = {"customerId": customer_id, "planId": plan_id, "state": state}
+        items = self._list(
+            "/subscriptions", {k: v for k, v in params.items() if v is not None}, "list subscriptions"
+        )
+        return _oldest_first([self._parse(subscription_from, item) for item in items])
+
+    # --- Events ----------------------------------------------------------------------------------
+
+    def get_event(self, event_id: str) -> DREvent:
+        body = self._request("GET", f"/events/{_segment(event_id)}")
+        return self._parse(event_from, body)
+
+    def list_events(self, types: Iterable[str] | None = None) -> list[DREvent]:
+        """GET /events, optionally of these types only; oldest first."""
+        params = {"types": list(types)} if types else {}
+        items = self._list("/events", params, "list events")
+        return _oldest_first([self._parse(event_from, item) for item in items])
+
+    # --- Plumbing --------------------------------------------------------------------------------
+
+    def _list(self, path: str, params: dict, what: str) -> list[dict]:
+        """Every item of a `{"hasMore", "data"}` list, page after page."""
+        items: list[dict] = []
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            page = {**params, "limit": PAGE_SIZE}
+            if cursor:
+                page["startingAfter"] = cursor
+            body = self._request("GET", path, params=page)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                raise self._unreadable(what, body)
+            items += [item for item in data if isinstance(item, dict)]
+            if not body.get("hasMore") or not data or not isinstance(data[-1], dict):
+                return items
+            cursor = data[-1].get("id")
+            if not cursor:
+                raise self._unreadable(what, body)
+        raise VendorError(self.vendor, "too_many_pages", f"{what}: more than {MAX_PAGES} pages")
+
+    def _parse(self, parser, body: Any):
+        try:
+            return parser(self._scrub(body))
+        except VendorError as error:
+            # An answer we cannot read: the vendor may have acted on it.
+            raise VendorError(
+                self.vendor,
+                error.code,
+                error.message,
+                retryable=True,
+                outcome_unknown=True,
+                raw=self._scrub(body),
+            ) from None
+
+    def _unreadable(self, what: str, body: Any) -> VendorError:
+        return VendorError(
+            self.vendor,
+            "invalid_response",
+            f"unexpected {what} response",
+            retryable=True,
+            outcome_unknown=True,
+            raw=self._scrub(body),
+        )
+
+
+# --- Reading Digital River's objects (API answers and webhook `data.object`) --------------------
+
+
+def plan_from(data: Any) -> DRPlan:
+    _need(data, "plan")
+    return DRPlan(
+        id=str(data["id"]),
+        name=_text(data.get("name")),
+        terms=_text(data.get("terms")),
+        interval=_text(data.get("interval")),
+        interval_count=_int(data.get("intervalCount")),
+        contract_binding_days=_int(data.get("contractBindingDays")),
+        reminder_offset_days=_int(data.get("reminderOffsetDays")),
+        billing_offset_days=_int(data.get("billingOffsetDays")),
+        collection_period_days=_int(data.get("collectionPeriodDays")),
+        state=_text(data.get("state")),
+        raw=data,
+    )
+
+
+def checkout_from(data: Any) -> DRCheckout:
+    _need(data, "checkout")
+    return DRCheckout(
+        id=str(data["id"]),
+        total_amount=_decimal(data.get("totalAmount")),
+        charge_type=_text(data.get("chargeType")),
+        raw=data,
+    )
+
+
+def order_from(data: Any) -> DROrder:
+    _need(data, "order")
+    items = data.get("items") if isinstance(data.get("items"), list) else []
+    return DROrder(
+        id=str(data["id"]),
+        state=_text(data.get("state")),
+        checkout_id=_optional(data.get("checkoutId")),
+        upstream_id=_optional(data.get("upstreamId")),
+        customer_id=_optional(data.get("customerId")),
+        charge_type=_optional(data.get("chargeType")),
+        total_amount=_decimal(data.get("totalAmount")),
+        currency=_text(data.get("currency")),
+        items=tuple(_order_item(item) for item in items if isinstance(item, dict)),
+        raw=data,
+    )
+
+
+def _order_item(item: dict) -> DROrderItem:
+    info = item.get("subscriptionInfo") if isinstance(item.get("subscriptionInfo"), dict) else {}
+    return DROrderItem(
+        sku_id=_text(item.get("skuId")),
+        quantity=_int(item.get("quantity")) or 0,
+        amount=_decimal(item.get("amount")),
+        subscription_id=_optional(info.get("subscriptionId")),
+        billing_agreement_id=_optional(info.get("billingAgreementId")),
+        plan_id=_optional(info.get("planId")),
+    )
+
+
+def subscription_from(data: Any) -> DRSubscription:
+    """A subscription, also from a `subscription.reminder` object ({"subscription", "invoice"})."""
+    if isinstance(data, dict) and isinstance(data.get("subscription"), dict) and "id" not in data:
+        data = data["subscription"]
+    _need(data, "subscription")
+    items = data.get("items") if isinstance(data.get("items"), list) else []
+    return DRSubscription(
+        id=str(data["id"]),
+        state=_text(data.get("state")),
+        plan_id=_optional(data.get("planId")),
+        customer_id=_optional(data.get("customerId")),
+        billing_agreement_id=_optional(data.get("billingAgreementId")),
+        contract_binding_until=parse_time(data.get("contractBindingUntil")),
+        current_period_end_date=parse_time(data.get("currentPeriodEndDate")),
+        next_invoice_date=parse_time(data.get("nextInvoiceDate")),
+        next_reminder_date=parse_time(data.get("nextReminderDate")),
+        items=tuple(
+            DRSubscriptionItem(
+                sku_id=_optional(item.get("skuId")),
+                quantity=_int(item.get("quantity")),
+                price=_decimal(item.get("price")),
+                aggregate_price=_decimal(item.get("aggregatePrice")),
+            )
+            for item in items
+            if isinstance(item, dict)
+        ),
+        raw=data,
+    )
+
+
+def event_from(data: Any) -> DREvent:
+    _need(data, "event")
+    payload = data.get("data") if isinstance(data.get("data"), dict) else {}
+    obj = payload.get("object") if isinstance(payload.get("object"), dict) else {}
+    previous = (
+        payload.get("previousAttributes") if isinstance(payload.get("previousAttributes"), dict) else {}
+    )
+    return DREvent(
+        id=str(data["id"]),
+        type=_text(data.get("type")),
+        created_time=parse_time(data.get("createdTime")),
+        data_object=obj,
+        previous_attributes=previous,
+        raw=data,
+    )
+
+
+# --- Helpers ---------------------------------------------------------------------------------
+
+
+def _checkout_payload(
+    customer_id: str,
+    currency: str,
+    items: list[dict],
+    charge_type: str,
+    upstream_id: str | None,
+    metadata: dict | None,
+) -> dict:
+    if charge_type not in CHARGE_TYPES:
+        raise ValueError(f"chargeType must be one of {', '.join(CHARGE_TYPES)}, not {charge_type!r}.")
+    payload: dict[str, Any] = {
+        "customerId": customer_id,
+        "currency": currency,
+        "chargeType": charge_type,
+        "items": [_compact(item) for item in items],
+    }
+    if upstream_id:
+        payload["upstreamId"] = upstream_id
+    if metadata:
+        payload["metadata"] = metadata
+    return payload
+
+
+def _compact(value: Any) -> Any:
+    """JSON without None values in objects (Digital River's item schemas have no nulls); Decimal as number."""
+    if isinstance(value, dict):
+        return {key: _compact(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list | tuple):
+        return [_compact(item) for item in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _need(data: Any, what: str) -> None:
+    if not isinstance(data, dict) or not data.get("id"):
+        raise VendorError(VENDOR, "invalid_response", f"not a Digital River {what}", raw=data)
+
+
+def _segment(value: str) -> str:
+    return quote(str(value), safe="")
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _optional(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value)
+    return None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A Decimal from a JSON number (through its text, so 0.1 stays 0.1), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _oldest_first(objects: list) -> list:
+    """Digital River lists newest first; callers want the oldest first.
+
+    The list is turned around before sorting so that objects of the same second keep their
+    order (times have one-second precision); unreadable times go last.
+    """
+
+    def created(obj) -> datetime:
+        return parse_time(obj.raw.get("createdTime")) or _LAST
+
+    return sorted(reversed(objects), key=created)
+
+
+_LAST = datetime.max.replace(tzinfo=UTC)
