@@ -16,6 +16,7 @@ vendor_sandbox = testing.vendor_sandbox
 
 TENANT_TOKEN = "cf-tenant-token-for-contract-tests"
 CLOUDFLARE_BASE = "/sandbox/cloudflare/client/v4"
+DIGITALRIVER_BASE = "/sandbox/digitalriver"
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Exchange:
     """One request a client sent and the sandbox's answer, as JSON (None when there was none)."""
 
     method: str
-    path: str  # relative to the vendor's base URL
+    path: str  # relative to the vendor's base URL (Cloudflare's or Digital River's)
     sent: Any
     status: int
     answer: Any
@@ -41,7 +42,7 @@ def exchanges(monkeypatch, vendor_sandbox) -> list[Exchange]:
         captured.append(
             Exchange(
                 method=request.method,
-                path=path.removeprefix(CLOUDFLARE_BASE),
+                path=path.removeprefix(CLOUDFLARE_BASE).removeprefix(DIGITALRIVER_BASE),
                 sent=json.loads(request.body) if request.body else None,
                 status=response.status_code,
                 answer=json.loads(response.content) if response.content else None,
