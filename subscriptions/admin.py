@@ -15,6 +15,7 @@ from core import clock
 from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, run_per_row, state_badge
 from core.errors import DomainError
 from partner.models import Customer
+from subscriptions import cloudflare_admin  # noqa: F401 - registers the Cloudflare admin pages
 from subscriptions.acme_rules import end_options
 from subscriptions.models import AcmeContract, AcmeProduct
 from subscriptions.selectors import operations_of

@@ -396,11 +396,16 @@ def _require_no_live_addon(account: Subaccount, rate_plan_id: str) -> None:
 
 def retry_failed_operation(actor: Actor, record: CloudflarePlanRecord) -> Operation:
     """Retry the zone's or add-on's last failed operation; a lost create is looked up before any new one."""
+    return operations.retry(actor, failed_operation_of(actor, record))
+
+
+def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation:
+    """The last failed operation of a zone or add-on: what a retry would run again (refused if none)."""
     _require_manage(actor, record)
     failed = selectors.operations_of(record).filter(state=OperationState.FAILED).first()
     if failed is None:
         raise RuleViolation(f"Nothing to retry: no operation of {record} failed.", code="not_retryable")
-    return operations.retry(actor, failed)
+    return failed
 
 
 def current_of(record: CloudflarePlanRecord) -> Current:
