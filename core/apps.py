@@ -7,8 +7,11 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
+        from core.dashboard import autodiscover
         from core.schedules import ensure_schedules
         from core.tasks import register_sweepable
 
         post_migrate.connect(ensure_schedules, sender=self)
         register_sweepable("core.Operation", ("pending",), "core.tasks.run_operation_task")
+        # Each app's dashboard.py registers its pages' parts (see core.dashboard).
+        autodiscover()

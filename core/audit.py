@@ -7,6 +7,7 @@ import json
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
+from django.db.models.functions import Cast
 
 from core.actor import Actor
 from core.fields import EncryptedSecretField
@@ -71,3 +72,13 @@ def events_for(obj: models.Model):
         content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
         object_id=str(obj.pk),
     ).select_related("actor")
+
+
+def events_for_many(querysets) -> models.QuerySet[AuditEvent]:
+    """The audit trail of every object of several querysets (of any models), newest first, in one query."""
+    condition = models.Q(pk__in=[])
+    for qs in querysets:
+        content_type = ContentType.objects.get_for_model(qs.model, for_concrete_model=False)
+        ids = qs.order_by().annotate(_audit_id=Cast("pk", models.CharField())).values("_audit_id")
+        condition |= models.Q(content_type=content_type, object_id__in=ids)
+    return AuditEvent.objects.filter(condition).select_related("actor")

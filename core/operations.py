@@ -16,6 +16,7 @@ import logging
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from core import audit
@@ -202,3 +203,29 @@ def latest_by_target(objects) -> dict:
     ).order_by("object_id", "-created_at", "-id"):
         latest.setdefault(operation.object_id, operation)
     return {o.pk: latest.get(str(o.pk)) for o in objects}
+
+
+def on_objects(objects: models.QuerySet) -> models.QuerySet[Operation]:
+    """The operations on the objects of a queryset (scoped by the caller), in one query."""
+    content_type = ContentType.objects.get_for_model(objects.model)
+    ids = objects.order_by().annotate(_op_id=Cast("pk", models.CharField())).values("_op_id")
+    return Operation.objects.filter(content_type=content_type, object_id__in=ids)
+
+
+def unresolved_failures(objects: models.QuerySet) -> models.QuerySet[Operation]:
+    """Failed operations that are still the newest on their object: nothing since has fixed them."""
+    newer = Operation.objects.filter(
+        content_type=models.OuterRef("content_type"),
+        object_id=models.OuterRef("object_id"),
+        created_at__gt=models.OuterRef("created_at"),
+    )
+    return on_objects(objects).filter(state=OperationState.FAILED).exclude(models.Exists(newer))
+
+
+def struggling(objects: models.QuerySet) -> models.QuerySet[Operation]:
+    """Pending operations that failed at least once (retrying with backoff) or that nobody picked up
+    in time (stuck: their lease or next attempt is past; wall-clock time, not the business clock)."""
+    return on_objects(objects).filter(
+        models.Q(last_error_code__gt="") | models.Q(next_attempt_at__lt=timezone.now()),
+        state=OperationState.PENDING,
+    )
