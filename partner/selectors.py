@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from collections.abc import Iterable
 
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+
+from core import audit
 from core.actor import Actor
 from core.errors import NotFound
+from core.models import ApiToken, AuditEvent
 from partner.access import allowed_customer_ids, membership_of
-from partner.models import Customer, Partner, Subaccount
+from partner.models import Customer, Membership, Partner, Subaccount, SubaccountState, Vendor
 
 
 def partners_for(actor: Actor) -> QuerySet[Partner]:
@@ -54,3 +59,65 @@ def get_or_404(qs: QuerySet, **lookup):
     if obj is None:
         raise NotFound("Not found.")
     return obj
+
+
+def members_for(actor: Actor, partner: Partner) -> QuerySet[Membership]:
+    """The members of a partner the actor belongs to (staff: any), with their customer limits."""
+    if not partners_for(actor).filter(pk=partner.pk).exists():
+        return Membership.objects.none()
+    return (
+        Membership.objects.filter(partner=partner)
+        .select_related("user")
+        .prefetch_related(Prefetch("customers", queryset=Customer.objects.order_by("name")))
+        .order_by("user__first_name", "user__last_name", "user__email")
+    )
+
+
+def api_tokens_of(actor: Actor) -> QuerySet[ApiToken]:
+    """The acting user's own API tokens, newest first (nobody lists anyone else's here)."""
+    if actor.user is None or not actor.user.is_authenticated:
+        return ApiToken.objects.none()
+    return ApiToken.objects.filter(user=actor.user).order_by("-created_at", "-id")
+
+
+def activity_for(actor: Actor, customers: QuerySet[Customer], sources: Iterable = ()) -> QuerySet[AuditEvent]:
+    """Every recorded change to these customers and what they own (their subaccounts, and each
+    `source(customers)` queryset: contracts, zones...), newest first, within the actor's scope."""
+    customers = customers_for(actor).filter(pk__in=customers.values("pk"))
+    owned = [Subaccount.objects.filter(customer__in=customers), *(source(customers) for source in sources)]
+    return audit.events_for_many([customers, *owned])
+
+
+def search_customers(actor: Actor, *, q: str = "", status: str = "") -> QuerySet[Customer]:
+    """The customer list: text search on name, reference and contact; filters on subaccounts."""
+    qs = customers_for(actor)
+    if q:
+        qs = qs.filter(
+            Q(name__icontains=q)
+            | Q(reference__icontains=q)
+            | Q(contact_name__icontains=q)
+            | Q(contact_email__icontains=q)
+        )
+    own = Subaccount.objects.filter(customer=OuterRef("pk"))
+    if status == "attention":
+        qs = qs.filter(Exists(own.filter(state__in=[SubaccountState.FAILED, SubaccountState.UNKNOWN])))
+    elif status == "no_subaccount":
+        qs = qs.exclude(Exists(own))
+    elif status in Vendor.values:
+        qs = qs.filter(Exists(own.filter(vendor=status)))
+    return qs
+
+
+def subaccounts_needing_attention(actor: Actor) -> QuerySet[Subaccount]:
+    """Subaccounts that failed, whose outcome is unknown, that are retrying after an error, or that
+    nobody picked up in time (wall-clock lease past)."""
+    return subaccounts_for(actor).filter(
+        Q(state__in=[SubaccountState.FAILED, SubaccountState.UNKNOWN])
+        | Q(state=SubaccountState.PENDING, last_error_code__gt="")
+        | Q(state=SubaccountState.PENDING, next_attempt_at__lt=timezone.now())
+    )
+
+
+def customers_without_subaccounts(actor: Actor) -> QuerySet[Customer]:
+    """Customers that have no vendor subaccount yet: onboarding not started for them."""
+    return customers_for(actor).filter(subaccounts__isnull=True)

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.tokens import default_token_generator
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
+from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
 
 from core import audit
 from core.actor import Actor
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
+from core.models import ApiToken
 from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure
 from core.validation import full_clean_or_refuse
 from partner.access import Can, require
 from partner.models import (
     NAMING_TOKENS,
     Customer,
+    Membership,
     Partner,
+    Role,
     Subaccount,
     SubaccountState,
     Vendor,
@@ -384,3 +398,176 @@ def _vendor_credentials(partner: Partner, vendor: str) -> bool:
 def _emergency_contacts(subaccount: Subaccount) -> list[str]:
     emails = [subaccount.customer.contact_email, subaccount.partner.org_contact_email]
     return list(dict.fromkeys(e for e in emails if e))
+
+
+# --- Members ------------------------------------------------------------------------------
+
+INVITATION_TASK = "partner.tasks.send_invitation_task"
+
+
+def invite_member(
+    actor: Actor,
+    partner: Partner,
+    *,
+    email: str,
+    role: str,
+    first_name: str = "",
+    last_name: str = "",
+    customers=(),
+) -> Membership:
+    """The owner invites a member: a user without a password, its membership (role and optional
+    customer limits), and an e-mail with a link to choose a password."""
+    require(actor, Can.MANAGE_MEMBERS, partner=partner)
+    email = (email or "").strip().lower()
+    _check_role(role)
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("Give a valid e-mail address.", fields={"email": exc.messages}) from exc
+    User = get_user_model()
+    if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
+        raise RuleViolation(
+            f"{email} already has an account; a person can be a member of one partner only.",
+            code="member_exists",
+            fields={"email": "Already has an account."},
+        )
+    limits = _customer_limits(partner, customers)
+    with transaction.atomic():
+        user = User.objects.create_user(
+            username=email, email=email, first_name=first_name.strip(), last_name=last_name.strip()
+        )  # no password: unusable until the invitation link sets one
+        membership = Membership.objects.create(user=user, partner=partner, role=role)
+        membership.customers.set(limits)
+        audit.record(
+            actor,
+            "member.invited",
+            membership,
+            partner_id=partner.pk,
+            changes={
+                "email": [None, email],
+                "role": [None, role],
+                "customers": [None, sorted(c.reference for c in limits)],
+            },
+        )
+        enqueue_on_commit(INVITATION_TASK, membership.pk)
+    return membership
+
+
+def resend_invitation(actor: Actor, membership: Membership) -> Membership:
+    """Send the invitation again to a member who has not signed in yet (the old link stops working
+    once a password is set)."""
+    require(actor, Can.MANAGE_MEMBERS, partner=membership.partner)
+    if membership.user.last_login is not None:
+        raise RuleViolation(
+            f"{membership.user.email} has already signed in; they can reset their password themselves.",
+            code="member_already_joined",
+        )
+    with transaction.atomic():
+        audit.record(
+            actor, "member.invitation_resent", membership, partner_id=membership.partner_id, changes={}
+        )
+        enqueue_on_commit(INVITATION_TASK, membership.pk)
+    return membership
+
+
+def update_member(actor: Actor, membership: Membership, *, role: str, customers=()) -> Membership:
+    """The owner changes a member's role and customer limits; a partner always keeps one owner."""
+    require(actor, Can.MANAGE_MEMBERS, partner=membership.partner)
+    _check_role(role)
+    limits = _customer_limits(membership.partner, customers)
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update().select_related("partner", "user").get(pk=membership.pk)
+        )
+        before_customers = sorted(membership.customers.values_list("reference", flat=True))
+        if membership.role == Role.OWNER and role != Role.OWNER:
+            _require_another_owner(membership, "change the role of")
+        before_role = membership.role
+        membership.role = role
+        membership.save(update_fields=["role"])
+        membership.customers.set(limits)
+        after_customers = sorted(c.reference for c in limits)
+        changes = {}
+        if before_role != role:
+            changes["role"] = [before_role, role]
+        if before_customers != after_customers:
+            changes["customers"] = [before_customers, after_customers]
+        audit.record(actor, "member.updated", membership, partner_id=membership.partner_id, changes=changes)
+    return membership
+
+
+def remove_member(actor: Actor, membership: Membership) -> None:
+    """The owner removes a member: the membership goes, the user is deactivated and their API tokens
+    revoked; nobody removes themselves and a partner always keeps one owner."""
+    require(actor, Can.MANAGE_MEMBERS, partner=membership.partner)
+    if actor.user is not None and actor.user.pk == membership.user_id:
+        raise RuleViolation("You cannot remove yourself.", code="cannot_remove_self")
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update().select_related("partner", "user").get(pk=membership.pk)
+        )
+        if membership.role == Role.OWNER:
+            _require_another_owner(membership, "remove")
+        user = membership.user
+        audit.record(
+            actor,
+            "member.removed",
+            membership,
+            partner_id=membership.partner_id,
+            changes={"email": [user.email, None], "role": [membership.role, None]},
+        )
+        ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(revoked_at=timezone.now())
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        membership.delete()
+
+
+def send_invitation(membership_id: int) -> None:
+    """Worker side: e-mail the member a link to choose their password (a fresh token each time)."""
+    membership = Membership.objects.select_related("user", "partner").filter(pk=membership_id).first()
+    if membership is None or not membership.user.is_active:
+        return
+    user = membership.user
+    context = {
+        "user": user,
+        "partner": membership.partner,
+        "role": membership.get_role_display(),
+        "link": settings.SITE_URL.rstrip("/")
+        + reverse(
+            "password_reset_confirm",
+            kwargs={
+                "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+                "token": default_token_generator.make_token(user),
+            },
+        ),
+        "valid_days": max(settings.PASSWORD_RESET_TIMEOUT // 86400, 1),
+    }
+    subject = render_to_string("emails/invitation_subject.txt", context).strip()
+    send_mail(subject, render_to_string("emails/invitation.txt", context), None, [user.email])
+
+
+def _check_role(role: str) -> None:
+    if role not in Role.values:
+        raise ValidationFailed(f"Unknown role {role!r}.", fields={"role": f"One of {Role.values}."})
+
+
+def _customer_limits(partner: Partner, customers) -> list[Customer]:
+    """The customers a member is limited to: all of them must be this partner's."""
+    ids = {c.pk if isinstance(c, Customer) else int(c) for c in customers or ()}
+    found = list(Customer.objects.filter(partner=partner, pk__in=ids))
+    if len(found) != len(ids):
+        raise ValidationFailed(
+            "Some of those customers are not yours.", fields={"customers": "Choose among your customers."}
+        )
+    return found
+
+
+def _require_another_owner(membership: Membership, verb: str) -> None:
+    others = Membership.objects.filter(partner_id=membership.partner_id, role=Role.OWNER).exclude(
+        pk=membership.pk
+    )
+    if not others.exists():
+        raise RuleViolation(
+            f"You cannot {verb} the only owner of {membership.partner}: make another member owner first.",
+            code="last_owner",
+        )
