@@ -6,7 +6,10 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing.views import digitalriver_webhook
 from core.api.errors import api_not_found
+from partner import urls as partner_urls
+from subscriptions import urls as subscriptions_urls
 
 
 def healthz(request):
@@ -24,9 +27,16 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     re_path(r"^api/.*$", api_not_found),
     path("healthz", healthz, name="healthz"),
+    path("webhooks/digitalriver/", digitalriver_webhook, name="digitalriver-webhook"),
+    path("accounts/", include(partner_urls.account_urlpatterns)),
 ]
 
 if settings.SANDBOX_ENABLED:
     urlpatterns.append(path("sandbox/", include("vendors.sandbox.urls")))
+
+# The reseller dashboard, mounted last at the root: each app brings its pages.
+urlpatterns.append(
+    path("", include(([*partner_urls.urlpatterns, *subscriptions_urls.urlpatterns], "dashboard")))
+)
 
 handler500 = "core.api.errors.server_error"

@@ -1,0 +1,169 @@
+"""Dashboard forms for customers, subaccounts, members, API tokens and the organization profile.
+
+Forms only parse input; every rule is the service's (its refusals come back as form errors).
+"""
+
+from __future__ import annotations
+
+from django import forms
+
+from partner.access import ROLE_CAPABILITIES, Can
+from partner.models import Customer, Partner, Role, Vendor
+from partner.services import CUSTOMER_FIELDS, LOCKED_ONCE_SUBACCOUNTS_EXIST, PARTNER_PROFILE_FIELDS
+
+CAPABILITY_LABELS = {
+    Can.VIEW: "see customers and subscriptions",
+    Can.MANAGE_PARTNER: "edit the organization",
+    Can.MANAGE_MEMBERS: "manage the team",
+    Can.MANAGE_CUSTOMERS: "add and edit customers",
+    Can.MANAGE_SUBACCOUNTS: "create subaccounts",
+    Can.RETRY_SUBACCOUNTS: "retry failed subaccounts",
+    Can.MANAGE_SERVICES: "order and change subscriptions",
+    Can.REVEAL_SECRETS: "reveal ACME credentials",
+    Can.MANAGE_BILLING: "manage billing",
+}
+
+
+def role_description(role: str) -> str:
+    capabilities = ROLE_CAPABILITIES.get(role, frozenset())
+    if capabilities == frozenset(Can):
+        return "Everything, including the team."
+    allowed = [
+        CAPABILITY_LABELS.get(cap, cap.name.lower().replace("_", " ")) for cap in Can if cap in capabilities
+    ]
+    return allowed[0].capitalize() + ("; " + "; ".join(allowed[1:]) if len(allowed) > 1 else "") + "."
+
+
+ROLE_CHOICES = [(value, label) for value, label in Role.choices]
+
+
+class CustomerForm(forms.ModelForm):
+    class Meta:
+        model = Customer
+        fields = CUSTOMER_FIELDS
+        widgets = {
+            "notes": forms.Textarea(attrs={"rows": 3}),
+            "country": forms.TextInput(attrs={"size": 2, "maxlength": 2, "placeholder": "NL"}),
+            "contact_email": forms.EmailInput(attrs={"autocomplete": "off"}),
+        }
+        labels = {
+            "reference": "Reference",
+            "contact_email": "Contact e-mail",
+            "country": "Country (ISO code)",
+        }
+        help_texts = {
+            "reference": "Short id such as “globex”: lower-case letters, digits and hyphens. Used in subaccount "
+            "names, so it is fixed once a subaccount exists.",
+        }
+
+    def _post_clean(self):
+        """Model validation runs in the service, which reports it field by field."""
+
+    def cleaned_values(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["country"] = (data.get("country") or "").upper()
+        return data
+
+
+class SubaccountForm(forms.Form):
+    vendor = forms.ChoiceField(choices=Vendor.choices, widget=forms.RadioSelect)
+    name = forms.CharField(
+        max_length=100,
+        required=False,
+        help_text="Leave empty to use your naming convention.",
+    )
+
+    def __init__(self, *args, vendors: list[str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if vendors is not None:
+            self.fields["vendor"].choices = [(v, label) for v, label in Vendor.choices if v in vendors]
+            if len(vendors) == 1:
+                self.fields["vendor"].initial = vendors[0]
+
+
+class MemberForm(forms.Form):
+    role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect)
+    customers = forms.ModelMultipleChoiceField(
+        queryset=Customer.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Limit to these customers",
+        help_text="Leave all unticked for access to every customer.",
+    )
+
+    def __init__(self, *args, partner: Partner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["customers"].queryset = Customer.objects.filter(partner=partner).order_by("name")
+        self.fields["role"].choices = [
+            (value, f"{label} — {role_description(value)}") for value, label in ROLE_CHOICES
+        ]
+
+
+class InviteForm(MemberForm):
+    email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    first_name = forms.CharField(max_length=150, required=False)
+    last_name = forms.CharField(max_length=150, required=False)
+    field_order = ["email", "first_name", "last_name", "role", "customers"]
+
+
+EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What the token is for, e.g. “billing sync script”.", label="Name"
+    )
+    expires_in = forms.ChoiceField(choices=EXPIRY_CHOICES, required=False, label="Expires")
+
+
+class PartnerProfileForm(forms.ModelForm):
+    auto_renew_default = forms.NullBooleanField(
+        required=False,
+        label="Account-level auto-renew default",
+        widget=forms.NullBooleanSelect,
+        help_text="Applies to ACME orders that leave renewal to the account setting.",
+    )
+
+    class Meta:
+        model = Partner
+        fields = PARTNER_PROFILE_FIELDS
+        widgets = {"country": forms.TextInput(attrs={"size": 2, "maxlength": 2})}
+
+    def __init__(self, *args, locked: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["auto_renew_default"].widget.choices = [
+            ("unknown", "Not set (DigiCert's default: off)"),
+            ("true", "On"),
+            ("false", "Off"),
+        ]
+        if locked:
+            for name in LOCKED_ONCE_SUBACCOUNTS_EXIST:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = "Fixed: subaccounts were created under it."
+
+    def _post_clean(self):
+        """Model validation runs in the service, which reports it field by field."""
+
+    def changes(self) -> dict:
+        return {name: self.cleaned_data[name] for name in self.changed_data if name in PARTNER_PROFILE_FIELDS}
+
+
+class VendorCredentialsForm(forms.Form):
+    digicert_api_key = forms.CharField(
+        required=False,
+        label="DigiCert Partner Subscriptions API key",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Leave empty to keep the current key.",
+    )
+    cloudflare_api_token = forms.CharField(
+        required=False,
+        label="Cloudflare tenant API token",
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Leave empty to keep the current token.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("digicert_api_key") or data.get("cloudflare_api_token")):
+            raise forms.ValidationError("Enter at least one key to replace.")
+        return data

@@ -1,0 +1,655 @@
+"""The reseller dashboard: the member gate, home, customers, subaccounts, team, API tokens,
+organization and CSV exports. Views parse input, call one service and render its answer or refusal.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+from django.views.generic import FormView, TemplateView
+
+from core import clock
+from core import dashboard as dash
+from core.actor import Actor, Face
+from core.errors import DomainError, NotFound, PermissionDenied
+from core.models import ApiToken
+from core.tokens import issue_api_token, revoke_api_token
+from partner import selectors, services
+from partner.access import Can, can, require
+from partner.dashboard import IN_PROGRESS
+from partner.forms import (
+    CAPABILITY_LABELS,
+    CustomerForm,
+    InviteForm,
+    MemberForm,
+    PartnerProfileForm,
+    SubaccountForm,
+    TokenForm,
+    VendorCredentialsForm,
+    role_description,
+)
+from partner.models import Customer, Membership, Role, Subaccount, Vendor
+from partner.onboarding import onboarding_checklist
+
+PAGE_SIZE = 25
+
+
+def no_store(response: HttpResponse) -> HttpResponse:
+    """Pages that show a secret once must not be kept by the browser or a proxy."""
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# --- The member gate ----------------------------------------------------------------------------
+
+
+class MemberMixin:
+    """Signed-in reseller members only, acting through the dashboard face.
+
+    Anonymous users go to the sign-in page; staff without a membership are sent to the admin; a
+    refusal of the services becomes the matching page: another partner's object (or a customer
+    outside the member's limits) is 404, a role without the right is 403 with the reason.
+    """
+
+    capability: Can | None = Can.VIEW
+    nav = ""
+    title = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        membership = Membership.objects.select_related("partner").filter(user=user).first()
+        if membership is None:
+            if user.is_staff:
+                messages.info(
+                    request, "Support staff work in the admin; the dashboard is for reseller members."
+                )
+                return redirect("admin:index")
+            return render(request, "dashboard/no_membership.html", status=403)
+        user.membership = membership
+        self.actor = Actor(user, Face.DASHBOARD)
+        self.membership, self.partner = membership, membership.partner
+        try:
+            if self.capability:
+                require(self.actor, self.capability, partner=self.partner)
+            return super().dispatch(request, *args, **kwargs)
+        except (NotFound, Http404):
+            return render(request, "dashboard/404.html", self.base_context(), status=404)
+        except PermissionDenied as error:
+            context = {**self.base_context(), "reason": error.message}
+            return render(request, "dashboard/403.html", context, status=403)
+
+    def base_context(self) -> dict:
+        caps = {cap.name.lower(): can(self.actor, cap) for cap in Can}
+        nav = [
+            item for item in dash.registry.nav if not item.capability or can(self.actor, Can(item.capability))
+        ]
+        return {
+            "caps": caps,
+            "partner": self.partner,
+            "membership": self.membership,
+            "nav_items": nav,
+            "nav_active": self.nav,
+            "page_title": self.title,
+        }
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.base_context())
+        return context
+
+
+class MemberTemplateView(MemberMixin, TemplateView):
+    pass
+
+
+class ServiceFormView(MemberMixin, FormView):
+    """A form whose valid input goes to one service; the service's refusal becomes form errors."""
+
+    def form_valid(self, form):
+        try:
+            result = self.perform(form)
+        except DomainError as error:
+            dash.show_domain_error(form, error)
+            return self.form_invalid(form)
+        return self.done(result)
+
+    def perform(self, form):
+        raise NotImplementedError
+
+    def done(self, result):
+        return redirect(self.get_success_url())
+
+
+class ActionView(MemberMixin, View):
+    """A button: POST runs one service, then back to the page with its outcome as a message."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        target = self.get_target()
+        try:
+            message = self.perform(target)
+        except DomainError as error:
+            dash.flash_domain_error(request, error)
+        else:
+            messages.success(request, message)
+        return redirect(self.next_url(target))
+
+    def get_target(self):
+        raise NotImplementedError
+
+    def perform(self, target) -> str:
+        raise NotImplementedError
+
+    def next_url(self, target) -> str:
+        raise NotImplementedError
+
+
+def paginate(request, queryset, per_page: int = PAGE_SIZE):
+    """The requested page (a bad page number gives the nearest one) and the query string without it."""
+    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
+    params = request.GET.copy()
+    params.pop("page", None)
+    return page, params.urlencode()
+
+
+# --- Home ---------------------------------------------------------------------------------------
+
+
+class HomeView(MemberTemplateView):
+    template_name = "dashboard/home.html"
+    nav = "home"
+    title = "Home"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        now = clock.now()
+        figures = [figure for _, source in dash.registry.figures for figure in source(self.actor, now)]
+        months = dash.month_starts(now.date(), 12)
+        charts = [dash.chart_geometry(source(self.actor, months)) for _, source in dash.registry.charts]
+        activity = selectors.activity_for(
+            self.actor, selectors.customers_for(self.actor), dash.registry.timeline_sources
+        )
+        context.update(
+            now=now,
+            attention=dash.attention_items(self.actor, now),
+            figures=figures,
+            charts=charts,
+            activity=activity[:8],
+        )
+        return context
+
+
+# --- Customers ----------------------------------------------------------------------------------
+
+CUSTOMER_FILTERS = [
+    ("", "All customers"),
+    ("attention", "Needs attention"),
+    ("no_subaccount", "No subaccount yet"),
+    ("digicert", "With a DigiCert subaccount"),
+    ("cloudflare", "With a Cloudflare account"),
+]
+CUSTOMER_ORDERINGS = {"name": ("name", "id"), "newest": ("-created_at", "-id")}
+
+
+class CustomerListView(MemberTemplateView):
+    template_name = "dashboard/customers/list.html"
+    nav = "customers"
+    title = "Customers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params = self.request.GET
+        customers = selectors.search_customers(
+            self.actor, q=params.get("q", "").strip(), status=params.get("status", "")
+        ).order_by(*CUSTOMER_ORDERINGS.get(params.get("order", ""), CUSTOMER_ORDERINGS["name"]))
+        customers = customers.prefetch_related(
+            Prefetch("subaccounts", queryset=Subaccount.objects.order_by("vendor"))
+        )
+        page, query = paginate(self.request, customers)
+        rows = list(page.object_list)
+        summaries: dict[int, list[str]] = {}
+        for source in dash.registry.customer_summaries:
+            for customer_id, facts in source(self.actor, [c.pk for c in rows]).items():
+                summaries.setdefault(customer_id, []).extend(facts)
+        context.update(
+            page=page,
+            query=query,
+            rows=[(customer, summaries.get(customer.pk, [])) for customer in rows],
+            q=params.get("q", ""),
+            status=params.get("status", ""),
+            order=params.get("order", "name"),
+            filters=CUSTOMER_FILTERS,
+            export_query=urlencode({k: params[k] for k in ("q", "status") if params.get(k)}),
+        )
+        return context
+
+
+class CustomerCreateView(ServiceFormView):
+    template_name = "dashboard/customers/form.html"
+    form_class = CustomerForm
+    capability = Can.MANAGE_CUSTOMERS
+    nav = "customers"
+    title = "Add a customer"
+
+    def perform(self, form):
+        return services.create_customer(self.actor, self.partner, **form.cleaned_values())
+
+    def done(self, customer):
+        messages.success(self.request, f"{customer} added. Next: create its vendor subaccounts.")
+        return redirect("dashboard:customer", pk=customer.pk)
+
+
+class CustomerObjectMixin:
+    """The customer of the URL, from the actor's scoped customers (anyone else's is 404)."""
+
+    def get_customer(self) -> Customer:
+        if not hasattr(self, "_customer"):
+            self._customer = selectors.get_or_404(selectors.customers_for(self.actor), pk=self.kwargs["pk"])
+        return self._customer
+
+
+class CustomerEditView(CustomerObjectMixin, ServiceFormView):
+    template_name = "dashboard/customers/form.html"
+    form_class = CustomerForm
+    capability = Can.MANAGE_CUSTOMERS
+    nav = "customers"
+    title = "Edit customer"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "instance": self.get_customer()}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = self.get_customer()
+        context.update(customer=customer, can_delete=not customer.subaccounts.exists())
+        return context
+
+    def perform(self, form):
+        return services.update_customer(self.actor, self.get_customer(), **form.cleaned_values())
+
+    def done(self, customer):
+        messages.success(self.request, f"{customer} saved.")
+        return redirect("dashboard:customer", pk=customer.pk)
+
+
+class CustomerDeleteView(CustomerObjectMixin, ActionView):
+    capability = Can.MANAGE_CUSTOMERS
+
+    def get_target(self):
+        return self.get_customer()
+
+    def post(self, request, *args, **kwargs):
+        customer = self.get_target()
+        try:
+            services.delete_customer(self.actor, customer)
+        except DomainError as error:
+            dash.flash_domain_error(request, error)
+            return redirect("dashboard:customer", pk=customer.pk)
+        messages.success(request, f"{customer} deleted.")
+        return redirect("dashboard:customers")
+
+
+class CustomerDetailView(CustomerObjectMixin, MemberTemplateView):
+    template_name = "dashboard/customers/detail.html"
+    nav = "customers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = self.get_customer()
+        sections = [
+            {"section": section, **section.context(self.actor, customer)}
+            for section in dash.registry.customer_sections
+        ]
+        timeline = selectors.activity_for(
+            self.actor,
+            selectors.customers_for(self.actor).filter(pk=customer.pk),
+            dash.registry.timeline_sources,
+        )
+        show_all = self.request.GET.get("history") == "all"
+        context.update(
+            customer=customer,
+            page_title=customer.name,
+            sections=sections,
+            timeline=timeline if show_all else timeline[:25],
+            timeline_all=show_all,
+            now=clock.now(),
+        )
+        return context
+
+
+# --- Subaccounts --------------------------------------------------------------------------------
+
+
+class SubaccountCreateView(CustomerObjectMixin, ServiceFormView):
+    template_name = "dashboard/customers/subaccount_form.html"
+    form_class = SubaccountForm
+    capability = Can.MANAGE_SUBACCOUNTS
+    nav = "customers"
+    title = "Create a subaccount"
+
+    def vendors_without_subaccount(self) -> list[str]:
+        if not hasattr(self, "_vendors"):
+            present = set(self.get_customer().subaccounts.values_list("vendor", flat=True))
+            self._vendors = [v for v in Vendor.values if v not in present]
+        return self._vendors
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "vendors": self.vendors_without_subaccount()}
+
+    def get_initial(self):
+        vendor = self.request.GET.get("vendor")
+        return {"vendor": vendor} if vendor in Vendor.values else {}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer = self.get_customer()
+        checklist = onboarding_checklist(self.partner)
+        context.update(
+            customer=customer,
+            missing=[item for item in checklist if not item.done],
+            suggestions=[
+                (Vendor(v).label, self.partner.suggest_subaccount_name(customer, v))
+                for v in self.vendors_without_subaccount()
+            ],
+        )
+        return context
+
+    def perform(self, form):
+        return services.request_subaccount(
+            self.actor, self.get_customer(), form.cleaned_data["vendor"], form.cleaned_data["name"]
+        )
+
+    def done(self, subaccount):
+        messages.success(
+            self.request, f"{subaccount.get_vendor_display()} subaccount {subaccount.name} requested."
+        )
+        return redirect(reverse("dashboard:customer", args=[subaccount.customer_id]) + "#subaccounts")
+
+
+class SubaccountMixin:
+    def get_subaccount(self) -> Subaccount:
+        return selectors.get_or_404(selectors.subaccounts_for(self.actor), pk=self.kwargs["pk"])
+
+
+class SubaccountRetryView(SubaccountMixin, ActionView):
+    capability = Can.RETRY_SUBACCOUNTS
+
+    def get_target(self):
+        return self.get_subaccount()
+
+    def perform(self, subaccount):
+        services.retry_subaccount(self.actor, subaccount)
+        return f"{subaccount} is queued again; the next attempt looks it up at the vendor first."
+
+    def next_url(self, subaccount):
+        return reverse("dashboard:customer", args=[subaccount.customer_id]) + "#subaccounts"
+
+
+class SubaccountProgressView(SubaccountMixin, MemberMixin, View):
+    """The live part of a pending subaccount (htmx polls it); once it settles, the page reloads."""
+
+    def get(self, request, *args, **kwargs):
+        subaccount = self.get_subaccount()
+        if not request.htmx:
+            return redirect(reverse("dashboard:customer", args=[subaccount.customer_id]) + "#subaccounts")
+        response = render(
+            request,
+            "dashboard/partials/subaccount_progress.html",
+            {"subaccount": subaccount, "in_progress": IN_PROGRESS},
+        )
+        if subaccount.state not in IN_PROGRESS:
+            response["HX-Refresh"] = "true"
+        return response
+
+
+# --- Team ---------------------------------------------------------------------------------------
+
+
+class TeamView(MemberTemplateView):
+    template_name = "dashboard/team/list.html"
+    nav = "team"
+    title = "Team"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(
+            members=list(selectors.members_for(self.actor, self.partner)),
+            roles=[(label, role_description(value)) for value, label in Role.choices],
+        )
+        return context
+
+
+class MemberObjectMixin:
+    def get_member(self) -> Membership:
+        if not hasattr(self, "_member"):
+            self._member = selectors.get_or_404(
+                selectors.members_for(self.actor, self.partner), pk=self.kwargs["pk"]
+            )
+        return self._member
+
+
+class InviteView(ServiceFormView):
+    template_name = "dashboard/team/form.html"
+    form_class = InviteForm
+    capability = Can.MANAGE_MEMBERS
+    nav = "team"
+    title = "Invite a member"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "partner": self.partner}
+
+    def get_initial(self):
+        return {"role": Role.VIEWER}
+
+    def perform(self, form):
+        data = form.cleaned_data
+        return services.invite_member(
+            self.actor,
+            self.partner,
+            email=data["email"],
+            role=data["role"],
+            first_name=data["first_name"],
+            last_name=data["last_name"],
+            customers=data["customers"],
+        )
+
+    def done(self, membership):
+        messages.success(
+            self.request,
+            f"Invitation sent to {membership.user.email}: the e-mail has a link to choose a password.",
+        )
+        return redirect("dashboard:team")
+
+
+class MemberEditView(MemberObjectMixin, ServiceFormView):
+    template_name = "dashboard/team/form.html"
+    form_class = MemberForm
+    capability = Can.MANAGE_MEMBERS
+    nav = "team"
+    title = "Edit member"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "partner": self.partner}
+
+    def get_initial(self):
+        member = self.get_member()
+        return {"role": member.role, "customers": list(member.customers.all())}
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "member": self.get_member()}
+
+    def perform(self, form):
+        return services.update_member(
+            self.actor,
+            self.get_member(),
+            role=form.cleaned_data["role"],
+            customers=form.cleaned_data["customers"],
+        )
+
+    def done(self, membership):
+        messages.success(self.request, f"{membership.user.get_full_name() or membership.user.email} updated.")
+        return redirect("dashboard:team")
+
+
+class MemberRemoveView(MemberObjectMixin, ActionView):
+    capability = Can.MANAGE_MEMBERS
+
+    def get_target(self):
+        return self.get_member()
+
+    def perform(self, membership):
+        services.remove_member(self.actor, membership)
+        return f"{membership.user.email} removed; their sign-in and API tokens no longer work."
+
+    def next_url(self, membership):
+        return reverse("dashboard:team")
+
+
+class MemberResendView(MemberObjectMixin, ActionView):
+    capability = Can.MANAGE_MEMBERS
+
+    def get_target(self):
+        return self.get_member()
+
+    def perform(self, membership):
+        services.resend_invitation(self.actor, membership)
+        return f"Invitation sent again to {membership.user.email}."
+
+    def next_url(self, membership):
+        return reverse("dashboard:team")
+
+
+# --- API tokens (each member's own) -------------------------------------------------------------
+
+
+class TokenListView(ServiceFormView):
+    template_name = "dashboard/account/tokens.html"
+    form_class = TokenForm
+    nav = "tokens"
+    title = "API tokens"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["tokens"] = list(selectors.api_tokens_of(self.actor))
+        context["now"] = timezone.now()
+        return context
+
+    def perform(self, form):
+        days = form.cleaned_data.get("expires_in")
+        expires_at = timezone.now() + timedelta(days=int(days)) if days else None
+        return issue_api_token(
+            self.actor, self.request.user, form.cleaned_data["name"], expires_at=expires_at
+        )
+
+    def done(self, result):
+        token, key = result
+        context = {**self.base_context(), "token": token, "key": key, "page_title": "API token created"}
+        messages.success(self.request, f"Token “{token.name}” created.")
+        return no_store(render(self.request, "dashboard/account/token_created.html", context))
+
+
+class TokenRevokeView(ActionView):
+    def get_target(self):
+        return selectors.get_or_404(selectors.api_tokens_of(self.actor), pk=self.kwargs["pk"])
+
+    def perform(self, token: ApiToken):
+        revoke_api_token(self.actor, token)
+        return f"Token “{token.name}” revoked: scripts using it are refused from now on."
+
+    def next_url(self, token):
+        return reverse("dashboard:tokens")
+
+
+# --- Organization -------------------------------------------------------------------------------
+
+
+class OrganizationView(MemberTemplateView):
+    template_name = "dashboard/organization/detail.html"
+    nav = "organization"
+    title = "Organization"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        checklist = onboarding_checklist(self.partner)
+        context.update(
+            checklist=checklist,
+            onboarding_done=all(item.done for item in checklist),
+            has_digicert=bool(self.partner.digicert_api_key),
+            has_cloudflare=bool(self.partner.cloudflare_api_token),
+            capability_labels=CAPABILITY_LABELS,
+        )
+        return context
+
+
+class OrganizationEditView(ServiceFormView):
+    template_name = "dashboard/organization/form.html"
+    form_class = PartnerProfileForm
+    capability = Can.MANAGE_PARTNER
+    nav = "organization"
+    title = "Edit organization"
+
+    def get_form_kwargs(self):
+        locked = self.partner.subaccounts.exists()
+        return {**super().get_form_kwargs(), "instance": self.partner, "locked": locked}
+
+    def perform(self, form):
+        changes = form.changes()
+        if not changes:
+            return self.partner
+        partner = type(self.partner).objects.get(pk=self.partner.pk)
+        return services.update_partner_profile(self.actor, partner, **changes)
+
+    def done(self, partner):
+        messages.success(self.request, "Organization saved.")
+        return redirect("dashboard:organization")
+
+
+class CredentialsEditView(ServiceFormView):
+    template_name = "dashboard/organization/credentials.html"
+    form_class = VendorCredentialsForm
+    capability = Can.MANAGE_PARTNER
+    nav = "organization"
+    title = "Vendor credentials"
+
+    def perform(self, form):
+        return services.set_vendor_credentials(
+            self.actor,
+            self.partner,
+            digicert_api_key=form.cleaned_data["digicert_api_key"] or None,
+            cloudflare_api_token=form.cleaned_data["cloudflare_api_token"] or None,
+        )
+
+    def done(self, partner):
+        messages.success(self.request, "Vendor credentials stored (encrypted; never shown again).")
+        return redirect("dashboard:organization")
+
+
+# --- CSV exports --------------------------------------------------------------------------------
+
+
+class ExportView(MemberMixin, View):
+    """A CSV download of one registered export, honouring the list's search and filters."""
+
+    def get(self, request, key):
+        export = dash.registry.exports.get(key)
+        if export is None:
+            raise Http404
+        if export.capability:
+            require(self.actor, Can(export.capability), partner=self.partner)
+        stamp = clock.now().strftime("%Y%m%d")
+        return dash.csv_response(
+            f"{self.partner.slug}-{key}-{stamp}.csv", export.header, export.rows(self.actor, request.GET)
+        )

@@ -1,0 +1,352 @@
+"""The reseller dashboard's ACME pages: the subscriptions list, ordering, a contract's page with
+its live vendor operation, credentials revealed once, ending or renewal, SANs, drift and retry.
+Each action calls one service of subscriptions.services.acme and renders its answer or refusal."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+
+from core import audit, clock, operations
+from core import dashboard as dash
+from core.errors import DomainError, ValidationFailed
+from core.models import OperationState
+from partner import selectors as partner_selectors
+from partner.access import Can
+from partner.models import SubaccountState, Vendor
+from partner.views import (
+    ActionView,
+    CustomerObjectMixin,
+    MemberMixin,
+    MemberTemplateView,
+    ServiceFormView,
+    no_store,
+    paginate,
+)
+from subscriptions import dashboard_selectors, selectors
+from subscriptions.dashboard import ENDS_WITHIN
+from subscriptions.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm
+from subscriptions.models import AcmeContract, AcmeProduct, ContractState
+from subscriptions.services import acme
+
+STATE_FILTERS = [("", "Any state"), *ContractState.choices]
+RENEWAL_FILTERS = [
+    ("", "Any renewal"),
+    ("on", "Renews"),
+    ("off", "Does not renew"),
+    ("drift", "Drift with DigiCert"),
+]
+PUSHABLE = set(acme.PUSHABLE_FIELDS)
+
+
+class SubscriptionListView(MemberTemplateView):
+    template_name = "dashboard/acme/list.html"
+    nav = "subscriptions"
+    title = "Subscriptions"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params, now = self.request.GET, clock.now()
+        ends = ENDS_WITHIN.get(params.get("ends", ""))
+        contracts = dashboard_selectors.search_contracts(
+            self.actor,
+            q=params.get("q", "").strip(),
+            state=params.get("state", ""),
+            product=params.get("product", ""),
+            renewal=params.get("renewal", ""),
+            ends_before=now + timedelta(days=ends) if ends else None,
+        )
+        page, query = paginate(self.request, contracts)
+        rows = list(page.object_list)
+        latest = operations.latest_by_target(rows)
+        context.update(
+            page=page,
+            query=query,
+            rows=[(c, latest.get(c.pk)) for c in rows],
+            now=now,
+            filters={k: params.get(k, "") for k in ("q", "state", "product", "renewal", "ends")},
+            state_filters=STATE_FILTERS,
+            product_filters=[("", "Any product"), *AcmeProduct.choices],
+            renewal_filters=RENEWAL_FILTERS,
+            export_query=query,
+        )
+        return context
+
+
+class OrderView(CustomerObjectMixin, ServiceFormView):
+    template_name = "dashboard/acme/order.html"
+    form_class = OrderForm
+    capability = Can.MANAGE_SERVICES
+    nav = "subscriptions"
+    title = "Order an ACME subscription"
+
+    def digicert_subaccount(self):
+        if not hasattr(self, "_subaccount"):
+            self._subaccount = self.get_customer().subaccounts.filter(vendor=Vendor.DIGICERT).first()
+        return self._subaccount
+
+    def get_form_kwargs(self):
+        subaccount = self.digicert_subaccount()
+        setting = subaccount.auto_renew_setting if subaccount else None
+        return {**super().get_form_kwargs(), "account_setting": setting}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subaccount = self.digicert_subaccount()
+        context.update(
+            customer=self.get_customer(),
+            subaccount=subaccount,
+            ready=subaccount is not None and subaccount.state == SubaccountState.ACTIVE,
+            product_help=PRODUCT_HELP,
+        )
+        return context
+
+    def perform(self, form):
+        return acme.order_acme_contract(
+            self.actor,
+            self.get_customer(),
+            product=form.cleaned_data["product"],
+            sans=form.cleaned_data["sans"],
+            auto_renew=form.auto_renew(),
+            organization=form.organization(),
+        )
+
+    def done(self, contract):
+        messages.success(self.request, "Order sent to DigiCert. This page follows its progress.")
+        return redirect("dashboard:acme", pk=contract.pk)
+
+
+class ContractMixin:
+    """The contract of the URL, from the actor's scoped contracts (anyone else's is 404)."""
+
+    def get_contract(self) -> AcmeContract:
+        if not hasattr(self, "_contract"):
+            self._contract = partner_selectors.get_or_404(
+                selectors.acme_contracts_for(self.actor), pk=self.kwargs["pk"]
+            )
+        return self._contract
+
+    def contract_url(self, contract, anchor: str = "") -> str:
+        return reverse("dashboard:acme", args=[contract.pk]) + (f"#{anchor}" if anchor else "")
+
+
+def ending_today(contract: AcmeContract, now) -> dict:
+    """What the page says about ending the contract today: the options, and when cancelling closed."""
+    options = acme.options_today(contract)
+    closes = contract.cancel_window_closes_at
+    return {
+        "options": options,
+        "actions": {option.action for option in options},
+        "cancel_closed_on": closes
+        if closes and now > closes and contract.state in (ContractState.ACTIVE, ContractState.RENEWAL_STOPPED)
+        else None,
+    }
+
+
+class ContractDetailView(ContractMixin, MemberTemplateView):
+    template_name = "dashboard/acme/detail.html"
+    nav = "subscriptions"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        contract, now = self.get_contract(), clock.now()
+        history = list(selectors.operations_of(contract)[:10])
+        operation = history[0] if history else None
+        context.update(
+            contract=contract,
+            page_title=str(contract),
+            now=now,
+            operation=operation,
+            busy=operation is not None and operation.state == OperationState.PENDING,
+            history=history,
+            timeline=audit.events_for(contract)[:30],
+            drift=[
+                {
+                    "field": field,
+                    "ours": values["ours"],
+                    "vendor": values["vendor"],
+                    "pushable": field in PUSHABLE,
+                }
+                for field, values in sorted(contract.drift.items())
+            ],
+            sans_form=SansForm(),
+            live=contract.state in (ContractState.ACTIVE, ContractState.RENEWAL_STOPPED),
+            **ending_today(contract, now),
+        )
+        return context
+
+
+class ContractProgressView(ContractMixin, MemberMixin, View):
+    """The live part of a contract's pending operation (htmx polls it); once it ends, the page reloads."""
+
+    def get(self, request, *args, **kwargs):
+        contract = self.get_contract()
+        if not request.htmx:
+            return redirect(self.contract_url(contract))
+        operation = selectors.operations_of(contract).first()
+        response = render(
+            request,
+            "dashboard/partials/operation_progress.html",
+            {"contract": contract, "operation": operation},
+        )
+        if operation is None or operation.state != OperationState.PENDING:
+            response["HX-Refresh"] = "true"
+        return response
+
+
+class RevealView(ContractMixin, MemberMixin, View):
+    """Show the EAB credentials once, with ready-to-paste client configuration; never twice."""
+
+    capability = Can.REVEAL_SECRETS
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        contract = self.get_contract()
+        try:
+            revealed = acme.reveal_credentials(self.actor, contract)
+        except DomainError as error:
+            dash.flash_domain_error(request, error)
+            return redirect(self.contract_url(contract, "credentials"))
+        context = {
+            **self.base_context(),
+            "contract": contract,
+            "revealed": revealed,
+            "page_title": "ACME credentials",
+            "nav_active": "subscriptions",
+        }
+        return no_store(render(request, "dashboard/acme/credentials.html", context))
+
+
+# (service, page heading, button, success message)
+ENDINGS = {
+    "cancel": (
+        acme.cancel_acme_contract,
+        "Cancel the subscription",
+        "Cancel the subscription",
+        "Cancellation sent to DigiCert.",
+    ),
+    "stop_renewal": (acme.stop_renewal, "Stop renewal", "Stop renewal", "Stopping renewal at DigiCert."),
+    "resume_renewal": (
+        acme.resume_renewal,
+        "Resume renewal",
+        "Resume renewal",
+        "Resuming renewal at DigiCert.",
+    ),
+}
+
+
+class EndingView(ContractMixin, MemberTemplateView):
+    """Confirm, then cancel / stop renewal / resume renewal; the page says whether it applies today."""
+
+    template_name = "dashboard/acme/ending.html"
+    capability = Can.MANAGE_SERVICES
+    nav = "subscriptions"
+    action = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        contract, now = self.get_contract(), clock.now()
+        today = ending_today(contract, now)
+        _, heading, button, _ = ENDINGS[self.action]
+        context.update(
+            contract=contract,
+            action=self.action,
+            heading=heading,
+            button=button,
+            page_title=heading,
+            option=next((o for o in today["options"] if o.action == self.action), None),
+            **today,
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        contract = self.get_contract()
+        service, _, _, success = ENDINGS[self.action]
+        try:
+            service(self.actor, contract)
+        except DomainError as error:
+            context = self.get_context_data(**kwargs)
+            context["error"] = error
+            return self.render_to_response(context, status=409 if error.http_status == 409 else 400)
+        messages.success(request, success)
+        return redirect(self.contract_url(contract))
+
+
+class RegenerateView(ContractMixin, ServiceFormView):
+    template_name = "dashboard/acme/regenerate.html"
+    form_class = RegenerateForm
+    capability = Can.MANAGE_SERVICES
+    nav = "subscriptions"
+    title = "Regenerate credentials"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "contract": self.get_contract()}
+
+    def perform(self, form):
+        return acme.regenerate_credentials(
+            self.actor, self.get_contract(), revoke_existing=form.cleaned_data["revoke_existing"]
+        )
+
+    def done(self, contract):
+        messages.success(
+            self.request, "New credentials requested from DigiCert; reveal them once they arrive."
+        )
+        return redirect(self.contract_url(contract))
+
+
+class ContractActionView(ContractMixin, ActionView):
+    capability = Can.MANAGE_SERVICES
+    anchor = ""
+
+    def get_target(self):
+        return self.get_contract()
+
+    def next_url(self, contract):
+        return self.contract_url(contract, self.anchor)
+
+
+class SansAddView(ContractActionView):
+    anchor = "domains"
+
+    def perform(self, contract):
+        form = SansForm(self.request.POST)
+        if not form.is_valid():
+            raise ValidationFailed("Give at least one domain name.")
+        acme.add_sans(self.actor, contract, form.cleaned_data["sans"])
+        return "Adding the domain names at DigiCert."
+
+
+class SansRemoveView(ContractActionView):
+    anchor = "domains"
+
+    def perform(self, contract):
+        name = self.request.POST.get("san", "")
+        acme.remove_sans(self.actor, contract, [name])
+        return f"Removing {name} at DigiCert."
+
+
+class SyncView(ContractActionView):
+    anchor = "vendor"
+
+    def perform(self, contract):
+        acme.sync_acme_contract(self.actor, contract)
+        return "Reading the contract from DigiCert."
+
+
+class DriftView(ContractActionView):
+    anchor = "vendor"
+
+    def perform(self, contract):
+        field, keep = self.request.POST.get("field", ""), self.request.POST.get("keep", "")
+        acme.resolve_drift(self.actor, contract, field, keep=keep)
+        return f"Accepted DigiCert's {field}." if keep == "vendor" else f"Sending our {field} to DigiCert."
+
+
+class RetryView(ContractActionView):
+    def perform(self, contract):
+        operation = acme.retry_last_operation(self.actor, contract)
+        return f"{operation.label} is queued again."
