@@ -1,8 +1,9 @@
 """Demo data for `make run`: an onboarded partner with customers, a reseller owner, a support user.
 
 `--vendor-objects` then creates what lives at the vendors (subaccounts, ACME contracts of different
-ages) through the real path, once web, worker and sandbox are up: it is the Procfile's `demo`
-process, which stays alive afterwards so honcho keeps the others running.
+ages, Cloudflare zones on free and paid plans and an add-on) through the real path, once web,
+worker and sandbox are up: it is the Procfile's `demo` process, which stays alive afterwards so
+honcho keeps the others running.
 """
 
 import signal
@@ -16,12 +17,13 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Model
 
 from core.actor import Actor, Face
 from partner import services
 from partner.models import BillingModel, Customer, Membership, Partner, Role, Subaccount
-from subscriptions.models import AcmeContract
-from subscriptions.services import acme
+from subscriptions.models import AcmeContract, CatalogComponent, CatalogPlan, CloudflareAddon, CloudflareZone
+from subscriptions.services import acme, cloudflare
 
 SUPPORT = ("support", "support-demo-2026")
 RESELLER = ("reseller", "reseller-demo-2026")
@@ -33,6 +35,37 @@ CUSTOMERS = [
     ("Initech", "initech", "ops@initech.example"),
     ("Umbrella Health", "umbrella", "security@umbrella.example"),
     ("Stark Logistics", "stark", "admin@stark.example"),
+]
+# Northwind's Cloudflare catalog, priced like the sandbox's list: (rate plan, name, scope, monthly
+# price, frequencies, [(component, default, maximum, monthly unit price)]). PARTNERS_ENT is left
+# out, so asking for it shows the catalog refusal.
+DEMO_CATALOG = [
+    ("PARTNERS_FREE", "Free", "zone", "0", ["monthly"], [("page_rules", 3, 3, "5")]),
+    ("PARTNERS_PRO", "Pro", "zone", "20", ["monthly", "yearly"], [("page_rules", 20, 50, "5")]),
+    (
+        "PARTNERS_BIZ",
+        "Business",
+        "zone",
+        "200",
+        ["monthly", "quarterly", "yearly"],
+        [("page_rules", 50, 200, "5"), ("dedicated_certificates", 0, 10, "10")],
+    ),
+    (
+        "PARTNERS_LOAD_BALANCING",
+        "Load Balancing",
+        "account",
+        "5",
+        ["monthly", "yearly"],
+        [("endpoints", 2, 20, "5")],
+    ),
+    (
+        "TEAMS_STANDARD",
+        "Zero Trust Standard",
+        "account",
+        "350",
+        ["monthly", "yearly"],
+        [("users", 50, 500, "7")],
+    ),
 ]
 
 
@@ -113,12 +146,61 @@ class Command(BaseCommand):
             return
         self._contract(actor, customers["globex"], ["globex.example", "www.globex.example"], age_days=3)
         self._contract(actor, customers["initech"], ["initech.example", "*.initech.example"], age_days=40)
+        self._cloudflare(actor, partner, customers)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo vendor objects ready: subaccounts, a fresh ACME contract (globex, cancellable) and one "
-                "past day 30 (initech: stop renewal instead)."
+                "past day 30 (initech: stop renewal instead); Cloudflare zones globex.example (PARTNERS_FREE) "
+                "and umbrella-health.example (PARTNERS_PRO) and a load-balancing add-on (umbrella)."
             )
         )
+
+    def _cloudflare(self, actor, partner: Partner, customers: dict) -> None:
+        """Northwind's catalog, a zone left on PARTNERS_FREE, one upgraded to a paid plan, and an add-on."""
+        for rate_plan_id, name, scope, price, frequencies, components in DEMO_CATALOG:
+            if CatalogPlan.objects.filter(partner=partner, rate_plan_id=rate_plan_id).exists():
+                continue
+            plan = CatalogPlan(
+                partner=partner,
+                rate_plan_id=rate_plan_id,
+                name=name,
+                scope=scope,
+                monthly_price=price,
+                frequencies=frequencies,
+            )
+            cloudflare.save_catalog_plan(
+                actor,
+                plan,
+                components=[
+                    CatalogComponent(name=c, default=default, maximum=maximum, unit_price=unit)
+                    for c, default, maximum, unit in components
+                ],
+            )
+        self._zone(actor, customers["globex"], "globex.example")
+        paid = self._zone(actor, customers["umbrella"], "umbrella-health.example")
+        if paid is not None and not paid.subscription_id:
+            cloudflare.upgrade_zone_plan(
+                actor, paid, rate_plan_id="PARTNERS_PRO", component_values={"page_rules": 25}
+            )
+            self._wait_for(lambda: self._fresh(paid).subscription_id, f"the upgrade of {paid}")
+        umbrella = customers["umbrella"]
+        if not CloudflareAddon.objects.filter(customer=umbrella).exists():
+            addon = cloudflare.add_addon(
+                actor, umbrella, rate_plan_id="PARTNERS_LOAD_BALANCING", component_values={"endpoints": 4}
+            )
+            self._wait_for(lambda: self._fresh(addon).vendor_id, f"the add-on {addon}")
+
+    def _zone(self, actor, customer: Customer, name: str) -> CloudflareZone | None:
+        zone = CloudflareZone.objects.filter(customer=customer, name=name).first()
+        if zone is None:
+            zone = cloudflare.add_zone(actor, customer, name=name)
+        if not self._wait_for(lambda: self._fresh(zone).vendor_id, f"the zone {name}"):
+            return None
+        return self._fresh(zone)
+
+    @staticmethod
+    def _fresh(obj: Model) -> Model:
+        return type(obj).objects.get(pk=obj.pk)
 
     def _contract(self, actor, customer: Customer, sans: list[str], *, age_days: int) -> None:
         if AcmeContract.objects.filter(customer=customer).exists():
