@@ -1,8 +1,13 @@
 """django-q2 entry points of the subscriptions app."""
 
-from subscriptions.services import acme
+from subscriptions.services import acme, cloudflare
 
 
 def sync_acme_contracts_task() -> int:
     """Scheduled: queue a sync of every live ACME contract."""
     return acme.queue_scheduled_syncs()
+
+
+def sync_cloudflare_task() -> int:
+    """Scheduled: queue a sync of every live Cloudflare zone and of every account with add-ons."""
+    return cloudflare.queue_scheduled_syncs()

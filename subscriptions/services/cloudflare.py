@@ -408,6 +408,35 @@ def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation
     return failed
 
 
+def queue_scheduled_syncs() -> int:
+    """Scheduled: read every live zone and every account with add-ons at Cloudflare (periods roll over,
+    payment states change there); objects with an operation in flight are left to it."""
+    # Compared in Python: object_id is text, and PostgreSQL will not compare it with an integer key.
+    busy = set(
+        Operation.objects.filter(
+            state=OperationState.PENDING, content_type__model__in=["cloudflarezone", "subaccount"]
+        ).values_list("content_type__model", "object_id")
+    )
+    zones = [
+        zone
+        for zone in CloudflareZone.objects.filter(state=ZoneState.ACTIVE).exclude(vendor_id="")
+        if ("cloudflarezone", str(zone.pk)) not in busy
+    ]
+    accounts = [
+        account
+        for account in Subaccount.objects.filter(
+            pk__in=CloudflareAddon.objects.filter(state__in=LIVE_ADDON_STATES).values("subaccount"),
+            state=SubaccountState.ACTIVE,
+        )
+        if ("subaccount", str(account.pk)) not in busy
+    ]
+    # Materialised first: enqueueing through the ORM broker must not interleave with an open cursor.
+    for target, kind in [*((z, SyncZone.kind) for z in zones), *((a, SyncAddons.kind) for a in accounts)]:
+        with transaction.atomic():
+            operations.start(Actor.system(), target, kind, partner_id=target.partner_id)
+    return len(zones) + len(accounts)
+
+
 def current_of(record: CloudflarePlanRecord) -> Current:
     """What the customer has now, as Cloudflare last confirmed it (a zone without subscription: free)."""
     subscribed = bool(record.subscription_id) if isinstance(record, CloudflareZone) else True

@@ -592,3 +592,24 @@ def test_staff_need_the_manage_cloudflare_permission(zone):
 
     staff = StaffFactory(permissions=["view_cloudflarezone"])
     _refused(PermissionDenied, cloudflare.sync_zone, Actor(staff, Face.ADMIN), zone)
+
+
+def test_scheduled_sync_reads_every_live_zone_and_account_with_add_ons_and_rolls_the_period(
+    paid_zone, addon, zone, run_tasks
+):
+    from subscriptions.tasks import sync_cloudflare_task
+    from tests.sandbox_helpers import advance_vendor_clock
+
+    period_end = paid_zone.current_period_end
+    advance_vendor_clock(days=40)
+    assert run_tasks(sync_cloudflare_task) == 2  # the zone (upgraded in place) and the account
+    paid_zone.refresh_from_db()
+    assert paid_zone.current_period_start >= period_end and paid_zone.current_period_end > period_end
+    assert Operation.objects.filter(kind="cloudflare.sync_addons", state="succeeded").exists()
+
+
+def test_scheduled_sync_leaves_objects_with_an_operation_in_flight(paid_zone, run_tasks):
+    from subscriptions.tasks import sync_cloudflare_task
+
+    cloudflare.downgrade_zone_plan(system_actor(), paid_zone)  # queued, not run
+    assert run_tasks(sync_cloudflare_task) == 0
