@@ -12,4 +12,5 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("partner.api_urls")),
     path("", include("subscriptions.api_urls")),
+    path("", include("billing.api_urls")),
 ]

@@ -3,4 +3,8 @@
 SCHEDULES = [
     ("Sweep due and stuck vendor operations", "core.tasks.sweep_due_operations", 1),
     ("Sync ACME contracts with DigiCert", "subscriptions.tasks.sync_acme_contracts_task", 6 * 60),
+    ("Send renewal reminders", "billing.tasks.send_reminders_task", 60),
+    ("Run renewals", "billing.tasks.run_renewals_task", 15),
+    ("Provision paid subscriptions still waiting", "billing.tasks.provision_pending_task", 5),
+    ("Cancel add-ons whose billing ended", "billing.tasks.cancel_ended_targets_task", 60),
 ]

@@ -101,3 +101,36 @@ def set_cloudflare_entitlements(plans, token=None):
 
     key = sandbox.find_key("cloudflare", token or CLOUDFLARE_TOKEN)
     return sandbox.set_entitlements(key, replace=list(plans))
+
+
+def sandbox_checkout_session(session_id) -> dict:
+    """The checkout-session request as Digital River received it."""
+    from vendors.sandbox.digitalriver.render import session_request
+    from vendors.sandbox.models import DRCheckoutSession
+
+    return session_request(DRCheckoutSession.objects.get(pk=session_id))
+
+
+def sandbox_dr_checkouts(checkout_id) -> dict:
+    """A Digital River checkout as its API shows it."""
+    from vendors.sandbox.digitalriver.render import checkout_json
+    from vendors.sandbox.models import DRCheckout
+
+    return checkout_json(DRCheckout.objects.get(pk=checkout_id))
+
+
+def sandbox_dr_subscriptions(**filters):
+    from vendors.sandbox.models import DRSubscription
+
+    return DRSubscription.objects.filter(**filters)
+
+
+def advance_vendor_clock_to(when, *, plus_hours=1):
+    """Move the sandbox (and business) clock to `when`, plus a margin, never backwards."""
+    from datetime import timedelta
+
+    from core import clock
+    from vendors.sandbox.clock import advance_clock
+
+    delta = when - clock.now() + timedelta(hours=plus_hours)
+    return advance_clock(max(delta, timedelta(0)))

@@ -1,0 +1,451 @@
+"""Support staff's view of billing: plans, products, checkouts, subscriptions, renewals, notices, events."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+
+from billing.models import (
+    BillingAgreement,
+    BillingSubscription,
+    Checkout,
+    CheckoutItem,
+    Notice,
+    Plan,
+    Product,
+    Renewal,
+    WebhookEvent,
+)
+from billing.services import acquisition, catalog, events, notices, renewals
+from core.admin_tools import (
+    AuditTrailMixin,
+    ServiceSaveMixin,
+    admin_actor,
+    operations_table,
+    run_per_row,
+    state_badge,
+)
+from subscriptions.selectors import operations_of
+
+BILLING_BADGES = {
+    "draft": "pending",
+    "activePendingInvoice": "unknown",
+    "lapsed": "failed",
+    "ended": "cancelled",
+    "ordered": "pending",
+    "paid": "active",
+    "open": "pending",
+    "held": "unknown",
+    "due": "pending",
+    "ordering": "pending",
+    "captured": "active",
+    "processed": "active",
+    "rejected": "failed",
+    "ignored": "cancelled",
+    "duplicate": "cancelled",
+    "received": "pending",
+    "done": "active",
+    "awaiting_payment": "pending",
+    "not_needed": "cancelled",
+}
+
+
+def badge(value: str, label: str) -> str:
+    return state_badge(BILLING_BADGES.get(value, value), label)
+
+
+@admin.register(Plan)
+class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "plan_id",
+        "interval_count",
+        "interval",
+        "reminder_offset_days",
+        "billing_offset_days",
+        "collection_period_days",
+        "state",
+        "at_vendor",
+        "synced_at",
+    ]
+    list_filter = ["state", "interval", "at_vendor"]
+    search_fields = ["name", "plan_id"]
+    readonly_fields = ["at_vendor", "synced_at", "vendor_view", "operations", "audit_trail"]
+    actions = ["sync_selected"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["plan_id", "terms", "interval", "interval_count", "contract_binding_days"] if obj else []
+        return [*fixed, *self.readonly_fields]
+
+    @admin.display(description="Vendor operations")
+    def operations(self, obj):
+        return operations_table(operations_of(obj)[:10]) if obj and obj.pk else "—"
+
+    def save_via_service(self, request, obj, form, change):
+        actor = admin_actor(request)
+        if change:
+            catalog.update_plan(
+                actor,
+                Plan.objects.get(pk=obj.pk),
+                **{f: form.cleaned_data[f] for f in form.changed_data if f in catalog.PLAN_UPDATABLE},
+            )
+        else:
+            obj.pk = catalog.create_plan(actor, **{f: form.cleaned_data[f] for f in catalog.PLAN_FIELDS}).pk
+
+    @admin.action(description="Sync from Digital River")
+    def sync_selected(self, request, queryset):
+        run_per_row(self, request, queryset, catalog.sync_plan, success="{count} plan sync(s) queued.")
+
+
+@admin.register(Product)
+class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+    list_display = [
+        "name",
+        "sku_id",
+        "partner",
+        "price",
+        "currency",
+        "plan",
+        "provisions",
+        "free_trial",
+        "active",
+    ]
+    list_filter = ["partner", "provisions", "active", "currency"]
+    search_fields = ["name", "sku_id", "partner__name"]
+    list_select_related = ["partner", "plan"]
+    readonly_fields = ["audit_trail"]
+
+    def save_via_service(self, request, obj, form, change):
+        actor = admin_actor(request)
+        data = {f: form.cleaned_data[f] for f in catalog.PRODUCT_FIELDS if f in form.cleaned_data}
+        if change:
+            catalog.update_product(actor, Product.objects.get(pk=obj.pk), **data)
+        else:
+            obj.pk = catalog.create_product(actor, form.cleaned_data["partner"], **data).pk
+
+
+class CheckoutItemInline(admin.TabularInline):
+    model = CheckoutItem
+    extra = 0
+    can_delete = False
+    readonly_fields = ["product", "quantity", "price", "subscription"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Checkout)
+class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
+    list_display = [
+        "reference",
+        "kind",
+        "customer",
+        "partner",
+        "state_badge",
+        "total",
+        "currency",
+        "charge_type",
+        "order_id",
+        "billing_agreement_id",
+        "created_at",
+    ]
+    list_filter = ["kind", "state", "charge_type", "partner"]
+    search_fields = [
+        "reference",
+        "order_id",
+        "session_id",
+        "checkout_id",
+        "customer__name",
+        "billing_agreement_id",
+    ]
+    list_select_related = ["customer", "partner"]
+    inlines = [CheckoutItemInline]
+    readonly_fields = [
+        "partner",
+        "customer",
+        "kind",
+        "reference",
+        "state_badge",
+        "charge_type",
+        "currency",
+        "total",
+        "payment",
+        "checkout_id",
+        "order_id",
+        "order_state",
+        "billing_agreement_id",
+        "operations",
+        "created_at",
+        "audit_trail",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Payment page")
+    def payment(self, obj):
+        if not obj.payment_link:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Pay as the customer</a> (session {})',
+            obj.payment_link,
+            obj.session_id,
+        )
+
+    @admin.display(description="Vendor operations")
+    def operations(self, obj):
+        return operations_table(operations_of(obj)[:10])
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class NoticeInline(admin.TabularInline):
+    model = Notice
+    extra = 0
+    can_delete = False
+    readonly_fields = ["kind", "renewal_date", "to", "sent_at", "delivered", "error"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class RenewalInline(admin.TabularInline):
+    model = Renewal
+    extra = 0
+    can_delete = False
+    readonly_fields = ["renewal_date", "state", "reminder_missing", "checkout", "updated_at"]
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingSubscription)
+class BillingSubscriptionAdmin(AuditTrailMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "partner",
+        "state_badge",
+        "auto_renewal",
+        "current_period_end_date",
+        "next_invoice_date",
+        "provisioning",
+        "billing_agreement_id",
+        "notices_sent",
+    ]
+    list_filter = ["state", "provisioning_state", "auto_renewal", "partner", "plan"]
+    search_fields = ["subscription_id", "billing_agreement_id", "customer__name", "product__name"]
+    list_select_related = ["customer", "partner", "product"]
+    date_hierarchy = "current_period_end_date"
+    inlines = [RenewalInline, NoticeInline]
+    readonly_fields = [
+        "partner",
+        "customer",
+        "product",
+        "plan",
+        "subscription_id",
+        "acquisition",
+        "quantity",
+        "price",
+        "state_badge",
+        "auto_renewal",
+        "billing_agreement_id",
+        "contract_binding_until",
+        "next_reminder_date",
+        "current_period_end_date",
+        "next_invoice_date",
+        "activated_at",
+        "payment_failed_at",
+        "ended_at",
+        "provisioning",
+        "provisioning_error",
+        "provisioned_link",
+        "provision_options",
+        "cancel_at",
+        "operations",
+        "vendor_view",
+        "audit_trail",
+    ]
+    fields = readonly_fields
+    actions = ["retry_provisioning", "run_renewals_now", "send_due_reminders_now"]
+
+    def get_queryset(self, request):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_notices=Count("notices"))
+
+    @admin.display(description="Notices", ordering="n_notices")
+    def notices_sent(self, obj):
+        return obj.n_notices
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Provisioning", ordering="provisioning_state")
+    def provisioning(self, obj):
+        return badge(obj.provisioning_state, obj.get_provisioning_state_display())
+
+    @admin.display(description="Provisioned")
+    def provisioned_link(self, obj):
+        target = obj.provisioned
+        if target is None:
+            return "—"
+        meta = target._meta
+        return format_html(
+            '<a href="../../../{}/{}/{}/change/">{}</a>', meta.app_label, meta.model_name, target.pk, target
+        )
+
+    @admin.display(description="Vendor operations")
+    def operations(self, obj):
+        return operations_table(operations_of(obj)[:10])
+
+    @admin.action(description="Retry provisioning")
+    def retry_provisioning(self, request, queryset):
+        run_per_row(
+            self, request, queryset, acquisition.retry_provisioning, success="{count} provisioning(s) queued."
+        )
+
+    @admin.action(description="Run renewals now (all due subscriptions)", permissions=["run"])
+    def run_renewals_now(self, request, queryset):
+        count = renewals.run_renewals()
+        self.message_user(request, f"{count} renewal(s) started.")
+
+    @admin.action(description="Send due reminders now", permissions=["run"])
+    def send_due_reminders_now(self, request, queryset):
+        count = notices.send_due_reminders()
+        self.message_user(request, f"{count} reminder(s) sent.")
+
+    def has_run_permission(self, request):
+        return request.user.has_perm("billing.run_renewals")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Renewal)
+class RenewalAdmin(admin.ModelAdmin):
+    list_display = [
+        "subscription",
+        "renewal_date",
+        "state_badge",
+        "reminder_missing",
+        "checkout",
+        "updated_at",
+    ]
+    list_filter = ["state", "reminder_missing"]
+    search_fields = ["subscription__subscription_id", "subscription__customer__name"]
+    list_select_related = ["subscription__product", "subscription__customer", "checkout"]
+    actions = ["release"]
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.action(description="Release held renewals (the customer has been reminded)", permissions=["run"])
+    def release(self, request, queryset):
+        run_per_row(
+            self, request, queryset, renewals.release_held_renewal, success="{count} renewal(s) released."
+        )
+
+    def has_run_permission(self, request):
+        return request.user.has_perm("billing.run_renewals")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["subscription", "kind", "renewal_date", "to", "sent_at", "delivered"]
+    list_filter = ["kind", "delivered"]
+    search_fields = ["to", "subject", "subscription__customer__name"]
+    list_select_related = ["subscription__product", "subscription__customer"]
+    date_hierarchy = "sent_at"
+    actions = ["resend"]
+
+    @admin.action(description="Resend selected notices", permissions=["run"])
+    def resend(self, request, queryset):
+        run_per_row(self, request, queryset, notices.resend_notice, success="{count} notice(s) sent again.")
+
+    def has_run_permission(self, request):
+        return request.user.has_perm("billing.run_renewals")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(BillingAgreement)
+class BillingAgreementAdmin(admin.ModelAdmin):
+    list_display = ["agreement_id", "customer", "first_order_id", "created_at", "superseded_at"]
+    search_fields = ["agreement_id", "customer__name", "first_order_id"]
+    list_select_related = ["customer"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "type", "event_id", "state_badge", "attempts", "processed_at", "error"]
+    list_filter = ["state", "type"]
+    search_fields = ["event_id", "type", "body"]
+    readonly_fields = [
+        "event_id",
+        "type",
+        "state_badge",
+        "received_at",
+        "processed_at",
+        "attempts",
+        "error",
+        "signature",
+        "pretty_body",
+    ]
+    fields = readonly_fields
+    actions = ["replay"]
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Body (as received)")
+    def pretty_body(self, obj):
+        return format_html("<pre style='white-space:pre-wrap'>{}</pre>", obj.body)
+
+    @admin.action(description="Replay selected events", permissions=["replay"])
+    def replay(self, request, queryset):
+        run_per_row(self, request, queryset, events.replay, success="{count} event(s) queued again.")
+
+    def has_replay_permission(self, request):
+        return request.user.has_perm("billing.replay_webhookevent")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,270 @@
+"""REST API over billing: plans, products, checkouts (202), subscriptions, agreements, notices."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.response import Response
+
+from billing import selectors
+from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Plan, Product
+from billing.services import acquisition, catalog
+from billing.services.acquisition import OrderLine
+from core.api.base import IsMemberOrStaff, api_actor
+from core.errors import ValidationFailed
+from partner import selectors as partner_selectors
+
+
+class PlanSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Plan
+        fields = [
+            "id",
+            "plan_id",
+            "name",
+            "terms",
+            "interval",
+            "interval_count",
+            "contract_binding_days",
+            "reminder_offset_days",
+            "billing_offset_days",
+            "collection_period_days",
+            "state",
+            "at_vendor",
+            "synced_at",
+        ]
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all(), allow_null=True, required=False)
+
+    class Meta:
+        model = Product
+        fields = [
+            "id",
+            "partner",
+            "sku_id",
+            "name",
+            "price",
+            "currency",
+            "plan",
+            "free_trial",
+            "provisions",
+            "provision_params",
+            "active",
+        ]
+        read_only_fields = ["id", "partner"]
+        validators = []
+
+
+class CheckoutItemSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    quantity = serializers.IntegerField(min_value=1, default=1)
+    options = serializers.DictField(
+        required=False, help_text='What to provision, e.g. {"sans": ["a.example"]}.'
+    )
+
+
+class StartCheckoutSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    items = CheckoutItemSerializer(many=True)
+    auto_renewal = serializers.BooleanField(required=False, allow_null=True, default=True)
+
+
+class CheckoutSerializer(serializers.ModelSerializer):
+    items = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Checkout
+        fields = [
+            "id",
+            "reference",
+            "kind",
+            "customer",
+            "state",
+            "charge_type",
+            "currency",
+            "total",
+            "payment_link",
+            "session_id",
+            "checkout_id",
+            "order_id",
+            "order_state",
+            "billing_agreement_id",
+            "items",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_items(self, obj) -> list[dict]:
+        return [
+            {
+                "product": i.product_id,
+                "quantity": i.quantity,
+                "price": str(i.price),
+                "subscription": i.subscription_id,
+            }
+            for i in obj.items.all()
+        ]
+
+
+class SubscriptionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BillingSubscription
+        fields = [
+            "id",
+            "subscription_id",
+            "customer",
+            "product",
+            "plan",
+            "quantity",
+            "price",
+            "state",
+            "auto_renewal",
+            "billing_agreement_id",
+            "contract_binding_until",
+            "next_reminder_date",
+            "current_period_end_date",
+            "next_invoice_date",
+            "activated_at",
+            "payment_failed_at",
+            "ended_at",
+            "provisioning_state",
+            "provisioning_error",
+            "provisioned_id",
+            "created_at",
+        ]
+
+
+class AgreementSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BillingAgreement
+        fields = ["id", "agreement_id", "customer", "first_order_id", "created_at", "superseded_at"]
+
+
+class NoticeSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Notice
+        fields = [
+            "id",
+            "subscription",
+            "kind",
+            "renewal_date",
+            "to",
+            "subject",
+            "sent_at",
+            "delivered",
+            "error",
+        ]
+
+
+class PlanViewSet(viewsets.ReadOnlyModelViewSet):
+    """Digital River plans (terms, cycle, offsets); managed by support staff."""
+
+    serializer_class = PlanSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["state", "interval"]
+    ordering = ["name"]
+
+    def get_queryset(self):
+        return selectors.plans_for(api_actor(self.request))
+
+
+class ProductViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Your sellable products and what each provisions."""
+
+    serializer_class = ProductSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["provisions", "active", "currency"]
+    search_fields = ["name", "sku_id"]
+    ordering = ["name"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.products_for(api_actor(self.request))
+
+    def perform_create(self, serializer):
+        actor = api_actor(self.request)
+        membership = getattr(self.request.user, "membership", None)
+        partner_id = membership.partner_id if membership else self.request.data.get("partner")
+        if not partner_id:
+            raise ValidationFailed("Staff must name the partner.", fields={"partner": "Required."})
+        partner = partner_selectors.get_or_404(partner_selectors.partners_for(actor), pk=partner_id)
+        serializer.instance = catalog.create_product(actor, partner, **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = catalog.update_product(
+            api_actor(self.request), serializer.instance, **serializer.validated_data
+        )
+
+
+class CheckoutViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Digital River checkouts: acquisitions you start (202, then a payment link) and renewals."""
+
+    serializer_class = CheckoutSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["kind", "state", "customer"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.checkouts_for(api_actor(self.request)).prefetch_related("items")
+
+    @extend_schema(request=StartCheckoutSerializer, responses={202: CheckoutSerializer})
+    def create(self, request, *args, **kwargs):
+        """Start an acquisition checkout for a customer; `payment_link` appears once it is open."""
+        data = StartCheckoutSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = api_actor(request)
+        customer = partner_selectors.get_or_404(
+            partner_selectors.customers_for(actor), pk=data.validated_data["customer"]
+        )
+        products = {p.pk: p for p in selectors.products_for(actor)}
+        lines = []
+        for i, item in enumerate(data.validated_data["items"]):
+            if item["product"] not in products:
+                raise ValidationFailed(
+                    "Unknown product.", fields={f"items[{i}].product": "Not one of your products."}
+                )
+            lines.append(OrderLine(products[item["product"]], item["quantity"], item.get("options")))
+        checkout = acquisition.start_checkout(
+            actor, customer, lines, auto_renewal=data.validated_data["auto_renewal"]
+        )
+        checkout.refresh_from_db()
+        return Response(CheckoutSerializer(checkout).data, status=status.HTTP_202_ACCEPTED)
+
+
+class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Billing subscriptions with their dates, agreement and provisioning state."""
+
+    serializer_class = SubscriptionSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["state", "customer", "product", "provisioning_state", "auto_renewal"]
+    ordering_fields = ["current_period_end_date", "created_at"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.subscriptions_for(api_actor(self.request))
+
+
+class AgreementViewSet(viewsets.ReadOnlyModelViewSet):
+    """Recurring billing agreements your customers accepted."""
+
+    serializer_class = AgreementSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["customer"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.agreements_for(api_actor(self.request))
+
+
+class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every notice sent about a subscription, with its delivery outcome."""
+
+    serializer_class = NoticeSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_fields = ["subscription", "kind", "delivered"]
+    ordering = ["-created_at"]
+
+    def get_queryset(self):
+        return selectors.notices_for(api_actor(self.request))

@@ -1,0 +1,87 @@
+"""What follows from Digital River's subscription states: failed payments, lapses, endings."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import ENDED_STATES, BillingSubscription, NoticeKind, Provisions, SubscriptionState
+from billing.services import notices
+from core import audit, clock
+from core.actor import Actor
+from core.errors import DomainError
+
+
+def vendor_subscription_changed(
+    actor: Actor, subscription: BillingSubscription, vendor, *, state: str | None
+) -> None:
+    """Record Digital River's view; a first payment failure alerts, an ending stops the vendor side."""
+    from billing.services.acquisition import apply_vendor_subscription
+
+    with transaction.atomic():
+        subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
+        before = audit.snapshot(subscription)
+        was = subscription.state
+        if subscription.state != SubscriptionState.DRAFT:  # dates exist only after our activation
+            apply_vendor_subscription(subscription, vendor)
+        if state:
+            subscription.state = state
+        first_failure = (
+            state == SubscriptionState.ACTIVE_PENDING_INVOICE and not subscription.payment_failed_at
+        )
+        if first_failure:
+            subscription.payment_failed_at = timezone.now()
+        ended = subscription.state in ENDED_STATES and was not in ENDED_STATES
+        if ended:
+            subscription.ended_at = timezone.now()
+        subscription.save()
+        changes = audit.diff(before, audit.snapshot(subscription))
+        changes.pop("vendor_view", None)
+        if changes:
+            audit.record(
+                actor,
+                "billing.subscription_changed",
+                subscription,
+                partner_id=subscription.partner_id,
+                changes=changes,
+            )
+    renewal_on = (subscription.current_period_end_date or clock.now()).date()
+    if first_failure:
+        notices.payment_failed(subscription, renewal_on)
+    if ended:
+        notices.send(subscription, NoticeKind.ENDED, renewal_on)
+        end_vendor_side(actor, subscription)
+
+
+def end_vendor_side(actor: Actor, subscription: BillingSubscription) -> None:
+    """When billing ends, so does the vendor side: an ACME contract stops renewing, an add-on is
+    cancelled at the end of the term it was paid for."""
+    target = subscription.provisioned
+    if target is None:
+        return
+    if subscription.product.provisions == Provisions.ACME_CONTRACT:
+        from subscriptions.services import acme
+
+        try:
+            acme.stop_renewal(actor, target)
+        except DomainError as error:  # already stopped or cancelled: nothing left to do
+            notices.alert_staff(subscription, f"Stopping the ACME renewal: {error.message}")
+        return
+    BillingSubscription.objects.filter(pk=subscription.pk).update(
+        cancel_at=subscription.current_period_end_date or clock.now()
+    )
+
+
+def cancel_ended_targets() -> int:
+    """Scheduled: cancel what ended subscriptions provisioned, once their paid term is over."""
+    from billing.services import cloudflare_provisioning
+
+    due = list(
+        BillingSubscription.objects.filter(cancel_at__lte=clock.now(), state__in=ENDED_STATES).exclude(
+            provisioned_id=""
+        )
+    )
+    for subscription in due:
+        cloudflare_provisioning.cancel(subscription)
+        BillingSubscription.objects.filter(pk=subscription.pk).update(cancel_at=None)
+    return len(due)

@@ -1,0 +1,148 @@
+"""Customer notices (renewal reminders, renewal notices, payment failures), each sent once.
+
+A `Notice` row per subscription, kind and renewal date is created before the e-mail goes out and
+records the delivery outcome; the unique constraint makes "sent once" hold across workers.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, mail_admins
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing.models import RENEWING_STATES, BillingSubscription, Notice, NoticeKind
+from billing.rules import REMINDER_DAYS, reminder_dates
+from core import audit, clock
+from core.actor import Actor
+from core.errors import RuleViolation
+from partner.access import Can, require
+from partner.models import Membership, Role
+
+logger = logging.getLogger(__name__)
+
+SUBJECTS = {
+    NoticeKind.REMINDER_30: "Your {product} subscription renews on {renewal:%B %d, %Y}",
+    NoticeKind.REMINDER_7: "Reminder: {product} renews in 7 days",
+    NoticeKind.REMINDER_1: "Reminder: {product} renews tomorrow",
+    NoticeKind.RENEWED: "Your {product} subscription has renewed",
+    NoticeKind.PAYMENT_FAILED: "Payment for {product} failed",
+    NoticeKind.ENDED: "Your {product} subscription has ended",
+}
+
+
+def send(
+    subscription: BillingSubscription, kind: str, renewal_on: date, *, resend: bool = False
+) -> Notice | None:
+    """Send one notice once; a second call for the same kind and date sends nothing (unless resend)."""
+    recipients = _recipients(subscription, kind)
+    subject = SUBJECTS[kind].format(product=subscription.product.name, renewal=renewal_on)
+    try:
+        with transaction.atomic():
+            notice, created = Notice.objects.get_or_create(
+                subscription=subscription,
+                kind=kind,
+                renewal_date=renewal_on,
+                defaults={"to": ", ".join(recipients), "subject": subject},
+            )
+    except IntegrityError:
+        return None  # another worker is sending it
+    if not created and not resend:
+        return None
+    context = {
+        "subscription": subscription,
+        "customer": subscription.customer,
+        "partner": subscription.partner,
+        "product": subscription.product,
+        "plan": subscription.plan,
+        "renewal_on": renewal_on,
+        "site_url": settings.SITE_URL,
+    }
+    message = EmailMultiAlternatives(
+        subject,
+        render_to_string(f"emails/billing/{kind}.txt", context),
+        settings.DEFAULT_FROM_EMAIL,
+        recipients,
+    )
+    try:
+        message.send()
+        notice.delivered, notice.error = True, ""
+    except Exception as error:  # any backend failure is recorded, never lost
+        notice.delivered, notice.error = False, f"{type(error).__name__}: {error}"
+        logger.warning("notice %s to %s failed: %s", kind, recipients, error)
+    notice.sent_at = timezone.now()
+    notice.save(update_fields=["delivered", "error", "sent_at"])
+    return notice
+
+
+def _recipients(subscription: BillingSubscription, kind: str) -> list[str]:
+    customer = subscription.customer
+    to = [customer.contact_email] if customer.contact_email else []
+    if kind == NoticeKind.PAYMENT_FAILED:  # the reseller hears of it too
+        to += list(
+            Membership.objects.filter(partner_id=subscription.partner_id, role__in=[Role.OWNER, Role.BILLING])
+            .exclude(user__email="")
+            .values_list("user__email", flat=True)
+        )
+    return list(dict.fromkeys(to)) or [subscription.partner.org_contact_email or settings.DEFAULT_FROM_EMAIL]
+
+
+def send_due_reminders() -> int:
+    """Scheduled daily: 30, 7 and 1 days before renewal, for auto-renewing terms over 30 days."""
+    today = clock.now().date()
+    horizon = clock.now() + timedelta(days=max(REMINDER_DAYS) + 1)
+    candidates = BillingSubscription.objects.filter(
+        state__in=RENEWING_STATES,
+        auto_renewal=True,
+        current_period_end_date__lte=horizon,
+        current_period_end_date__gte=clock.now(),
+    ).select_related("plan", "product", "customer", "partner")
+    sent = 0
+    for subscription in candidates:
+        renewal_on = subscription.current_period_end_date.date()
+        due = [
+            kind
+            for kind, send_on in reminder_dates(
+                renewal_on, subscription.plan.interval, subscription.plan.interval_count
+            )
+            if send_on <= today
+        ]
+        if due and send(subscription, due[-1], renewal_on):  # only the latest due one: never a stale pile-up
+            sent += 1
+    return sent
+
+
+def payment_failed(subscription: BillingSubscription, renewal_on: date) -> None:
+    """First failure of a payment: the customer and the reseller are told, staff alerted, once."""
+    if send(subscription, NoticeKind.PAYMENT_FAILED, renewal_on):
+        alert_staff(subscription, f"Payment failed for the renewal on {renewal_on:%Y-%m-%d}.")
+
+
+def alert_staff(subscription: BillingSubscription, message: str) -> None:
+    """Support staff hear of billing trouble by e-mail (ADMINS) and see it in the admin."""
+    mail_admins(
+        f"Billing: {subscription}",
+        f"{message}\n\n{settings.SITE_URL}/admin/billing/billingsubscription/{subscription.pk}/change/",
+        fail_silently=True,
+    )
+    logger.warning("billing alert for subscription %s: %s", subscription.pk, message)
+
+
+def resend_notice(actor: Actor, notice: Notice) -> Notice:
+    """Send a notice again (e.g. after a delivery failure); recorded in the audit trail."""
+    subscription = notice.subscription
+    require(actor, Can.MANAGE_BILLING, partner=subscription.partner, customer=subscription.customer)
+    if notice.kind not in NoticeKind.values:
+        raise RuleViolation("Unknown notice.", code="unknown_notice")
+    audit.record(
+        actor,
+        "billing.notice_resent",
+        subscription,
+        partner_id=subscription.partner_id,
+        changes={"notice": [None, notice.kind]},
+    )
+    return send(subscription, notice.kind, notice.renewal_date, resend=True)

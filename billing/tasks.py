@@ -1,0 +1,33 @@
+"""django-q2 entry points of billing. Arguments are primary keys only."""
+
+from billing.services import acquisition, events, lifecycle, notices, renewals
+
+
+def process_event_task(event_id: int) -> None:
+    """Apply one verified Digital River event."""
+    events.process(event_id)
+
+
+def provision_task(subscription_id: int) -> None:
+    """Provision what one paid subscription bought."""
+    acquisition.provision(subscription_id)
+
+
+def provision_pending_task() -> int:
+    """Scheduled: provision every paid subscription still waiting."""
+    return acquisition.provision_pending()
+
+
+def run_renewals_task() -> int:
+    """Scheduled: start the renewals whose billing cycle has begun."""
+    return renewals.run_renewals()
+
+
+def send_reminders_task() -> int:
+    """Scheduled: send the renewal reminders due today."""
+    return notices.send_due_reminders()
+
+
+def cancel_ended_targets_task() -> int:
+    """Scheduled: cancel add-ons whose billing ended, at the end of their term."""
+    return lifecycle.cancel_ended_targets()

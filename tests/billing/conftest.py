@@ -1,0 +1,125 @@
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+
+from billing.models import Checkout, Plan, Product, Provisions
+from billing.services import acquisition, catalog
+from billing.services.acquisition import OrderLine
+from tests.conftest import system_actor
+from tests.subscriptions.conftest import digicert_subaccount  # noqa: F401  (shared fixture)
+
+ANNUAL = dict(
+    plan_id="acme-annual",
+    name="ACME annual",
+    terms="Renews every year until cancelled.",
+    interval="year",
+    interval_count=1,
+    contract_binding_days=365,
+    reminder_offset_days=30,
+    billing_offset_days=0,
+    collection_period_days=14,
+)
+MONTHLY = dict(
+    plan_id="zone-monthly",
+    name="Zone monthly",
+    terms="Renews every month until cancelled.",
+    interval="month",
+    interval_count=1,
+    contract_binding_days=30,
+    reminder_offset_days=0,
+    billing_offset_days=0,
+    collection_period_days=7,
+)
+
+
+@pytest.fixture
+def make_plan(sandbox, run_tasks):
+    def make(**fields):
+        plan = run_tasks(catalog.create_plan, system_actor(), **fields)
+        plan.refresh_from_db()
+        assert plan.at_vendor, "the plan was not created at Digital River"
+        return plan
+
+    return make
+
+
+@pytest.fixture
+def annual_plan(make_plan) -> Plan:
+    return make_plan(**ANNUAL)
+
+
+@pytest.fixture
+def monthly_plan(make_plan) -> Plan:
+    return make_plan(**MONTHLY)
+
+
+@pytest.fixture
+def acme_product(customer, annual_plan) -> Product:
+    return catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="acme-dv-annual",
+        name="ACME DV annual",
+        price=Decimal("120.00"),
+        currency="USD",
+        plan=annual_plan,
+        provisions=Provisions.ACME_CONTRACT,
+        provision_params={"product": "ssl_dv_rapidssl"},
+    )
+
+
+@pytest.fixture
+def support_product(customer, monthly_plan) -> Product:
+    return catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="support-monthly",
+        name="Support monthly",
+        price=Decimal("10.00"),
+        currency="USD",
+        plan=monthly_plan,
+        provisions=Provisions.NOTHING,
+    )
+
+
+@pytest.fixture
+def setup_fee(customer) -> Product:
+    return catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="setup",
+        name="Setup fee",
+        price=Decimal("50.00"),
+        currency="USD",
+        plan=None,
+        provisions=Provisions.NOTHING,
+    )
+
+
+@pytest.fixture
+def checkout(run_tasks, customer):
+    """Start an acquisition checkout and let the task open it at Digital River."""
+
+    def start(*lines, actor=None, **kwargs) -> Checkout:
+        order_lines = [line if isinstance(line, OrderLine) else OrderLine(line) for line in lines]
+        result = run_tasks(
+            acquisition.start_checkout, actor or system_actor(), customer, order_lines, **kwargs
+        )
+        result.refresh_from_db()
+        return result
+
+    return start
+
+
+@pytest.fixture
+def pay(run_tasks):
+    """The customer pays the checkout at the sandbox; its signed events reach our webhook."""
+
+    def do(checkout: Checkout) -> Checkout:
+        assert checkout.session_id, checkout.state
+        run_tasks(call_command, "sandbox_dr", "pay", session=checkout.session_id)
+        checkout.refresh_from_db()
+        return checkout
+
+    return do
