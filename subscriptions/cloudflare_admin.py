@@ -389,10 +389,14 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         extra = {"object_actions": []}
         if obj is not None and self.has_manage_cloudflare_permission(request):
-            ops = operations_of(obj)
-            failed = ops.filter(state="failed").exists()
-            extra["object_actions"] = [(a.name, a.label) for a in self.object_actions if a.when(obj, failed)]
-            extra["in_flight"] = ops.filter(state="pending").exists()
+            try:
+                retryable = bool(cloudflare.failed_operation_of(admin_actor(request), obj))
+            except DomainError:
+                retryable = False
+            extra["object_actions"] = [
+                (a.name, a.label) for a in self.object_actions if a.when(obj, retryable)
+            ]
+            extra["in_flight"] = operations_of(obj).filter(state="pending").exists()
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def add_view(self, request, form_url="", extra_context=None):

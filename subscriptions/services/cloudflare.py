@@ -400,12 +400,16 @@ def retry_failed_operation(actor: Actor, record: CloudflarePlanRecord) -> Operat
 
 
 def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation:
-    """The last failed operation of a zone or add-on: what a retry would run again (refused if none)."""
+    """What a retry would run again: the object's newest operation, if it failed. A change asked for later
+    supersedes a failed one (retrying it would undo the later change); a sync in between does not."""
     _require_manage(actor, record)
-    failed = selectors.operations_of(record).filter(state=OperationState.FAILED).first()
-    if failed is None:
-        raise RuleViolation(f"Nothing to retry: no operation of {record} failed.", code="not_retryable")
-    return failed
+    operations_of = selectors.operations_of(record)
+    latest = operations_of.exclude(kind=SyncZone.kind, state=OperationState.SUCCEEDED).first()
+    if latest is None or latest.state != OperationState.FAILED:
+        superseded = latest is not None and operations_of.filter(state=OperationState.FAILED).exists()
+        reason = f"{latest.label} came after the failed one" if superseded else "no operation of it failed"
+        raise RuleViolation(f"Nothing to retry on {record}: {reason}.", code="not_retryable")
+    return latest
 
 
 def queue_scheduled_syncs() -> int:

@@ -327,3 +327,12 @@ def test_lists_are_scoped_and_their_query_count_does_not_grow(
     assert [q for _, q in many] == [q for _, q in few]
     stranger = _as(api, PartnerFactory(), "owner")
     assert all(stranger.get(url).json()["results"] == [] for url in urls)
+
+
+@pytest.mark.parametrize("url", [Z + "/", A + "/", "/api/v1/cloudflare-catalog/"])
+def test_lists_need_a_signed_in_member_or_staff(api, url, staff):
+    assert api.get(url).status_code == 401
+    from tests.factories import UserFactory
+
+    assert api.as_user(UserFactory()).get(url).status_code == 403  # signed in, but of no partner
+    assert api.as_user(staff).get(url).status_code == 200

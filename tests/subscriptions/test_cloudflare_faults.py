@@ -3,6 +3,7 @@ correct state without a second object at the vendor; 429 and 5xx are retried wit
 
 import pytest
 
+from core.errors import RuleViolation
 from core.models import Operation
 from subscriptions.models import AddonState, CloudflareAddon, ZoneState
 from subscriptions.services import cloudflare
@@ -175,3 +176,17 @@ def test_cancel_refused_for_good_puts_the_add_on_back_and_says_why(
     addon = run_cloudflare(cloudflare.cancel_addon, addon)
     assert addon.state == AddonState.ACTIVE and "the cancellation" in addon.refusal_message
     assert sandbox_account_subscriptions(pk=addon.vendor_id).get().cancelled_at is None
+
+
+def test_a_failed_change_superseded_by_a_later_one_is_not_retried(zone, run_cloudflare, settings):
+    settings.TASK_MAX_ATTEMPTS = 1
+    inject_fault("cloudflare", "http_500", method="POST", path=ZONE_SUBSCRIPTION)
+    zone = run_cloudflare(cloudflare.upgrade_zone_plan, zone, rate_plan_id="PARTNERS_BIZ")
+    run_cloudflare(cloudflare.sync_zone, zone)  # a sync in between does not supersede it
+    assert cloudflare.failed_operation_of(system_actor(), zone).params["rate_plan_id"] == "PARTNERS_BIZ"
+    zone = run_cloudflare(cloudflare.upgrade_zone_plan, zone, rate_plan_id="PARTNERS_PRO")
+    with pytest.raises(RuleViolation) as refused:
+        cloudflare.retry_failed_operation(system_actor(), zone)
+    assert refused.value.code == "not_retryable" and "Change zone plan came after" in refused.value.message
+    zone.refresh_from_db()
+    assert zone.rate_plan_id == "PARTNERS_PRO"
