@@ -133,6 +133,10 @@ def _check_options(customer: Customer, line: OrderLine, index: int) -> dict:
     opts = dict(line.options or {})
     if line.product.provisions == Provisions.ACME_CONTRACT:
         opts["sans"] = clean_sans(opts.get("sans"), field=f"items[{index}].options.sans")
+    elif line.product.provisions in (Provisions.ZONE_PLAN, Provisions.ADDON):
+        from billing.services import cloudflare_provisioning
+
+        opts = cloudflare_provisioning.check_options(customer, line.product.provisions, opts, index)
     return opts
 
 

@@ -1,0 +1,76 @@
+"""Renewal runs in parallel on PostgreSQL: SKIP LOCKED plus one row per period, so each renewal once."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection, connections
+
+from billing.models import BillingSubscription, Checkout, CheckoutKind, Renewal, SubscriptionState
+from billing.services import renewals
+from core import clock
+from tests.factories import CustomerFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _due_subscriptions(count, plan, product):
+    customer = product.partner.customers.first() or CustomerFactory(partner=product.partner)
+    acquisition = Checkout.objects.create(partner=product.partner, customer=customer, currency="USD")
+    end = clock.now() - timedelta(hours=1)
+    return [
+        BillingSubscription.objects.create(
+            partner=product.partner,
+            customer=customer,
+            product=product,
+            plan=plan,
+            acquisition=acquisition,
+            price=product.price,
+            state=SubscriptionState.ACTIVE,
+            billing_agreement_id=f"ba-{i}",
+            current_period_end_date=end,
+            next_invoice_date=end,
+        )
+        for i in range(count)
+    ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED need PostgreSQL")
+def test_two_renewal_runs_in_parallel_renew_each_subscription_once(support_product, monkeypatch):
+    from core import tasks
+
+    monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)  # the vendor calls are not the point here
+    monkeypatch.setattr(renewals, "_reminder_missing", lambda subscription, reminded: False)
+    _due_subscriptions(40, support_product.plan, support_product)
+    barrier = threading.Barrier(2)
+    taken, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            taken.append(renewals.run_renewals())
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(taken) == 40 and Renewal.objects.count() == 40
+    assert Renewal.objects.values("subscription").distinct().count() == 40
+    assert Checkout.objects.filter(kind=CheckoutKind.RENEWAL).count() == 40
+
+
+def test_a_second_run_finds_nothing_to_renew(support_product, monkeypatch):
+    from core import tasks
+
+    monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)
+    monkeypatch.setattr(renewals, "_reminder_missing", lambda subscription, reminded: False)
+    _due_subscriptions(3, support_product.plan, support_product)
+    assert renewals.run_renewals() == 3
+    assert renewals.run_renewals() == 0
+    assert Renewal.objects.count() == 3
