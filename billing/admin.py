@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from billing.models import (
@@ -17,6 +21,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import acquisition, catalog, events, notices, renewals
+from billing.services.acquisition import OrderLine
 from core.admin_tools import (
     AuditTrailMixin,
     ServiceSaveMixin,
@@ -25,6 +30,9 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
+from core.errors import DomainError
+from partner.models import Customer
+from subscriptions.models import CloudflareZone
 from subscriptions.selectors import operations_of
 
 BILLING_BADGES = {
@@ -134,6 +142,28 @@ class CheckoutItemInline(admin.TabularInline):
         return False
 
 
+class StartCheckoutForm(forms.Form):
+    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
+    product = forms.ModelChoiceField(queryset=Product.objects.filter(active=True).select_related("partner"))
+    quantity = forms.IntegerField(min_value=1, initial=1)
+    extra = forms.ModelChoiceField(
+        queryset=Product.objects.filter(active=True, plan__isnull=True),
+        required=False,
+        label="One-off item",
+        help_text="Optional: a fee sold with it.",
+    )
+    sans = forms.CharField(
+        required=False,
+        label="Domain names",
+        help_text="For an ACME product: the domain names, comma-separated.",
+    )
+    zone = forms.ModelChoiceField(
+        queryset=CloudflareZone.objects.select_related("customer"),
+        required=False,
+        help_text="For a zone plan: the customer's zone.",
+    )
+
+
 @admin.register(Checkout)
 class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
     list_display = [
@@ -199,13 +229,53 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         return operations_table(operations_of(obj)[:10])
 
     def has_add_permission(self, request):
-        return False
+        return request.user.has_perm("billing.add_checkout")
 
     def has_change_permission(self, request, obj=None):
         return False
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """Start an acquisition checkout for a customer; the page then links to the payment page."""
+        if not self.has_add_permission(request):
+            return HttpResponseRedirect(reverse("admin:billing_checkout_changelist"))
+        form = StartCheckoutForm(request.POST or None, initial=request.GET.dict())
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            options = {"sans": data["sans"]} if data["sans"] else {}
+            if data["zone"]:
+                options["zone"] = data["zone"].pk
+            lines = [OrderLine(data["product"], data["quantity"], options)]
+            if data["extra"]:
+                lines.append(OrderLine(data["extra"]))
+            try:
+                checkout = acquisition.start_checkout(admin_actor(request), data["customer"], lines)
+            except DomainError as error:
+                form.add_error(None, f"{error.message} [{error.code}]")
+                for field, messages_ in error.fields.items():
+                    form.add_error(None, f"{field}: {'; '.join(messages_)}")
+            else:
+                self.message_user(
+                    request, "Checkout started; the payment link appears once Digital River opens it."
+                )
+                return HttpResponseRedirect(reverse("admin:billing_checkout_change", args=[checkout.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": "Start a checkout",
+            "has_view_permission": True,
+        }
+        return TemplateResponse(request, "admin/partner/subaccount/request.html", context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        checkout = self.get_object(request, object_id)
+        waiting = checkout is not None and checkout.state in ("pending", "open")
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "refresh": waiting}
+        )
 
 
 class NoticeInline(admin.TabularInline):

@@ -146,3 +146,41 @@ def test_admin_subscription_page_shows_dates_agreement_and_provisioning(client, 
     client.force_login(superuser)
     html = client.get(reverse("admin:billing_billingsubscription_change", args=[sold.pk])).content.decode()
     assert sold.billing_agreement_id in html and "Provisioned" in html
+
+
+def test_staff_start_a_checkout_in_the_admin_and_see_the_payment_link(
+    client, superuser, acme_product, setup_fee, customer, django_capture_on_commit_callbacks
+):
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("admin:billing_checkout_add"),
+            {
+                "customer": customer.pk,
+                "product": acme_product.pk,
+                "quantity": 1,
+                "extra": setup_fee.pk,
+                "sans": "shop.example.com",
+                "zone": "",
+            },
+        )
+    checkout = Checkout.objects.get()
+    assert response.status_code == 302 and checkout.state == "open" and checkout.items.count() == 2
+    page = client.get(reverse("admin:billing_checkout_change", args=[checkout.pk])).content.decode()
+    assert checkout.payment_link in page
+
+
+def test_admin_checkout_refusal_is_shown_and_nothing_is_written(client, superuser, acme_product, customer):
+    client.force_login(superuser)
+    response = client.post(
+        reverse("admin:billing_checkout_add"),
+        {
+            "customer": customer.pk,
+            "product": acme_product.pk,
+            "quantity": 1,
+            "sans": "not a domain",
+            "zone": "",
+        },
+    )
+    assert response.status_code == 200 and "not a domain" in response.content.decode()
+    assert not Checkout.objects.exists()

@@ -8,6 +8,7 @@ honcho keeps the others running.
 
 import signal
 import time
+from decimal import Decimal
 
 import requests
 from django.apps import apps
@@ -19,6 +20,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Model
 
+from billing.models import Plan, Product
+from billing.services import catalog
 from core.actor import Actor, Face
 from partner import services
 from partner.models import BillingModel, Customer, Membership, Partner, Role, Subaccount
@@ -30,6 +33,49 @@ RESELLER = ("reseller", "reseller-demo-2026")
 DEMO_DIGICERT_KEY = "demo-digicert-partner-key-7f3a9c"
 DEMO_CLOUDFLARE_TOKEN = "demo-cloudflare-tenant-token-5b2e1d"
 DEMO_UNIT = "unit-northwind"
+DEMO_PLANS = [
+    dict(
+        plan_id="northwind-annual",
+        name="Annual",
+        interval="year",
+        interval_count=1,
+        contract_binding_days=365,
+        reminder_offset_days=30,
+        billing_offset_days=0,
+        collection_period_days=14,
+        terms="Renews every year at the then-current price until cancelled; cancel any time before renewal.",
+    ),
+    dict(
+        plan_id="northwind-monthly",
+        name="Monthly",
+        interval="month",
+        interval_count=1,
+        contract_binding_days=30,
+        reminder_offset_days=0,
+        billing_offset_days=0,
+        collection_period_days=7,
+        terms="Renews every month until cancelled; cancel any time before renewal.",
+    ),
+]
+DEMO_PRODUCTS = [
+    (
+        "acme-dv-annual",
+        "ACME certificates (DV), annual",
+        "120.00",
+        "northwind-annual",
+        "acme_contract",
+        {"product": "ssl_dv_rapidssl"},
+    ),
+    (
+        "zone-biz-monthly",
+        "Cloudflare Business zone, monthly",
+        "250.00",
+        "northwind-monthly",
+        "zone_plan",
+        {"rate_plan_id": "PARTNERS_BIZ", "frequency": "monthly", "component_values": {"page_rules": 50}},
+    ),
+    ("onboarding-fee", "Onboarding (one-off)", "49.00", None, "nothing", {}),
+]
 CUSTOMERS = [
     ("Globex Corporation", "globex", "it@globex.example"),
     ("Initech", "initech", "ops@initech.example"),
@@ -147,6 +193,7 @@ class Command(BaseCommand):
         self._contract(actor, customers["globex"], ["globex.example", "www.globex.example"], age_days=3)
         self._contract(actor, customers["initech"], ["initech.example", "*.initech.example"], age_days=40)
         self._cloudflare(actor, partner, customers)
+        self._billing(actor, partner)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo vendor objects ready: subaccounts, a fresh ACME contract (globex, cancellable) and one "
@@ -189,6 +236,27 @@ class Command(BaseCommand):
                 actor, umbrella, rate_plan_id="PARTNERS_LOAD_BALANCING", component_values={"endpoints": 4}
             )
             self._wait_for(lambda: self._fresh(addon).vendor_id, f"the add-on {addon}")
+
+    def _billing(self, actor, partner: Partner) -> None:
+        """Digital River plans (annual, monthly) and what Northwind sells on them."""
+        plans = {}
+        for fields in DEMO_PLANS:
+            plans[fields["plan_id"]] = Plan.objects.filter(
+                plan_id=fields["plan_id"]
+            ).first() or catalog.create_plan(actor, **fields)
+        for sku_id, name, price, plan_id, provisions, params in DEMO_PRODUCTS:
+            if not Product.objects.filter(partner=partner, sku_id=sku_id).exists():
+                catalog.create_product(
+                    actor,
+                    partner,
+                    sku_id=sku_id,
+                    name=name,
+                    price=Decimal(price),
+                    currency="USD",
+                    plan=plans.get(plan_id),
+                    provisions=provisions,
+                    provision_params=params,
+                )
 
     def _zone(self, actor, customer: Customer, name: str) -> CloudflareZone | None:
         zone = CloudflareZone.objects.filter(customer=customer, name=name).first()
