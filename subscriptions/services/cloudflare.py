@@ -8,8 +8,10 @@ asked for: a refused change leaves it as it was and says why in its `refusal_*` 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -63,22 +65,25 @@ def save_catalog_plan(
     actor: Actor,
     plan: CatalogPlan,
     *,
-    components: list[CatalogComponent] = (),
-    removed: list[CatalogComponent] = (),
+    components: Sequence[CatalogComponent] = (),
+    removed: Sequence[CatalogComponent] = (),
 ) -> CatalogPlan:
     """Staff edit a partner's catalog: a plan and its components change together, audited once."""
     if not (actor.is_system or (actor.is_staff and actor.user.has_perm("subscriptions.change_catalogplan"))):
         raise PermissionDenied("Only support staff with the catalog permission edit Cloudflare catalogs.")
+    # Everything is checked before anything is written: a refusal leaves the catalog as it was.
+    _clean(plan)
+    for component in components:
+        _clean(component, exclude=["plan"])
     with transaction.atomic():
-        before = _catalog_snapshot(CatalogPlan.objects.get(pk=plan.pk)) if plan.pk else {}
-        plan.full_clean()
+        stored = CatalogPlan.objects.filter(pk=plan.pk).first() if plan.pk else None
+        before = _catalog_snapshot(stored) if stored else {}
         plan.save()
         for component in removed:
             if component.pk:
                 component.delete()
         for component in components:
             component.plan = plan
-            component.full_clean()
             component.save()
         audit.record(
             actor,
@@ -88,6 +93,15 @@ def save_catalog_plan(
             changes=audit.diff(before, _catalog_snapshot(plan)),
         )
     return plan
+
+
+def _clean(obj, exclude: list[str] | None = None) -> None:
+    """The model's own field rules, as a refusal every face renders (400 with field errors)."""
+    try:
+        obj.full_clean(exclude=exclude)
+    except DjangoValidationError as error:
+        fields = getattr(error, "message_dict", {"__all__": error.messages})
+        raise ValidationFailed(f"{obj}: {'; '.join(error.messages)}", fields=fields) from error
 
 
 def _catalog_snapshot(plan: CatalogPlan) -> dict:

@@ -613,3 +613,23 @@ def test_scheduled_sync_leaves_objects_with_an_operation_in_flight(paid_zone, ru
 
     cloudflare.downgrade_zone_plan(system_actor(), paid_zone)  # queued, not run
     assert run_tasks(sync_cloudflare_task) == 0
+
+
+def test_catalog_is_edited_by_staff_only_and_checked_like_the_admin_form(partner, staff):
+    from subscriptions.models import CatalogComponent, CatalogPlan
+
+    plan = CatalogPlan(
+        partner=partner, rate_plan_id="PARTNERS_PRO", name="Pro", scope="zone", monthly_price=20
+    )
+    owner = MembershipFactory(partner=partner, role="owner").user
+    with pytest.raises(PermissionDenied):
+        cloudflare.save_catalog_plan(Actor(owner, Face.API), plan)
+    bad = CatalogComponent(name="page_rules", default=20, maximum=5, unit_price=5)
+    with pytest.raises(ValidationFailed) as refused:
+        cloudflare.save_catalog_plan(Actor(staff, Face.ADMIN), plan, components=[bad])
+    assert "maximum" in refused.value.fields
+    assert not CatalogPlan.objects.exists() and not AuditEvent.objects.exists()
+    plan.frequencies = ["annual"]
+    with pytest.raises(ValidationFailed) as refused:
+        cloudflare.save_catalog_plan(Actor(staff, Face.ADMIN), plan)
+    assert "frequencies" in refused.value.fields
