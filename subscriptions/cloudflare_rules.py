@@ -243,8 +243,7 @@ def zone_change(
     frequency: str | None = None,
     component_values: dict | None = None,
 ) -> PlannedChange:
-    """Upgrade to a plan that costs no less, downgrade to a cheaper one (PARTNERS_FREE unless told), or
-    change the components or frequency of the plan it has."""
+    """Upgrade to a plan costing no less, downgrade to a cheaper one (default free), or change components."""
     if action == "change":
         if not current.subscribed:
             raise RuleViolation(

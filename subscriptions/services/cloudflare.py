@@ -414,8 +414,7 @@ def retry_failed_operation(actor: Actor, record: CloudflarePlanRecord) -> Operat
 
 
 def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation:
-    """What a retry would run again: the object's newest operation, if it failed. A change asked for later
-    supersedes a failed one (retrying it would undo the later change); a sync in between does not."""
+    """What a retry runs again: the newest operation if it failed (a later change supersedes it, a sync does not)."""
     _require_manage(actor, record)
     operations_of = selectors.operations_of(record)
     latest = operations_of.exclude(kind=SyncZone.kind, state=OperationState.SUCCEEDED).first()
@@ -427,8 +426,7 @@ def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation
 
 
 def queue_scheduled_syncs() -> int:
-    """Scheduled: read every live zone and every account with add-ons at Cloudflare (periods roll over,
-    payment states change there); objects with an operation in flight are left to it."""
+    """Scheduled: sync every live zone and every account with add-ons that has no operation in flight."""
     # Compared in Python: object_id is text, and PostgreSQL will not compare it with an integer key.
     busy = set(
         Operation.objects.filter(
