@@ -29,10 +29,9 @@ def main() -> int:
 
     django.setup()
     setup_test_environment()
+    from django.conf import settings
     from django.db import connection
     from django.test.utils import get_runner
-
-    from django.conf import settings
 
     runner = get_runner(settings)(verbosity=0, interactive=False)
     old = runner.setup_databases()
