@@ -4,7 +4,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
 from core.actor import Actor
-from core.models import Operation
+from core.models import Operation, OperationState
 from partner.models import Partner
 from partner.selectors import customers_for, partners_for
 from subscriptions.cloudflare_rules import Catalog, ComponentTerms, PlanTerms
@@ -21,6 +21,18 @@ def operations_of(obj) -> QuerySet[Operation]:
     return Operation.objects.filter(
         content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
     ).select_related("requested_by")
+
+
+def with_pending_operation(model) -> set[str]:
+    """Primary keys (as text, like Operation.object_id) of the model's objects with an operation in flight.
+
+    Compared in Python on purpose: PostgreSQL will not compare the text object_id with an integer key.
+    """
+    return set(
+        Operation.objects.filter(
+            content_type=ContentType.objects.get_for_model(model), state=OperationState.PENDING
+        ).values_list("object_id", flat=True)
+    )
 
 
 def cloudflare_zones_for(actor: Actor) -> QuerySet[CloudflareZone]:

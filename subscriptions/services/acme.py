@@ -19,6 +19,7 @@ from core.errors import RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
+from subscriptions import selectors
 from subscriptions.acme_clients import client_configs
 from subscriptions.acme_rules import clean_sans, end_options, renewal_source
 from subscriptions.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
@@ -299,14 +300,12 @@ def set_account_auto_renew(actor: Actor, subaccount: Subaccount, value: bool | N
 
 def queue_scheduled_syncs() -> int:
     """Scheduled: sync every live contract that has no operation in flight."""
-    busy = Operation.objects.filter(content_type__model="acmecontract", state=OperationState.PENDING)
-    contracts = (
-        AcmeContract.objects.filter(state__in=[*LIVE_STATES, ContractState.CANCEL_PENDING])
-        .exclude(vendor_id="")
-        .exclude(pk__in=busy.values("object_id"))
+    busy = selectors.with_pending_operation(AcmeContract)
+    contracts = AcmeContract.objects.filter(state__in=[*LIVE_STATES, ContractState.CANCEL_PENDING]).exclude(
+        vendor_id=""
     )
     # Materialised first: enqueueing through the ORM broker must not interleave with an open cursor.
-    due = list(contracts)
+    due = [contract for contract in contracts if str(contract.pk) not in busy]
     for contract in due:
         with transaction.atomic():
             operations.start(Actor.system(), contract, SyncContract.kind, partner_id=contract.partner_id)

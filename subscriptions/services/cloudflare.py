@@ -427,16 +427,14 @@ def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation
 
 def queue_scheduled_syncs() -> int:
     """Scheduled: sync every live zone and every account with add-ons that has no operation in flight."""
-    # Compared in Python: object_id is text, and PostgreSQL will not compare it with an integer key.
-    busy = set(
-        Operation.objects.filter(
-            state=OperationState.PENDING, content_type__model__in=["cloudflarezone", "subaccount"]
-        ).values_list("content_type__model", "object_id")
+    busy_zones, busy_accounts = (
+        selectors.with_pending_operation(CloudflareZone),
+        selectors.with_pending_operation(Subaccount),
     )
     zones = [
         zone
         for zone in CloudflareZone.objects.filter(state=ZoneState.ACTIVE).exclude(vendor_id="")
-        if ("cloudflarezone", str(zone.pk)) not in busy
+        if str(zone.pk) not in busy_zones
     ]
     accounts = [
         account
@@ -444,7 +442,7 @@ def queue_scheduled_syncs() -> int:
             pk__in=CloudflareAddon.objects.filter(state__in=LIVE_ADDON_STATES).values("subaccount"),
             state=SubaccountState.ACTIVE,
         )
-        if ("subaccount", str(account.pk)) not in busy
+        if str(account.pk) not in busy_accounts
     ]
     # Materialised first: enqueueing through the ORM broker must not interleave with an open cursor.
     for target, kind in [*((z, SyncZone.kind) for z in zones), *((a, SyncAddons.kind) for a in accounts)]:
