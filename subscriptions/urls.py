@@ -1,8 +1,8 @@
 """Dashboard URLs of the subscriptions app (mounted at / in the "dashboard" namespace)."""
 
-from django.urls import path
+from django.urls import path, re_path
 
-from subscriptions import views
+from subscriptions import cloudflare_views, views
 
 urlpatterns = [
     path("subscriptions/", views.SubscriptionListView.as_view(), name="subscriptions"),
@@ -21,4 +21,36 @@ urlpatterns = [
     path("acme/<int:pk>/sync/", views.SyncView.as_view(), name="acme-sync"),
     path("acme/<int:pk>/drift/", views.DriftView.as_view(), name="acme-drift"),
     path("acme/<int:pk>/retry/", views.RetryView.as_view(), name="acme-retry"),
+]
+
+urlpatterns += [
+    path("subscriptions/zones/", cloudflare_views.ZoneListView.as_view(), name="zones"),
+    path("subscriptions/addons/", cloudflare_views.AddonListView.as_view(), name="addons"),
+    path("customers/<int:pk>/zones/new/", cloudflare_views.ZoneAddView.as_view(), name="zone-add"),
+    path("customers/<int:pk>/addons/new/", cloudflare_views.AddonBuyView.as_view(), name="addon-add"),
+    path("customers/<int:pk>/addons/sync/", cloudflare_views.AddonsSyncView.as_view(), name="addons-sync"),
+    path("zones/<int:pk>/", cloudflare_views.RecordDetailView.as_view(kind="zone"), name="zone"),
+    path(
+        "zones/<int:pk>/progress/",
+        cloudflare_views.RecordProgressView.as_view(kind="zone"),
+        name="zone-progress",
+    ),
+    re_path(
+        r"^zones/(?P<pk>[0-9]+)/plan/(?P<action>upgrade|change|downgrade)/$",
+        cloudflare_views.ZonePlanView.as_view(),
+        name="zone-plan",
+    ),
+    path("zones/<int:pk>/sync/", cloudflare_views.ZoneSyncView.as_view(), name="zone-sync"),
+    path("zones/<int:pk>/retry/", cloudflare_views.RecordRetryView.as_view(kind="zone"), name="zone-retry"),
+    path("addons/<int:pk>/", cloudflare_views.RecordDetailView.as_view(kind="addon"), name="addon"),
+    path(
+        "addons/<int:pk>/progress/",
+        cloudflare_views.RecordProgressView.as_view(kind="addon"),
+        name="addon-progress",
+    ),
+    path("addons/<int:pk>/change/", cloudflare_views.AddonChangeView.as_view(), name="addon-change"),
+    path("addons/<int:pk>/cancel/", cloudflare_views.AddonCancelView.as_view(), name="addon-cancel"),
+    path(
+        "addons/<int:pk>/retry/", cloudflare_views.RecordRetryView.as_view(kind="addon"), name="addon-retry"
+    ),
 ]

@@ -16,7 +16,7 @@ from core import dashboard as dash
 from core.errors import DomainError, ValidationFailed
 from core.models import OperationState
 from partner import selectors as partner_selectors
-from partner.access import Can
+from partner.access import Can, can
 from partner.models import SubaccountState, Vendor
 from partner.views import (
     ActionView,
@@ -120,6 +120,23 @@ class OrderView(CustomerObjectMixin, ServiceFormView):
         return redirect("dashboard:acme", pk=contract.pk)
 
 
+def progress_context(operation, *, progress_url: str, retry_url: str, vendor: str) -> dict:
+    """What the operation progress part needs (see dashboard/partials/operation_progress.html)."""
+    return {"operation": operation, "progress_url": progress_url, "retry_url": retry_url, "vendor": vendor}
+
+
+def progress_response(request, context: dict, page_url: str):
+    """The progress part for htmx; once the operation has ended, tell htmx to reload the whole page
+    (which then shows the outcome). Without htmx, the page itself."""
+    if not request.htmx:
+        return redirect(page_url)
+    response = render(request, "dashboard/partials/operation_progress.html", context)
+    operation = context["operation"]
+    if operation is None or operation.state != OperationState.PENDING:
+        response["HX-Refresh"] = "true"
+    return response
+
+
 class ContractMixin:
     """The contract of the URL, from the actor's scoped contracts (anyone else's is 404)."""
 
@@ -132,6 +149,15 @@ class ContractMixin:
 
     def contract_url(self, contract, anchor: str = "") -> str:
         return reverse("dashboard:acme", args=[contract.pk]) + (f"#{anchor}" if anchor else "")
+
+    def progress(self, contract, operation) -> dict:
+        can_retry = can(self.actor, Can.MANAGE_SERVICES)
+        return progress_context(
+            operation,
+            progress_url=reverse("dashboard:acme-progress", args=[contract.pk]),
+            retry_url=reverse("dashboard:acme-retry", args=[contract.pk]) if can_retry else "",
+            vendor="DigiCert",
+        )
 
 
 def ending_today(contract: AcmeContract, now) -> dict:
@@ -160,7 +186,7 @@ class ContractDetailView(ContractMixin, MemberTemplateView):
             contract=contract,
             page_title=str(contract),
             now=now,
-            operation=operation,
+            **self.progress(contract, operation),
             busy=operation is not None and operation.state == OperationState.PENDING,
             history=history,
             timeline=audit.events_for(contract)[:30],
@@ -185,17 +211,8 @@ class ContractProgressView(ContractMixin, MemberMixin, View):
 
     def get(self, request, *args, **kwargs):
         contract = self.get_contract()
-        if not request.htmx:
-            return redirect(self.contract_url(contract))
         operation = selectors.operations_of(contract).first()
-        response = render(
-            request,
-            "dashboard/partials/operation_progress.html",
-            {"contract": contract, "operation": operation},
-        )
-        if operation is None or operation.state != OperationState.PENDING:
-            response["HX-Refresh"] = "true"
-        return response
+        return progress_response(request, self.progress(contract, operation), self.contract_url(contract))
 
 
 class RevealView(ContractMixin, MemberMixin, View):

@@ -4,7 +4,17 @@ import pytest
 from django.test import Client
 
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
-from tests.subscriptions.conftest import digicert_subaccount, order  # noqa: F401  (shared fixtures)
+from tests.subscriptions.conftest import (  # noqa: F401  (the subscriptions tests' fixtures, shared)
+    add_zone,
+    addon,
+    catalog,
+    cloudflare_account,
+    digicert_subaccount,
+    order,
+    paid_zone,
+    run_cloudflare,
+    zone,
+)
 
 
 @pytest.fixture

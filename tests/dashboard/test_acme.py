@@ -54,7 +54,7 @@ def test_an_order_shows_its_progress_until_the_task_has_run(owner_client, custom
     contract = AcmeContract.objects.get()
     page = response.content.decode()
     assert contract.state == "pending" and contract.auto_renew_requested is None
-    assert "Create ACME contract at DigiCert" in page and "every 2s" in page
+    assert "Create ACME contract…" in page and "Queued for DigiCert" in page and "every 2s" in page
     assert '<meta http-equiv="refresh"' in page  # without JavaScript the page reloads itself
 
 
@@ -141,7 +141,7 @@ def test_the_progress_part_polls_while_pending_then_reloads(owner_client, contra
     url = reverse("dashboard:acme-progress", args=[contract.pk])
 
     pending = owner_client.get(url, **HX)
-    assert "Sync with DigiCert at DigiCert" in pending.content.decode() and "HX-Refresh" not in pending
+    assert "Sync with DigiCert…" in pending.content.decode() and "HX-Refresh" not in pending
 
     Operation.objects.filter(pk=operation.pk).update(state="succeeded")
     done = owner_client.get(url, **HX)
