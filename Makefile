@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help install env migrate demo run test test-pg bench lint fmt check-deploy clean
+.PHONY: help install env migrate demo run test test-pg test-browser bench lint fmt check-deploy clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n",$$1,$$2}'
@@ -40,6 +40,9 @@ test: install ## Run the whole test suite on SQLite (browser tests too when chro
 
 test-pg: install ## Run the whole test suite on PostgreSQL ($(PG_URL))
 	DATABASE_URL=$(PG_URL) $(VENV)/bin/pytest -n 2 --dist loadgroup
+
+test-browser: install ## Run only the dashboard's browser journeys (needs /usr/bin/chromium; screenshots in test-results/)
+	REQUIRE_BROWSER_TESTS=1 $(VENV)/bin/pytest tests/browser -m browser
 
 bench: install ## Benchmarks with seeded data (renewal run cost, API list queries and time, memory)
 	$(PY) -m bench.run
