@@ -18,7 +18,8 @@ CAPABILITY_LABELS = {
     Can.MANAGE_CUSTOMERS: "add and edit customers",
     Can.MANAGE_SUBACCOUNTS: "create subaccounts",
     Can.RETRY_SUBACCOUNTS: "retry failed subaccounts",
-    Can.MANAGE_SERVICES: "order and change subscriptions",
+    Can.MANAGE_SERVICES: "order and change ACME subscriptions",
+    Can.MANAGE_CLOUDFLARE: "manage Cloudflare zones and add-ons",
     Can.REVEAL_SECRETS: "reveal ACME credentials",
     Can.MANAGE_BILLING: "manage billing",
 }
