@@ -28,7 +28,6 @@ from partner import selectors, services
 from partner.access import Can, can, require
 from partner.dashboard import IN_PROGRESS
 from partner.forms import (
-    CAPABILITY_LABELS,
     CustomerForm,
     InviteForm,
     MemberForm,
@@ -589,7 +588,6 @@ class OrganizationView(MemberTemplateView):
             onboarding_done=all(item.done for item in checklist),
             has_digicert=bool(self.partner.digicert_api_key),
             has_cloudflare=bool(self.partner.cloudflare_api_token),
-            capability_labels=CAPABILITY_LABELS,
         )
         return context
 
