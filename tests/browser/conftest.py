@@ -14,7 +14,8 @@ from django.core.management import call_command
 from django.utils.module_loading import import_string
 
 from core import tasks as core_tasks
-from tests.factories import CLOUDFLARE_TOKEN, DIGICERT_PARTNER_KEY, MembershipFactory, PartnerFactory
+from tests.factories import CLOUDFLARE_TOKEN, DIGICERT_PARTNER_KEY, MembershipFactory
+from tests.subscriptions.conftest import catalog  # noqa: F401  (the partner's Cloudflare catalog)
 from vendors.sandbox.testing import route_vendors_to_sandbox
 
 CHROMIUM = "/usr/bin/chromium"
@@ -61,11 +62,9 @@ def vendors_over_http(live_server, settings, monkeypatch, transactional_db):
 
 
 @pytest.fixture
-def reseller(vendors_over_http):
-    """An onboarded partner and its owner, who signs in with a password."""
-    partner = PartnerFactory(name="Northwind Hosting")
-    user = MembershipFactory(partner=partner, role="owner", user__first_name="Nora").user
-    return user
+def reseller(vendors_over_http, partner):
+    """The owner of an onboarded partner, who signs in with a password."""
+    return MembershipFactory(partner=partner, role="owner", user__first_name="Nora").user
 
 
 @pytest.fixture

@@ -143,11 +143,8 @@ def test_a_reseller_cannot_open_another_partners_customer(page, reseller, sign_i
     shot("08-other-partner-not-found")
 
 
-def test_upgrade_a_zone_plan_after_the_price_preview(page, reseller, sign_in, shot):
-    from tests.subscriptions.conftest import CLOUDFLARE_CATALOG
-
+def test_upgrade_a_zone_plan_after_the_price_preview(page, reseller, catalog, sign_in, shot):
     partner = reseller.membership.partner
-    _catalog(partner, CLOUDFLARE_CATALOG)
     customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
     account = partner_services.request_subaccount(_system(), customer, "cloudflare")
     account.refresh_from_db()
@@ -212,23 +209,3 @@ def test_the_owner_invites_a_member_who_sets_a_password(page, reseller, sign_in,
     page.get_by_role("link", name="Go to the dashboard").click()
     expect(page.get_by_role("heading", name="Hello, Tom")).to_be_visible()
     assert MembershipFactory._meta.model.objects.get(user__email="tom@northwind.example").role == "technician"
-
-
-def _catalog(partner, rows):
-    from decimal import Decimal
-
-    from subscriptions.models import CatalogComponent, CatalogPlan
-
-    for rate_plan_id, scope, price, frequencies, components in rows:
-        plan = CatalogPlan.objects.create(
-            partner=partner,
-            rate_plan_id=rate_plan_id,
-            name=rate_plan_id.replace("_", " ").title(),
-            scope=scope,
-            monthly_price=Decimal(price),
-            frequencies=frequencies,
-        )
-        for name, default, maximum, unit_price in components:
-            CatalogComponent.objects.create(
-                plan=plan, name=name, default=default, maximum=maximum, unit_price=Decimal(unit_price)
-            )
