@@ -34,7 +34,7 @@ urlpatterns = [
 # Django's own auth views with the dashboard's templates; the names are Django's (unnamespaced).
 account_urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", auth_views.LogoutView.as_view(next_page="login"), name="logout"),
     path(
         "password/change/",
         auth_views.PasswordChangeView.as_view(),

@@ -95,7 +95,6 @@ AUTH_PASSWORD_VALIDATORS = [
 # The dashboard's sign-in; the admin keeps its own login page at /admin/login/.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
-LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -136,3 +136,11 @@ def test_an_anonymous_visitor_of_password_change_is_sent_to_sign_in(client):
     response = client.get(reverse("password_change"))
 
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_signing_out_of_the_admin_stays_in_the_admin(client, staff):
+    client.force_login(staff)
+
+    response = client.post(reverse("admin:logout"))
+
+    assert response.status_code == 200 and "Logged out" in response.content.decode()
