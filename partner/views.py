@@ -114,7 +114,10 @@ class MemberTemplateView(MemberMixin, TemplateView):
 
 
 class ServiceFormView(MemberMixin, FormView):
-    """A form whose valid input goes to one service; the service's refusal becomes form errors."""
+    """A form whose valid input goes to one service; the service's refusal becomes form errors.
+
+    Subclasses define `perform(form)`, which calls the service and returns its result.
+    """
 
     def form_valid(self, form):
         try:
@@ -124,15 +127,16 @@ class ServiceFormView(MemberMixin, FormView):
             return self.form_invalid(form)
         return self.done(result)
 
-    def perform(self, form):
-        raise NotImplementedError
-
     def done(self, result):
         return redirect(self.get_success_url())
 
 
 class ActionView(MemberMixin, View):
-    """A button: POST runs one service, then back to the page with its outcome as a message."""
+    """A button: POST runs one service, then back to the page with its outcome as a message.
+
+    Subclasses define `get_target()`, `perform(target) -> str` (the success message) and
+    `next_url(target) -> str`.
+    """
 
     http_method_names = ["post"]
 
@@ -145,15 +149,6 @@ class ActionView(MemberMixin, View):
         else:
             messages.success(request, message)
         return redirect(self.next_url(target))
-
-    def get_target(self):
-        raise NotImplementedError
-
-    def perform(self, target) -> str:
-        raise NotImplementedError
-
-    def next_url(self, target) -> str:
-        raise NotImplementedError
 
 
 def paginate(request, queryset, per_page: int = PAGE_SIZE):

@@ -134,6 +134,7 @@ class PricedChangeView(MemberTemplateView):
 
     POST without `_confirm` (or with values edited since the preview) shows the preview; POST with
     `_confirm` on the previewed values calls the service. A refusal becomes the form's errors.
+    Subclasses define `preview(values)`, `perform(values)`, `done(result)` and `back_url()`.
     """
 
     template_name = "dashboard/cloudflare/change.html"
@@ -148,18 +149,6 @@ class PricedChangeView(MemberTemplateView):
 
     def initial(self) -> dict:
         return {}
-
-    def preview(self, values):
-        raise NotImplementedError
-
-    def perform(self, values):
-        raise NotImplementedError
-
-    def done(self, result):
-        raise NotImplementedError
-
-    def back_url(self) -> str:
-        raise NotImplementedError
 
     def form(self, data=None) -> PlanChangeForm:
         return PlanChangeForm(data, plans=self.plans(), fixed_plan=self.fixed_plan, initial=self.initial())
