@@ -433,7 +433,9 @@ def test_hmac_key_never_reaches_logs_or_task_arguments(order, run_tasks, caplog,
 
     queued = []
     real = tasks.async_task
-    monkeypatch.setattr(tasks, "async_task", lambda func, *a, **kw: (queued.append((func, a, kw)), real(func, *a, **kw)))
+    monkeypatch.setattr(
+        tasks, "async_task", lambda func, *a, **kw: (queued.append((func, a, kw)), real(func, *a, **kw))
+    )
     caplog.set_level(logging.DEBUG)
     contract = order()
     run_tasks(acme.regenerate_credentials, system_actor(), contract)
