@@ -7,4 +7,4 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         # Registers the Digital River operation handlers with core.operations (web and worker alike).
-        from billing.services import acquisition, catalog, renewals  # noqa: F401
+        from billing.services import acquisition, catalog, changes, renewals  # noqa: F401

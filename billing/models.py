@@ -228,6 +228,14 @@ class BillingSubscription(models.Model):
     cancel_at = models.DateTimeField(
         null=True, blank=True, help_text="When what was provisioned is to be cancelled (term end)."
     )
+    replaces = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="replaced_by",
+        help_text="The subscription this one replaces after a change outside its agreed terms.",
+    )
     vendor_view = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

@@ -284,7 +284,8 @@ class ActivateSubscription(operations.OperationHandler):
         before = audit.snapshot(subscription)
         apply_vendor_subscription(subscription, result["_vendor"])
         subscription.activated_at = timezone.now()
-        if subscription.provisioning_state == ProvisioningState.AWAITING_PAYMENT:
+        inherited = _inherit_provisioned(subscription)
+        if subscription.provisioning_state == ProvisioningState.AWAITING_PAYMENT and not inherited:
             subscription.provisioning_state = ProvisioningState.PENDING
             enqueue_on_commit(PROVISION_TASK, subscription.pk)
         subscription.save()
@@ -295,6 +296,26 @@ class ActivateSubscription(operations.OperationHandler):
             partner_id=subscription.partner_id,
             before=before,
         )
+        from billing.services.changes import replacement_activated
+
+        replacement_activated(actor, subscription)
+
+
+def _inherit_provisioned(subscription: BillingSubscription) -> bool:
+    """A replacement that provisions the same thing takes over what the old one provisioned (an ACME
+    contract or add-on goes on); a zone plan is provisioned again, as the new plan."""
+    old = subscription.replaces
+    same = (
+        old is not None and old.provisioned_id and subscription.product.provisions == old.product.provisions
+    )
+    if not same or subscription.product.provisions == Provisions.ZONE_PLAN:
+        return False
+    subscription.provisioned_type_id, subscription.provisioned_id = (
+        old.provisioned_type_id,
+        old.provisioned_id,
+    )
+    subscription.provisioning_state = ProvisioningState.DONE
+    return True
 
 
 def provision(subscription_id: int) -> None:

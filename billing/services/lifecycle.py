@@ -57,7 +57,7 @@ def end_vendor_side(actor: Actor, subscription: BillingSubscription) -> None:
     """When billing ends, so does the vendor side: an ACME contract stops renewing, an add-on is
     cancelled at the end of the term it was paid for."""
     target = subscription.provisioned
-    if target is None:
+    if target is None or subscription.replaced_by.exists():  # a replacement carries it on
         return
     if subscription.product.provisions == Provisions.ACME_CONTRACT:
         from subscriptions.services import acme

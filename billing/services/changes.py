@@ -1,0 +1,140 @@
+"""Changing a live subscription: within its agreed terms it keeps its billing agreement; outside
+them (upgrade, cycle or duration, quantity, an added subscription) the customer accepts a new one
+through a new customer-initiated checkout, and the old subscription ends once the new one is paid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.models import (
+    RENEWING_STATES,
+    BillingAgreement,
+    BillingSubscription,
+    Checkout,
+    Product,
+    SubscriptionState,
+)
+from billing.rules import Change, needs_new_agreement
+from billing.services.acquisition import OrderLine, start_checkout
+from billing.services.common import require_billing
+from core import audit, operations
+from core.actor import Actor
+from core.errors import RuleViolation, ValidationFailed
+from vendors.digitalriver import DigitalRiverClient
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    agreement: str  # "same" or "new"
+    checkout: Checkout | None
+    subscription: BillingSubscription
+
+
+def change_subscription(
+    actor: Actor,
+    subscription: BillingSubscription,
+    change: str,
+    *,
+    product: Product | None = None,
+    quantity: int | None = None,
+) -> ChangeOutcome:
+    """Apply a change with the billing agreement Digital River's rules call for (see needs_new_agreement)."""
+    require_billing(actor, subscription.customer)
+    if subscription.state not in RENEWING_STATES:
+        raise RuleViolation("Only a live subscription can change.", code="subscription_not_active")
+    if not needs_new_agreement(change):
+        audit.record(
+            actor,
+            "billing.changed_within_terms",
+            subscription,
+            partner_id=subscription.partner_id,
+            changes={"change": [None, change]},
+            note="same billing agreement",
+        )
+        return ChangeOutcome("same", None, subscription)
+    product, quantity = _check_change(subscription, change, product, quantity)
+    with transaction.atomic():
+        checkout = start_checkout(
+            actor, subscription.customer, [OrderLine(product, quantity, dict(subscription.provision_options))]
+        )
+        new = checkout.items.get().subscription
+        if change != Change.ADDED_SUBSCRIPTION:
+            new.replaces = subscription
+            new.save(update_fields=["replaces", "updated_at"])
+        audit.record(
+            actor,
+            "billing.change_requested",
+            subscription,
+            partner_id=subscription.partner_id,
+            changes={"change": [None, change], "checkout": [None, str(checkout.reference)]},
+            note="new billing agreement through a customer-initiated checkout",
+        )
+    return ChangeOutcome("new", checkout, new)
+
+
+def _check_change(subscription, change, product, quantity) -> tuple[Product, int]:
+    product = product or subscription.product
+    quantity = quantity or subscription.quantity
+    if product.partner_id != subscription.partner_id or not product.is_subscription:
+        raise ValidationFailed(
+            "Choose one of the partner's subscription products.", fields={"product": "Invalid."}
+        )
+    unchanged = product == subscription.product and quantity == subscription.quantity
+    if change == Change.QUANTITY and quantity == subscription.quantity:
+        raise ValidationFailed("The quantity is the same.", fields={"quantity": "Give the new quantity."})
+    if change == Change.UPGRADE and product.price <= subscription.product.price:
+        raise ValidationFailed(
+            "An upgrade moves to a higher-priced product.", fields={"product": "Not higher."}
+        )
+    if change == Change.CYCLE and (product.plan.interval, product.plan.interval_count) == (
+        subscription.plan.interval,
+        subscription.plan.interval_count,
+    ):
+        raise ValidationFailed(
+            "Choose a product on another billing cycle.", fields={"product": "Same cycle."}
+        )
+    if unchanged and change != Change.ADDED_SUBSCRIPTION:
+        raise ValidationFailed("Nothing would change.", code="nothing_to_change")
+    return product, quantity
+
+
+def replacement_activated(actor: Actor, new: BillingSubscription) -> None:
+    """The replacing subscription is paid: the one it replaces ends at Digital River."""
+    if new.replaces_id:
+        operations.start(actor, new.replaces, CancelReplaced.kind, partner_id=new.partner_id)
+
+
+@operations.register
+class CancelReplaced(operations.OperationHandler):
+    """POST /subscriptions/{id} with exactly {"state": "cancelled"} for a subscription that was replaced."""
+
+    kind = "dr.cancel_replaced_subscription"
+    label = "Cancel replaced subscription at Digital River"
+
+    def perform(self, operation, subscription):
+        client = DigitalRiverClient()
+        current = client.get_subscription(subscription.subscription_id)
+        vendor = (
+            current
+            if current.state == "cancelled"
+            else client.cancel_subscription(subscription.subscription_id)
+        )
+        return {"state": vendor.state}
+
+    def succeeded(self, operation, subscription, result, actor):
+        before = audit.snapshot(subscription)
+        subscription.state = SubscriptionState.CANCELLED
+        subscription.ended_at = timezone.now()
+        subscription.save()
+        if not BillingSubscription.objects.filter(
+            billing_agreement_id=subscription.billing_agreement_id, state__in=RENEWING_STATES
+        ).exists():
+            BillingAgreement.objects.filter(
+                agreement_id=subscription.billing_agreement_id, superseded_at__isnull=True
+            ).update(superseded_at=timezone.now())
+        audit.record(
+            actor, "billing.replaced", subscription, partner_id=subscription.partner_id, before=before
+        )

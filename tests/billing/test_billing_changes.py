@@ -1,0 +1,80 @@
+"""Billing agreement after a change: the change flows use the one decision (same or new agreement)."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing.models import BillingAgreement, BillingSubscription, Checkout
+from billing.rules import Change
+from billing.services import catalog
+from billing.services.acquisition import OrderLine
+from billing.services.changes import change_subscription
+from core.errors import ValidationFailed
+from subscriptions.models import AcmeContract
+from tests.conftest import system_actor
+from tests.sandbox_helpers import sandbox_checkout_session, sandbox_dr_subscriptions
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def live(checkout, pay, acme_product, digicert_subaccount):
+    pay(checkout(OrderLine(acme_product, options={"sans": ["change.example.com"]})))
+    return BillingSubscription.objects.get()
+
+
+@pytest.mark.parametrize("change", [Change.PAYMENT_METHOD, Change.METERED, Change.TRIAL_CONVERSION])
+def test_a_change_within_the_agreed_terms_keeps_the_billing_agreement(live, change):
+    checkouts = Checkout.objects.count()
+    outcome = change_subscription(system_actor(), live, change)
+    assert outcome.agreement == "same" and outcome.checkout is None
+    assert Checkout.objects.count() == checkouts
+
+
+def test_a_quantity_change_takes_a_new_agreement_through_a_customer_initiated_checkout(live, run_tasks, pay):
+    outcome = run_tasks(change_subscription, system_actor(), live, Change.QUANTITY, quantity=3)
+    assert outcome.agreement == "new"
+    checkout = outcome.checkout
+    checkout.refresh_from_db()
+    assert sandbox_checkout_session(checkout.session_id)["chargeType"] == "customer_initiated"
+    pay(checkout)
+    new = BillingSubscription.objects.get(pk=outcome.subscription.pk)
+    live.refresh_from_db()
+    assert new.state == "active" and new.quantity == 3 and new.replaces == live
+    assert new.billing_agreement_id and new.billing_agreement_id != live.billing_agreement_id
+    assert live.state == "cancelled"
+    assert sandbox_dr_subscriptions(pk=live.subscription_id).get().state == "cancelled"
+    assert BillingAgreement.objects.get(agreement_id=live.billing_agreement_id).superseded_at is not None
+    contract = AcmeContract.objects.get()  # the contract goes on: no second one
+    assert new.provisioned == contract and contract.auto_renew is True
+
+
+def test_an_upgrade_needs_a_higher_priced_product(live, customer, annual_plan):
+    cheaper = catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="acme-lite",
+        name="Lite",
+        price=Decimal("60.00"),
+        plan=annual_plan,
+        provisions="acme_contract",
+    )
+    checkouts = Checkout.objects.count()
+    with pytest.raises(ValidationFailed):
+        change_subscription(system_actor(), live, Change.UPGRADE, product=cheaper)
+    assert Checkout.objects.count() == checkouts
+
+
+def test_an_upgrade_starts_a_new_checkout_for_the_new_product(live, customer, annual_plan, run_tasks):
+    better = catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="acme-plus",
+        name="Plus",
+        price=Decimal("240.00"),
+        plan=annual_plan,
+        provisions="acme_contract",
+    )
+    outcome = run_tasks(change_subscription, system_actor(), live, Change.UPGRADE, product=better)
+    assert outcome.agreement == "new" and outcome.subscription.product == better
+    assert outcome.subscription.replaces == live and live.state == "active"  # until the new one is paid
