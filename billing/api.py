@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from billing import selectors
 from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Plan, Product
-from billing.services import acquisition, catalog
+from billing.rules import Change
+from billing.services import acquisition, catalog, changes
 from billing.services.acquisition import OrderLine
 from core.api.base import IsMemberOrStaff, api_actor
 from core.errors import ValidationFailed
@@ -233,8 +235,47 @@ class CheckoutViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         return Response(CheckoutSerializer(checkout).data, status=status.HTTP_202_ACCEPTED)
 
 
+class ChangeSerializer(serializers.Serializer):
+    change = serializers.ChoiceField(choices=Change.choices)
+    product = serializers.IntegerField(required=False)
+    quantity = serializers.IntegerField(required=False, min_value=1)
+
+
+class ChangeOutcomeSerializer(serializers.Serializer):
+    agreement = serializers.ChoiceField(choices=["same", "new"])
+    checkout = CheckoutSerializer(allow_null=True)
+    subscription = serializers.IntegerField()
+
+
 class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
     """Billing subscriptions with their dates, agreement and provisioning state."""
+
+    @extend_schema(request=ChangeSerializer, responses={202: ChangeOutcomeSerializer})
+    @action(detail=True, methods=["post"])
+    def change(self, request, pk=None):
+        """Change a subscription: within its terms the agreement stays (200 with `same`); outside them a new
+        customer-initiated checkout collects a new agreement (202 with `new` and the checkout)."""
+        data = ChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = api_actor(request)
+        product = None
+        if "product" in data.validated_data:
+            product = partner_selectors.get_or_404(
+                selectors.products_for(actor), pk=data.validated_data["product"]
+            )
+        outcome = changes.change_subscription(
+            actor,
+            self.get_object(),
+            data.validated_data["change"],
+            product=product,
+            quantity=data.validated_data.get("quantity"),
+        )
+        body = {
+            "agreement": outcome.agreement,
+            "subscription": outcome.subscription.pk,
+            "checkout": CheckoutSerializer(outcome.checkout).data if outcome.checkout else None,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED if outcome.checkout else status.HTTP_200_OK)
 
     serializer_class = SubscriptionSerializer
     permission_classes = [IsMemberOrStaff]

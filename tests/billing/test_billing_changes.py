@@ -78,3 +78,20 @@ def test_an_upgrade_starts_a_new_checkout_for_the_new_product(live, customer, an
     outcome = run_tasks(change_subscription, system_actor(), live, Change.UPGRADE, product=better)
     assert outcome.agreement == "new" and outcome.subscription.product == better
     assert outcome.subscription.replaces == live and live.state == "active"  # until the new one is paid
+
+
+def test_the_api_change_needs_the_billing_role_and_answers_with_the_agreement_decision(api, live, run_tasks):
+    from tests.factories import MembershipFactory, PartnerFactory
+
+    url = f"/api/v1/billing/subscriptions/{live.pk}/change/"
+    assert api.post(url, {"change": "quantity", "quantity": 2}, format="json").status_code == 401
+    stranger = api.as_user(MembershipFactory(partner=PartnerFactory(), role="owner").user)
+    assert stranger.post(url, {"change": "quantity", "quantity": 2}, format="json").status_code == 404
+    viewer = api.as_user(MembershipFactory(partner=live.partner, role="viewer").user)
+    assert viewer.post(url, {"change": "quantity", "quantity": 2}, format="json").status_code == 403
+    billing = api.as_user(MembershipFactory(partner=live.partner, role="billing").user)
+    same = billing.post(url, {"change": "payment_method"}, format="json")
+    assert same.status_code == 200 and same.json()["agreement"] == "same"
+    new = billing.post(url, {"change": "quantity", "quantity": 2}, format="json")
+    assert new.status_code == 202 and new.json()["agreement"] == "new"
+    assert new.json()["checkout"]["charge_type"] == "customer_initiated"
