@@ -24,6 +24,7 @@ from billing.services import acquisition, catalog, events, notices, renewals
 from billing.services.acquisition import OrderLine
 from core.admin_tools import (
     AuditTrailMixin,
+    ReadOnlyAdmin,
     ServiceSaveMixin,
     admin_actor,
     operations_table,
@@ -301,7 +302,7 @@ class RenewalInline(admin.TabularInline):
 
 
 @admin.register(BillingSubscription)
-class BillingSubscriptionAdmin(AuditTrailMixin, admin.ModelAdmin):
+class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     list_display = [
         "__str__",
         "partner",
@@ -399,18 +400,9 @@ class BillingSubscriptionAdmin(AuditTrailMixin, admin.ModelAdmin):
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Renewal)
-class RenewalAdmin(admin.ModelAdmin):
+class RenewalAdmin(ReadOnlyAdmin):
     list_display = [
         "subscription",
         "renewal_date",
@@ -437,15 +429,9 @@ class RenewalAdmin(admin.ModelAdmin):
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(ReadOnlyAdmin):
     list_display = ["subscription", "kind", "renewal_date", "to", "sent_at", "delivered"]
     list_filter = ["kind", "delivered"]
     search_fields = ["to", "subject", "subscription__customer__name"]
@@ -460,28 +446,16 @@ class NoticeAdmin(admin.ModelAdmin):
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(BillingAgreement)
-class BillingAgreementAdmin(admin.ModelAdmin):
+class BillingAgreementAdmin(ReadOnlyAdmin):
     list_display = ["agreement_id", "customer", "first_order_id", "created_at", "superseded_at"]
     search_fields = ["agreement_id", "customer__name", "first_order_id"]
     list_select_related = ["customer"]
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookEvent)
-class WebhookEventAdmin(admin.ModelAdmin):
+class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "type", "event_id", "state_badge", "attempts", "processed_at", "error"]
     list_filter = ["state", "type"]
     search_fields = ["event_id", "type", "body"]
@@ -513,9 +487,3 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
     def has_replay_permission(self, request):
         return request.user.has_perm("billing.replay_webhookevent")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

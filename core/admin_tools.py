@@ -21,6 +21,19 @@ BADGE_COLOURS = {
 }
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written only by services and vendors: staff read them here and act through actions."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 def admin_actor(request) -> Actor:
     return Actor(request.user, Face.ADMIN)
 
@@ -107,21 +120,12 @@ class AuditTrailMixin:
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "actor_label", "face", "action", "object_repr", "partner_id"]
     list_filter = ["face", "action", "content_type"]
     search_fields = ["object_repr", "actor_label", "action", "object_id"]
     date_hierarchy = "created_at"
     list_select_related = ["content_type"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(ApiToken)
@@ -192,7 +196,7 @@ def operations_table(operations) -> str:
 
 
 @admin.register(Operation)
-class OperationAdmin(admin.ModelAdmin):
+class OperationAdmin(ReadOnlyAdmin):
     """Every vendor operation of every object: what is pending, stuck or failed."""
 
     list_display = [
@@ -229,12 +233,3 @@ class OperationAdmin(admin.ModelAdmin):
 
     def has_retry_permission(self, request):
         return request.user.has_perm("core.retry_operation")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
