@@ -1,10 +1,32 @@
-"""The Digital River webhook endpoint (a face: it only hands the raw request to the service)."""
+"""Billing faces: the Digital River webhook endpoint (it only hands the raw request to the service)
+and the reseller dashboard's billing pages."""
 
+from datetime import timedelta
+
+from django.contrib import messages
+from django.db.models import Prefetch
 from django.http import JsonResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from billing.services import events
+from billing import dashboard_selectors as reads
+from billing import selectors
+from billing.forms import CheckoutForm, form_field_for
+from billing.models import CheckoutItem, CheckoutState, Notice
+from billing.services import acquisition, events
+from billing.services.common import require_billing
+from core import audit, clock, operations
+from core import dashboard as dash
+from core.errors import DomainError, RuleViolation
+from core.models import OperationState
+from partner import selectors as partner_selectors
+from partner.access import Can, can
+from partner.views import CustomerObjectMixin, MemberMixin, MemberTemplateView, ServiceFormView, paginate
+from subscriptions.selectors import cloudflare_zones_for, operations_of
+from subscriptions.views import progress_context, progress_response
 
 
 @csrf_exempt
@@ -13,3 +35,277 @@ def digitalriver_webhook(request):
     """Store, verify, acknowledge; processing happens in a task."""
     status, event = events.receive(request.body, request.headers.get("DigitalRiver-Signature", ""))
     return JsonResponse({"received": status == 200, "id": event.pk}, status=status)
+
+
+# --- The reseller dashboard's billing pages -----------------------------------------------------
+# Renewals by week, billing agreements, a subscription's notices, and starting a Digital River
+# checkout for a customer, then following it live. Reads go through scoped selectors; the one
+# write calls acquisition.start_checkout and shows its refusals in Digital River's words.
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class BillingTabsMixin:
+    nav = "renewals"
+
+    def billing_context(self, tab: str) -> dict:
+        return {"tab": tab, "can_bill": can(self.actor, Can.MANAGE_BILLING)}
+
+
+class RenewalsView(BillingTabsMixin, MemberTemplateView):
+    """Renewals of the next 12 weeks by week (or as a month calendar), what needs attention on top."""
+
+    template_name = "dashboard/billing/renewals.html"
+    title = "Renewals"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params, now = self.request.GET, clock.now()
+        today = now.date()
+        customer_id = _int(params.get("customer"))
+        state = params.get("state", "")
+        rows = reads.upcoming_renewals(self.actor, today, customer_id=customer_id, state=state)
+        view = "calendar" if params.get("view") == "calendar" else "weeks"
+        months = []
+        if view == "calendar":
+            month = today.replace(day=1)
+            for _ in range(3):
+                months.append({"month": month, "weeks": reads.month_calendar(rows, month)})
+                month = (month.replace(day=28) + timedelta(days=4)).replace(day=1)
+        held = list(reads.held_renewals(self.actor)[:50])
+        failed = list(reads.failed_renewals(self.actor)[:50])
+        failed_payments = list(reads.failed_payments(self.actor)[:50])
+        if customer_id:
+            held = [r for r in held if r.subscription.customer_id == customer_id]
+            failed = [r for r in failed if r.subscription.customer_id == customer_id]
+            failed_payments = [s for s in failed_payments if s.customer_id == customer_id]
+        filters = {"customer": params.get("customer", ""), "state": state, "view": view}
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v and k != "view")
+        context.update(
+            self.billing_context("renewals"),
+            now=now,
+            today=today,
+            weeks=reads.by_week(rows, today),
+            months=months,
+            view=view,
+            count=len(rows),
+            held=held,
+            failed=failed,
+            failed_payments=failed_payments,
+            late=[row for row in rows if row.reminder_missing(today) and row.renewal is None],
+            customers=list(
+                partner_selectors.customers_for(self.actor).order_by("name").values_list("pk", "name")
+            ),
+            filters=filters,
+            state_filters=reads.STATE_FILTERS,
+            filtered=bool(customer_id or state),
+            export_query=query,
+        )
+        return context
+
+
+class AgreementsView(BillingTabsMixin, MemberTemplateView):
+    """Every billing agreement, its customer, first order and the subscriptions charged on it."""
+
+    template_name = "dashboard/billing/agreements.html"
+    title = "Billing agreements"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        customer_id = _int(self.request.GET.get("customer"))
+        agreements = list(reads.agreements(self.actor, customer_id)[:200])
+        on = reads.subscriptions_on_agreements(self.actor, [a.agreement_id for a in agreements])
+        context.update(
+            self.billing_context("agreements"),
+            rows=[(a, on.get(a.agreement_id, [])) for a in agreements],
+            customers=list(
+                partner_selectors.customers_for(self.actor).order_by("name").values_list("pk", "name")
+            ),
+            filters={"customer": self.request.GET.get("customer", "")},
+        )
+        return context
+
+
+class CheckoutsView(BillingTabsMixin, MemberTemplateView):
+    """Acquisition and renewal checkouts, newest first: where each stands at Digital River."""
+
+    template_name = "dashboard/billing/checkouts.html"
+    title = "Checkouts"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        checkouts = selectors.checkouts_for(self.actor).order_by("-created_at", "-id")
+        page, query = paginate(self.request, checkouts)
+        context.update(self.billing_context("checkouts"), page=page, query=query, rows=list(page.object_list))
+        return context
+
+
+class SubscriptionMixin:
+    def get_subscription(self):
+        if not hasattr(self, "_subscription"):
+            self._subscription = partner_selectors.get_or_404(
+                selectors.subscriptions_for(self.actor)
+                .select_related("acquisition")
+                .prefetch_related(
+                    Prefetch("notices", queryset=Notice.objects.order_by("-created_at", "-id"))
+                ),
+                pk=self.kwargs["pk"],
+            )
+        return self._subscription
+
+
+class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplateView):
+    """One billing subscription: its dates, agreement, provisioning and every notice sent."""
+
+    template_name = "dashboard/billing/subscription.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subscription = self.get_subscription()
+        context.update(
+            self.billing_context("renewals"),
+            subscription=subscription,
+            page_title=str(subscription),
+            notices=list(subscription.notices.all()),
+            renewals=list(subscription.renewals.select_related("checkout").order_by("-renewal_date")[:24]),
+            timeline=audit.events_for(subscription)[:30],
+            now=clock.now(),
+        )
+        return context
+
+
+class CheckoutStartView(CustomerObjectMixin, BillingTabsMixin, ServiceFormView):
+    """Start a Digital River checkout for the customer: product, quantity, extra item, what to provision."""
+
+    template_name = "dashboard/billing/checkout_form.html"
+    form_class = CheckoutForm
+    capability = Can.MANAGE_BILLING
+    title = "Start a checkout"
+
+    def get_form_kwargs(self):
+        customer = self.get_customer()
+        products = list(selectors.products_for(self.actor).filter(partner=customer.partner, active=True))
+        zones = list(cloudflare_zones_for(self.actor).filter(customer=customer).order_by("name", "id"))
+        return {**super().get_form_kwargs(), "products": products, "zones": zones}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(self.billing_context("checkouts"), customer=self.get_customer())
+        return context
+
+    def form_valid(self, form):
+        try:
+            checkout = acquisition.start_checkout(self.actor, self.get_customer(), form.lines())
+        except DomainError as error:
+            form.add_error(None, error.message)
+            for name, errors in error.fields.items():
+                for text in [errors] if isinstance(errors, str) else errors:
+                    field = form_field_for(name)
+                    if field:
+                        form.add_error(field, text)
+                    elif text != error.message:
+                        form.add_error(None, text)
+            return self.form_invalid(form)
+        messages.success(self.request, "Checkout started: Digital River is opening it. This page follows it.")
+        return redirect("dashboard:checkout", pk=checkout.pk)
+
+
+class CheckoutPickView(BillingTabsMixin, MemberMixin, View):
+    """From the billing pages: pick the customer, then the checkout form (works without JavaScript)."""
+
+    capability = Can.MANAGE_BILLING
+
+    def get(self, request, *args, **kwargs):
+        customer = partner_selectors.get_or_404(
+            partner_selectors.customers_for(self.actor), pk=_int(request.GET.get("customer")) or 0
+        )
+        return redirect("dashboard:checkout-start", pk=customer.pk)
+
+
+class CheckoutMixin:
+    def get_checkout(self):
+        if not hasattr(self, "_checkout"):
+            self._checkout = partner_selectors.get_or_404(
+                selectors.checkouts_for(self.actor), pk=self.kwargs["pk"]
+            )
+        return self._checkout
+
+    def checkout_url(self, checkout) -> str:
+        return reverse("dashboard:checkout", args=[checkout.pk])
+
+    def progress(self, checkout, operation) -> dict:
+        return progress_context(
+            operation,
+            progress_url=reverse("dashboard:checkout-progress", args=[checkout.pk]),
+            retry_url=reverse("dashboard:checkout-retry", args=[checkout.pk])
+            if can(self.actor, Can.MANAGE_BILLING)
+            else "",
+            vendor="Digital River",
+        )
+
+
+class CheckoutDetailView(CheckoutMixin, BillingTabsMixin, MemberTemplateView):
+    """A checkout: its opening at Digital River live, then the payment link, the order and the
+    subscriptions it sells with their provisioning."""
+
+    template_name = "dashboard/billing/checkout.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        checkout = self.get_checkout()
+        history = list(operations_of(checkout)[:5])
+        operation = history[0] if history else None
+        items = list(
+            CheckoutItem.objects.filter(checkout=checkout)
+            .select_related("product__plan", "subscription")
+            .order_by("id")
+        )
+        subscriptions = [item.subscription for item in items if item.subscription]
+        latest = operations.latest_by_target(subscriptions)
+        context.update(
+            self.billing_context("checkouts"),
+            checkout=checkout,
+            page_title=f"Checkout for {checkout.customer.name}",
+            **self.progress(checkout, operation),
+            busy=operation is not None and operation.state == OperationState.PENDING,
+            items=items,
+            subscriptions=[(s, latest.get(s.pk)) for s in subscriptions],
+            awaiting_payment=checkout.state == CheckoutState.OPEN,
+            timeline=audit.events_for(checkout)[:20],
+        )
+        return context
+
+
+class CheckoutProgressView(CheckoutMixin, MemberMixin, View):
+    """The live part of the checkout's opening (htmx polls it); once it ends, the page reloads."""
+
+    def get(self, request, *args, **kwargs):
+        checkout = self.get_checkout()
+        operation = operations_of(checkout).first()
+        return progress_response(request, self.progress(checkout, operation), self.checkout_url(checkout))
+
+
+class CheckoutRetryView(CheckoutMixin, MemberMixin, View):
+    """Open a checkout again after Digital River failed to (its last operation failed)."""
+
+    capability = Can.MANAGE_BILLING
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        checkout = self.get_checkout()
+        operation = operations_of(checkout).first()
+        try:
+            require_billing(self.actor, checkout.customer)
+            if operation is None:
+                raise RuleViolation("Nothing to retry on this checkout.", code="not_retryable")
+            operation = operations.retry(self.actor, operation)
+        except DomainError as error:
+            dash.flash_domain_error(request, error)
+        else:
+            messages.success(request, f"{operation.label} is queued again.")
+        return redirect(self.checkout_url(checkout))

@@ -6,6 +6,7 @@ from django.http import JsonResponse
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from billing import urls as billing_urls
 from billing.views import digitalriver_webhook
 from core.api.errors import api_not_found
 from partner import urls as partner_urls
@@ -36,7 +37,15 @@ if settings.SANDBOX_ENABLED:
 
 # The reseller dashboard, mounted last at the root: each app brings its pages.
 urlpatterns.append(
-    path("", include(([*partner_urls.urlpatterns, *subscriptions_urls.urlpatterns], "dashboard")))
+    path(
+        "",
+        include(
+            (
+                [*partner_urls.urlpatterns, *subscriptions_urls.urlpatterns, *billing_urls.urlpatterns],
+                "dashboard",
+            )
+        ),
+    )
 )
 
 handler500 = "core.api.errors.server_error"

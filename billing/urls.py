@@ -1,0 +1,21 @@
+"""Dashboard URLs of the billing app (mounted at / in the "dashboard" namespace)."""
+
+from django.urls import path
+
+from billing import views
+
+urlpatterns = [
+    path("renewals/", views.RenewalsView.as_view(), name="renewals"),
+    path("billing/agreements/", views.AgreementsView.as_view(), name="billing-agreements"),
+    path("billing/checkouts/", views.CheckoutsView.as_view(), name="checkouts"),
+    path("billing/checkouts/new/", views.CheckoutPickView.as_view(), name="checkout-pick"),
+    path("billing/checkouts/<int:pk>/", views.CheckoutDetailView.as_view(), name="checkout"),
+    path(
+        "billing/checkouts/<int:pk>/progress/", views.CheckoutProgressView.as_view(), name="checkout-progress"
+    ),
+    path("billing/checkouts/<int:pk>/retry/", views.CheckoutRetryView.as_view(), name="checkout-retry"),
+    path(
+        "billing/subscriptions/<int:pk>/", views.SubscriptionDetailView.as_view(), name="billing-subscription"
+    ),
+    path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
+]
