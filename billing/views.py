@@ -17,10 +17,9 @@ from billing import selectors
 from billing.forms import CheckoutForm, form_field_for
 from billing.models import CheckoutItem, CheckoutState, Notice
 from billing.services import acquisition, events
-from billing.services.common import require_billing
 from core import audit, clock, operations
 from core import dashboard as dash
-from core.errors import DomainError, RuleViolation
+from core.errors import DomainError
 from core.models import OperationState
 from partner import selectors as partner_selectors
 from partner.access import Can, can
@@ -298,12 +297,8 @@ class CheckoutRetryView(CheckoutMixin, MemberMixin, View):
 
     def post(self, request, *args, **kwargs):
         checkout = self.get_checkout()
-        operation = operations_of(checkout).first()
         try:
-            require_billing(self.actor, checkout.customer)
-            if operation is None:
-                raise RuleViolation("Nothing to retry on this checkout.", code="not_retryable")
-            operation = operations.retry(self.actor, operation)
+            operation = acquisition.retry_checkout(self.actor, checkout)
         except DomainError as error:
             dash.flash_domain_error(request, error)
         else:

@@ -202,6 +202,18 @@ class OpenCheckout(operations.OperationHandler):
         checkout.save(update_fields=["state", "updated_at"])
 
 
+def retry_checkout(actor: Actor, checkout: Checkout):
+    """Open a checkout again after Digital River failed to: its latest failed operation is queued again."""
+    from core.errors import RuleViolation
+    from core.models import OperationState
+
+    require_billing(actor, checkout.customer)
+    failed = operations.on_objects(Checkout.objects.filter(pk=checkout.pk)).order_by("-created_at").first()
+    if failed is None or failed.state != OperationState.FAILED:
+        raise RuleViolation("Nothing to retry on this checkout.", code="not_retryable")
+    return operations.retry(actor, failed)
+
+
 def order_accepted(order, actor: Actor) -> Checkout | None:
     """Digital River accepted an order: record it, keep the agreement, activate its subscriptions."""
     checkout = _checkout_of(order)
