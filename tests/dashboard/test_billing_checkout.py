@@ -258,7 +258,7 @@ def test_a_failed_opening_is_retried_by_the_billing_role_only(login, partner, bi
 def test_retry_with_nothing_failed_is_refused_with_a_message(biller, pending_checkout):
     operation_on(pending_checkout, kind="dr.open_checkout", state="succeeded")
     response = biller.post(reverse("dashboard:checkout-retry", args=[pending_checkout.pk]), follow=True)
-    assert "Only a failed operation can be retried." in response.content.decode()
+    assert "Nothing to retry on this checkout." in response.content.decode()
 
 
 def test_the_billing_page_picks_the_customer_then_the_form(login, partner, customer, other_partner):
