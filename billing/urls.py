@@ -17,5 +17,10 @@ urlpatterns = [
     path(
         "billing/subscriptions/<int:pk>/", views.SubscriptionDetailView.as_view(), name="billing-subscription"
     ),
+    path(
+        "billing/subscriptions/<int:pk>/provision/",
+        views.ProvisioningRetryView.as_view(),
+        name="billing-subscription-provision",
+    ),
     path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
 ]

@@ -23,7 +23,14 @@ from core.errors import DomainError
 from core.models import OperationState
 from partner import selectors as partner_selectors
 from partner.access import Can, can
-from partner.views import CustomerObjectMixin, MemberMixin, MemberTemplateView, ServiceFormView, paginate
+from partner.views import (
+    ActionView,
+    CustomerObjectMixin,
+    MemberMixin,
+    MemberTemplateView,
+    ServiceFormView,
+    paginate,
+)
 from subscriptions.selectors import cloudflare_zones_for, operations_of
 from subscriptions.views import progress_context, progress_response
 
@@ -174,8 +181,26 @@ class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
             renewals=list(subscription.renewals.select_related("checkout").order_by("-renewal_date")[:24]),
             timeline=audit.events_for(subscription)[:30],
             now=clock.now(),
+            can_retry_provisioning=bool(subscription.provisioning_error)
+            and can(self.actor, Can.MANAGE_BILLING),
         )
         return context
+
+
+class ProvisioningRetryView(SubscriptionMixin, ActionView):
+    """Try provisioning again once the cause of its refusal is fixed (e.g. the subaccount now exists)."""
+
+    capability = Can.MANAGE_BILLING
+
+    def get_target(self):
+        return self.get_subscription()
+
+    def perform(self, subscription) -> str:
+        acquisition.retry_provisioning(self.actor, subscription)
+        return "Provisioning is queued again."
+
+    def next_url(self, subscription) -> str:
+        return reverse("dashboard:billing-subscription", args=[subscription.pk])
 
 
 class CheckoutStartView(CustomerObjectMixin, BillingTabsMixin, ServiceFormView):

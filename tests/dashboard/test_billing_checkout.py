@@ -14,6 +14,7 @@ from core.models import Operation
 from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures, shared)
     acme_product,
     annual_plan,
+    checkout,
     make_plan,
     monthly_plan,
     pay,
@@ -275,3 +276,37 @@ def test_the_billing_page_picks_the_customer_then_the_form(login, partner, custo
         .status_code
         == 403
     )
+
+
+def test_a_refused_provisioning_is_retried_from_the_subscription_page(
+    client,
+    sandbox,
+    customer,
+    checkout,
+    pay,
+    acme_product,
+    run_tasks,
+    member_factory,
+    django_capture_on_commit_callbacks,
+):
+    from billing.services.acquisition import OrderLine
+    from partner import services as partner_services
+    from subscriptions.models import AcmeContract
+
+    pay(
+        checkout(OrderLine(acme_product, options={"sans": ["retry.example.com"]}))
+    )  # no DigiCert subaccount yet
+    subscription = BillingSubscription.objects.get()
+    assert "subaccount_not_active" in subscription.provisioning_error
+    url = reverse("dashboard:billing-subscription-provision", args=[subscription.pk])
+    client.force_login(member_factory("viewer"))
+    assert client.post(url).status_code == 403
+    run_tasks(partner_services.request_subaccount, system_actor(), customer, "digicert")
+    client.force_login(member_factory("billing"))
+    page = client.get(reverse("dashboard:billing-subscription", args=[subscription.pk])).content.decode()
+    assert "Retry provisioning" in page
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url)
+    assert response.status_code == 302
+    subscription.refresh_from_db()
+    assert subscription.provisioning_state == "done" and AcmeContract.objects.count() == 1
