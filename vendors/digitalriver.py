@@ -176,7 +176,11 @@ class DigitalRiverClient(VendorHTTP):
         self._api_key = api_key
 
     def _auth_headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._api_key}"}
+        headers = {"Authorization": f"Bearer {self._api_key}"}
+        # Pinned (DIGITALRIVER_API_VERSION) so that answers keep the shape we parse.
+        if settings.DIGITALRIVER_API_VERSION:
+            headers["DigitalRiver-Version"] = settings.DIGITALRIVER_API_VERSION
+        return headers
 
     def _error_code_and_message(self, body: Any) -> tuple[str, str] | None:
         """The first of `errors: [{"code", "parameter", "message"}]`, the parameter in the message."""

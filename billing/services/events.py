@@ -38,6 +38,7 @@ def receive(body: bytes, signature: str) -> tuple[int, WebhookEvent]:
             settings.DIGITALRIVER_WEBHOOK_SECRETS,
             now=int(time.time()),
             tolerance=settings.DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS,
+            fmt=settings.DIGITALRIVER_SIGNATURE_FORMAT,
         )
         payload = json.loads(body)
         event_id, event_type = str(payload["id"]), str(payload["type"])

@@ -3,6 +3,9 @@
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from vendors.digitalriver_signature import FORMATS as _DR_SIGNATURE_FORMATS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -126,6 +129,18 @@ DIGITALRIVER_API_KEY = env("DIGITALRIVER_API_KEY", default="")
 DIGITALRIVER_WEBHOOK_SECRETS = env.list("DIGITALRIVER_WEBHOOK_SECRETS", default=[])
 # How old a signed webhook may be (its timestamp against our clock) before it is refused.
 DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS = env.int("DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The DigitalRiver-Version header on every Digital River API call, so that answers keep their
+# shape (the sandbox follows 2021-12-13). Empty sends none: the account's default version.
+DIGITALRIVER_API_VERSION = env("DIGITALRIVER_API_VERSION", default="2021-12-13")
+# The DigitalRiver-Signature header's format, SILENT at Digital River: one of
+# vendors.digitalriver_signature.FORMATS, "prefixed" (t=<unix>, v0=<base64>),
+# "timestamp-prefixed" (t=<unix>, <base64>) or "plain" (<unix>, <base64>). The sandbox signs and
+# the webhook verifies in it. Check a real test event with `manage.py dr_verify_signature`.
+DIGITALRIVER_SIGNATURE_FORMAT = env("DIGITALRIVER_SIGNATURE_FORMAT", default="prefixed")
+if DIGITALRIVER_SIGNATURE_FORMAT not in _DR_SIGNATURE_FORMATS:
+    raise ImproperlyConfigured(
+        f"DIGITALRIVER_SIGNATURE_FORMAT={DIGITALRIVER_SIGNATURE_FORMAT!r} is not one of {', '.join(_DR_SIGNATURE_FORMATS)}."
+    )
 ADMINS = [("Support", email) for email in env.list("ADMINS", default=[])]
 VENDOR_TIMEOUT_SECONDS = env.float("VENDOR_TIMEOUT_SECONDS", default=15.0)
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)

@@ -65,7 +65,9 @@ def deliver(event: DREvent) -> bool:
                 data=body,
                 headers={
                     "Content-Type": "application/json",
-                    HEADER: sign(secrets[0], body, int(time.time())),
+                    HEADER: sign(
+                        secrets[0], body, int(time.time()), fmt=settings.DIGITALRIVER_SIGNATURE_FORMAT
+                    ),
                 },
                 timeout=settings.VENDOR_TIMEOUT_SECONDS,
                 allow_redirects=False,
