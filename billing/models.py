@@ -24,8 +24,19 @@ class PlanState(models.TextChoices):
     DEACTIVATED = "deactivated", "Deactivated"
 
 
+class RenewalEngine(models.TextChoices):
+    """Who runs a subscription's renewals, for its whole life (domain.md: never both)."""
+
+    DIGITAL_RIVER = "digitalriver", "Digital River (its subscription service)"
+    BACK_OFFICE = "back_office", "Back office (external subscription)"
+
+
 class Plan(models.Model):
-    """A Digital River plan: the terms, cycle and reminder/billing/collection offsets of subscriptions."""
+    """A plan: the terms, cycle and offsets of subscriptions, and which engine renews them.
+
+    A Digital River-engine plan exists at Digital River (planId on every acquisition); a
+    back-office-engine plan is ours only: its subscriptions are external ones at Digital River.
+    """
 
     plan_id = models.SlugField("Digital River plan id", max_length=64, unique=True)
     name = models.CharField(max_length=200)
@@ -37,6 +48,13 @@ class Plan(models.Model):
     billing_offset_days = models.PositiveIntegerField(default=0)
     collection_period_days = models.PositiveIntegerField(default=14)
     state = models.CharField(max_length=16, choices=PlanState.choices, default=PlanState.DRAFT)
+    engine = models.CharField(
+        "renewal engine",
+        max_length=16,
+        choices=RenewalEngine.choices,
+        default=RenewalEngine.DIGITAL_RIVER,
+        help_text="Fixed once the plan has subscriptions.",
+    )
     at_vendor = models.BooleanField(default=False, help_text="Created at Digital River.")
     synced_at = models.DateTimeField(null=True, blank=True)
     vendor_view = models.JSONField(default=dict, blank=True)
@@ -47,6 +65,10 @@ class Plan(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.interval_count} {self.interval})"
+
+    @property
+    def run_by_digital_river(self) -> bool:
+        return self.engine == RenewalEngine.DIGITAL_RIVER
 
 
 class Provisions(models.TextChoices):
@@ -73,6 +95,14 @@ class Product(models.Model):
         help_text="Empty for a one-off item.",
     )
     free_trial = models.BooleanField(default=False)
+    trial_plan = models.ForeignKey(
+        Plan,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="trial_products",
+        help_text="The free trial's period (a trial plan of the same engine); the price applies after it.",
+    )
     provisions = models.CharField(max_length=20, choices=Provisions.choices, default=Provisions.NOTHING)
     provision_params = models.JSONField(
         default=dict,
@@ -92,6 +122,19 @@ class Product(models.Model):
     def is_subscription(self) -> bool:
         return self.plan_id is not None
 
+    @property
+    def has_trial_period(self) -> bool:
+        """A free trial with its own period: sold at 0, then charged `price` on the same agreement."""
+        return self.free_trial and self.trial_plan_id is not None
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        if self.trial_plan_id and self.plan_id and self.trial_plan.engine != self.plan.engine:
+            raise ValidationError({"trial_plan": "The trial plan must have the plan's renewal engine."})
+        if self.trial_plan_id and not self.free_trial:
+            raise ValidationError({"trial_plan": "Only a free-trial product has a trial plan."})
+
 
 class CheckoutKind(models.TextChoices):
     ACQUISITION = "acquisition", "Acquisition"
@@ -103,6 +146,7 @@ class CheckoutState(models.TextChoices):
     OPEN = "open", "Awaiting payment"
     ORDERED = "ordered", "Ordered"
     PAID = "paid", "Paid"
+    CANCELLED = "cancelled", "Cancelled (nothing delivered, nothing charged)"
     FAILED = "failed", "Failed"
 
 
@@ -130,6 +174,16 @@ class Checkout(models.Model):
     order_id = models.CharField(max_length=64, blank=True, db_index=True)
     order_state = models.CharField(max_length=24, blank=True)
     billing_agreement_id = models.CharField(max_length=64, blank=True)
+    source_id = models.CharField(
+        "payment source", max_length=64, blank=True, help_text="The order's primary payment source."
+    )
+    # Money at Digital River: authorised when the order is accepted, captured once fulfilled.
+    authorized_amount = money_field(default=0)
+    captured_amount = money_field(default=0)
+    cancelled_amount = money_field(default=0)
+    refunded_amount = money_field(default=0)
+    fulfillment_id = models.CharField(max_length=64, blank=True)
+    fulfilled_at = models.DateTimeField(null=True, blank=True, help_text="When POST /fulfillments was made.")
     vendor_response = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -149,6 +203,9 @@ class CheckoutItem(models.Model):
     subscription = models.ForeignKey(
         "BillingSubscription", null=True, blank=True, on_delete=models.PROTECT, related_name="checkout_items"
     )
+    order_item_id = models.CharField("Digital River item id", max_length=64, blank=True)
+    fulfilled_quantity = models.PositiveIntegerField(default=0)
+    cancelled_quantity = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.product.name}"
@@ -206,6 +263,13 @@ class BillingSubscription(models.Model):
     )
     auto_renewal = models.BooleanField(default=True)
     billing_agreement_id = models.CharField(max_length=64, blank=True)
+    payment_source_id = models.CharField(
+        "payment source",
+        max_length=64,
+        blank=True,
+        help_text="The reusable source renewals are charged to (Digital River's sourceId).",
+    )
+    free_trial = models.BooleanField(default=False, help_text="Still in its free trial.")
     contract_binding_until = models.DateTimeField(null=True, blank=True)
     next_reminder_date = models.DateTimeField(null=True, blank=True)
     current_period_end_date = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -217,6 +281,7 @@ class BillingSubscription(models.Model):
         max_length=20, choices=ProvisioningState.choices, default=ProvisioningState.AWAITING_PAYMENT
     )
     provisioning_error = models.TextField(blank=True)
+    provisioning_attempts = models.PositiveIntegerField(default=0)
     provision_options = models.JSONField(
         default=dict, blank=True, help_text='What to provision, e.g. {"sans": [...]} or {"zone": 3}.'
     )
@@ -250,6 +315,14 @@ class BillingSubscription(models.Model):
     def __str__(self) -> str:
         return f"{self.product.name} for {self.customer}"
 
+    @property
+    def engine(self) -> str:
+        return self.plan.engine
+
+    @property
+    def run_by_digital_river(self) -> bool:
+        return self.plan.engine == RenewalEngine.DIGITAL_RIVER
+
 
 class BillingAgreement(models.Model):
     """A recurring billing agreement the customer accepted at payment; renewals charge against it."""
@@ -274,7 +347,10 @@ class RenewalState(models.TextChoices):
     HELD = "held", "Held: reminder missing"
     ORDERING = "ordering", "Ordering"
     ORDERED = "ordered", "Ordered"
+    AWAITING_CUSTOMER = "awaiting_customer", "Awaiting the customer's payment"
     CAPTURED = "captured", "Paid"
+    CANCELLED = "cancelled", "Not charged (nothing left to renew)"
+    REFUNDED = "refunded", "Refunded (not delivered)"
     FAILED = "failed", "Payment failed"
 
 
@@ -284,11 +360,15 @@ class Renewal(models.Model):
     subscription = models.ForeignKey(BillingSubscription, on_delete=models.PROTECT, related_name="renewals")
     renewal_date = models.DateTimeField(help_text="The end of the period being renewed.")
     state = models.CharField(
-        max_length=12, choices=RenewalState.choices, default=RenewalState.DUE, db_index=True
+        max_length=20, choices=RenewalState.choices, default=RenewalState.DUE, db_index=True
     )
     checkout = models.ForeignKey(
         Checkout, null=True, blank=True, on_delete=models.PROTECT, related_name="renewals"
     )
+    invoice_id = models.CharField(
+        max_length=64, blank=True, help_text="Digital River's invoice, for a renewal its service ran."
+    )
+    amount = money_field(null=True, blank=True)
     reminder_missing = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -308,7 +388,13 @@ class NoticeKind(models.TextChoices):
     REMINDER_7 = "reminder_7", "Renewal reminder, 7 days before"
     REMINDER_1 = "reminder_1", "Renewal reminder, 1 day before"
     RENEWED = "renewed", "Renewal notice"
+    RENEWAL_REMINDER = "renewal_reminder", "Renewal reminder (Digital River's reminder date)"
+    TRIAL_ENDING = "trial_ending", "Free trial ends"
+    TRIAL_CONVERTED = "trial_converted", "Free trial converted to paid"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
+    SOURCE_INVALID = "source_invalid", "Payment method needs replacing"
+    MANUAL_RENEWAL = "manual_renewal", "Renewal to pay (payment link)"
+    REFUNDED = "refunded", "Refund"
     ENDED = "ended", "Subscription ended"
 
 
@@ -323,6 +409,7 @@ class Notice(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     delivered = models.BooleanField(default=False)
     error = models.TextField(blank=True)
+    details = models.JSONField(default=dict, blank=True, help_text="What the notice told the customer.")
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

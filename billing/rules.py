@@ -45,6 +45,15 @@ def reminder_dates(renewal_on: date, interval: str, count: int) -> list[tuple[st
     return [(f"reminder_{days}", renewal_on - timedelta(days=days)) for days in REMINDER_DAYS]
 
 
+# A free trial's end is announced this long before it converts to paid (and at once when shorter).
+TRIAL_REMINDER_DAYS = 7
+
+
+def trial_reminder_date(trial_ends_on: date) -> date:
+    """When the back office tells a customer their free trial ends and what will be charged."""
+    return trial_ends_on - timedelta(days=TRIAL_REMINDER_DAYS)
+
+
 # --- Acquisition items --------------------------------------------------------------------------
 
 
@@ -60,11 +69,24 @@ class Line:
     auto_renewal: bool | None = True
     free_trial: bool = False
     subscription_id: str | None = None
+    # An external subscription (back-office engine): terms and our id, no planId at Digital River.
+    external: bool = False
+
+    @property
+    def recurring(self) -> bool:
+        return bool(self.plan_id) or self.external
 
 
 def check_acquisition(lines: list[Line]) -> None:
     """Digital River's acquisition rules, applied before any vendor call, with its own codes."""
-    recurring = [(i, line) for i, line in enumerate(lines) if line.plan_id]
+    recurring = [(i, line) for i, line in enumerate(lines) if line.recurring]
+    if len({line.external for _, line in recurring}) > 1:
+        raise RuleViolation(
+            "A checkout sells subscriptions of one renewal engine: Digital River's subscription "
+            "service or the back office. Sell the others in a separate checkout.",
+            code="engine_mixed",
+            fields={"items": "Plans of both renewal engines."},
+        )
     for i, line in recurring:
         if not line.terms:
             raise ValidationFailed(
@@ -78,7 +100,7 @@ def check_acquisition(lines: list[Line]) -> None:
                 code="invalid_request",
                 fields={f"items[{i}].subscriptionInfo.autoRenewal": "Must be true."},
             )
-    if len({line.plan_id for _, line in recurring}) > 1:
+    if len({line.plan_id for _, line in recurring if not line.external}) > 1:
         raise RuleViolation(
             "Only one unique subscription plan can be supported in a checkout: sell the other plan in a "
             "separate checkout.",
@@ -86,7 +108,7 @@ def check_acquisition(lines: list[Line]) -> None:
             fields={"planId": "All subscription items must share one plan."},
         )
     for i, line in enumerate(lines):
-        if line.plan_id and line.free_trial != (line.price * line.quantity == 0):
+        if line.recurring and line.free_trial != (line.price * line.quantity == 0):
             raise ValidationFailed(
                 "The value of the Free Trial flag is not consistent with the item price.",
                 code="invalid_parameter",
@@ -95,11 +117,12 @@ def check_acquisition(lines: list[Line]) -> None:
 
 
 def acquisition_item(line: Line) -> dict:
-    """A checkout-session item in Digital River's shape (terms sent, autoRenewal true)."""
+    """A checkout-session item in Digital River's shape (terms sent, autoRenewal true); an external
+    subscription's item carries no planId (third-party coordinated subscriptions)."""
     item = {"skuId": line.sku_id, "price": float(line.price), "quantity": line.quantity}
-    if line.plan_id:
+    if line.recurring:
         item["subscriptionInfo"] = {
-            "planId": line.plan_id,
+            "planId": None if line.external else line.plan_id,
             "terms": line.terms,
             "autoRenewal": True,
             "freeTrial": line.free_trial,
@@ -122,6 +145,18 @@ def renewal_item(
             "autoRenewal": auto,
         },
     }
+
+
+def renewal_group_key(subscription) -> tuple:
+    """Items of one acquisition with the same terms renew in one checkout; different terms apart
+    (and one agreement and one payment source per checkout)."""
+    return (
+        subscription.acquisition_id,
+        subscription.plan.terms,
+        subscription.billing_agreement_id,
+        subscription.payment_source_id,
+        subscription.auto_renewal,
+    )
 
 
 def renewal_charge_type(auto: bool) -> str:

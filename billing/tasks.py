@@ -1,6 +1,6 @@
 """django-q2 entry points of billing. Arguments are primary keys only."""
 
-from billing.services import acquisition, events, lifecycle, notices, renewals
+from billing.services import acquisition, events, fulfilment, lifecycle, notices, renewals
 
 
 def process_event_task(event_id: int) -> None:
@@ -31,3 +31,13 @@ def send_reminders_task() -> int:
 def cancel_ended_targets_task() -> int:
     """Scheduled: cancel add-ons whose billing ended, at the end of their term."""
     return lifecycle.cancel_ended_targets()
+
+
+def fulfil_task(checkout_id: int) -> bool:
+    """Report one order's fulfilment once its items are settled."""
+    return fulfilment.fulfil_when_ready(checkout_id)
+
+
+def fulfil_ready_orders_task() -> int:
+    """Scheduled: fulfil every accepted order whose items have been settled since."""
+    return fulfilment.fulfil_ready_orders()

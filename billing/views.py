@@ -6,7 +6,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.db.models import Prefetch
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
@@ -41,6 +41,38 @@ def digitalriver_webhook(request):
     """Store, verify, acknowledge; processing happens in a task."""
     status, event = events.receive(request.body, request.headers.get("DigitalRiver-Signature", ""))
     return JsonResponse({"received": status == 200, "id": event.pk}, status=status)
+
+
+# --- The customer's own payment-method link (from the dunning e-mail; no sign-in) ----------------
+
+
+def payment_method(request, token: str):
+    """Send the customer to Digital River's Drop-in to enter a new card; it returns below."""
+    from django.http import HttpResponseRedirect
+
+    from billing.services import payment_methods
+
+    try:
+        customer = payment_methods.customer_from_token(token)
+    except DomainError as error:
+        return render(request, "billing/payment_method_done.html", {"error": error.message}, status=400)
+    back = request.build_absolute_uri(reverse("payment-method-return", args=[token]))
+    return HttpResponseRedirect(payment_methods.dropin_url(customer, back))
+
+
+def payment_method_return(request, token: str):
+    """Drop-in came back with the new source: save it and use it for the customer's subscriptions."""
+    from billing.services import payment_methods
+    from core.actor import Actor, Face
+
+    try:
+        customer = payment_methods.customer_from_token(token)
+        payment_methods.change_payment_method(
+            Actor.system(Face.DASHBOARD), customer, request.GET.get("sourceId", "")
+        )
+    except DomainError as error:
+        return render(request, "billing/payment_method_done.html", {"error": error.message}, status=400)
+    return render(request, "billing/payment_method_done.html", {"customer": customer})
 
 
 # --- The reseller dashboard's billing pages -----------------------------------------------------

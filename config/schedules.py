@@ -7,5 +7,6 @@ SCHEDULES = [
     ("Send renewal reminders", "billing.tasks.send_reminders_task", 60),
     ("Run renewals", "billing.tasks.run_renewals_task", 15),
     ("Provision paid subscriptions still waiting", "billing.tasks.provision_pending_task", 5),
+    ("Fulfil accepted orders once provisioned", "billing.tasks.fulfil_ready_orders_task", 1),
     ("Cancel add-ons whose billing ended", "billing.tasks.cancel_ended_targets_task", 60),
 ]

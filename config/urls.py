@@ -7,6 +7,7 @@ from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from billing import urls as billing_urls
+from billing import views as billing_views
 from billing.views import digitalriver_webhook
 from core.api.errors import api_not_found
 from partner import urls as partner_urls
@@ -29,6 +30,8 @@ urlpatterns = [
     re_path(r"^api/.*$", api_not_found),
     path("healthz", healthz, name="healthz"),
     path("webhooks/digitalriver/", digitalriver_webhook, name="digitalriver-webhook"),
+    path("pay/method/<str:token>/", billing_views.payment_method, name="payment-method"),
+    path("pay/method/<str:token>/return/", billing_views.payment_method_return, name="payment-method-return"),
     path("accounts/", include(partner_urls.account_urlpatterns)),
 ]
 

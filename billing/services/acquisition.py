@@ -7,9 +7,11 @@ existing services (ACME contract, zone plan, add-on) and its failures stay visib
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
@@ -19,24 +21,30 @@ from billing.models import (
     BillingSubscription,
     Checkout,
     CheckoutItem,
+    CheckoutKind,
     CheckoutState,
+    NoticeKind,
+    PlanState,
     Product,
     ProvisioningState,
     Provisions,
     SubscriptionState,
 )
-from billing.rules import Line, acquisition_item, check_acquisition
+from billing.rules import Line, acquisition_item, check_acquisition, period_end, reminder_dates
+from billing.services import notices
 from billing.services.common import dr_customer_id, require_billing
-from core import audit, operations
+from core import audit, clock, operations
 from core.actor import Actor, Face
 from core.errors import DomainError, ValidationFailed
 from core.tasks import enqueue_on_commit
 from partner.models import Customer
 from subscriptions.acme_rules import clean_sans
 from vendors.digitalriver import DigitalRiverClient
+from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)
 PROVISION_TASK = "billing.tasks.provision_task"
+FULFIL_TASK = "billing.tasks.fulfil_task"
 
 
 @dataclass(frozen=True)
@@ -69,27 +77,16 @@ def start_checkout(
             "One checkout, one currency.", fields={"items": f"Mixed: {sorted(currencies)}."}
         )
     options = [_check_options(customer, line, i) for i, line in enumerate(lines)]
-    rule_lines = [
-        Line(
-            sku_id=line.product.sku_id,
-            price=line.product.price,
-            quantity=line.quantity,
-            plan_id=line.product.plan.plan_id if line.product.plan else None,
-            terms=line.product.plan.terms if line.product.plan else None,
-            auto_renewal=auto_renewal,
-            free_trial=line.product.free_trial,
-        )
-        for line in lines
-    ]
+    rule_lines = [acquisition_line(line.product, line.quantity, auto_renewal=auto_renewal) for line in lines]
     check_acquisition(rule_lines)
     with transaction.atomic():
         checkout = Checkout.objects.create(
             partner=customer.partner,
             customer=customer,
             currency=currencies.pop(),
-            total=sum((line.product.price * line.quantity for line in lines), Decimal("0")),
+            total=sum((rule.price * rule.quantity for rule in rule_lines), Decimal("0")),
         )
-        for line, opts in zip(lines, options, strict=True):
+        for line, opts, rule in zip(lines, options, rule_lines, strict=True):
             subscription = None
             if line.product.plan:
                 subscription = BillingSubscription.objects.create(
@@ -100,6 +97,7 @@ def start_checkout(
                     acquisition=checkout,
                     quantity=line.quantity,
                     price=line.product.price,
+                    free_trial=line.product.has_trial_period,
                     provision_options=opts,
                     provisioning_state=(
                         ProvisioningState.NOT_NEEDED
@@ -111,7 +109,7 @@ def start_checkout(
                 checkout=checkout,
                 product=line.product,
                 quantity=line.quantity,
-                price=line.product.price,
+                price=rule.price,
                 subscription=subscription,
             )
         audit.record(
@@ -140,25 +138,65 @@ def _check_options(customer: Customer, line: OrderLine, index: int) -> dict:
     return opts
 
 
-def checkout_items(checkout: Checkout) -> list[dict]:
-    """The checkout's items in Digital River's shape, our subscription ids included."""
+def acquisition_line(
+    product: Product, quantity: int, *, auto_renewal: bool | None = True, price=None, subscription_id=None
+) -> Line:
+    """One item as Digital River's acquisition rules see it, by the plan's renewal engine.
+
+    A free trial with its own period is sold at 0 on the trial plan (Digital River's engine) or
+    with the trial's terms (back office); the product's price is charged from the first renewal.
+    """
+    plan = product.trial_plan if product.has_trial_period else product.plan
+    return Line(
+        sku_id=product.sku_id,
+        price=Decimal("0") if product.has_trial_period else (product.price if price is None else price),
+        quantity=quantity,
+        plan_id=plan.plan_id if plan else None,
+        terms=plan.terms if plan else None,
+        auto_renewal=auto_renewal,
+        free_trial=product.free_trial,
+        subscription_id=subscription_id,
+        external=bool(plan) and not plan.run_by_digital_river,
+    )
+
+
+def checkout_items(checkout: Checkout, fresh_terms: dict[str, str] | None = None) -> list[dict]:
+    """The checkout's items in Digital River's shape, our subscription ids included; a Digital River
+    plan's terms as read from Digital River right before (`fresh_terms`, by plan id)."""
     items = []
-    for item in checkout.items.select_related("product__plan", "subscription"):
-        plan = item.product.plan
-        items.append(
-            acquisition_item(
-                Line(
-                    sku_id=item.product.sku_id,
-                    price=item.price,
-                    quantity=item.quantity,
-                    plan_id=plan.plan_id if plan else None,
-                    terms=plan.terms if plan else None,
-                    free_trial=item.product.free_trial,
-                    subscription_id=item.subscription.subscription_id if item.subscription else None,
-                )
-            )
+    for item in checkout.items.select_related("product__plan", "product__trial_plan", "subscription"):
+        line = acquisition_line(
+            item.product,
+            item.quantity,
+            price=item.price,
+            subscription_id=item.subscription.subscription_id if item.subscription else None,
         )
+        if fresh_terms and line.plan_id in fresh_terms and not line.external:
+            line = replace(line, terms=fresh_terms[line.plan_id])
+        items.append(acquisition_item(line))
     return items
+
+
+def fresh_plan_terms(client: DigitalRiverClient, checkout: Checkout) -> dict[str, str]:
+    """The terms of each Digital River plan in the checkout, read from Digital River now: the
+    customer accepts what Digital River holds, not an old copy (refused if the plan is not active)."""
+    plan_ids = {
+        line.plan_id
+        for item in checkout.items.select_related("product__plan", "product__trial_plan")
+        if (line := acquisition_line(item.product, item.quantity)).plan_id and not line.external
+    }
+    terms = {}
+    for plan_id in sorted(plan_ids):
+        plan = client.get_plan(plan_id)
+        if plan is None or plan.state != PlanState.ACTIVE:
+            raise VendorError(
+                "digitalriver",
+                "plan_not_active",
+                f"Plan {plan_id} is {plan.state if plan else 'unknown'} at Digital River.",
+                retryable=False,
+            )
+        terms[plan_id] = plan.terms
+    return terms
 
 
 @operations.register
@@ -174,10 +212,16 @@ class OpenCheckout(operations.OperationHandler):
         customer_id = client.ensure_customer(
             dr_customer_id(customer), email=customer.contact_email or "", name=customer.name
         )
+        if checkout.kind == CheckoutKind.RENEWAL:  # a manual renewal the customer pays by link
+            from billing.services.renewals import renewal_items
+
+            items = renewal_items(checkout)
+        else:
+            items = checkout_items(checkout, fresh_plan_terms(client, checkout))
         session = client.create_checkout_session(
             customer_id=customer_id,
             currency=checkout.currency,
-            items=checkout_items(checkout),
+            items=items,
             charge_type="customer_initiated",
             upstream_id=str(checkout.reference),
             email=customer.contact_email or None,
@@ -192,6 +236,13 @@ class OpenCheckout(operations.OperationHandler):
         audit.record(
             actor, "billing.checkout_opened", checkout, partner_id=checkout.partner_id, before=before
         )
+        for renewal in checkout.renewals.select_related("subscription"):
+            notices.send(
+                renewal.subscription,
+                NoticeKind.MANUAL_RENEWAL,
+                renewal.renewal_date.date(),
+                details={"amount": str(checkout.total), "link": checkout.payment_link},
+            )
 
     def failed(self, operation, checkout, actor):
         checkout.state = CheckoutState.FAILED
@@ -215,22 +266,17 @@ def retry_checkout(actor: Actor, checkout: Checkout):
 
 
 def order_accepted(order, actor: Actor) -> Checkout | None:
-    """Digital River accepted an order: record it, keep the agreement, activate its subscriptions."""
+    """Digital River accepted an order (authorised, nothing captured yet): record it, keep the
+    agreement and the payment source, start each new subscription by its engine; fulfilment follows."""
     checkout = _checkout_of(order)
     if checkout is None:
         return None
     with transaction.atomic():
         checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
         before = audit.snapshot(checkout)
-        checkout.order_id, checkout.order_state = order.id, order.state
-        checkout.checkout_id = order.checkout_id or checkout.checkout_id
-        if checkout.state in (CheckoutState.PENDING, CheckoutState.OPEN):
-            checkout.state = CheckoutState.ORDERED
-        agreements = {i.billing_agreement_id for i in order.items if i.billing_agreement_id}
-        if agreements:
-            checkout.billing_agreement_id = sorted(agreements)[0]
-        checkout.save()
+        record_order(checkout, order)
         audit.record(actor, "billing.order_accepted", checkout, partner_id=checkout.partner_id, before=before)
+        agreements = {i.billing_agreement_id for i in order.items if i.billing_agreement_id}
         for agreement in agreements:
             BillingAgreement.objects.get_or_create(
                 agreement_id=agreement, defaults={"customer": checkout.customer, "first_order_id": order.id}
@@ -238,15 +284,93 @@ def order_accepted(order, actor: Actor) -> Checkout | None:
         for item in order.items:
             if not item.subscription_id:
                 continue
-            subscription = BillingSubscription.objects.filter(subscription_id=item.subscription_id).first()
+            subscription = (
+                BillingSubscription.objects.select_for_update()
+                .select_related("plan", "product")
+                .filter(subscription_id=item.subscription_id)
+                .first()
+            )
             if subscription is None or subscription.state != SubscriptionState.DRAFT:
                 continue  # a renewal order, or already handled
             subscription.billing_agreement_id = item.billing_agreement_id or subscription.billing_agreement_id
-            subscription.save(update_fields=["billing_agreement_id", "updated_at"])
-            operations.start(
-                actor, subscription, ActivateSubscription.kind, partner_id=subscription.partner_id
-            )
+            subscription.payment_source_id = order.primary_source_id or subscription.payment_source_id
+            subscription.save(update_fields=["billing_agreement_id", "payment_source_id", "updated_at"])
+            if subscription.run_by_digital_river:
+                operations.start(
+                    actor, subscription, ActivateSubscription.kind, partner_id=subscription.partner_id
+                )
+            else:
+                start_external_subscription(actor, subscription)
+        enqueue_on_commit(FULFIL_TASK, checkout.pk)
     return checkout
+
+
+def record_order(checkout: Checkout, order) -> None:
+    """Copy Digital River's order onto the checkout: its id and state, the agreement, the primary
+    source, the authorised amount and each item's id (what POST /fulfillments names)."""
+    checkout.order_id, checkout.order_state = order.id, order.state
+    checkout.checkout_id = order.checkout_id or checkout.checkout_id
+    if checkout.state in (CheckoutState.PENDING, CheckoutState.OPEN):
+        checkout.state = CheckoutState.ORDERED
+    agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
+    if agreements:
+        checkout.billing_agreement_id = agreements[0]
+    checkout.source_id = order.primary_source_id or checkout.source_id
+    checkout.authorized_amount = order.total_amount if order.total_amount is not None else checkout.total
+    checkout.save()
+    unused = list(order.items)
+    for item in checkout.items.select_related("product", "subscription"):
+        match = next(
+            (
+                o
+                for o in unused
+                if (item.subscription and o.subscription_id == item.subscription.subscription_id)
+                or (not item.subscription and not o.subscription_id and o.sku_id == item.product.sku_id)
+            ),
+            None,
+        )
+        if match is not None:
+            unused.remove(match)
+            if item.order_item_id != match.id:
+                item.order_item_id = match.id
+                item.save(update_fields=["order_item_id"])
+
+
+def start_external_subscription(actor: Actor, subscription: BillingSubscription) -> None:
+    """Back-office engine: the subscription starts when its acquisition order is accepted; its first
+    period (the trial's, for a free trial) and its renewal dates are ours to keep."""
+    before = audit.snapshot(subscription)
+    now = clock.now()
+    first = subscription.product.trial_plan if subscription.free_trial else subscription.plan
+    subscription.state = (
+        SubscriptionState.ACTIVE_FREE if subscription.free_trial else SubscriptionState.ACTIVE
+    )
+    set_period(subscription, now, period_end(now, first.interval, first.interval_count))
+    subscription.contract_binding_until = now + timedelta(days=subscription.plan.contract_binding_days)
+    subscription.activated_at = timezone.now()
+    _start_provisioning(subscription)
+    subscription.save()
+    audit.record(
+        actor, "billing.subscription_started", subscription, partner_id=subscription.partner_id, before=before
+    )
+
+
+def set_period(subscription: BillingSubscription, start, end) -> None:
+    """A back-office-engine period: it ends at `end`, is invoiced `billing_offset_days` before, and
+    its first reminder is due 30 days before when the term needs reminders."""
+    plan = subscription.plan
+    subscription.current_period_end_date = end
+    subscription.next_invoice_date = end - timedelta(days=plan.billing_offset_days or 0)
+    reminders = reminder_dates(end.date(), plan.interval, plan.interval_count)
+    subscription.next_reminder_date = datetime.combine(reminders[0][1], end.timetz()) if reminders else None
+
+
+def _start_provisioning(subscription: BillingSubscription) -> None:
+    """Once paid for: provision what was bought (or take over what the replaced one provisioned)."""
+    inherited = _inherit_provisioned(subscription)
+    if subscription.provisioning_state == ProvisioningState.AWAITING_PAYMENT and not inherited:
+        subscription.provisioning_state = ProvisioningState.PENDING
+        enqueue_on_commit(PROVISION_TASK, subscription.pk)
 
 
 def _checkout_of(order) -> Checkout | None:
@@ -290,16 +414,24 @@ class ActivateSubscription(operations.OperationHandler):
             if current and current.state != "draft"
             else client.activate_subscription(subscription.subscription_id)
         )
+        product = subscription.product
+        if product.has_trial_period and vendor.plan_id != product.plan.plan_id:
+            # A trial converts on the same agreement: the paid plan and price apply after the trial
+            # (managing-a-subscription, "Updating the subscription's price and plan").
+            vendor = client.update_subscription(
+                subscription.subscription_id,
+                plan_id=product.plan.plan_id,
+                items=[
+                    {"skuId": product.sku_id, "price": subscription.price, "quantity": subscription.quantity}
+                ],
+            )
         return {"_vendor": vendor}
 
     def succeeded(self, operation, subscription, result, actor):
         before = audit.snapshot(subscription)
         apply_vendor_subscription(subscription, result["_vendor"])
         subscription.activated_at = timezone.now()
-        inherited = _inherit_provisioned(subscription)
-        if subscription.provisioning_state == ProvisioningState.AWAITING_PAYMENT and not inherited:
-            subscription.provisioning_state = ProvisioningState.PENDING
-            enqueue_on_commit(PROVISION_TASK, subscription.pk)
+        _start_provisioning(subscription)
         subscription.save()
         audit.record(
             actor,
@@ -331,7 +463,8 @@ def _inherit_provisioned(subscription: BillingSubscription) -> bool:
 
 
 def provision(subscription_id: int) -> None:
-    """Create what a paid subscription bought, once; a refusal is recorded and retried later."""
+    """Create what a paid subscription bought, once; a refusal is retried, and after
+    BILLING_PROVISION_ATTEMPTS it has failed for good (its order item is then cancelled, not charged)."""
     with transaction.atomic():
         subscription = (
             BillingSubscription.objects.select_for_update()
@@ -341,23 +474,34 @@ def provision(subscription_id: int) -> None:
         if subscription.provisioning_state != ProvisioningState.PENDING or subscription.provisioned_id:
             return
         actor = Actor.system(Face.TASK)
+        before = audit.snapshot(subscription)
+        subscription.provisioning_attempts += 1
         try:
             with transaction.atomic():
                 target = _provision_target(actor, subscription)
         except DomainError as error:
             subscription.provisioning_error = f"{error.message} [{error.code}]"
-            subscription.save(update_fields=["provisioning_error", "updated_at"])
+            given_up = subscription.provisioning_attempts >= settings.BILLING_PROVISION_ATTEMPTS
+            if given_up:
+                subscription.provisioning_state = ProvisioningState.FAILED
+            subscription.save()
             audit.record(
                 actor,
                 "billing.provisioning_failed",
                 subscription,
                 partner_id=subscription.partner_id,
-                changes={},
+                before=before,
                 note=subscription.provisioning_error,
             )
             logger.warning("provisioning of subscription %s refused: %s", subscription_id, error)
+            if given_up:
+                notices.alert_staff(
+                    subscription,
+                    f"Provisioning failed for good after {subscription.provisioning_attempts} attempts "
+                    f"({subscription.provisioning_error}); the order item is cancelled, not charged.",
+                )
+                enqueue_on_commit(FULFIL_TASK, subscription.acquisition_id)
             return
-        before = audit.snapshot(subscription)
         subscription.provisioned_type = ContentType.objects.get_for_model(target)
         subscription.provisioned_id = str(target.pk)
         subscription.provisioning_state = ProvisioningState.DONE
@@ -371,6 +515,7 @@ def provision(subscription_id: int) -> None:
             before=before,
             note=str(target),
         )
+        enqueue_on_commit(FULFIL_TASK, subscription.acquisition_id)
 
 
 def _provision_target(actor: Actor, subscription: BillingSubscription):

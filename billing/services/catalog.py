@@ -23,9 +23,12 @@ PLAN_FIELDS = [
     "reminder_offset_days",
     "billing_offset_days",
     "collection_period_days",
+    "engine",
 ]
 # Digital River lets these change after creation; terms and the cycle are fixed (vendors.md).
 PLAN_UPDATABLE = ["name", "reminder_offset_days", "billing_offset_days", "collection_period_days", "state"]
+# Ours: which engine renews the plan's subscriptions, changeable only while it has none.
+PLAN_LOCAL = ["engine"]
 PRODUCT_FIELDS = [
     "sku_id",
     "name",
@@ -33,6 +36,7 @@ PRODUCT_FIELDS = [
     "currency",
     "plan",
     "free_trial",
+    "trial_plan",
     "provisions",
     "provision_params",
     "active",
@@ -45,21 +49,23 @@ def _require_staff(actor: Actor, perm: str) -> None:
 
 
 def create_plan(actor: Actor, **fields) -> Plan:
-    """A plan is created here and at Digital River (with our id, so a retry finds it)."""
+    """A Digital River-engine plan is created here and at Digital River (with our id, so a retry
+    finds it); a back-office-engine plan is ours only (its subscriptions carry no planId)."""
     _require_staff(actor, "billing.add_plan")
     plan = Plan(**{k: v for k, v in fields.items() if k in PLAN_FIELDS}, state=PlanState.ACTIVE)
     full_clean_or_refuse(plan)
     with transaction.atomic():
         plan.save()
         audit.record(actor, "billing.plan_created", plan, partner_id=None)
-        operations.start(actor, plan, CreatePlan.kind, partner_id=None)
+        if plan.run_by_digital_river:
+            operations.start(actor, plan, CreatePlan.kind, partner_id=None)
     return plan
 
 
 def update_plan(actor: Actor, plan: Plan, **changes) -> Plan:
     """Change what Digital River allows to change; terms and the billing cycle are fixed."""
     _require_staff(actor, "billing.change_plan")
-    fixed = set(changes) - set(PLAN_UPDATABLE)
+    fixed = set(changes) - set(PLAN_UPDATABLE) - set(PLAN_LOCAL)
     if fixed:
         raise RuleViolation(
             "Terms and the billing cycle of a plan cannot change; create a new plan.",
@@ -69,12 +75,22 @@ def update_plan(actor: Actor, plan: Plan, **changes) -> Plan:
     with transaction.atomic():
         plan = Plan.objects.select_for_update().get(pk=plan.pk)
         before = audit.snapshot(plan)
+        if "engine" in changes and changes["engine"] != plan.engine and plan.subscriptions.exists():
+            raise RuleViolation(
+                "The plan already has subscriptions: their renewal engine cannot change for their whole "
+                "life. Create a new plan for the other engine.",
+                code="plan_engine_fixed",
+                fields={"engine": "Fixed once the plan has subscriptions."},
+            )
         for field, value in changes.items():
             setattr(plan, field, value)
         full_clean_or_refuse(plan)
         plan.save()
         audit.record(actor, "billing.plan_updated", plan, partner_id=None, before=before)
-        operations.start(actor, plan, PushPlan.kind, partner_id=None)
+        if plan.run_by_digital_river and set(changes) & set(PLAN_UPDATABLE):
+            operations.start(
+                actor, plan, CreatePlan.kind if not plan.at_vendor else PushPlan.kind, partner_id=None
+            )
     return plan
 
 

@@ -14,12 +14,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.models import BillingSubscription, EventState, SubscriptionState, WebhookEvent
-from billing.services import acquisition, lifecycle, renewals
+from billing.services import acquisition, digitalriver_engine, fulfilment, lifecycle
 from core import audit
 from core.actor import Actor, Face
 from core.errors import RuleViolation
 from core.tasks import enqueue_on_commit
-from vendors.digitalriver import order_from, subscription_from
+from vendors.digitalriver import charge_from, order_from, subscription_from
 from vendors.digitalriver_signature import SignatureError, verify
 
 logger = logging.getLogger(__name__)
@@ -120,16 +120,23 @@ def _subscription_event(update_state: str | None = None):
     return handle
 
 
+def _charge(handler):
+    return lambda data, actor: handler(charge_from(data), actor)
+
+
 HANDLERS = {
     "order.accepted": lambda data, actor: acquisition.order_accepted(order_from(data), actor),
-    "order.charge.capture.complete": lambda data, actor: renewals.renewal_captured(order_from(data), actor),
-    "order.charge.capture.failed": lambda data, actor: renewals.renewal_payment_failed(
-        order_from(data), actor
-    ),
-    "subscription.extended": _subscription_event(),
+    # The order.charge.* events carry a charge, not an order (informing-digital-river-of-a-fulfillment).
+    "order.charge.capture.complete": _charge(fulfilment.charge_captured),
+    "order.charge.capture.failed": _charge(fulfilment.charge_failed),
+    "order.charge.failed": _charge(fulfilment.charge_failed),
+    "order.charge.cancel.complete": _charge(fulfilment.charge_cancelled),
+    # Digital River's subscription service: it renews, we listen (billing.services.digitalriver_engine).
+    "subscription.reminder": digitalriver_engine.reminder,
+    "subscription.extended": digitalriver_engine.extended,
+    "subscription.payment_failed": digitalriver_engine.payment_failed,
+    "subscription.source_invalid": digitalriver_engine.source_invalid,
     "subscription.updated": _subscription_event(),
-    "subscription.payment_failed": _subscription_event(SubscriptionState.ACTIVE_PENDING_INVOICE),
     "subscription.failed": _subscription_event(SubscriptionState.FAILED),
     "subscription.lapsed": _subscription_event(SubscriptionState.LAPSED),
-    "subscription.reminder": _subscription_event(),
 }

@@ -15,8 +15,8 @@ from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from billing.models import RENEWING_STATES, BillingSubscription, Notice, NoticeKind
-from billing.rules import REMINDER_DAYS, reminder_dates
+from billing.models import RENEWING_STATES, BillingSubscription, Notice, NoticeKind, RenewalEngine
+from billing.rules import REMINDER_DAYS, reminder_dates, trial_reminder_date
 from core import audit, clock
 from core.actor import Actor
 from core.errors import RuleViolation
@@ -29,16 +29,31 @@ SUBJECTS = {
     NoticeKind.REMINDER_30: "Your {product} subscription renews on {renewal:%B %d, %Y}",
     NoticeKind.REMINDER_7: "Reminder: {product} renews in 7 days",
     NoticeKind.REMINDER_1: "Reminder: {product} renews tomorrow",
+    NoticeKind.RENEWAL_REMINDER: "Your {product} subscription renews on {renewal:%B %d, %Y}",
+    NoticeKind.TRIAL_ENDING: "Your {product} free trial ends on {renewal:%B %d, %Y}",
     NoticeKind.RENEWED: "Your {product} subscription has renewed",
+    NoticeKind.TRIAL_CONVERTED: "Your {product} free trial is now a paid subscription",
     NoticeKind.PAYMENT_FAILED: "Payment for {product} failed",
+    NoticeKind.SOURCE_INVALID: "Please update the payment method for {product}",
+    NoticeKind.MANUAL_RENEWAL: "Renew {product}: your payment link",
+    NoticeKind.REFUNDED: "We refunded your {product} renewal",
     NoticeKind.ENDED: "Your {product} subscription has ended",
 }
 
 
 def send(
-    subscription: BillingSubscription, kind: str, renewal_on: date, *, resend: bool = False
+    subscription: BillingSubscription,
+    kind: str,
+    renewal_on: date,
+    *,
+    resend: bool = False,
+    details: dict | None = None,
 ) -> Notice | None:
-    """Send one notice once; a second call for the same kind and date sends nothing (unless resend)."""
+    """Send one notice once; a second call for the same kind and date sends nothing (unless resend).
+
+    `details` is what the notice tells the customer beyond the subscription (amount, card, link),
+    kept on the notice so the timeline shows what was said.
+    """
     recipients = _recipients(subscription, kind)
     subject = SUBJECTS[kind].format(product=subscription.product.name, renewal=renewal_on)
     try:
@@ -47,7 +62,7 @@ def send(
                 subscription=subscription,
                 kind=kind,
                 renewal_date=renewal_on,
-                defaults={"to": ", ".join(recipients), "subject": subject},
+                defaults={"to": ", ".join(recipients), "subject": subject, "details": details or {}},
             )
     except IntegrityError:
         return None  # another worker is sending it
@@ -61,6 +76,8 @@ def send(
         "plan": subscription.plan,
         "renewal_on": renewal_on,
         "site_url": settings.SITE_URL,
+        "details": notice.details,
+        "payment_method_link": payment_method_link(subscription.customer),
     }
     message = EmailMultiAlternatives(
         subject,
@@ -82,7 +99,7 @@ def send(
 def _recipients(subscription: BillingSubscription, kind: str) -> list[str]:
     customer = subscription.customer
     to = [customer.contact_email] if customer.contact_email else []
-    if kind == NoticeKind.PAYMENT_FAILED:  # the reseller hears of it too
+    if kind in (NoticeKind.PAYMENT_FAILED, NoticeKind.SOURCE_INVALID):  # the reseller hears of it too
         to += list(
             Membership.objects.filter(partner_id=subscription.partner_id, role__in=[Role.OWNER, Role.BILLING])
             .exclude(user__email="")
@@ -91,11 +108,21 @@ def _recipients(subscription: BillingSubscription, kind: str) -> list[str]:
     return list(dict.fromkeys(to)) or [subscription.partner.org_contact_email or settings.DEFAULT_FROM_EMAIL]
 
 
+def payment_method_link(customer) -> str:
+    """The customer's own link to replace their card (no sign-in; signed, expires)."""
+    from billing.services.payment_methods import customer_link
+
+    return customer_link(customer)
+
+
 def send_due_reminders() -> int:
-    """Scheduled daily: 30, 7 and 1 days before renewal, for auto-renewing terms over 30 days."""
+    """Scheduled daily, back-office engine only (Digital River's service sends its own reminder
+    events): 30, 7 and 1 days before renewal for auto-renewing terms over 30 days, and before a
+    free trial ends, what will be charged and when."""
     today = clock.now().date()
     horizon = clock.now() + timedelta(days=max(REMINDER_DAYS) + 1)
     candidates = BillingSubscription.objects.filter(
+        plan__engine=RenewalEngine.BACK_OFFICE,
         state__in=RENEWING_STATES,
         auto_renewal=True,
         current_period_end_date__lte=horizon,
@@ -104,6 +131,15 @@ def send_due_reminders() -> int:
     sent = 0
     for subscription in candidates:
         renewal_on = subscription.current_period_end_date.date()
+        if subscription.free_trial:
+            if trial_reminder_date(renewal_on) <= today and send(
+                subscription,
+                NoticeKind.TRIAL_ENDING,
+                renewal_on,
+                details={"amount": str(subscription.price * subscription.quantity)},
+            ):
+                sent += 1
+            continue  # a trial gets no "renews on" reminder
         due = [
             kind
             for kind, send_on in reminder_dates(

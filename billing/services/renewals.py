@@ -1,4 +1,12 @@
-"""Renewals: at the start of each billing cycle, charge auto-renewing subscriptions on their agreement.
+"""Renewals run by the back office (external subscriptions): at the start of each billing cycle a
+renewal checkout on the subscription's agreement and saved payment source, then an order.
+
+Only back-office-engine subscriptions are renewed here: Digital River's subscription service
+charges its own subscriptions on their invoice date, so building an order for one would charge
+the customer twice (domain.md). Auto-renewals are merchant-initiated checkouts with the source
+attached; manual renewals are customer-initiated checkout sessions the customer pays through a
+link. Either way the order is fulfilled before it is captured (billing.services.fulfilment), and
+the period moves on when the capture completes.
 
 Safe to run twice and on several workers at once: due subscriptions are locked with
 `select_for_update(skip_locked=True)` (PostgreSQL), and one `Renewal` row per subscription and
@@ -22,10 +30,11 @@ from billing.models import (
     Notice,
     NoticeKind,
     Renewal,
+    RenewalEngine,
     RenewalState,
     SubscriptionState,
 )
-from billing.rules import reminder_dates, renewal_charge_type, renewal_item
+from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
 from billing.services import notices
 from billing.services.common import dr_customer_id, require_billing
 from core import audit, clock, operations
@@ -38,46 +47,45 @@ BATCH = 200
 
 
 def due_subscriptions(now):
-    """Auto-renewing subscriptions whose invoice date has come and whose period has no renewal yet."""
+    """Back-office-engine subscriptions whose invoice date has come and whose period has no renewal."""
     taken = Renewal.objects.filter(
         subscription=OuterRef("pk"), renewal_date=OuterRef("current_period_end_date")
     )
     return BillingSubscription.objects.filter(
-        state=SubscriptionState.ACTIVE,
-        auto_renewal=True,
+        plan__engine=RenewalEngine.BACK_OFFICE,
+        state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
         next_invoice_date__lte=now,
         current_period_end_date__isnull=False,
     ).exclude(Exists(taken))
 
 
 def run_renewals() -> int:
-    """Scheduled: take every due renewal once, hold those whose reminder is missing, order the rest."""
+    """Scheduled: take every due renewal once, hold those not ready to charge, order the rest."""
     now = clock.now()
     taken: list[Renewal] = []
     with transaction.atomic():
         due = list(
             due_subscriptions(now)
             .select_for_update(skip_locked=True, of=("self",))
-            .select_related("plan", "product", "customer")[:BATCH]
+            .select_related("plan", "product", "customer", "partner")[:BATCH]
         )
         reminded = _reminded(due)
         for subscription in due:
-            missing = _reminder_missing(subscription, reminded)
+            hold = _hold_reason(subscription, reminded)
             try:
                 with transaction.atomic():
                     renewal = Renewal.objects.create(
                         subscription=subscription,
                         renewal_date=subscription.current_period_end_date,
-                        state=RenewalState.HELD if missing else RenewalState.DUE,
-                        reminder_missing=missing,
+                        state=RenewalState.HELD if hold else RenewalState.DUE,
+                        reminder_missing=bool(hold),
+                        amount=subscription.price * subscription.quantity,
                     )
             except IntegrityError:
                 continue  # another run took it (SQLite has no SKIP LOCKED)
-            if missing:
+            if hold:
                 notices.alert_staff(
-                    subscription,
-                    f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: the 30-day "
-                    "reminder was not sent. Send it, then release the renewal.",
+                    subscription, f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: {hold}"
                 )
             else:
                 taken.append(renewal)
@@ -86,39 +94,58 @@ def run_renewals() -> int:
     return len(taken)
 
 
-def _reminded(due: list[BillingSubscription]) -> set[tuple[int, str]]:
+def _reminded(due: list[BillingSubscription]) -> set[tuple[int, str, object]]:
     return set(
-        Notice.objects.filter(subscription__in=due, kind=NoticeKind.REMINDER_30).values_list(
-            "subscription_id", "renewal_date"
-        )
+        Notice.objects.filter(
+            subscription__in=due, kind__in=[NoticeKind.REMINDER_30, NoticeKind.TRIAL_ENDING]
+        ).values_list("subscription_id", "kind", "renewal_date")
     )
 
 
-def _reminder_missing(subscription: BillingSubscription, reminded: set) -> bool:
-    """A renewal that required a 30-day reminder may not be charged without it."""
+def required_reminder(subscription: BillingSubscription) -> str | None:
+    """The reminder a charge on this renewal date needs: the trial's end, or 30 days before for
+    auto-renewing terms over 30 days; a manual renewal is paid by the customer, no reminder."""
+    if not subscription.auto_renewal:
+        return None
+    if subscription.free_trial:
+        return NoticeKind.TRIAL_ENDING
+    plan = subscription.plan
     renewal_on = subscription.current_period_end_date.date()
-    required = reminder_dates(renewal_on, subscription.plan.interval, subscription.plan.interval_count)
-    return bool(required) and (subscription.pk, renewal_on) not in reminded
+    return NoticeKind.REMINDER_30 if reminder_dates(renewal_on, plan.interval, plan.interval_count) else None
+
+
+def _hold_reason(subscription: BillingSubscription, reminded: set) -> str:
+    """Why a renewal may not be charged yet ("" when it may)."""
+    kind = required_reminder(subscription)
+    renewal_on = subscription.current_period_end_date.date()
+    if kind and (subscription.pk, kind, renewal_on) not in reminded:
+        return f"the {NoticeKind(kind).label.lower()} was not sent. Send it, then release the renewal."
+    if subscription.auto_renewal and not subscription.payment_source_id:
+        return "no saved payment source to charge. Ask the customer for a payment method."
+    return ""
 
 
 def _groups(renewals: list[Renewal]):
     """Items of one acquisition with the same terms renew in one checkout; others separately."""
     groups = defaultdict(list)
     for renewal in renewals:
-        sub = renewal.subscription
-        groups[(sub.acquisition_id, sub.plan_id, sub.billing_agreement_id)].append(renewal)
+        groups[renewal_group_key(renewal.subscription)].append(renewal)
     return groups.values()
 
 
 def _order(actor: Actor, renewals: list[Renewal]) -> Checkout:
+    """One renewal checkout for renewals of one group: merchant-initiated on the saved source, or a
+    customer-initiated session with a payment link for a manual renewal."""
     first = renewals[0].subscription
+    auto = first.auto_renewal
     checkout = Checkout.objects.create(
         partner=first.partner,
         customer=first.customer,
         kind=CheckoutKind.RENEWAL,
         currency=first.product.currency,
-        charge_type=renewal_charge_type(True),
+        charge_type=renewal_charge_type(auto),
         billing_agreement_id=first.billing_agreement_id,
+        source_id=first.payment_source_id if auto else "",
         total=sum(r.subscription.price * r.subscription.quantity for r in renewals),
     )
     for renewal in renewals:
@@ -129,7 +156,8 @@ def _order(actor: Actor, renewals: list[Renewal]) -> Checkout:
             price=renewal.subscription.price,
             subscription=renewal.subscription,
         )
-        renewal.checkout, renewal.state = checkout, RenewalState.ORDERING
+        renewal.checkout = checkout
+        renewal.state = RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER
         renewal.save(update_fields=["checkout", "state", "updated_at"])
     audit.record(
         actor,
@@ -138,8 +166,29 @@ def _order(actor: Actor, renewals: list[Renewal]) -> Checkout:
         partner_id=checkout.partner_id,
         changes={"subscriptions": [None, [r.subscription.subscription_id for r in renewals]]},
     )
-    operations.start(actor, checkout, OrderRenewal.kind, partner_id=checkout.partner_id)
+    if auto:
+        operations.start(actor, checkout, OrderRenewal.kind, partner_id=checkout.partner_id)
+    else:
+        from billing.services.acquisition import OpenCheckout
+
+        operations.start(actor, checkout, OpenCheckout.kind, partner_id=checkout.partner_id)
     return checkout
+
+
+def renewal_items(checkout: Checkout) -> list[dict]:
+    """The items of a renewal checkout: the subscription and its agreement, no terms (agreed)."""
+    auto = checkout.charge_type == renewal_charge_type(True)
+    return [
+        renewal_item(
+            sku_id=i.product.sku_id,
+            price=i.price,
+            quantity=i.quantity,
+            subscription_id=i.subscription.subscription_id,
+            billing_agreement_id=i.subscription.billing_agreement_id,
+            auto=auto,
+        )
+        for i in checkout.items.select_related("product", "subscription")
+    ]
 
 
 def release_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
@@ -151,6 +200,11 @@ def release_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
         )
         if renewal.state != RenewalState.HELD:
             raise RuleViolation("Only a held renewal can be released.", code="not_held")
+        if renewal.subscription.auto_renewal and not renewal.subscription.payment_source_id:
+            raise RuleViolation(
+                "There is no saved payment source to charge: change the payment method first.",
+                code="no_payment_source",
+            )
         audit.record(
             actor,
             "billing.renewal_released",
@@ -164,7 +218,8 @@ def release_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
 
 @operations.register
 class OrderRenewal(operations.OperationHandler):
-    """A merchant-initiated checkout (no terms, the subscription and its agreement), then an order."""
+    """A merchant-initiated checkout with the saved source attached (no terms, the subscription and
+    its agreement), then an order; a retry finds the checkout and order it made before."""
 
     kind = "dr.order_renewal"
     label = "Order renewal at Digital River"
@@ -176,51 +231,46 @@ class OrderRenewal(operations.OperationHandler):
         if vendor_checkout is not None:
             orders = client.list_orders(checkoutId=vendor_checkout.id)
             if orders:
-                return _order_result(vendor_checkout.id, orders[0])
+                return {"checkout_id": vendor_checkout.id, "_order": orders[0]}
         if vendor_checkout is None:
             vendor_checkout = client.create_checkout(
                 customer_id=dr_customer_id(checkout.customer),
                 currency=checkout.currency,
-                items=[
-                    renewal_item(
-                        sku_id=i.product.sku_id,
-                        price=i.price,
-                        quantity=i.quantity,
-                        subscription_id=i.subscription.subscription_id,
-                        billing_agreement_id=i.subscription.billing_agreement_id,
-                        auto=True,
-                    )
-                    for i in checkout.items.select_related("product", "subscription")
-                ],
+                items=renewal_items(checkout),
                 charge_type=checkout.charge_type,
                 upstream_id=str(checkout.reference),
+                source_id=checkout.source_id,
             )
-        return _order_result(vendor_checkout.id, client.create_order(vendor_checkout.id))
+        return {"checkout_id": vendor_checkout.id, "_order": client.create_order(vendor_checkout.id)}
 
     def succeeded(self, operation, checkout, result, actor):
+        from billing.services.acquisition import FULFIL_TASK, record_order
+        from core.tasks import enqueue_on_commit
+
         before = audit.snapshot(checkout)
-        checkout.checkout_id, checkout.order_id = result["checkout_id"], result["order_id"]
-        checkout.order_state, checkout.state = result["order_state"], CheckoutState.ORDERED
-        agreement = result["billing_agreement_id"]
-        if agreement and agreement != checkout.billing_agreement_id:
+        order = result["_order"]
+        agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
+        if agreements and agreements[0] != checkout.billing_agreement_id:
             logger.warning(
                 "renewal %s came back with agreement %s instead of %s",
                 checkout.pk,
-                agreement,
+                agreements[0],
                 checkout.billing_agreement_id,
             )
-        checkout.billing_agreement_id = agreement or checkout.billing_agreement_id  # the one to keep
-        checkout.save()
+        checkout.checkout_id = result["checkout_id"]
+        record_order(checkout, order)  # the agreement the order returns is the one to keep
         checkout.renewals.update(state=RenewalState.ORDERED)
         audit.record(
             actor, "billing.renewal_order_created", checkout, partner_id=checkout.partner_id, before=before
         )
+        enqueue_on_commit(FULFIL_TASK, checkout.pk)
 
     def failed(self, operation, checkout, actor):
         checkout.state = CheckoutState.FAILED
         checkout.save(update_fields=["state", "updated_at"])
         checkout.renewals.update(state=RenewalState.FAILED)
         for renewal in checkout.renewals.select_related("subscription"):
+            notices.payment_failed(renewal.subscription, renewal.renewal_date.date())
             notices.alert_staff(renewal.subscription, f"Renewal order failed: {operation.last_error}")
 
     def retrying(self, operation, checkout):
@@ -229,50 +279,58 @@ class OrderRenewal(operations.OperationHandler):
         checkout.renewals.update(state=RenewalState.ORDERING)
 
 
-def _order_result(checkout_id: str, order) -> dict:
-    agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
-    return {
-        "checkout_id": checkout_id,
-        "order_id": order.id,
-        "order_state": order.state,
-        "billing_agreement_id": agreements[0] if agreements else "",
-    }
+def renewal_captured(checkout: Checkout, actor: Actor) -> list[Renewal]:
+    """The renewal was captured: its period moves on, a trial has converted; the customer is told
+    within 24 hours (domain.md)."""
+    from billing.services.acquisition import set_period
 
-
-def renewal_captured(order, actor: Actor) -> list[Renewal]:
-    """order.charge.capture.complete on a renewal: it is paid; tell the customer within 24 hours."""
-    checkout = Checkout.objects.filter(order_id=order.id, kind=CheckoutKind.RENEWAL).first()
-    if checkout is None:
-        return []
     done = []
     with transaction.atomic():
-        Checkout.objects.filter(pk=checkout.pk).update(
-            state=CheckoutState.PAID, order_state=order.state or "complete"
-        )
-        for renewal in checkout.renewals.select_for_update().select_related("subscription__customer"):
+        for renewal in checkout.renewals.select_for_update().select_related(
+            "subscription__plan", "subscription__customer"
+        ):
             if renewal.state == RenewalState.CAPTURED:
                 continue
             renewal.state = RenewalState.CAPTURED
             renewal.save(update_fields=["state", "updated_at"])
+            subscription = BillingSubscription.objects.select_for_update().get(pk=renewal.subscription_id)
+            before = audit.snapshot(subscription)
+            converted = subscription.free_trial
+            start = subscription.current_period_end_date
+            if start == renewal.renewal_date:  # not moved on already
+                plan = subscription.plan
+                set_period(subscription, start, period_end(start, plan.interval, plan.interval_count))
+            subscription.free_trial = False
+            subscription.state = SubscriptionState.ACTIVE
+            subscription.payment_failed_at = None
+            subscription.save()
             audit.record(
                 actor,
                 "billing.renewed",
-                renewal.subscription,
-                partner_id=renewal.subscription.partner_id,
+                subscription,
+                partner_id=subscription.partner_id,
+                before=before,
                 changes={"renewal_date": [None, renewal.renewal_date.isoformat()]},
             )
-            done.append(renewal)
-    for renewal in done:
-        notices.send(renewal.subscription, NoticeKind.RENEWED, renewal.renewal_date.date())
-    return done
+            done.append((renewal, subscription, converted))
+    for renewal, subscription, converted in done:
+        kind = NoticeKind.TRIAL_CONVERTED if converted else NoticeKind.RENEWED
+        notices.send(subscription, kind, renewal.renewal_date.date(), details={"amount": str(renewal.amount)})
+    return [renewal for renewal, _, _ in done]
 
 
-def renewal_payment_failed(order, actor: Actor) -> None:
-    """order.charge.capture.failed on a renewal: the renewal failed; staff and reseller are alerted."""
-    checkout = Checkout.objects.filter(order_id=order.id, kind=CheckoutKind.RENEWAL).first()
-    if checkout is None:
-        return
+def renewal_payment_failed(checkout: Checkout, actor: Actor) -> None:
+    """The renewal's payment failed: the renewal failed; the customer and reseller are told."""
     checkout.renewals.update(state=RenewalState.FAILED)
-    Checkout.objects.filter(pk=checkout.pk).update(state=CheckoutState.FAILED, order_state=order.state or "")
     for renewal in checkout.renewals.select_related("subscription"):
         notices.payment_failed(renewal.subscription, renewal.renewal_date.date())
+
+
+def renewal_not_charged(checkout: Checkout, actor: Actor) -> None:
+    """Everything in the renewal was cancelled at fulfilment: nothing was charged, nothing renews."""
+    checkout.renewals.update(state=RenewalState.CANCELLED)
+    for renewal in checkout.renewals.select_related("subscription"):
+        notices.alert_staff(
+            renewal.subscription,
+            f"Renewal on {renewal.renewal_date:%Y-%m-%d} was not charged: nothing left to renew.",
+        )

@@ -13,6 +13,7 @@ SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=True)
 DIGICERT_BASE_URL = DIGICERT_BASE_URL or f"{SITE_URL}/sandbox/digicert/v1"  # noqa: F405
 CLOUDFLARE_BASE_URL = CLOUDFLARE_BASE_URL or f"{SITE_URL}/sandbox/cloudflare/client/v4"  # noqa: F405
 DIGITALRIVER_BASE_URL = DIGITALRIVER_BASE_URL or f"{SITE_URL}/sandbox/digitalriver"  # noqa: F405
+DIGITALRIVER_DROPIN_URL = DIGITALRIVER_DROPIN_URL or f"{DIGITALRIVER_BASE_URL}/drop-in/payment-method/"  # noqa: F405
 DIGITALRIVER_API_KEY = DIGITALRIVER_API_KEY or "sk_test_sandbox"  # noqa: F405
 DIGITALRIVER_WEBHOOK_SECRETS = DIGITALRIVER_WEBHOOK_SECRETS or ["whsec_sandbox"]  # noqa: F405
 

@@ -14,6 +14,7 @@ ALLOWED_HOSTS = ["*"]
 DIGICERT_BASE_URL = "http://testserver/sandbox/digicert/v1"
 CLOUDFLARE_BASE_URL = "http://testserver/sandbox/cloudflare/client/v4"
 DIGITALRIVER_BASE_URL = "http://testserver/sandbox/digitalriver"
+DIGITALRIVER_DROPIN_URL = f"{DIGITALRIVER_BASE_URL}/drop-in/payment-method/"
 SECRET_ENCRYPTION_KEYS = [
     "dGVzdC1vbmx5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU=",
     "b2xkLXRlc3QtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
