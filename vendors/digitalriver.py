@@ -101,6 +101,7 @@ class DRCheckout:
 
 @dataclass(frozen=True)
 class DROrderItem:
+    id: str
     sku_id: str
     quantity: int
     amount: Decimal | None
@@ -120,6 +121,73 @@ class DROrder:
     total_amount: Decimal | None
     currency: str
     items: tuple[DROrderItem, ...]
+    source_ids: tuple[str, ...] = ()
+    captured_amount: Decimal | None = None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def primary_source_id(self) -> str | None:
+        return self.source_ids[0] if self.source_ids else None
+
+
+@dataclass(frozen=True)
+class DRCharge:
+    """A charge of an order, as `order.charge.*` events carry it (not an order)."""
+
+    id: str
+    order_id: str | None
+    state: str
+    amount: Decimal | None
+    captured_amount: Decimal
+    source_id: str | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRFulfillment:
+    id: str
+    order_id: str | None
+    items: tuple[dict, ...]
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRSource:
+    """A payment source; for a credit card, its brand, last four digits and expiry."""
+
+    id: str
+    type: str
+    reusable: bool
+    state: str
+    customer_id: str | None
+    brand: str
+    last_four: str
+    expiration_month: int | None
+    expiration_year: int | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def expires_before(self, when: datetime) -> bool:
+        """Whether the card can no longer be charged at `when` (cards run to the end of their month)."""
+        if not (self.expiration_year and self.expiration_month):
+            return False
+        return (self.expiration_year, self.expiration_month) < (when.year, when.month)
+
+
+@dataclass(frozen=True)
+class DRInvoice:
+    id: str
+    state: str
+    total_amount: Decimal | None
+    currency: str
+    order_id: str | None
+    raw: dict = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class DRRefund:
+    id: str
+    state: str
+    amount: Decimal | None
     raw: dict = field(default_factory=dict, repr=False)
 
 
@@ -140,6 +208,7 @@ class DRSubscription:
     plan_id: str | None
     customer_id: str | None
     billing_agreement_id: str | None
+    source_id: str | None
     contract_binding_until: datetime | None
     current_period_end_date: datetime | None
     next_invoice_date: datetime | None
@@ -302,9 +371,16 @@ class DigitalRiverClient(VendorHTTP):
         charge_type: str,
         upstream_id: str | None = None,
         metadata: dict | None = None,
+        source_id: str | None = None,
     ) -> DRCheckout:
-        """POST /checkouts (direct integration, renewals); 201 with the checkout."""
+        """POST /checkouts (direct integration, renewals); 201 with the checkout.
+
+        `source_id` attaches a reusable source saved to the customer as the checkout's primary
+        source: a merchant-initiated renewal cannot become an order without one.
+        """
         payload = _checkout_payload(customer_id, currency, items, charge_type, upstream_id, metadata)
+        if source_id:
+            payload["sourceId"] = source_id
         body = self._request("POST", "/checkouts", json=payload)
         return self._parse(checkout_from, body)
 
@@ -341,6 +417,51 @@ class DigitalRiverClient(VendorHTTP):
             orders = [order for order in orders if order.upstream_id == upstream]
         return _oldest_first(orders)
 
+    def fulfil(self, order_id: str, items: list[dict]) -> DRFulfillment:
+        """POST /fulfillments: `quantity` delivered (captured) or `cancelQuantity` (never charged)."""
+        body = self._request("POST", "/fulfillments", json={"orderId": order_id, "items": items})
+        return self._parse(fulfillment_from, body)
+
+    def list_fulfillments(self, order_id: str) -> list[DRFulfillment]:
+        """GET /fulfillments?orderId=: what was already reported for an order (a retry checks first)."""
+        items = self._list("/fulfillments", {"orderId": order_id}, "list fulfillments")
+        found = [self._parse(fulfillment_from, item) for item in items]
+        return _oldest_first([f for f in found if f.order_id == order_id])
+
+    def create_refund(
+        self,
+        *,
+        currency: str,
+        reason: str,
+        order_id: str | None = None,
+        invoice_id: str | None = None,
+        amount: Decimal | None = None,
+    ) -> DRRefund:
+        """POST /refunds for an order (or a subscription-service invoice): all of it, or `amount`."""
+        if bool(order_id) == bool(invoice_id):
+            raise ValueError("A refund names either an order or an invoice.")
+        payload: dict[str, Any] = {"currency": currency, "reason": reason, "type": "orderLevel"}
+        payload["orderId" if order_id else "invoiceId"] = order_id or invoice_id
+        if amount is not None:
+            payload["amount"] = _compact(amount)
+        else:
+            payload["percent"] = 100
+        body = self._request("POST", "/refunds", json=payload)
+        return self._parse(refund_from, body)
+
+    # --- Payment sources -------------------------------------------------------------------------
+
+    def get_source(self, source_id: str) -> DRSource:
+        body = self._request("GET", f"/sources/{_segment(source_id)}")
+        return self._parse(source_from, body)
+
+    def save_source_to_customer(self, customer_id: str, source_id: str) -> DRSource:
+        """POST /customers/{id}/sources/{sourceId}: the source becomes reusable for this customer."""
+        body = self._request(
+            "POST", f"/customers/{_segment(customer_id)}/sources/{_segment(source_id)}", json={}
+        )
+        return self._parse(source_from, body)
+
     # --- Subscriptions ---------------------------------------------------------------------------
 
     def get_subscription(self, subscription_id: str) -> DRSubscription:
@@ -357,6 +478,22 @@ class DigitalRiverClient(VendorHTTP):
         body = self._request(
             "POST", f"/subscriptions/{_segment(subscription_id)}", json={"state": "cancelled"}
         )
+        return self._parse(subscription_from, body)
+
+    def update_subscription(
+        self,
+        subscription_id: str,
+        *,
+        source_id: str | None = None,
+        plan_id: str | None = None,
+        items: list[dict] | None = None,
+    ) -> DRSubscription:
+        """POST /subscriptions/{id} with a new sourceId, planId or items (never with a state)."""
+        payload = {"sourceId": source_id, "planId": plan_id, "items": items}
+        payload = _compact({k: v for k, v in payload.items() if v is not None})
+        if not payload:
+            raise ValueError("Nothing to update.")
+        body = self._request("POST", f"/subscriptions/{_segment(subscription_id)}", json=payload)
         return self._parse(subscription_from, body)
 
     def list_subscriptions(
@@ -471,13 +608,88 @@ def order_from(data: Any) -> DROrder:
         total_amount=_decimal(data.get("totalAmount")),
         currency=_text(data.get("currency")),
         items=tuple(_order_item(item) for item in items if isinstance(item, dict)),
+        source_ids=tuple(
+            str(source["id"])
+            for source in _dicts((data.get("payment") or {}).get("sources"))
+            if source.get("id")
+        ),
+        captured_amount=_decimal(data.get("capturedAmount")),
         raw=data,
+    )
+
+
+def charge_from(data: Any) -> DRCharge:
+    """A charge from an `order.charge.capture.*` event; the captured amount sums complete captures."""
+    _need(data, "charge")
+    captured = sum(
+        (
+            _decimal(capture.get("amount")) or Decimal(0)
+            for capture in _dicts(data.get("captures"))
+            if capture.get("state") == "complete"
+        ),
+        Decimal(0),
+    )
+    return DRCharge(
+        id=str(data["id"]),
+        order_id=_optional(data.get("orderId")),
+        state=_text(data.get("state")),
+        amount=_decimal(data.get("amount")),
+        captured_amount=captured,
+        source_id=_optional(data.get("sourceId")),
+        raw=data,
+    )
+
+
+def fulfillment_from(data: Any) -> DRFulfillment:
+    _need(data, "fulfillment")
+    return DRFulfillment(
+        id=str(data["id"]),
+        order_id=_optional(data.get("orderId")),
+        items=tuple(_dicts(data.get("items"))),
+        raw=data,
+    )
+
+
+def source_from(data: Any) -> DRSource:
+    _need(data, "source")
+    card = data.get("creditCard") if isinstance(data.get("creditCard"), dict) else {}
+    return DRSource(
+        id=str(data["id"]),
+        type=_text(data.get("type")),
+        reusable=data.get("reusable") is True,
+        state=_text(data.get("state")),
+        customer_id=_optional(data.get("customerId")),
+        brand=_text(card.get("brand")),
+        last_four=_text(card.get("lastFourDigits")),
+        expiration_month=_int(card.get("expirationMonth")),
+        expiration_year=_int(card.get("expirationYear")),
+        raw=data,
+    )
+
+
+def invoice_from(data: Any) -> DRInvoice:
+    _need(data, "invoice")
+    return DRInvoice(
+        id=str(data["id"]),
+        state=_text(data.get("state")),
+        total_amount=_decimal(data.get("totalAmount")),
+        currency=_text(data.get("currency")),
+        order_id=_optional(data.get("orderId")),
+        raw=data,
+    )
+
+
+def refund_from(data: Any) -> DRRefund:
+    _need(data, "refund")
+    return DRRefund(
+        id=str(data["id"]), state=_text(data.get("state")), amount=_decimal(data.get("amount")), raw=data
     )
 
 
 def _order_item(item: dict) -> DROrderItem:
     info = item.get("subscriptionInfo") if isinstance(item.get("subscriptionInfo"), dict) else {}
     return DROrderItem(
+        id=_text(item.get("id")),
         sku_id=_text(item.get("skuId")),
         quantity=_int(item.get("quantity")) or 0,
         amount=_decimal(item.get("amount")),
@@ -499,6 +711,7 @@ def subscription_from(data: Any) -> DRSubscription:
         plan_id=_optional(data.get("planId")),
         customer_id=_optional(data.get("customerId")),
         billing_agreement_id=_optional(data.get("billingAgreementId")),
+        source_id=_optional(data.get("sourceId")),
         contract_binding_until=parse_time(data.get("contractBindingUntil")),
         current_period_end_date=parse_time(data.get("currentPeriodEndDate")),
         next_invoice_date=parse_time(data.get("nextInvoiceDate")),
@@ -569,6 +782,10 @@ def _compact(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def _dicts(value: Any) -> list[dict]:
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
 
 
 def _need(data: Any, what: str) -> None:

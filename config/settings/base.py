@@ -126,8 +126,13 @@ DIGICERT_BASE_URL = env("DIGICERT_BASE_URL", default="")
 CLOUDFLARE_BASE_URL = env("CLOUDFLARE_BASE_URL", default="")
 DIGITALRIVER_BASE_URL = env("DIGITALRIVER_BASE_URL", default="")
 DIGITALRIVER_API_KEY = env("DIGITALRIVER_API_KEY", default="")
+# The page hosting Digital River's Drop-in where a customer enters a new card; it returns to us
+# with ?sourceId=. Development and tests use the sandbox's stand-in page.
+DIGITALRIVER_DROPIN_URL = env("DIGITALRIVER_DROPIN_URL", default="")
 DIGITALRIVER_WEBHOOK_SECRETS = env.list("DIGITALRIVER_WEBHOOK_SECRETS", default=[])
 # How old a signed webhook may be (its timestamp against our clock) before it is refused.
+# Refused provisionings are retried every 5 minutes; after this many the item is cancelled, not charged.
+BILLING_PROVISION_ATTEMPTS = env.int("BILLING_PROVISION_ATTEMPTS", default=5)
 DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS = env.int("DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS", default=300)
 # The DigitalRiver-Version header on every Digital River API call, so that answers keep their
 # shape (the sandbox follows 2021-12-13). Empty sends none: the account's default version.
