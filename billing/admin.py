@@ -7,8 +7,11 @@ from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.text import capfirst
 
+from billing.dashboard_selectors import notice_details, renewed_by
 from billing.models import (
     BillingAgreement,
     BillingSubscription,
@@ -56,6 +59,8 @@ BILLING_BADGES = {
     "done": "active",
     "awaiting_payment": "pending",
     "not_needed": "cancelled",
+    "awaiting_customer": "pending",
+    "refunded": "cancelled",
 }
 
 
@@ -74,10 +79,11 @@ class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
         "billing_offset_days",
         "collection_period_days",
         "state",
+        "engine",
         "at_vendor",
         "synced_at",
     ]
-    list_filter = ["state", "interval", "at_vendor"]
+    list_filter = ["state", "engine", "interval", "at_vendor"]
     search_fields = ["name", "plan_id"]
     readonly_fields = ["at_vendor", "synced_at", "vendor_view", "operations", "audit_trail"]
     actions = ["sync_selected"]
@@ -93,10 +99,11 @@ class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
     def save_via_service(self, request, obj, form, change):
         actor = admin_actor(request)
         if change:
+            editable = {*catalog.PLAN_UPDATABLE, *catalog.PLAN_LOCAL}
             catalog.update_plan(
                 actor,
                 Plan.objects.get(pk=obj.pk),
-                **{f: form.cleaned_data[f] for f in form.changed_data if f in catalog.PLAN_UPDATABLE},
+                **{f: form.cleaned_data[f] for f in form.changed_data if f in editable},
             )
         else:
             obj.pk = catalog.create_plan(actor, **{f: form.cleaned_data[f] for f in catalog.PLAN_FIELDS}).pk
@@ -117,11 +124,12 @@ class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
         "plan",
         "provisions",
         "free_trial",
+        "trial_plan",
         "active",
     ]
-    list_filter = ["partner", "provisions", "active", "currency"]
+    list_filter = ["partner", "provisions", "active", "currency", "plan__engine"]
     search_fields = ["name", "sku_id", "partner__name"]
-    list_select_related = ["partner", "plan"]
+    list_select_related = ["partner", "plan", "trial_plan"]
     readonly_fields = ["audit_trail"]
 
     def save_via_service(self, request, obj, form, change):
@@ -137,7 +145,16 @@ class CheckoutItemInline(admin.TabularInline):
     model = CheckoutItem
     extra = 0
     can_delete = False
-    readonly_fields = ["product", "quantity", "price", "subscription"]
+    readonly_fields = [
+        "product",
+        "quantity",
+        "price",
+        "subscription",
+        "order_item_id",
+        "fulfilled_quantity",
+        "cancelled_quantity",
+    ]
+    fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -174,9 +191,11 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         "partner",
         "state_badge",
         "total",
+        "captured_amount",
         "currency",
         "charge_type",
         "order_id",
+        "fulfilled_at",
         "billing_agreement_id",
         "created_at",
     ]
@@ -205,6 +224,10 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         "order_id",
         "order_state",
         "billing_agreement_id",
+        "source_id",
+        "money",
+        "fulfillment_id",
+        "fulfilled_at",
         "operations",
         "created_at",
         "audit_trail",
@@ -224,6 +247,24 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
             obj.payment_link,
             obj.session_id,
         )
+
+    @admin.display(description="Money at Digital River")
+    def money(self, obj):
+        """Authorised at acceptance; captured once fulfilled; cancelled (never charged); refunded."""
+        rows = format_html_join(
+            "",
+            "<tr><th scope='row'>{}</th><td style='text-align:right'>{} {}</td></tr>",
+            (
+                (label, amount, obj.currency)
+                for label, amount in (
+                    ("Authorised", obj.authorized_amount),
+                    ("Captured", obj.captured_amount),
+                    ("Cancelled (not charged)", obj.cancelled_amount),
+                    ("Refunded", obj.refunded_amount),
+                )
+            ),
+        )
+        return format_html("<table><tbody>{}</tbody></table>", rows)
 
     @admin.display(description="Vendor operations")
     def operations(self, obj):
@@ -283,8 +324,12 @@ class NoticeInline(admin.TabularInline):
     model = Notice
     extra = 0
     can_delete = False
-    readonly_fields = ["kind", "renewal_date", "to", "sent_at", "delivered", "error"]
+    readonly_fields = ["kind", "renewal_date", "to", "said", "sent_at", "delivered", "error"]
     fields = readonly_fields
+
+    @admin.display(description="What it said")
+    def said(self, obj):
+        return details_html(obj)
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -294,7 +339,15 @@ class RenewalInline(admin.TabularInline):
     model = Renewal
     extra = 0
     can_delete = False
-    readonly_fields = ["renewal_date", "state", "reminder_missing", "checkout", "updated_at"]
+    readonly_fields = [
+        "renewal_date",
+        "state",
+        "amount",
+        "reminder_missing",
+        "checkout",
+        "invoice_id",
+        "updated_at",
+    ]
     fields = readonly_fields
 
     def has_add_permission(self, request, obj=None):
@@ -307,6 +360,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "__str__",
         "partner",
         "state_badge",
+        "renewed_by",
         "auto_renewal",
         "current_period_end_date",
         "next_invoice_date",
@@ -314,9 +368,23 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "billing_agreement_id",
         "notices_sent",
     ]
-    list_filter = ["state", "provisioning_state", "auto_renewal", "partner", "plan"]
-    search_fields = ["subscription_id", "billing_agreement_id", "customer__name", "product__name"]
-    list_select_related = ["customer", "partner", "product"]
+    list_filter = [
+        "state",
+        "plan__engine",
+        "provisioning_state",
+        "auto_renewal",
+        "free_trial",
+        "partner",
+        "plan",
+    ]
+    search_fields = [
+        "subscription_id",
+        "billing_agreement_id",
+        "payment_source_id",
+        "customer__name",
+        "product__name",
+    ]
+    list_select_related = ["customer", "partner", "product", "plan"]
     date_hierarchy = "current_period_end_date"
     inlines = [RenewalInline, NoticeInline]
     readonly_fields = [
@@ -324,13 +392,16 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "customer",
         "product",
         "plan",
+        "renewed_by",
         "subscription_id",
         "acquisition",
         "quantity",
         "price",
         "state_badge",
         "auto_renewal",
+        "free_trial",
         "billing_agreement_id",
+        "payment_source_id",
         "contract_binding_until",
         "next_reminder_date",
         "current_period_end_date",
@@ -340,6 +411,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "ended_at",
         "provisioning",
         "provisioning_error",
+        "provisioning_attempts",
         "provisioned_link",
         "provision_options",
         "cancel_at",
@@ -362,6 +434,10 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):
         return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Renewed by", ordering="plan__engine")
+    def renewed_by(self, obj):
+        return capfirst(renewed_by(obj.plan.engine))
 
     @admin.display(description="Provisioning", ordering="provisioning_state")
     def provisioning(self, obj):
@@ -407,18 +483,30 @@ class RenewalAdmin(ReadOnlyAdmin):
         "subscription",
         "renewal_date",
         "state_badge",
+        "renewed_by",
+        "amount",
         "reminder_missing",
         "checkout",
+        "invoice_id",
         "updated_at",
     ]
-    list_filter = ["state", "reminder_missing"]
-    search_fields = ["subscription__subscription_id", "subscription__customer__name"]
-    list_select_related = ["subscription__product", "subscription__customer", "checkout"]
+    list_filter = ["state", "subscription__plan__engine", "reminder_missing"]
+    search_fields = ["subscription__subscription_id", "subscription__customer__name", "invoice_id"]
+    list_select_related = [
+        "subscription__product",
+        "subscription__customer",
+        "subscription__plan",
+        "checkout",
+    ]
     actions = ["release"]
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):
         return badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Renewed by", ordering="subscription__plan__engine")
+    def renewed_by(self, obj):
+        return capfirst(renewed_by(obj.subscription.plan.engine))
 
     @admin.action(description="Release held renewals (the customer has been reminded)", permissions=["run"])
     def release(self, request, queryset):
@@ -430,14 +518,35 @@ class RenewalAdmin(ReadOnlyAdmin):
         return request.user.has_perm("billing.run_renewals")
 
 
+def details_html(notice: Notice) -> str:
+    """A notice's details (amount, card, link) as readable lines rather than raw JSON."""
+    lines = notice_details(notice.details, notice.subscription.product.currency)
+    if not lines:
+        return "—"
+    return format_html_join(
+        mark_safe("<br>"),
+        "{}: {}",
+        (
+            (label, format_html('<a href="{}" rel="noopener">{}</a>', url, text) if url else text)
+            for label, text, url in lines
+        ),
+    )
+
+
 @admin.register(Notice)
 class NoticeAdmin(ReadOnlyAdmin):
-    list_display = ["subscription", "kind", "renewal_date", "to", "sent_at", "delivered"]
+    list_display = ["subscription", "kind", "renewal_date", "to", "said", "sent_at", "delivered"]
     list_filter = ["kind", "delivered"]
     search_fields = ["to", "subject", "subscription__customer__name"]
     list_select_related = ["subscription__product", "subscription__customer"]
     date_hierarchy = "sent_at"
     actions = ["resend"]
+    exclude = ["details"]
+    readonly_fields = ["said"]
+
+    @admin.display(description="What it said")
+    def said(self, obj):
+        return details_html(obj)
 
     @admin.action(description="Resend selected notices", permissions=["run"])
     def resend(self, request, queryset):

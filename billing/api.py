@@ -1,20 +1,24 @@
-"""REST API over billing: plans, products, checkouts (202), subscriptions, agreements, notices."""
+"""REST API over billing: plans, products, checkouts (202), subscriptions, agreements, notices, and
+a customer's payment-method change (202)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from billing import dashboard_selectors as reads
 from billing import selectors
 from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Plan, Product
 from billing.rules import Change
-from billing.services import acquisition, catalog, changes
+from billing.services import acquisition, catalog, changes, payment_methods
 from billing.services.acquisition import OrderLine
 from core.api.base import IsMemberOrStaff, api_actor
+from core.api.operations import OperationSerializer
 from core.errors import ValidationFailed
 from partner import selectors as partner_selectors
+from subscriptions.selectors import operations_of
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -32,13 +36,30 @@ class PlanSerializer(serializers.ModelSerializer):
             "billing_offset_days",
             "collection_period_days",
             "state",
+            "engine",
+            "renewed_by",
             "at_vendor",
             "synced_at",
         ]
+        # Plans are written by support staff in the admin (engine included); the API reads them.
+        read_only_fields = fields
+
+    renewed_by = serializers.SerializerMethodField(
+        help_text="Who charges the renewals: Digital River's subscription service or the back office."
+    )
+
+    def get_renewed_by(self, obj) -> str:
+        return reads.renewed_by(obj.engine)
 
 
 class ProductSerializer(serializers.ModelSerializer):
     plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all(), allow_null=True, required=False)
+    trial_plan = serializers.PrimaryKeyRelatedField(
+        queryset=Plan.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="A free trial's own period (a plan of the same renewal engine); the price applies after it.",
+    )
 
     class Meta:
         model = Product
@@ -51,6 +72,7 @@ class ProductSerializer(serializers.ModelSerializer):
             "currency",
             "plan",
             "free_trial",
+            "trial_plan",
             "provisions",
             "provision_params",
             "active",
@@ -73,8 +95,21 @@ class StartCheckoutSerializer(serializers.Serializer):
     auto_renewal = serializers.BooleanField(required=False, allow_null=True, default=True)
 
 
+class CheckoutItemOutSerializer(serializers.Serializer):
+    product = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    price = serializers.DecimalField(max_digits=12, decimal_places=2)
+    subscription = serializers.IntegerField(allow_null=True)
+    order_item_id = serializers.CharField(help_text="Digital River's item id in the order.")
+    fulfilled_quantity = serializers.IntegerField(help_text="Reported delivered, so captured.")
+    cancelled_quantity = serializers.IntegerField(help_text="Reported not delivered, never charged.")
+
+
 class CheckoutSerializer(serializers.ModelSerializer):
     items = serializers.SerializerMethodField()
+    payment_source = serializers.SerializerMethodField(
+        help_text="The order's payment source, by its last characters."
+    )
 
     class Meta:
         model = Checkout
@@ -93,11 +128,20 @@ class CheckoutSerializer(serializers.ModelSerializer):
             "order_id",
             "order_state",
             "billing_agreement_id",
+            "payment_source",
+            "authorized_amount",
+            "captured_amount",
+            "cancelled_amount",
+            "refunded_amount",
+            "fulfillment_id",
+            "fulfilled_at",
             "items",
             "created_at",
             "updated_at",
         ]
+        read_only_fields = fields
 
+    @extend_schema_field(CheckoutItemOutSerializer(many=True))
     def get_items(self, obj) -> list[dict]:
         return [
             {
@@ -105,12 +149,28 @@ class CheckoutSerializer(serializers.ModelSerializer):
                 "quantity": i.quantity,
                 "price": str(i.price),
                 "subscription": i.subscription_id,
+                "order_item_id": i.order_item_id,
+                "fulfilled_quantity": i.fulfilled_quantity,
+                "cancelled_quantity": i.cancelled_quantity,
             }
             for i in obj.items.all()
         ]
 
+    def get_payment_source(self, obj) -> str:
+        return reads.mask_source(obj.source_id)
+
 
 class SubscriptionSerializer(serializers.ModelSerializer):
+    engine = serializers.CharField(
+        source="plan.engine", read_only=True, help_text="The plan's renewal engine."
+    )
+    renewed_by = serializers.SerializerMethodField(
+        help_text="Who charges the renewals: Digital River's subscription service or the back office."
+    )
+    payment_source = serializers.SerializerMethodField(
+        help_text="The card renewals are charged to, by the last characters of its source id."
+    )
+
     class Meta:
         model = BillingSubscription
         fields = [
@@ -122,8 +182,12 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "quantity",
             "price",
             "state",
+            "engine",
+            "renewed_by",
             "auto_renewal",
+            "free_trial",
             "billing_agreement_id",
+            "payment_source",
             "contract_binding_until",
             "next_reminder_date",
             "current_period_end_date",
@@ -133,9 +197,17 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "ended_at",
             "provisioning_state",
             "provisioning_error",
+            "provisioning_attempts",
             "provisioned_id",
             "created_at",
         ]
+        read_only_fields = fields
+
+    def get_renewed_by(self, obj) -> str:
+        return reads.renewed_by(obj.plan.engine)
+
+    def get_payment_source(self, obj) -> str:
+        return reads.mask_source(obj.payment_source_id)
 
 
 class AgreementSerializer(serializers.ModelSerializer):
@@ -157,7 +229,9 @@ class NoticeSerializer(serializers.ModelSerializer):
             "sent_at",
             "delivered",
             "error",
+            "details",
         ]
+        read_only_fields = fields
 
 
 class PlanViewSet(viewsets.ReadOnlyModelViewSet):
@@ -165,7 +239,7 @@ class PlanViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = PlanSerializer
     permission_classes = [IsMemberOrStaff]
-    filterset_fields = ["state", "interval"]
+    filterset_fields = ["state", "interval", "engine"]
     ordering = ["name"]
 
     def get_queryset(self):
@@ -279,7 +353,14 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
 
     serializer_class = SubscriptionSerializer
     permission_classes = [IsMemberOrStaff]
-    filterset_fields = ["state", "customer", "product", "provisioning_state", "auto_renewal"]
+    filterset_fields = {
+        "state": ["exact"],
+        "customer": ["exact"],
+        "product": ["exact"],
+        "provisioning_state": ["exact"],
+        "auto_renewal": ["exact"],
+        "plan__engine": ["exact"],
+    }
     ordering_fields = ["current_period_end_date", "created_at"]
     ordering = ["-created_at"]
 
@@ -309,3 +390,47 @@ class NoticeViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.notices_for(api_actor(self.request))
+
+
+class PaymentMethodSerializer(serializers.Serializer):
+    source_id = serializers.CharField(
+        max_length=64,
+        help_text="The new reusable payment source (Digital River's sourceId), as Drop-in returned it.",
+    )
+
+
+class PaymentMethodQueuedSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    operation = OperationSerializer(
+        help_text="Saving the source at Digital River, then giving it to the subscriptions its service runs."
+    )
+
+
+class BillingCustomerViewSet(viewsets.GenericViewSet):
+    """A customer's billing: the payment method their subscriptions are charged to."""
+
+    permission_classes = [IsMemberOrStaff]
+    serializer_class = PaymentMethodSerializer
+
+    def get_queryset(self):
+        return partner_selectors.customers_for(api_actor(self.request)).select_related("partner")
+
+    @extend_schema(
+        request=PaymentMethodSerializer,
+        responses={202: PaymentMethodQueuedSerializer},
+        summary="Change a customer's payment method",
+    )
+    @action(detail=True, methods=["post"], url_path="payment-method")
+    def payment_method(self, request, pk=None):
+        """Give the customer's subscriptions a new card on the same billing agreement (202): saved to
+        the Digital River customer, then Digital River's service charges it (`sourceId`) and the
+        back office charges it from the next renewal. Needs the billing right."""
+        customer = self.get_object()
+        data = PaymentMethodSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        customer = payment_methods.change_payment_method(
+            api_actor(request), customer, data.validated_data["source_id"]
+        )
+        operation = operations_of(customer).filter(kind=payment_methods.ChangePaymentMethod.kind).first()
+        body = {"customer": customer.pk, "operation": OperationSerializer(operation).data}
+        return Response(body, status=status.HTTP_202_ACCEPTED)

@@ -9,5 +9,6 @@ router.register("billing/checkouts", api.CheckoutViewSet, basename="billing-chec
 router.register("billing/subscriptions", api.SubscriptionViewSet, basename="billing-subscription")
 router.register("billing/agreements", api.AgreementViewSet, basename="billing-agreement")
 router.register("billing/notices", api.NoticeViewSet, basename="billing-notice")
+router.register("billing/customers", api.BillingCustomerViewSet, basename="billing-customer")
 
 urlpatterns = router.urls

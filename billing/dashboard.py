@@ -191,6 +191,7 @@ def renewal_rows(actor, params) -> list[list]:
                 ),
                 "yes" if row.reminder_missing(today) else "no",
                 sub.subscription_id,
+                sub.plan.engine,
             ]
         )
     return out
@@ -215,6 +216,7 @@ registry.add_export(
             "reminders",
             "reminder_missing",
             "subscription_id",
+            "renewed_by",
         ],
         renewal_rows,
         order=40,
@@ -232,5 +234,14 @@ registry.action_labels.update(
         "billing.provisioned": "Provisioned after payment",
         "billing.provisioning_failed": "Provisioning failed",
         "billing.renewal_ordered": "Renewal ordered",
+        "billing.renewal_order_created": "Renewal order accepted",
+        "billing.renewal_released": "Held renewal released",
+        "billing.renewed": "Renewed",
+        "billing.renewal_refunded": "Renewal refunded (not delivered)",
+        "billing.order_fulfilled": "Fulfilment reported to Digital River",
+        "billing.payment_captured": "Payment captured",
+        "billing.payment_cancelled": "Payment cancelled (not delivered, not charged)",
+        "billing.payment_method_change_requested": "Payment method change requested",
+        "billing.payment_method_changed": "Payment method changed (same billing agreement)",
     }
 )

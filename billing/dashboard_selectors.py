@@ -18,6 +18,7 @@ from billing.models import (
     Notice,
     ProvisioningState,
     Renewal,
+    RenewalEngine,
     RenewalState,
     SubscriptionState,
 )
@@ -37,7 +38,58 @@ STATE_FILTERS = [
     ("ends", "Ends (renewal off)"),
     ("reminder_missing", "Reminder missing"),
     ("payment_failed", "Payment failed"),
+    ("digitalriver", "Charged by Digital River itself"),
+    ("back_office", "Renewed by the back office"),
 ]
+
+# Who renews a subscription, in the words every face (admin, API, dashboard) uses.
+RENEWED_BY = {
+    RenewalEngine.DIGITAL_RIVER: "Digital River's subscription service",
+    RenewalEngine.BACK_OFFICE: "the back office",
+}
+DR_CHARGES_ITSELF = "Digital River charges this itself"
+SOURCE_SHOWN = 6
+
+
+def renewed_by(engine: str) -> str:
+    """Who charges a plan's renewals: Digital River's subscription service or the back office."""
+    return RENEWED_BY.get(engine, engine)
+
+
+def mask_source(source_id: str) -> str:
+    """A payment source id shown by its last characters only, enough to tell two cards apart."""
+    if not source_id:
+        return ""
+    return source_id if len(source_id) <= SOURCE_SHOWN else f"…{source_id[-SOURCE_SHOWN:]}"
+
+
+def notice_details(details: dict, currency: str = "") -> list[tuple[str, str, str]]:
+    """A notice's details as (label, text, url) lines: amount with currency, the card (and whether
+    it expires before the charge), the payment link; other keys as they are."""
+    details = details if isinstance(details, dict) else {}
+    lines: list[tuple[str, str, str]] = []
+    amount = str(details.get("amount") or "")
+    if amount and amount != "None":
+        lines.append(("Amount", f"{amount} {details.get('currency') or currency}".strip(), ""))
+    if details.get("invoice_date"):
+        lines.append(("Charged on", str(details["invoice_date"]), ""))
+    if details.get("card_last_four") or details.get("card_brand"):
+        card = f"{details.get('card_brand') or 'Card'} ending {details.get('card_last_four') or '?'}"
+        if details.get("card_expiry"):
+            card += f", expires {details['card_expiry']}"
+        if details.get("card_expires_first"):
+            card += " (expires before the charge)"
+        lines.append(("Card", card, ""))
+    link = str(details.get("link") or "")
+    if link:
+        safe = link.startswith(("https://", "http://"))
+        lines.append(("Link", link, link if safe else ""))
+    known = {"amount", "currency", "invoice_date", "card_brand", "card_last_four", "card_expiry"}
+    known |= {"card_expires_first", "link"}
+    for key, value in details.items():
+        if key not in known and value not in (None, "", [], {}):
+            lines.append((key.replace("_", " ").capitalize(), str(value), ""))
+    return lines
 
 
 def monthly_amount(price: Decimal, quantity: int, interval: str, count: int) -> Decimal:
@@ -95,7 +147,10 @@ def renewals_in(actor: Actor, states) -> QuerySet[Renewal]:
 
 
 def held_renewals(actor: Actor) -> QuerySet[Renewal]:
-    return renewals_in(actor, [RenewalState.HELD])
+    """Held renewals of what the back office renews (Digital River's service holds nothing of ours)."""
+    return renewals_in(actor, [RenewalState.HELD]).filter(
+        subscription__plan__engine=RenewalEngine.BACK_OFFICE
+    )
 
 
 def failed_renewals(actor: Actor) -> QuerySet[Renewal]:
@@ -144,6 +199,11 @@ class UpcomingRenewal:
     def currency(self) -> str:
         return self.subscription.product.currency
 
+    @property
+    def run_by_digital_river(self) -> bool:
+        """Digital River's subscription service charges it: the back office holds and releases nothing."""
+        return self.subscription.run_by_digital_river
+
     def reminder_missing(self, today: date) -> bool:
         """A required reminder whose day has come and that was not sent (the renewal will be held)."""
         return any(r.notice is None and r.due_on <= today for r in self.reminders)
@@ -153,6 +213,10 @@ class UpcomingRenewal:
         """(code, words) of where the renewal stands."""
         if self.renewal is not None:
             return self.renewal.state, self.renewal.get_state_display()
+        if self.run_by_digital_river and self.subscription.auto_renewal:
+            if self.subscription.state == SubscriptionState.ACTIVE_PENDING_INVOICE:
+                return "payment_failed", "Invoice open (Digital River retries the payment)"
+            return "digitalriver", DR_CHARGES_ITSELF
         if self.subscription.state == SubscriptionState.ACTIVE_PENDING_INVOICE:
             return "payment_failed", "Invoice open (payment failed)"
         if not self.subscription.auto_renewal:
@@ -190,17 +254,21 @@ def upcoming_renewals(
         qs = qs.filter(auto_renewal=False)
     elif state == "payment_failed":
         qs = qs.filter(payment_failed_at__isnull=False)
+    elif state in (RenewalEngine.DIGITAL_RIVER, RenewalEngine.BACK_OFFICE):
+        qs = qs.filter(plan__engine=state)
     rows = []
     for sub in qs:
         renewal_on = sub.current_period_end_date
         renewal = next((r for r in sub.renewals.all() if r.renewal_date == renewal_on), None)
         notices = [n for n in sub.notices.all() if n.renewal_date == renewal_on.date()]
         by_kind = {n.kind: n for n in notices}
+        # Digital River's service sends its own reminder event (a RENEWAL_REMINDER notice when it
+        # comes); the 30/7/1-day reminders are the back office's, for what it renews itself.
         reminders = [
             Reminder(kind, REMINDER_LABELS.get(kind, kind), due_on, by_kind.get(kind))
             for kind, due_on in (
                 reminder_dates(renewal_on.date(), sub.plan.interval, sub.plan.interval_count)
-                if sub.auto_renewal
+                if sub.auto_renewal and not sub.run_by_digital_river
                 else []
             )
         ]

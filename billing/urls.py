@@ -23,4 +23,14 @@ urlpatterns = [
         name="billing-subscription-provision",
     ),
     path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
+    path(
+        "customers/<int:pk>/payment-method/",
+        views.PaymentMethodStartView.as_view(),
+        name="billing-payment-method",
+    ),
+    path(
+        "customers/<int:pk>/payment-method/return/<str:token>/",
+        views.PaymentMethodReturnView.as_view(),
+        name="billing-payment-method-return",
+    ),
 ]

@@ -4,8 +4,9 @@ and the reseller dashboard's billing pages."""
 from datetime import timedelta
 
 from django.contrib import messages
+from django.core import signing
 from django.db.models import Prefetch
-from django.http import JsonResponse
+from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views import View
@@ -16,7 +17,7 @@ from billing import dashboard_selectors as reads
 from billing import selectors
 from billing.forms import CheckoutForm, form_field_for
 from billing.models import CheckoutItem, CheckoutState, Notice
-from billing.services import acquisition, events
+from billing.services import acquisition, events, payment_methods
 from core import audit, clock, operations
 from core import dashboard as dash
 from core.errors import DomainError
@@ -77,8 +78,13 @@ def payment_method_return(request, token: str):
 
 # --- The reseller dashboard's billing pages -----------------------------------------------------
 # Renewals by week, billing agreements, a subscription's notices, and starting a Digital River
-# checkout for a customer, then following it live. Reads go through scoped selectors; the one
-# write calls acquisition.start_checkout and shows its refusals in Digital River's words.
+# checkout for a customer, then following it live; changing a customer's payment method through
+# Digital River's Drop-in. Reads go through scoped selectors; each write calls one billing service
+# and shows its refusals in Digital River's words.
+
+
+RETURN_SALT = "billing.dashboard.payment-method-return"
+RETURN_MAX_AGE = 3600  # the member enters the card at the Drop-in now, not tomorrow
 
 
 def _int(value) -> int | None:
@@ -205,16 +211,21 @@ class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         subscription = self.get_subscription()
+        currency = subscription.product.currency
+        can_bill = can(self.actor, Can.MANAGE_BILLING)
         context.update(
             self.billing_context("renewals"),
             subscription=subscription,
             page_title=str(subscription),
-            notices=list(subscription.notices.all()),
+            renewed_by=reads.renewed_by(subscription.plan.engine),
+            run_by_digital_river=subscription.run_by_digital_river,
+            payment_source=reads.mask_source(subscription.payment_source_id),
+            notices=[(n, reads.notice_details(n.details, currency)) for n in subscription.notices.all()],
             renewals=list(subscription.renewals.select_related("checkout").order_by("-renewal_date")[:24]),
             timeline=audit.events_for(subscription)[:30],
             now=clock.now(),
-            can_retry_provisioning=bool(subscription.provisioning_error)
-            and can(self.actor, Can.MANAGE_BILLING),
+            can_retry_provisioning=bool(subscription.provisioning_error) and can_bill,
+            can_change_payment_method=can_bill,
         )
         return context
 
@@ -233,6 +244,62 @@ class ProvisioningRetryView(SubscriptionMixin, ActionView):
 
     def next_url(self, subscription) -> str:
         return reverse("dashboard:billing-subscription", args=[subscription.pk])
+
+
+class PaymentMethodStartView(CustomerObjectMixin, MemberMixin, View):
+    """The "Change payment method" button: off to Digital River's Drop-in, which comes back below
+    with the new source (the button is a POST so only a click by a billing member makes a link)."""
+
+    capability = Can.MANAGE_BILLING
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        customer = self.get_customer()
+        back = _int(request.POST.get("subscription"))
+        token = signing.dumps(
+            {"customer": customer.pk, "user": request.user.pk, "subscription": back}, salt=RETURN_SALT
+        )
+        return_url = request.build_absolute_uri(
+            reverse("dashboard:billing-payment-method-return", args=[customer.pk, token])
+        )
+        return HttpResponseRedirect(payment_methods.dropin_url(customer, return_url))
+
+
+class PaymentMethodReturnView(CustomerObjectMixin, MemberMixin, View):
+    """Drop-in came back with `?sourceId=`: the customer's new card, through the billing service;
+    back to the page the button was on with the outcome. Only a return link this member was given
+    a moment ago is taken (signed, for this customer and user), so a crafted link changes nothing."""
+
+    capability = Can.MANAGE_BILLING
+
+    def get(self, request, *args, **kwargs):
+        customer = self.get_customer()
+        try:
+            data = signing.loads(kwargs["token"], salt=RETURN_SALT, max_age=RETURN_MAX_AGE)
+        except signing.BadSignature:
+            data = {}
+        back = _int(data.get("subscription"))
+        next_url = (
+            reverse("dashboard:billing-subscription", args=[back])
+            if back
+            else reverse("dashboard:customer", args=[customer.pk])
+        )
+        if data.get("customer") != customer.pk or data.get("user") != request.user.pk:
+            messages.error(
+                request, "This payment-method return link is not valid or has expired; start again."
+            )
+            return redirect(next_url)
+        try:
+            payment_methods.change_payment_method(self.actor, customer, request.GET.get("sourceId", ""))
+        except DomainError as error:
+            dash.flash_domain_error(request, error)
+        else:
+            messages.success(
+                request,
+                "New payment method received: Digital River saves it, and the customer's subscriptions "
+                "are charged to it from their next renewal (same billing agreement).",
+            )
+        return redirect(next_url)
 
 
 class CheckoutStartView(CustomerObjectMixin, BillingTabsMixin, ServiceFormView):
@@ -332,6 +399,7 @@ class CheckoutDetailView(CheckoutMixin, BillingTabsMixin, MemberTemplateView):
             items=items,
             subscriptions=[(s, latest.get(s.pk)) for s in subscriptions],
             awaiting_payment=checkout.state == CheckoutState.OPEN,
+            payment_source=reads.mask_source(checkout.source_id),
             timeline=audit.events_for(checkout)[:20],
         )
         return context

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.dashboard_selectors import monthly_amount, monthly_recurring_revenue
-from billing.models import NoticeKind, ProvisioningState, SubscriptionState
+from billing.models import NoticeKind, ProvisioningState, RenewalEngine, SubscriptionState
 from core.actor import Actor
 from tests.dashboard import billing_factories as bf
 from tests.factories import CustomerFactory
@@ -23,7 +23,8 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 @pytest.fixture
 def annual(db):
-    return bf.plan("year", plan_id="annual")
+    """A plan the back office renews (external subscriptions): it sends the 30/7/1-day reminders."""
+    return bf.plan("year", plan_id="annual", engine=RenewalEngine.BACK_OFFICE)
 
 
 @pytest.fixture
@@ -180,6 +181,127 @@ def test_a_subscription_lists_its_notices_with_delivery(owner_client, sub):
     assert "Renewal reminder, 7 days before" in body and "SMTP 550 mailbox unavailable" in body
 
 
+# --- The renewal engine -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dr_sub(customer):
+    """A subscription Digital River's service renews: the back office only listens."""
+    plan = bf.plan("year", plan_id="dr-annual", engine=RenewalEngine.DIGITAL_RIVER)
+    product = bf.product(customer.partner, plan, name="DR-renewed product")
+    return bf.subscription(customer, product, renews_in_days=10, payment_source_id="src_0123456789abcdef")
+
+
+def _row_of(body: str, name: str) -> str:
+    return body.split(name, 1)[1].split("</tr>", 1)[0]
+
+
+def test_digital_river_engine_rows_say_it_charges_itself_without_reminders_or_flags(
+    owner_client, dr_sub, sub
+):
+    body = owner_client.get(reverse("dashboard:renewals")).content.decode()
+    row = _row_of(body, "DR-renewed product")
+    assert "Digital River charges this itself" in row
+    assert "30 days" not in row and "missing" not in row
+    assert "Reminder not sent: DR-renewed product" not in body  # its reminder is Digital River's
+    assert "Digital River charges this itself" not in _row_of(body, "ACME DV annual")
+
+
+def test_a_held_renewal_is_only_flagged_for_what_the_back_office_renews(owner_client, customer, dr_sub):
+    bf.held_renewal(dr_sub)
+    body = owner_client.get(reverse("dashboard:renewals")).content.decode()
+    assert "Renewal held, reminder missing: DR-renewed product" not in body
+
+
+def test_renewals_filter_by_engine(owner_client, dr_sub, sub):
+    body = owner_client.get(reverse("dashboard:renewals"), {"state": "digitalriver"}).content.decode()
+    assert "DR-renewed product" in body and "ACME DV annual" not in body
+    body = owner_client.get(reverse("dashboard:renewals"), {"state": "back_office"}).content.decode()
+    assert "ACME DV annual" in body and "DR-renewed product" not in body
+
+
+def test_renewals_csv_says_who_renews(owner_client, dr_sub, sub):
+    response = owner_client.get(reverse("dashboard:export", args=["renewals"]))
+    lines = b"".join(response.streaming_content).decode("utf-8-sig").splitlines()
+    assert lines[0].endswith(",renewed_by")
+    by_product = {line.split(",")[3]: line for line in lines[1:]}
+    assert by_product["DR-renewed product"].endswith(",digitalriver")
+    assert by_product["ACME DV annual"].endswith(",back_office")
+
+
+def test_the_subscription_page_says_who_renews_it(owner_client, dr_sub, sub):
+    body = owner_client.get(reverse("dashboard:billing-subscription", args=[dr_sub.pk])).content.decode()
+    renewed_by = body.split('id="renewed-by">', 1)[1].split("</dd>", 1)[0]
+    assert "Digital River&#x27;s subscription service" in renewed_by
+    body = owner_client.get(reverse("dashboard:billing-subscription", args=[sub.pk])).content.decode()
+    assert "The back office" in body.split('id="renewed-by">', 1)[1].split("</dd>", 1)[0]
+
+
+def test_the_subscription_page_lists_new_notice_kinds_with_their_details(owner_client, dr_sub):
+    reminder = bf.notice(dr_sub, NoticeKind.RENEWAL_REMINDER)
+    reminder.details = {
+        "amount": "120.00",
+        "currency": "USD",
+        "invoice_date": "2027-01-05",
+        "card_brand": "Visa",
+        "card_last_four": "4242",
+        "card_expiry": "12/2026",
+        "card_expires_first": True,
+    }
+    reminder.save()
+    manual = bf.notice(dr_sub, NoticeKind.MANUAL_RENEWAL)
+    manual.details = {"amount": "120.00", "link": "https://pay.example/s/1"}
+    manual.save()
+    sneaky = bf.notice(dr_sub, NoticeKind.REFUNDED)
+    sneaky.details = {"amount": "120.00", "link": "javascript:alert(1)"}
+    sneaky.save()
+    body = owner_client.get(reverse("dashboard:billing-subscription", args=[dr_sub.pk])).content.decode()
+    assert "Renewal reminder (Digital River&#x27;s reminder date)" in body
+    assert "Renewal to pay (payment link)" in body and "Refund" in body
+    assert "120.00 USD" in body and "2027-01-05" in body
+    assert "Visa ending 4242, expires 12/2026 (expires before the charge)" in body
+    assert 'href="https://pay.example/s/1"' in body
+    assert 'href="javascript:' not in body
+
+
+def test_the_checkout_page_shows_the_orders_money_and_fulfilment(owner_client, dr_sub):
+    from billing.models import CheckoutItem
+
+    checkout = dr_sub.acquisition
+    checkout.order_id = "ord_1001"
+    checkout.source_id = "src_order_98765zyxwv"
+    checkout.authorized_amount = Decimal("170.00")
+    checkout.captured_amount = Decimal("120.00")
+    checkout.cancelled_amount = Decimal("50.00")
+    checkout.fulfillment_id = "ful_777"
+    checkout.fulfilled_at = timezone.now()
+    checkout.save()
+    checkout.items.update(order_item_id="itm_1", fulfilled_quantity=1)
+    fee = bf.product(dr_sub.partner, None, price="50.00", name="Setup fee")
+    CheckoutItem.objects.create(
+        checkout=checkout, product=fee, price=fee.price, order_item_id="itm_2", cancelled_quantity=1
+    )
+    body = owner_client.get(reverse("dashboard:checkout", args=[checkout.pk])).content.decode()
+
+    def dd(name):
+        return body.split(f'id="money-{name}">', 1)[1].split("</dd>", 1)[0]
+
+    assert "170.00" in dd("authorized") and "120.00" in dd("captured")
+    assert "50.00" in dd("cancelled") and "0.00" in dd("refunded")
+    assert "ful_777" in dd("fulfilled")
+    assert "…5zyxwv" in body and "src_order_98765zyxwv" not in body
+    fee_row = _row_of(body, "Setup fee")
+    assert [c.split(">")[-1] for c in fee_row.split("</td>")[1:4]] == ["1", "0", "1"]
+
+
+def test_the_checkout_page_before_fulfilment_says_it_waits(owner_client, dr_sub):
+    checkout = dr_sub.acquisition
+    checkout.order_id = "ord_2002"
+    checkout.save()
+    body = owner_client.get(reverse("dashboard:checkout", args=[checkout.pk])).content.decode()
+    assert "Not yet: waiting for every item" in body.split('id="money-fulfilled">', 1)[1].split("</dd>")[0]
+
+
 # --- Home and customer page through the registry ---------------------------------------------------
 
 
@@ -236,6 +358,7 @@ def _count(client, url) -> int:
 
 
 def _grow(partner, annual, n):
+    dr_plan = bf.plan("year", engine=RenewalEngine.DIGITAL_RIVER)
     for i in range(n):
         other = CustomerFactory(partner=partner)
         product = bf.product(partner, annual)
@@ -252,6 +375,10 @@ def _grow(partner, annual, n):
             provisioning_state=ProvisioningState.PENDING,
             provisioning_error="refused",
         )
+        by_dr = bf.subscription(other, bf.product(partner, dr_plan), renews_in_days=4 + i * 3)
+        reminder = bf.notice(by_dr, NoticeKind.RENEWAL_REMINDER)
+        reminder.details = {"amount": "120.00", "card_brand": "Visa", "card_last_four": "4242"}
+        reminder.save()
 
 
 @pytest.mark.parametrize("index", range(6))

@@ -180,6 +180,17 @@ PAGES = [
         "admin",
         302,
     ),
+    (
+        "billing-payment-method",
+        "post",
+        "dashboard:billing-payment-method",
+        _pk("customer"),
+        {},
+        {},
+        "technician",
+        "billing",
+        302,
+    ),
     ("export-customers", "get", "dashboard:export", lambda w: ["customers"], None, {}, None, "viewer", 200),
     (
         "export-subscriptions",
