@@ -134,3 +134,58 @@ def advance_vendor_clock_to(when, *, plus_hours=1):
 
     delta = when - clock.now() + timedelta(hours=plus_hours)
     return advance_clock(max(delta, timedelta(0)))
+
+
+# --- Digital River: the ledger and the bank's controls ---------------------------------------------
+
+
+def dr_ledger(**filters):
+    """The Digital River sandbox's ledger (DRLedgerEntry), oldest first: one row per item per movement.
+
+    kind is authorization, capture, capture_failed, cancel, refund or invoice_charge_failed; a
+    subscription-service invoice payment is a capture with invoice_id and period_end set.
+    """
+    from vendors.sandbox.models import DRLedgerEntry
+
+    return DRLedgerEntry.objects.filter(**filters).order_by("seq")
+
+
+def dr_captures_by_subscription() -> dict:
+    """{subscription_id: [(period_end or order_id, amount), ...]}: what each subscription was charged.
+
+    Captures for the same invoice period (subscription service) or the same order add up into one
+    entry, in the order they happened: a subscription with an invoice entry and an order entry for
+    the same period was charged twice.
+    """
+    from vendors.sandbox.digitalriver.ledger import captures_by_subscription
+
+    return captures_by_subscription()
+
+
+def dr_fail_charges(source_id, times=1, stage="authorization"):
+    """The source's next `times` charges fail at "authorization" (POST /orders 409, invoice declined)
+    or "capture" (the fulfilment's capture fails); times=0 clears it."""
+    from vendors.sandbox.digitalriver.sources import fail_charges
+    from vendors.sandbox.models import DRSource
+
+    return fail_charges(DRSource.objects.get(pk=source_id), times=times, stage=stage)
+
+
+def dr_expire_card(source_id):
+    """The source's card expired last month (sandbox time)."""
+    from vendors.sandbox.digitalriver.sources import expire_card
+    from vendors.sandbox.models import DRSource
+
+    return expire_card(DRSource.objects.get(pk=source_id))
+
+
+def dr_new_source(customer_id=None, *, reusable=True, **card):
+    """A card source as the Drop-in makes it (saved to the customer when given); returns its id.
+
+    card: brand, lastFourDigits, expirationMonth, expirationYear (default Visa 1111, three years).
+    """
+    from vendors.sandbox.digitalriver import sources
+    from vendors.sandbox.models import DRCustomer
+
+    customer = DRCustomer.objects.get(pk=customer_id) if customer_id else None
+    return sources.create_source({**sources.default_card(), **card}, reusable=reusable, customer=customer).pk

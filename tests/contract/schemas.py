@@ -15,7 +15,8 @@ mistakes (vendors.md section 4). Before validating, the loaded document is rewri
 - names in `required` that are not among the schema's own `properties` are dropped (Digital
   River's Event requires `digitalriverVersion` and `pendingWebhooks`, which it does not define);
 - per document, the documented quirks: Digital River's UpdateSubscriptionRequest does not
-  require `planId` (the documented activate/cancel bodies are `{"state": ...}` alone), and its
+  require `planId` (the documented activate/cancel bodies are `{"state": ...}` alone), its
+  UpdatePlanRequest requires nothing (the documented update sends `reminderOffsetDays` alone), and its
   Subscription.state also allows `lapsed`, which the docs use. Cloudflare needs nothing more:
   its single `result` is a bare object and `rate_plan.id` has no enum in this version.
 """
@@ -45,6 +46,8 @@ def _digitalriver_quirks(spec: dict) -> None:
     schemas = spec["components"]["schemas"]
     update = schemas["UpdateSubscriptionRequest"]
     update["required"] = [name for name in update.get("required", []) if name != "planId"]
+    # The documented plan update ("Ending subscription reminders") sends reminderOffsetDays alone.
+    schemas["UpdatePlanRequest"].pop("required", None)
     state = schemas["Subscription"]["properties"]["state"]
     if "lapsed" not in state["enum"]:
         state["enum"].append("lapsed")

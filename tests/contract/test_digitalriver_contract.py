@@ -1,5 +1,9 @@
-"""What the Digital River client sends and what the sandbox answers have Digital River's published shapes.
+"""What the sandbox answers, what it emits and what the client sends have Digital River's published shapes.
 
+Two kinds of traffic go through the in-process sandbox transport and are captured:
+- `traffic`: every sandbox endpoint, successes and refusals, in Digital River's words (raw HTTP,
+  no client), so that each answer and event is checked against the refreshed schema;
+- `client_traffic`: the back office's client calls, so that each body it sends is checked.
 The schema's documented quirks are relaxed in tests.contract.schemas (UpdateSubscriptionRequest
 without a required planId, `lapsed` among the subscription states, Event's stray required names).
 """
@@ -11,10 +15,10 @@ import pytest
 from django.core.management import call_command
 
 from tests.contract import schemas
-from vendors.digitalriver import DigitalRiverClient
-from vendors.errors import VendorError
+from tests.sandbox_helpers import dr_fail_charges, dr_new_source
+from tests.vendors.dr import DRApi, checkout, fulfil, one_off, order_with_source, plan_body
 from vendors.sandbox.digitalriver.render import event_json
-from vendors.sandbox.models import DREvent
+from vendors.sandbox.models import DRCheckoutSession, DREvent
 
 pytestmark = pytest.mark.django_db
 
@@ -32,42 +36,71 @@ PLAN = {
 ID = r"[^/]+"
 REQUESTS = {
     ("POST", "/plans"): "PlanRequest",
+    ("POST", "/plans/{id}"): "UpdatePlanRequest",
     ("POST", "/customers"): "CustomerRequest",
+    ("POST", "/customers/{id}"): "UpdateCustomerRequest",
     ("POST", "/drop-in/checkout-sessions"): "DropInCheckoutRequest",
     ("POST", "/checkouts"): "CheckoutRequest",
     ("POST", "/orders"): "OrderRequest",
+    ("POST", "/fulfillments"): "FulfillmentRequest",
     ("POST", "/subscriptions/{id}"): "UpdateSubscriptionRequest",
-    ("POST", "/plans/{id}"): "UpdatePlanRequest",
 }
 RESPONSES = {
     ("POST", "/plans"): ("Plan", "201"),
     ("GET", "/plans/{id}"): ("Plan", "200"),
     ("POST", "/plans/{id}"): ("Plan", "200"),
     ("POST", "/customers"): ("Customer", "201"),
+    ("GET", "/customers/{id}"): ("Customer", "200"),
+    ("POST", "/customers/{id}"): ("Customer", "200"),
+    ("POST", "/customers/{id}/sources/{sourceId}"): ("Source", "200"),
+    ("GET", "/sources/{id}"): ("Source", "200"),
     ("POST", "/drop-in/checkout-sessions"): ("CreateDropInCheckoutTokenResponse", "201"),
     ("POST", "/checkouts"): ("Checkout", "201"),
+    ("GET", "/checkouts/{id}"): ("Checkout", "200"),
+    ("POST", "/checkouts/{id}/sources/{sourceId}"): ("Source", "200"),
     ("POST", "/orders"): ("Order", "201"),
     ("GET", "/orders/{id}"): ("Order", "200"),
+    ("POST", "/fulfillments"): ("Fulfillment", "201"),
+    ("GET", "/fulfillments/{id}"): ("FulfillmentOrder", "200"),
     ("GET", "/subscriptions/{id}"): ("Subscription", "200"),
     ("POST", "/subscriptions/{id}"): ("Subscription", "200"),
     ("GET", "/events/{id}"): ("Event", "200"),
 }
-LISTS = {"/plans", "/checkouts", "/orders", "/subscriptions", "/events"}
+LISTS = {
+    "/plans": "Plan",
+    "/checkouts": "Checkout",
+    "/orders": "Order",
+    "/fulfillments": "Fulfillment",
+    "/subscriptions": "Subscription",
+    "/events": "Event",
+}
+NO_CONTENT = {
+    ("DELETE", "/customers/{id}/sources/{sourceId}"),
+    ("DELETE", "/checkouts/{id}/sources/{sourceId}"),
+}
+# What each event's data.object is, by type prefix (a charge for order.charge.*, not an order).
+EVENT_OBJECTS = [
+    ("order.charge.", "Charge"),
+    ("fulfillment.", "FulfillmentOrder"),
+    ("order.", "Order"),
+    ("checkout_session.", "Order"),
+    ("subscription.", "Subscription"),
+]
 
 
 def _operation(method: str, path: str) -> tuple[str, str]:
     """(method, templated path), e.g. ("GET", "/orders/{id}")."""
     path = path.rstrip("/") or "/"
-    for collection in ("/plans", "/customers", "/checkouts", "/orders", "/subscriptions", "/events"):
+    for collection in ("/customers", "/checkouts"):
+        if re.fullmatch(f"{collection}/{ID}/sources/{ID}", path):
+            return method, f"{collection}/{{id}}/sources/{{sourceId}}"
+    for collection in (
+        "/plans", "/customers", "/sources", "/checkouts", "/orders", "/fulfillments", "/subscriptions",
+        "/events", "/refunds", "/invoices",
+    ):  # fmt: skip
         if re.fullmatch(f"{collection}/{ID}", path):
             return method, f"{collection}/{{id}}"
     return method, path
-
-
-def _fails(call, *args, **kwargs) -> VendorError:
-    with pytest.raises(VendorError) as caught:
-        call(*args, **kwargs)
-    return caught.value
 
 
 def _recurring(**info) -> dict:
@@ -75,32 +108,281 @@ def _recurring(**info) -> dict:
     return {"skuId": "sku-pro", "price": 120.0, "quantity": 1, "subscriptionInfo": subscription_info}
 
 
-@pytest.fixture
-def dr(vendor_sandbox, db):
-    return DigitalRiverClient()
+def _pay(session_id: str) -> str:
+    """Pay on the customer's behalf; the checkout id."""
+    call_command("sandbox_dr", "pay", session=session_id, stdout=io.StringIO())
+    return DRCheckoutSession.objects.get(pk=session_id).checkout_id
+
+
+def _validate_event(event: dict) -> None:
+    schemas.validate("digitalriver", "Event", event)
+    obj = event["data"]["object"]
+    for prefix, schema in EVENT_OBJECTS:
+        if event["type"].startswith(prefix):
+            if schema == "Subscription" and "subscription" in obj:
+                schemas.validate("digitalriver", "Subscription", obj["subscription"])
+                if "invoice" in obj:
+                    schemas.validate("digitalriver", "Invoice", obj["invoice"])
+            else:
+                schemas.validate("digitalriver", schema, obj)
+            return
+    raise AssertionError(f"no schema for the object of {event['type']}")
 
 
 @pytest.fixture
-def traffic(dr, vendor_sandbox, exchanges):
-    """Every Digital River endpoint the back office uses, successes and refusals, through the client."""
-    plan = dr.create_plan(**PLAN)
-    dr.get_plan(plan.id)
-    dr.update_plan(
-        plan.id, name="Pro yearly", reminder_offset_days=30, billing_offset_days=5, collection_period_days=14
+def api(vendor_sandbox, db) -> DRApi:
+    return DRApi()
+
+
+@pytest.fixture
+def traffic(api, exchanges, vendor_sandbox):
+    """Every sandbox endpoint, in Digital River's words: successes, then refusals (their answers)."""
+    api.post("/plans", plan_body(PLAN))
+    api.get(f"/plans/{PLAN['plan_id']}")
+    api.post(f"/plans/{PLAN['plan_id']}", {"name": "Pro yearly", "reminderOffsetDays": 30})
+    api.get("/plans")
+    api.post("/customers", {"id": "cust-1", "email": "buyer@example.com", "metadata": {"name": "Buyer"}})
+    # Acquisition through the pay page: the card is saved to the customer and authorised.
+    made = api.post(
+        "/drop-in/checkout-sessions",
+        {
+            "customerId": "cust-1",
+            "currency": "USD",
+            "chargeType": "customer_initiated",
+            "items": [_recurring(subscriptionId="sub-1"), {"skuId": "setup", "price": 50.0, "quantity": 1}],
+            "upstreamId": "acq-1",
+            "email": "buyer@example.com",
+            "metadata": {"ours": "1"},
+        },
     )
+    acquisition = api.get("/orders", {"checkoutId": _pay(made["id"])})["data"][0]
+    api.get(f"/orders/{acquisition['id']}")
+    subscription = api.post("/subscriptions/sub-1", {"state": "active"})
+    api.post("/subscriptions/sub-1", {"metadata": {"ours": "1"}})
+    api.get("/subscriptions/sub-1")
+    # Fulfil part, then cancel the rest.
+    setup, pro = sorted(acquisition["items"], key=lambda item: item["skuId"])
+    first = api.post(
+        "/fulfillments", {"orderId": acquisition["id"], "items": [{"itemId": pro["id"], "quantity": 1}]}
+    )
+    api.post(
+        "/fulfillments",
+        {"orderId": acquisition["id"], "items": [{"itemId": setup["id"], "cancelQuantity": 1}]},
+    )
+    api.get(f"/fulfillments/{first['id']}")
+    api.get("/fulfillments", {"orderId": acquisition["id"]})
+    # Sources: saved, read, made default, attached, removed.
+    spare = dr_new_source()
+    api.post(f"/customers/cust-1/sources/{spare}")
+    api.get(f"/sources/{spare}")
+    api.post("/customers/cust-1", {"defaultSourceId": spare})
+    api.get("/customers/cust-1")
+    # A merchant-initiated order on the subscription's agreement, its source attached by path.
+    renewal = api.post(
+        "/checkouts",
+        {
+            "customerId": "cust-1",
+            "currency": "USD",
+            "chargeType": "merchant_initiated",
+            "upstreamId": "renewal-1",
+            "items": [
+                {
+                    "skuId": "sku-pro",
+                    "price": 120.0,
+                    "quantity": 1,
+                    "subscriptionInfo": {
+                        "subscriptionId": "sub-1",
+                        "billingAgreementId": subscription["billingAgreementId"],
+                        "autoRenewal": True,
+                    },
+                }
+            ],
+        },
+    )
+    api.post(f"/checkouts/{renewal['id']}/sources/{spare}")
+    api.get(f"/checkouts/{renewal['id']}")
+    api.get("/checkouts", {"upstreamIds": "renewal-1"})
+    order = api.post("/orders", {"checkoutId": renewal["id"]})
+    dr_fail_charges(spare, stage="capture")
+    fulfil(api, order)
+    other = dr_new_source()
+    api.post(f"/customers/cust-1/sources/{other}")
+    loose = checkout(api, "cust-1", [one_off()], sourceId=other)
+    api.delete(f"/checkouts/{loose['id']}/sources/{other}")
+    api.delete(f"/customers/cust-1/sources/{other}")
+    api.get("/orders", {"customerId": "cust-1"})
+    api.get("/subscriptions", {"customerId": "cust-1"})
+    events = api.get("/events", {"limit": 100})
+    api.get(f"/events/{events['data'][0]['id']}")
+    api.post("/subscriptions/sub-1", {"state": "cancelled"})
+
+    no_terms = _recurring()
+    del no_terms["subscriptionInfo"]["terms"]
+    session_body = {"customerId": "cust-1", "currency": "USD", "chargeType": "customer_initiated"}
+    refusals = [
+        api.refused("POST", "/drop-in/checkout-sessions", {**session_body, "items": [no_terms]}),
+        api.refused(
+            "POST", "/drop-in/checkout-sessions", {**session_body, "items": [_recurring(autoRenewal=False)]}
+        ),
+        api.refused(
+            "POST",
+            "/drop-in/checkout-sessions",
+            {**session_body, "items": [_recurring(subscriptionId="a"), _recurring(subscriptionId="b")]},
+        ),
+        api.refused(
+            "POST", "/drop-in/checkout-sessions", {**session_body, "items": [_recurring(freeTrial=True)]}
+        ),
+        api.refused("POST", "/subscriptions/sub-1", {"state": "active", "metadata": {"a": "b"}}),
+        api.refused("POST", "/plans", plan_body(PLAN)),
+        api.refused("POST", "/orders", {"checkoutId": renewal["id"]}),
+        api.refused("POST", "/orders", {"checkoutId": checkout(api, "cust-1", [one_off()])["id"]}),
+        api.refused("POST", f"/customers/cust-1/sources/{dr_new_source(reusable=False)}"),
+        api.refused("POST", f"/customers/cust-1/sources/{other}"),
+        api.refused(
+            "POST",
+            "/fulfillments",
+            {
+                "orderId": order_with_source(api, "cust-1", [one_off()])["id"],
+                "items": [{"itemId": "nope", "quantity": 1}],
+            },
+        ),
+        api.refused(
+            "POST",
+            "/fulfillments",
+            {"orderId": acquisition["id"], "items": [{"itemId": pro["id"], "quantity": 1}]},
+        ),
+        api.refused("GET", "/orders/404404404"),
+        api.refused("GET", "/sources/nope"),
+        DRApi("sk_test_wrong").refused("GET", f"/plans/{PLAN['plan_id']}"),
+    ]
+    vendor_sandbox.add_fault("digitalriver", "rate_limit", path_regex="^/orders", count=1)
+    vendor_sandbox.add_fault("digitalriver", "http_500", path_regex="^/subscriptions", count=1)
+    refusals += [api.refused("GET", f"/orders/{order['id']}"), api.refused("GET", "/subscriptions/sub-1")]
+    return refusals
+
+
+def test_traffic_covers_the_operations_and_the_refusals(traffic, exchanges):
+    operations = {_operation(e.method, e.path) for e in exchanges}
+
+    assert set(REQUESTS) | set(RESPONSES) | NO_CONTENT <= operations
+    assert {("GET", path) for path in LISTS} <= operations
+    assert sorted(answer.code for answer in traffic) == sorted(
+        [
+            "missing_parameter",
+            "invalid_request",
+            "plan_limit_reached",
+            "invalid_parameter",
+            "restricted_update",
+            "already_exists",
+            "not_found",  # the checkout already made into an order
+            "failed-request",  # no primary source
+            "nonreusable_source",
+            "source_not_chargeable",
+            "invalid_parameter",  # an itemId not in the order
+            "order_fulfilled",
+            "not_found",
+            "not_found",
+            "unauthorized",
+            "too_many_requests",
+            "internal_server_error",
+        ]
+    )
+
+
+def test_sandbox_responses_validate(traffic, exchanges):
+    checked = set()
+    for e in exchanges:
+        if not 200 <= e.status < 300:
+            continue
+        operation = _operation(e.method, e.path)
+        if operation in NO_CONTENT:
+            assert e.status == 204 and e.answer is None
+            checked.add(operation)
+        elif operation in RESPONSES:
+            schema, status = RESPONSES[operation]
+            assert str(e.status) == status, operation
+            schemas.validate_at(
+                "digitalriver", schemas.response_pointer(operation[1], operation[0], status), e.answer
+            )
+            schemas.validate("digitalriver", schema, e.answer)
+            checked.add(operation)
+        elif e.method == "GET" and operation[1] in LISTS:
+            schemas.validate_at("digitalriver", schemas.response_pointer(operation[1], "get"), e.answer)
+            for item in e.answer["data"]:
+                schemas.validate("digitalriver", LISTS[operation[1]], item)
+            checked.add(operation)
+    assert set(RESPONSES) | NO_CONTENT | {("GET", path) for path in LISTS} <= checked
+
+
+def test_requests_sent_to_the_sandbox_fit_the_request_schemas(traffic, exchanges):
+    """Refused requests too: they break Digital River's rules, not its shapes."""
+    for e in exchanges:
+        schema = REQUESTS.get(_operation(e.method, e.path))
+        if schema is not None and e.sent is not None:
+            schemas.validate("digitalriver", schema, e.sent)
+
+
+def test_refusals_validate_against_errors(traffic, exchanges):
+    refusals = [e for e in exchanges if e.status >= 400]
+
+    for e in refusals:
+        schemas.validate("digitalriver", "Errors", e.answer)
+        assert e.answer["errors"] and e.answer["errors"][0]["code"]
+    assert len(refusals) == len(traffic)
+
+
+def test_every_event_validates_and_charge_events_carry_a_charge(traffic):
+    events = [event_json(event) for event in DREvent.objects.order_by("seq")]
+
+    assert {e["type"] for e in events} >= {
+        "checkout_session.order.created",
+        "order.accepted",
+        "subscription.created",
+        "subscription.updated",
+        "fulfillment.created",
+        "order.charge.capture.complete",
+        "order.charge.capture.failed",
+        "order.charge.cancel.complete",
+        "order.fulfilled",
+        "order.complete",
+    }
+    for event in events:
+        _validate_event(event)
+    for event in events:
+        if event["type"].startswith("order.charge."):
+            obj = event["data"]["object"]
+            assert "items" not in obj and obj["orderId"] and (obj.get("captures") or obj.get("cancels"))
+
+
+def test_a_refused_shape_is_caught_by_the_schema(traffic, exchanges):
+    """The validator does reject: a wrong charge type and a string price do not fit."""
+    sent = next(e.sent for e in exchanges if e.path == "/checkouts" and e.method == "POST")
+
+    assert schemas.errors("digitalriver", "CheckoutRequest", {**sent, "chargeType": "recurring"})
+    bad_item = {**sent["items"][0], "price": "120"}
+    assert schemas.errors("digitalriver", "CheckoutRequest", {**sent, "items": [bad_item]})
+    assert schemas.errors("digitalriver", "FulfillmentRequest", {"items": [{"itemId": "1", "quantity": "2"}]})
+
+
+# --- The client's bodies ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def client_traffic(vendor_sandbox, db, exchanges):
+    """The back office's client on the calls it has had from the start."""
+    from vendors.digitalriver import DigitalRiverClient
+
+    dr = DigitalRiverClient()
+    plan = dr.create_plan(**PLAN)
+    dr.update_plan(plan.id, name="Pro yearly", reminder_offset_days=30)
     customer = dr.ensure_customer("cust-1", email="buyer@example.com", name="Buyer")
     dr.ensure_customer("cust-1", email="buyer@example.com", name="Buyer")  # 409 already_exists, absorbed
     session = dr.create_checkout_session(
-        customer_id=customer,
-        currency="USD",
-        items=[_recurring(subscriptionId="sub-1"), {"skuId": "setup", "price": 50.0, "quantity": 1}],
-        upstream_id="acq-1",
-        email="buyer@example.com",
-        metadata={"ours": "1"},
+        customer_id=customer, currency="USD", items=[_recurring(subscriptionId="sub-1")], upstream_id="acq-1"
     )
-    call_command("sandbox_dr", "pay", session=session.id, stdout=io.StringIO())
+    _pay(session.id)
     subscription = dr.activate_subscription("sub-1")
-    checkout = dr.create_checkout(
+    renewal = dr.create_checkout(
         customer_id=customer,
         currency="USD",
         items=[
@@ -118,203 +400,31 @@ def traffic(dr, vendor_sandbox, exchanges):
         charge_type="merchant_initiated",
         upstream_id="renewal-1",
     )
-    dr.find_checkouts("renewal-1")
-    order = dr.create_order(checkout.id)
-    dr.get_order(order.id)
-    dr.list_orders(checkout_id=checkout.id)
-    dr.list_subscriptions(customer_id=customer)
-    events = dr.list_events()
-    dr.get_event(events[0].id)
+    DRApi().post(f"/checkouts/{renewal.id}/sources/{subscription.source_id}")
+    dr.create_order(renewal.id)
     dr.cancel_subscription(subscription.id)
 
-    no_terms = _recurring()
-    del no_terms["subscriptionInfo"]["terms"]
-    failures = [
-        _fails(dr.create_checkout_session, customer_id=customer, currency="USD", items=[no_terms]),
-        _fails(
-            dr.create_checkout_session,
-            customer_id=customer,
-            currency="USD",
-            items=[_recurring(autoRenewal=False)],
-        ),
-        _fails(
-            dr.create_checkout_session,
-            customer_id=customer,
-            currency="USD",
-            items=[_recurring(subscriptionId="a"), _recurring(subscriptionId="b")],
-        ),
-        _fails(
-            dr.create_checkout_session,
-            customer_id=customer,
-            currency="USD",
-            items=[_recurring(freeTrial=True)],
-        ),
-        _fails(dr._request, "POST", "/subscriptions/sub-1", json={"state": "active", "metadata": {"a": "b"}}),
-        _fails(dr.create_plan, **PLAN),
-        _fails(dr.create_order, checkout.id),
-        _fails(dr.get_order, "404404404"),
-        _fails(DigitalRiverClient("sk_test_wrong").get_plan, plan.id),
-    ]
-    vendor_sandbox.add_fault("digitalriver", "rate_limit", path_regex="^/orders", count=1)
-    vendor_sandbox.add_fault("digitalriver", "http_500", path_regex="^/subscriptions", count=1)
-    failures += [_fails(dr.get_order, order.id), _fails(dr.get_subscription, subscription.id)]
-    return failures
 
-
-def test_traffic_covers_the_operations_and_the_refusals(traffic, exchanges):
-    operations = {_operation(e.method, e.path) for e in exchanges}
-
-    assert set(REQUESTS) | set(RESPONSES) <= operations
-    assert {("GET", path) for path in LISTS - {"/plans"}} <= operations
-    assert sorted(error.code for error in traffic) == sorted(
-        [
-            "missing_parameter",
-            "invalid_request",
-            "plan_limit_reached",
-            "invalid_parameter",
-            "restricted_update",
-            "already_exists",
-            "already_exists",
-            "not_found",
-            "unauthorized",
-            "too_many_requests",
-            "internal_server_error",
-        ]
-    )
-
-
-def test_client_request_bodies_validate(traffic, exchanges):
+def test_client_request_bodies_validate(client_traffic, exchanges):
     checked = set()
     for e in exchanges:
         schema = REQUESTS.get(_operation(e.method, e.path))
         if schema is None or e.sent is None:
             continue
-        # Refused requests too: they break Digital River's rules, not its shapes.
         schemas.validate("digitalriver", schema, e.sent)
         checked.add(schema)
-    assert checked == set(REQUESTS.values())
+    assert {
+        "PlanRequest",
+        "UpdatePlanRequest",
+        "CustomerRequest",
+        "DropInCheckoutRequest",
+        "CheckoutRequest",
+        "OrderRequest",
+        "UpdateSubscriptionRequest",
+    } <= checked
 
 
-def test_the_activate_and_cancel_bodies_are_exactly_the_state(traffic, exchanges):
+def test_the_activate_and_cancel_bodies_are_exactly_the_state(client_traffic, exchanges):
     sent = [e.sent for e in exchanges if _operation(e.method, e.path) == ("POST", "/subscriptions/{id}")]
 
     assert {"state": "active"} in sent and {"state": "cancelled"} in sent
-
-
-def test_sandbox_responses_validate(traffic, exchanges):
-    checked = set()
-    for e in exchanges:
-        if not 200 <= e.status < 300:
-            continue
-        operation = _operation(e.method, e.path)
-        if operation in RESPONSES:
-            schema, status = RESPONSES[operation]
-            assert str(e.status) == status, operation
-            schemas.validate("digitalriver", schema, e.answer)
-            checked.add(schema)
-        elif e.method == "GET" and operation[1] in LISTS:
-            schemas.validate_at("digitalriver", schemas.response_pointer(operation[1], "get"), e.answer)
-            for item in e.answer["data"]:
-                name = {"/checkouts": "Checkout", "/orders": "Order", "/subscriptions": "Subscription"}.get(
-                    operation[1], "Event"
-                )
-                schemas.validate("digitalriver", name, item)
-            checked.add(f"list {operation[1]}")
-    assert {schema for schema, _ in RESPONSES.values()} <= checked
-    assert {"list /checkouts", "list /orders", "list /subscriptions", "list /events"} <= checked
-
-
-def test_refusals_validate_against_errors(traffic, exchanges):
-    refusals = [e for e in exchanges if e.status >= 400]
-
-    for e in refusals:
-        schemas.validate("digitalriver", "Errors", e.answer)
-        assert e.answer["errors"] and e.answer["errors"][0]["code"]
-    # Every failure the client raised, and the absorbed already_exists of ensure_customer.
-    assert len(refusals) == len(traffic) + 1
-
-
-def test_every_event_validates(traffic):
-    events = [event_json(event) for event in DREvent.objects.all()]
-
-    assert {e["type"] for e in events} >= {
-        "checkout_session.order.created",
-        "order.accepted",
-        "subscription.created",
-        "subscription.updated",
-        "order.charge.capture.complete",
-        "subscription.extended",
-        "order.complete",
-    }
-    for event in events:
-        schemas.validate("digitalriver", "Event", event)
-    # A reminder carries the subscription with the draft invoice it opens.
-    objects = [e["data"]["object"] for e in events if e["type"].startswith("subscription.")]
-    for subscription in (obj.get("subscription", obj) for obj in objects):
-        schemas.validate("digitalriver", "Subscription", subscription)
-    for order in (
-        e["data"]["object"] for e in events if e["type"].startswith(("order.", "checkout_session."))
-    ):
-        schemas.validate("digitalriver", "Order", order)
-
-
-def test_a_refused_shape_is_caught_by_the_schema(traffic, exchanges):
-    """The validator does reject: a wrong charge type and a string price do not fit."""
-    sent = next(e.sent for e in exchanges if e.path == "/checkouts" and e.method == "POST")
-
-    assert schemas.errors("digitalriver", "CheckoutRequest", {**sent, "chargeType": "recurring"})
-    bad_item = {**sent["items"][0], "price": "120"}
-    assert schemas.errors("digitalriver", "CheckoutRequest", {**sent, "items": [bad_item]})
-
-
-def test_lifecycle_events_validate(dr):
-    """Reminder, failed payment, failure after the collection period, lapse: every event fits."""
-    from datetime import timedelta
-
-    from vendors.sandbox.clock import advance_clock
-
-    dr.create_plan(**PLAN)
-    customer = dr.ensure_customer("cust-2", email="", name="")
-    for subscription_id in ("sub-fails", "sub-lapses"):
-        session = dr.create_checkout_session(
-            customer_id=customer, currency="USD", items=[_recurring(subscriptionId=subscription_id)]
-        )
-        call_command("sandbox_dr", "pay", session=session.id, stdout=io.StringIO())
-        dr.activate_subscription(subscription_id)
-    call_command("sandbox_dr", "lapse", subscription="sub-lapses", stdout=io.StringIO())
-    call_command("sandbox_dr", "fail-payment", subscription="sub-fails", stdout=io.StringIO())
-    failing = dr.get_subscription("sub-fails")
-    advance_clock(timedelta(days=340))
-    checkout = dr.create_checkout(
-        customer_id=customer,
-        currency="USD",
-        items=[
-            {
-                "skuId": "sku-pro",
-                "price": 120.0,
-                "subscriptionInfo": {
-                    "subscriptionId": failing.id,
-                    "billingAgreementId": failing.billing_agreement_id,
-                    "autoRenewal": True,
-                },
-            }
-        ],
-        charge_type="merchant_initiated",
-    )
-    _fails(dr.create_order, checkout.id)
-    advance_clock(timedelta(days=15))
-
-    events = [event_json(event) for event in DREvent.objects.order_by("seq")]
-    kinds = [e["type"] for e in events if e["type"].startswith("subscription.")]
-    assert {
-        "subscription.lapsed",
-        "subscription.reminder",
-        "subscription.payment_failed",
-        "subscription.failed",
-    } <= set(kinds)
-    for event in events:
-        schemas.validate("digitalriver", "Event", event)
-        obj = event["data"]["object"]
-        if event["type"].startswith("subscription."):
-            schemas.validate("digitalriver", "Subscription", obj.get("subscription", obj))
-    assert dr.get_subscription("sub-fails").state == "failed"

@@ -83,3 +83,7 @@ def test_digitalriver_event_does_not_require_fields_it_does_not_define():
 
 def test_digitalriver_nullable_fields_accept_null():
     schemas.validate("digitalriver", "UpdateSubscriptionRequest", {"state": "active", "locale": None})
+
+
+def test_digitalriver_plan_update_requires_nothing():
+    schemas.validate("digitalriver", "UpdatePlanRequest", {"reminderOffsetDays": -1})

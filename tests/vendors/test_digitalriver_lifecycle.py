@@ -1,4 +1,4 @@
-"""Digital River sandbox: paying, orders, activation, renewals (002), the clock's lifecycle, events and faces."""
+"""Digital River sandbox: paying a session, activation, cancellation, the clock, events, faults, admin."""
 
 import io
 import time
@@ -10,108 +10,102 @@ import requests
 from dateutil.relativedelta import relativedelta
 from django.core.management import CommandError, call_command
 
+from tests.sandbox_helpers import dr_fail_charges, dr_ledger
+from tests.vendors import dr as fixtures
 from tests.vendors.dr import (
     CUSTOMER_ID,
     DR,
     acquire,
+    checkout,
+    event_types,
+    last_seq,
     one_off,
+    order_with_source,
+    paid_order,
     pay,
     recurring,
-    renew,
     renewal,
+    saved_source,
+    session,
 )
 from vendors.digitalriver_signature import verify
-from vendors.errors import VendorError
+from vendors.http import parse_time
 from vendors.sandbox.clock import advance_clock, sandbox_now
 from vendors.sandbox.models import (
     DRBillingAgreement,
     DRCheckoutSession,
-    DRCustomer,
     DREvent,
     DROrder,
     DRPlan,
+    DRSource,
     DRSubscription,
 )
 
+api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db
 DATES = ("contractBindingUntil", "currentPeriodEndDate", "nextInvoiceDate", "nextReminderDate")
 
 
-def _refused(call, *args, **kwargs) -> VendorError:
-    with pytest.raises(VendorError) as caught:
-        call(*args, **kwargs)
-    return caught.value
-
-
-def _types(since: int = 0) -> list[str]:
-    return list(DREvent.objects.filter(seq__gt=since).order_by("seq").values_list("type", flat=True))
-
-
-def _last_seq() -> int:
-    return DREvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-
-
 @pytest.fixture
-def active(dr, annual, customer_id):
-    """A paid and activated annual subscription."""
-    _, subscription = acquire(dr, annual, customer_id)
-    return dr.activate_subscription(subscription.id)
+def active(api, annual, customer_id) -> dict:
+    """A paid and activated annual subscription of Digital River's service."""
+    acquire(api, annual, customer_id)
+    return api.post("/subscriptions/sub-0001", {"state": "active"})
 
 
 # --- Paying a checkout session ---------------------------------------------------------------------
 
 
-def test_paying_makes_an_order_draft_subscriptions_and_one_billing_agreement(dr, annual, customer_id):
-    session = dr.create_checkout_session(
-        customer_id=customer_id,
-        currency="USD",
-        items=[recurring(annual), recurring(annual, sku="sku-seat", price=20.0), one_off()],
-        upstream_id="ours-7",
+def test_paying_makes_an_order_draft_subscriptions_and_a_billing_agreement_each(api, annual, customer_id):
+    made = session(
+        api,
+        customer_id,
+        [recurring(annual), recurring(annual, sku="sku-seat", price=20.0), one_off()],
+        upstreamId="ours-7",
         metadata={"checkout": "7"},
     )
 
-    output = pay(session.id)
+    output = pay(made["id"])
 
     order = DROrder.objects.get()
     assert f"order {order.pk}" in output
     assert (order.state, order.upstream_id, order.metadata, order.total_amount) == (
-        "complete",
+        "accepted",
         "ours-7",
         {"checkout": "7"},
         Decimal(190),
     )
     subscriptions = list(DRSubscription.objects.order_by("created_at"))
-    # No subscriptionId given: one subscription per recurring item, all on one agreement.
+    # No subscriptionId given: one subscription per recurring item, each with its billing agreement.
     assert len(subscriptions) == 2 and {s.state for s in subscriptions} == {"draft"}
-    assert DRBillingAgreement.objects.count() == 1
-    assert {s.billing_agreement_id for s in subscriptions} == {DRBillingAgreement.objects.get().pk}
+    assert DRBillingAgreement.objects.count() == 2
     for subscription in subscriptions:
-        body = dr.get_subscription(subscription.pk).raw
-        assert not set(DATES) & set(body)
-    items = dr.list_orders(upstream_id="ours-7")[0].items
-    assert [i.subscription_id is not None for i in items] == [True, True, False]
-    assert items[0].billing_agreement_id == items[1].billing_agreement_id
-    assert DRCustomer.objects.get().source_id  # the payment source is saved for renewals
-    assert _types() == [
+        body = api.get(f"/subscriptions/{subscription.pk}")
+        assert not set(DATES) & set(body) and "sourceId" not in body
+    items = api.get("/orders", {"upstreamIds": "ours-7"})["data"][0]["items"]
+    infos = [item.get("subscriptionInfo", {}) for item in items]
+    assert [bool(info.get("subscriptionId")) for info in infos] == [True, True, False]
+    assert {infos[0]["billingAgreementId"], infos[1]["billingAgreementId"]} == {
+        s.billing_agreement_id for s in subscriptions
+    }
+    assert event_types() == [
         "checkout_session.order.created",
         "order.accepted",
         "subscription.created",
         "subscription.created",
-        "order.charge.capture.complete",
-        "order.complete",
     ]
 
 
-def test_our_subscription_id_is_kept(dr, annual, customer_id):
-    _, subscription = acquire(dr, annual, customer_id, subscription_id="ours-sub-1")
+def test_our_subscription_id_is_kept(api, annual, customer_id):
+    _, subscription = acquire(api, annual, customer_id, subscription_id="ours-sub-1")
 
-    assert subscription.id == "ours-sub-1" and subscription.state == "draft"
-    assert subscription.plan_id == annual.id and subscription.customer_id == customer_id
+    assert subscription["id"] == "ours-sub-1" and subscription["state"] == "draft"
+    assert subscription["planId"] == annual["id"] and subscription["customerId"] == customer_id
 
 
-def test_items_sharing_a_subscription_id_make_one_subscription(dr, annual, customer_id):
+def test_items_sharing_a_subscription_id_make_one_subscription(api, annual, customer_id):
     acquire(
-        dr,
+        api,
         annual,
         customer_id,
         subscription_id="s-1",
@@ -120,76 +114,131 @@ def test_items_sharing_a_subscription_id_make_one_subscription(dr, annual, custo
 
     subscription = DRSubscription.objects.get()
     assert [item["skuId"] for item in subscription.items] == ["sku-pro", "seat"]
+    assert DRBillingAgreement.objects.get().pk == subscription.billing_agreement_id
 
 
-def test_a_session_is_paid_once(dr, annual, customer_id):
-    session, _ = acquire(dr, annual, customer_id)
+def test_a_session_is_paid_once(api, annual, customer_id):
+    made = session(api, customer_id, [recurring(annual)])
+    pay(made["id"])
 
     with pytest.raises(CommandError, match="already paid"):
-        pay(session.id)
+        pay(made["id"])
     assert DROrder.objects.count() == 1
 
 
-def test_a_declined_card_leaves_the_session_open(dr, annual, customer_id):
-    session = dr.create_checkout_session(customer_id=customer_id, currency="USD", items=[recurring(annual)])
+def test_a_declined_card_leaves_the_session_open(api, annual, customer_id):
+    made = session(api, customer_id, [recurring(annual)])
 
-    assert "declined" in pay(session.id, decline=True)
+    assert "declined" in pay(made["id"], decline=True)
 
     stored = DRCheckoutSession.objects.get()
     assert (stored.state, stored.declines) == ("open", 1)
-    assert not DROrder.objects.exists() and not DREvent.objects.exists()
-    pay(session.id)
+    assert not DROrder.objects.exists() and not DREvent.objects.exists() and not DRSource.objects.exists()
+    pay(made["id"])
     assert DRCheckoutSession.objects.get().state == "paid"
 
 
-def test_a_plan_deactivated_before_payment_refuses_the_payment(dr, annual, customer_id):
-    session = dr.create_checkout_session(customer_id=customer_id, currency="USD", items=[recurring(annual)])
-    dr.update_plan(annual.id, state="deactivated")
+def test_a_saved_source_set_to_fail_is_declined_by_the_bank_and_the_session_stays_open(
+    api, annual, customer_id
+):
+    source = saved_source(customer_id)
+    dr_fail_charges(source)
+    made = session(api, customer_id, [recurring(annual)])
+
+    with pytest.raises(CommandError, match="Failed to charge source"):
+        pay(made["id"], source=source)
+
+    stored = DRCheckoutSession.objects.get()
+    assert (stored.state, stored.declines) == ("open", 1) and not DROrder.objects.exists()
+    pay(made["id"], source=source)
+    assert DROrder.objects.get().source_id == source
+
+
+def test_a_plan_deactivated_before_payment_refuses_the_payment(api, annual, customer_id):
+    made = session(api, customer_id, [recurring(annual)])
+    api.post(f"/plans/{annual['id']}", {"state": "deactivated"})
 
     with pytest.raises(CommandError, match="plan_not_active"):
-        pay(session.id)
+        pay(made["id"])
     assert DRCheckoutSession.objects.get().state == "open" and not DROrder.objects.exists()
 
 
-def test_the_pay_page_shows_items_terms_and_the_billing_agreement(dr, annual, customer_id, client):
-    session = dr.create_checkout_session(
-        customer_id=customer_id, currency="USD", items=[recurring(annual), one_off()]
-    )
+def test_the_pay_page_shows_items_terms_the_billing_agreement_and_a_card_form(
+    api, annual, customer_id, client
+):
+    made = session(api, customer_id, [recurring(annual), one_off()])
 
-    page = client.get(f"{DR}/pay/{session.id}/")
+    page = client.get(f"{DR}/pay/{made['id']}/")
 
     text = page.content.decode()
     assert page.status_code == 200
-    assert annual.terms in text and "recurring billing agreement" in text and "every 1 year" in text
+    assert annual["terms"] in text and "recurring billing agreement" in text and "every 1 year" in text
     assert "170" in text and "Decline card" in text
+    assert 'name="last_four" value="1111"' in text and f'value="{sandbox_now().year + 3}"' in text
 
 
-def test_the_pay_page_pays_and_declines(dr, annual, customer_id, client):
-    session = dr.create_checkout_session(customer_id=customer_id, currency="USD", items=[recurring(annual)])
+def test_the_pay_page_pays_with_the_card_typed_in_and_declines(api, annual, customer_id, client):
+    made = session(api, customer_id, [recurring(annual)])
 
-    declined = client.post(f"{DR}/pay/{session.id}/", {"action": "decline"})
+    declined = client.post(f"{DR}/pay/{made['id']}/", {"action": "decline"})
     assert declined.status_code == 302 and "declined=1" in declined["Location"]
     assert "was declined" in client.get(declined["Location"]).content.decode()
 
-    paid = client.post(f"{DR}/pay/{session.id}/", {"action": "pay", "agreement": "on"})
+    paid = client.post(
+        f"{DR}/pay/{made['id']}/",
+        {
+            "action": "pay",
+            "agreement": "on",
+            "source": "new",
+            "brand": "MasterCard",
+            "last_four": "0008",
+            "expiration_month": "7",
+            "expiration_year": str(sandbox_now().year + 2),
+        },
+    )
     assert paid.status_code == 302
     page = client.get(paid["Location"]).content.decode()
     order = DROrder.objects.get()
     assert "Paid" in page and order.pk in page and DRSubscription.objects.get().pk in page
-    again = client.post(f"{DR}/pay/{session.id}/", {"action": "pay"})
+    assert order.source.credit_card["lastFourDigits"] == "0008" and order.source.customer_id == customer_id
+    again = client.post(f"{DR}/pay/{made['id']}/", {"action": "pay"})
     assert again.status_code == 409 and DROrder.objects.count() == 1
 
 
-def test_the_pay_page_follows_the_success_redirect(dr, annual, customer_id, client):
-    body = {
-        "customerId": customer_id,
-        "currency": "USD",
-        "items": [recurring(annual)],
-        "redirects": {"successUrl": "https://shop.example/thanks", "cancelUrl": "https://shop.example/cart"},
-    }
-    session = dr._request("POST", "/drop-in/checkout-sessions", json=body)
+def test_the_pay_page_offers_the_customers_saved_sources(api, annual, customer_id, client):
+    source = saved_source(customer_id, lastFourDigits="4242")
+    made = session(api, customer_id, [recurring(annual)])
 
-    paid = client.post(f"{DR}/pay/{session['id']}/", {"action": "pay"})
+    assert "ending in 4242" in client.get(f"{DR}/pay/{made['id']}/").content.decode()
+    client.post(f"{DR}/pay/{made['id']}/", {"action": "pay", "source": source})
+
+    assert DROrder.objects.get().source_id == source and DRSource.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "card,status",
+    [({"last_four": "12"}, 400), ({"expiration_month": "13"}, 400), ({"expiration_year": "2001"}, 409)],
+)
+def test_the_pay_page_refuses_a_card_that_does_not_read_or_expired(
+    api, annual, customer_id, client, card, status
+):
+    made = session(api, customer_id, [recurring(annual)])
+
+    answer = client.post(f"{DR}/pay/{made['id']}/", {"action": "pay", "source": "new", **card})
+
+    assert answer.status_code == status
+    assert not DRSource.objects.exists() and DRCheckoutSession.objects.get().state == "open"
+
+
+def test_the_pay_page_follows_the_success_redirect(api, annual, customer_id, client):
+    made = session(
+        api,
+        customer_id,
+        [recurring(annual)],
+        redirects={"successUrl": "https://shop.example/thanks", "cancelUrl": "https://shop.example/cart"},
+    )
+
+    paid = client.post(f"{DR}/pay/{made['id']}/", {"action": "pay"})
 
     assert paid["Location"] == "https://shop.example/thanks"
 
@@ -201,22 +250,21 @@ def test_an_unknown_session_has_no_pay_page(client, db):
 # --- Activation and cancellation -------------------------------------------------------------------
 
 
-def test_dates_are_filled_only_after_activation(dr, annual, customer_id):
-    _, draft = acquire(dr, annual, customer_id)
-    assert (draft.contract_binding_until, draft.current_period_end_date) == (None, None)
-    assert (draft.next_invoice_date, draft.next_reminder_date) == (None, None)
+def test_dates_and_source_are_filled_only_after_activation(api, annual, customer_id):
+    order, draft = acquire(api, annual, customer_id)
+    assert not set(DATES) & set(draft)
     activated_at = sandbox_now().replace(microsecond=0)
 
-    subscription = dr.activate_subscription(draft.id)
+    subscription = api.post(f"/subscriptions/{draft['id']}", {"state": "active"})
 
-    end = subscription.current_period_end_date
-    assert subscription.state == "active" and subscription.raw["stateTransitions"]["activated"]
+    end = parse_time(subscription["currentPeriodEndDate"])
+    assert subscription["state"] == "active" and subscription["stateTransitions"]["activated"]
+    assert subscription["sourceId"] == order["payment"]["sources"][0]["id"]
     assert abs(end - (activated_at + relativedelta(years=1))) < timedelta(seconds=2)
-    assert abs(subscription.contract_binding_until - (activated_at + timedelta(days=365))) < timedelta(
-        seconds=2
-    )
-    assert subscription.next_invoice_date == end - timedelta(days=5)
-    assert subscription.next_reminder_date == end - timedelta(days=30)
+    binding = parse_time(subscription["contractBindingUntil"])
+    assert abs(binding - (activated_at + timedelta(days=365))) < timedelta(seconds=2)
+    assert parse_time(subscription["nextInvoiceDate"]) == end - timedelta(days=5)
+    assert parse_time(subscription["nextReminderDate"]) == end - timedelta(days=30)
     event = DREvent.objects.filter(type="subscription.updated").get()
     assert (
         event.data["previousAttributes"] == {"state": "draft"} and event.data["object"]["state"] == "active"
@@ -230,344 +278,120 @@ def test_dates_are_filled_only_after_activation(dr, annual, customer_id):
         ({"state": "active", "planId": "x"}, "planId"),
     ],
 )
-def test_activate_with_other_fields_is_409_restricted_update(dr, annual, customer_id, body, parameter):
-    _, draft = acquire(dr, annual, customer_id)
-    before = _last_seq()
+def test_activate_with_other_fields_is_409_restricted_update(api, annual, customer_id, body, parameter):
+    _, draft = acquire(api, annual, customer_id)
+    before = last_seq()
 
-    error = _refused(dr._request, "POST", f"/subscriptions/{draft.id}", json=body)
+    answer = api.refused("POST", f"/subscriptions/{draft['id']}", body)
 
-    assert (error.status, error.code, error.raw["errors"][0]["parameter"]) == (
-        409,
-        "restricted_update",
-        parameter,
-    )
-    assert (
-        error.raw["errors"][0]["message"]
-        == "Additional data cannot be updated when updating state to active."
-    )
-    assert dr.get_subscription(draft.id).state == "draft" and _last_seq() == before
+    assert (answer.status, answer.code, answer.parameter) == (409, "restricted_update", parameter)
+    assert answer.message == "Additional data cannot be updated when updating state to active."
+    assert api.get(f"/subscriptions/{draft['id']}")["state"] == "draft" and last_seq() == before
 
 
-def test_activating_twice_changes_nothing(dr, active):
-    again = dr.activate_subscription(active.id)
+def test_activating_twice_changes_nothing(api, active):
+    again = api.post(f"/subscriptions/{active['id']}", {"state": "active"})
 
-    assert again.current_period_end_date == active.current_period_end_date
+    assert again["currentPeriodEndDate"] == active["currentPeriodEndDate"]
     assert DREvent.objects.filter(type="subscription.updated").count() == 1
 
 
-def test_a_free_trial_activates_as_active_free(dr, annual, customer_id):
-    session = dr.create_checkout_session(
-        customer_id=customer_id,
-        currency="USD",
-        items=[recurring(annual, price=0.0, freeTrial=True, subscription_id="t-1")],
+def test_a_free_trial_activates_as_active_free(api, annual, customer_id):
+    pay(
+        session(api, customer_id, [recurring(annual, price=0.0, freeTrial=True, subscription_id="t-1")])["id"]
     )
-    pay(session.id)
 
-    assert dr.activate_subscription("t-1").state == "activeFree"
+    assert api.post("/subscriptions/t-1", {"state": "active"})["state"] == "activeFree"
 
 
 @pytest.mark.parametrize("state", ["active", "activeFree", "activePendingInvoice"])
-def test_cancel_from_a_live_state(dr, active, state):
-    DRSubscription.objects.filter(pk=active.id).update(state=state)
+def test_cancel_from_a_live_state(api, active, state):
+    DRSubscription.objects.filter(pk=active["id"]).update(state=state)
 
-    cancelled = dr.cancel_subscription(active.id)
+    cancelled = api.post(f"/subscriptions/{active['id']}", {"state": "cancelled"})
 
-    assert cancelled.state == "cancelled" and cancelled.raw["stateTransitions"]["cancelled"]
+    assert cancelled["state"] == "cancelled" and cancelled["stateTransitions"]["cancelled"]
 
 
 @pytest.mark.parametrize("state", ["draft", "failed", "lapsed", "cancelled"])
-def test_cancel_is_refused_outside_the_live_states(dr, active, state):
-    DRSubscription.objects.filter(pk=active.id).update(state=state)
+def test_cancel_is_refused_outside_the_live_states(api, active, state):
+    DRSubscription.objects.filter(pk=active["id"]).update(state=state)
 
-    error = _refused(dr.cancel_subscription, active.id)
+    answer = api.refused("POST", f"/subscriptions/{active['id']}", {"state": "cancelled"})
 
-    assert error.status == 409 and DRSubscription.objects.get().state == state
-
-
-def test_cancel_with_other_fields_is_409_restricted_update(dr, active):
-    error = _refused(
-        dr._request, "POST", f"/subscriptions/{active.id}", json={"state": "cancelled", "metadata": {}}
-    )
-
-    assert (error.code, error.raw["errors"][0]["parameter"]) == ("restricted_update", "metadata")
+    assert answer.status == 409 and DRSubscription.objects.get().state == state
 
 
-def test_metadata_alone_can_change(dr, active):
-    body = dr._request("POST", f"/subscriptions/{active.id}", json={"metadata": {"ours": "1"}})
+def test_cancel_with_other_fields_is_409_restricted_update(api, active):
+    answer = api.refused("POST", f"/subscriptions/{active['id']}", {"state": "cancelled", "metadata": {}})
+
+    assert (answer.code, answer.parameter) == ("restricted_update", "metadata")
+
+
+def test_metadata_alone_can_change(api, active):
+    body = api.post(f"/subscriptions/{active['id']}", {"metadata": {"ours": "1"}})
 
     assert body["metadata"] == {"ours": "1"} and body["state"] == "active"
 
 
-def test_list_subscriptions_by_customer_plan_and_state(dr, active, monthly):
-    assert [s.id for s in dr.list_subscriptions(customer_id=CUSTOMER_ID)] == [active.id]
-    assert [s.id for s in dr.list_subscriptions(plan_id=active.plan_id, state="active")] == [active.id]
-    assert dr.list_subscriptions(plan_id=monthly.id) == [] and dr.list_subscriptions(state="draft") == []
+def test_list_subscriptions_by_customer_plan_and_state(api, active, monthly):
+    def ids(**params):
+        return [s["id"] for s in api.get("/subscriptions", params)["data"]]
+
+    assert ids(customerId=CUSTOMER_ID) == [active["id"]]
+    assert ids(planId=active["planId"], state="active") == [active["id"]]
+    assert ids(planId=monthly["id"]) == [] and ids(state="draft") == []
 
 
-# --- Renewals (002) ----------------------------------------------------------------------------------
+def test_a_draft_subscription_can_be_deleted(api, annual, customer_id):
+    _, draft = acquire(api, annual, customer_id)
 
+    api.delete(f"/subscriptions/{draft['id']}")
 
-def test_renewal_order_returns_the_same_billing_agreement(dr, active, customer_id):
-    checkout, order = renew(dr, active, customer_id)
-
-    assert checkout.charge_type == "merchant_initiated"
-    assert "terms" not in checkout.raw["items"][0]["subscriptionInfo"]
-    assert order.state == "accepted" and order.checkout_id == checkout.id
-    assert order.items[0].billing_agreement_id == active.billing_agreement_id
-    assert order.items[0].subscription_id == active.id
-    assert DRBillingAgreement.objects.count() == 1
-
-
-def test_capture_extends_the_subscription(dr, active, customer_id):
-    before = _last_seq()
-
-    renew(dr, active, customer_id)
-
-    extended = dr.get_subscription(active.id)
-    end = active.current_period_end_date + relativedelta(years=1)
-    assert extended.state == "active" and extended.current_period_end_date == end
-    assert extended.next_invoice_date == end - timedelta(days=5)
-    assert extended.next_reminder_date == end - timedelta(days=30)
-    assert extended.contract_binding_until == active.contract_binding_until
-    assert _types(before) == [
-        "order.accepted",
-        "order.charge.capture.complete",
-        "subscription.extended",
-        "order.complete",
-    ]
-    event = DREvent.objects.get(type="subscription.extended")
-    assert event.data["previousAttributes"]["currentPeriodEndDate"] == active.raw["currentPeriodEndDate"]
-    assert dr.list_orders(subscription_id=active.id)[-1].state == "complete"
-
-
-def test_monthly_periods_follow_the_calendar(dr, monthly, customer_id):
-    _, draft = acquire(dr, monthly, customer_id)
-    subscription = dr.activate_subscription(draft.id)
-    anchor = subscription.raw["stateTransitions"]["activated"]
-
-    for number in range(1, 4):
-        renew(dr, dr.get_subscription(draft.id), customer_id, upstream_id=f"r-{number}")
-
-    from vendors.http import parse_time
-
-    assert dr.get_subscription(draft.id).current_period_end_date == parse_time(anchor) + relativedelta(
-        months=4
-    )
-
-
-def test_a_manual_renewal_is_customer_initiated_with_auto_renewal_false(dr, active, customer_id):
-    checkout = dr.create_checkout(
-        customer_id=customer_id,
-        currency="USD",
-        items=[renewal(active, auto=False)],
-        charge_type="customer_initiated",
-    )
-
-    order = dr.create_order(checkout.id)
-
-    assert order.items[0].billing_agreement_id == active.billing_agreement_id
-    assert dr.get_subscription(active.id).current_period_end_date > active.current_period_end_date
-
-
-@pytest.mark.parametrize(
-    "change,code,parameter",
-    [
-        ({"billingAgreementId": None}, "missing_parameter", "billingAgreementId"),
-        ({"subscriptionId": None}, "missing_parameter", "subscriptionId"),
-        ({"billingAgreementId": "another-agreement"}, "invalid_parameter", "billingAgreementId"),
-        ({"subscriptionId": "nope"}, "invalid_parameter", "subscriptionId"),
-        ({"autoRenewal": False}, "invalid_request", "autoRenewal"),
-    ],
-)
-def test_a_merchant_initiated_renewal_names_its_subscription_and_agreement(
-    dr, active, customer_id, change, code, parameter
-):
-    item = renewal(active)
-    item["subscriptionInfo"].update(change)
-
-    error = _refused(
-        dr.create_checkout,
-        customer_id=customer_id,
-        currency="USD",
-        items=[item],
-        charge_type="merchant_initiated",
-    )
-
-    assert (error.code, error.raw["errors"][0]["parameter"]) == (code, parameter)
-
-
-def test_a_subscription_that_is_not_live_does_not_renew(dr, active, customer_id):
-    dr.cancel_subscription(active.id)
-
-    error = _refused(renew, dr, active, customer_id)
-
-    assert (error.status, error.code) == (409, "invalid_request")
-
-
-def test_a_merchant_initiated_checkout_without_renewals_is_refused(dr, customer_id):
-    error = _refused(
-        dr.create_checkout,
-        customer_id=customer_id,
-        currency="USD",
-        items=[one_off()],
-        charge_type="merchant_initiated",
-    )
-
-    assert (error.status, error.code) == (400, "invalid_request")
-
-
-def test_a_checkout_becomes_one_order_only(dr, active, customer_id):
-    checkout, order = renew(dr, active, customer_id)
-
-    error = _refused(dr.create_order, checkout.id)
-
-    assert (error.status, error.code) == (409, "already_exists")
-    assert [o.id for o in dr.list_orders(checkout_id=checkout.id)] == [order.id]
-
-
-def test_an_order_needs_a_saved_payment_source(dr, annual, customer_id):
-    checkout = dr.create_checkout(
-        customer_id=customer_id, currency="USD", items=[recurring(annual)], charge_type="customer_initiated"
-    )
-
-    error = _refused(dr.create_order, checkout.id)
-
-    assert (error.status, error.code) == (409, "source_not_found")
-    assert not DROrder.objects.exists() and not DRSubscription.objects.exists()
-
-
-def test_an_acquisition_checkout_ordered_through_the_api_creates_draft_subscriptions(
-    dr, active, annual, customer_id
-):
-    checkout = dr.create_checkout(
-        customer_id=customer_id,
-        currency="USD",
-        items=[recurring(annual, subscription_id="sub-api")],
-        charge_type="customer_initiated",
-    )
-
-    order = dr.create_order(checkout.id)
-
-    new = dr.get_subscription("sub-api")
-    assert new.state == "draft" and order.items[0].billing_agreement_id == new.billing_agreement_id
-    assert new.billing_agreement_id != active.billing_agreement_id  # an added subscription: new agreement
-
-
-# --- Failed payments -----------------------------------------------------------------------------------
-
-
-def test_a_declined_renewal_is_409_and_leaves_the_invoice_pending(dr, active, customer_id):
-    call_command("sandbox_dr", "fail-payment", subscription=active.id, stdout=io.StringIO())
-    before = _last_seq()
-
-    error = _refused(renew, dr, active, customer_id)
-
-    assert (error.status, error.code, error.retryable) == (409, "order_submit_failed", False)
-    failed = dr.get_subscription(active.id)
-    assert (
-        failed.state == "activePendingInvoice"
-        and failed.current_period_end_date == active.current_period_end_date
-    )
-    assert _types(before) == ["subscription.payment_failed"]
-    assert not DROrder.objects.filter(renewal=True).exists()
-    # The flag was for the next payment only: the same checkout is ordered on a retry.
-    checkout = dr.find_checkouts("renewal-1")[0]
-    dr.create_order(checkout.id)
-    recovered = dr.get_subscription(active.id)
-    assert recovered.state == "active" and recovered.current_period_end_date > active.current_period_end_date
-
-
-def test_a_failed_capture_sends_capture_failed(dr, active, customer_id):
-    call_command("sandbox_dr", "fail-payment", subscription=active.id, at="capture", stdout=io.StringIO())
-    before = _last_seq()
-
-    _, order = renew(dr, active, customer_id)
-
-    assert order.state == "accepted"
-    assert _types(before) == ["order.accepted", "order.charge.capture.failed", "subscription.payment_failed"]
-    assert dr.get_subscription(active.id).state == "activePendingInvoice"
-    assert DROrder.objects.get(pk=order.id).state == "accepted"
-
-
-def test_the_subscription_fails_when_the_collection_period_runs_out(dr, active, customer_id):
-    call_command("sandbox_dr", "fail-payment", subscription=active.id, times=5, stdout=io.StringIO())
-    _refused(renew, dr, active, customer_id)
-
-    advance_clock(timedelta(days=13))
-    assert dr.get_subscription(active.id).state == "activePendingInvoice"
-    _refused(dr.create_order, dr.find_checkouts("renewal-1")[0].id)  # a retry fails again
-    out = io.StringIO()
-    call_command("sandbox_clock", "advance", days=1, hours=1, stdout=out)
-
-    failed = dr.get_subscription(active.id)
-    assert failed.state == "failed" and failed.raw["stateTransitions"]["failed"]
-    assert "subscription.failed" in out.getvalue()
-    assert DREvent.objects.filter(type="subscription.failed").count() == 1
-    assert _refused(renew, dr, dr.get_subscription(active.id), customer_id, upstream_id="late").status == 409
-
-
-def test_fail_payment_and_lapse_commands_refuse_unknown_subscriptions(db):
-    with pytest.raises(CommandError, match="No Digital River subscription"):
-        call_command("sandbox_dr", "fail-payment", subscription="nope")
-    with pytest.raises(CommandError, match="No Digital River subscription"):
-        call_command("sandbox_dr", "lapse", subscription="nope")
-
-
-def test_lapse(dr, active):
-    out = io.StringIO()
-
-    call_command("sandbox_dr", "lapse", subscription=active.id, stdout=out)
-
-    assert dr.get_subscription(active.id).state == "lapsed" and "lapsed" in out.getvalue()
-    assert DREvent.objects.filter(type="subscription.lapsed").count() == 1
-    with pytest.raises(CommandError, match="invalid_request"):
-        call_command("sandbox_dr", "lapse", subscription=active.id)
+    assert not DRSubscription.objects.exists() and event_types()[-1] == "subscription.deleted"
 
 
 # --- The clock -----------------------------------------------------------------------------------------
 
 
-def test_the_reminder_goes_once_per_period_on_the_next_reminder_date(dr, active, customer_id):
-    until_reminder = active.next_reminder_date - sandbox_now()
+def test_the_reminder_goes_once_per_period_on_the_next_reminder_date(api, active):
+    until_reminder = parse_time(active["nextReminderDate"]) - sandbox_now()
     advance_clock(until_reminder - timedelta(hours=1))
     assert not DREvent.objects.filter(type="subscription.reminder").exists()
 
     advance_clock(timedelta(hours=2))
     advance_clock(timedelta(days=3))
-    dr.get_subscription(active.id)
+    api.get(f"/subscriptions/{active['id']}")
 
     reminders = DREvent.objects.filter(type="subscription.reminder")
     assert reminders.count() == 1
     data = reminders.get().data["object"]
-    assert data["subscription"]["id"] == active.id and data["invoice"]["state"] == "draft"
-    # The next period has its own reminder.
-    renew(dr, dr.get_subscription(active.id), customer_id)
-    advance_clock(timedelta(days=366))
-    assert DREvent.objects.filter(type="subscription.reminder").count() == 2
+    assert data["subscription"]["id"] == active["id"] and data["invoice"]["state"] == "draft"
 
 
-def test_a_reminder_is_applied_on_any_read_too(dr, active, monkeypatch):
+def test_a_reminder_is_applied_on_any_read_too(api, active, monkeypatch):
     from vendors.sandbox import clock
 
     monkeypatch.setattr(clock, "time_moved", lambda now: {})  # the clock moves, nobody is told
     advance_clock(timedelta(days=340))
     assert not DREvent.objects.filter(type="subscription.reminder").exists()
 
-    dr.get_plan(active.plan_id)
+    api.get(f"/plans/{active['planId']}")
 
     assert DREvent.objects.filter(type="subscription.reminder").count() == 1
 
 
-def test_a_deactivated_plan_ends_its_subscriptions_at_the_next_invoice_date(dr, active):
-    dr.update_plan(active.plan_id, state="deactivated")
-    advance_clock(active.next_invoice_date - sandbox_now() + timedelta(minutes=1))
+def test_a_deactivated_plan_ends_its_subscriptions_at_the_next_invoice_date(api, active):
+    api.post(f"/plans/{active['planId']}", {"state": "deactivated"})
+    advance_clock(parse_time(active["nextInvoiceDate"]) - sandbox_now() + timedelta(minutes=1))
 
-    ended = dr.get_subscription(active.id)
+    ended = api.get(f"/subscriptions/{active['id']}")
 
-    assert ended.state == "ended" and ended.raw["stateTransitions"]["ended"]
+    assert ended["state"] == "ended" and ended["stateTransitions"]["ended"]
+    assert not dr_ledger(kind="capture").exists()
 
 
-def test_run_command_applies_what_is_due(dr, active, monkeypatch):
+def test_run_command_applies_what_is_due(api, active, monkeypatch):
     from vendors.sandbox import clock
 
     monkeypatch.setattr(clock, "time_moved", lambda now: {})
@@ -579,22 +403,36 @@ def test_run_command_applies_what_is_due(dr, active, monkeypatch):
     assert "1 reminders" in out.getvalue()
 
 
+def test_lapse_by_hand(api, active):
+    out = io.StringIO()
+
+    call_command("sandbox_dr", "lapse", subscription=active["id"], stdout=out)
+
+    assert api.get(f"/subscriptions/{active['id']}")["state"] == "lapsed" and "lapsed" in out.getvalue()
+    assert DREvent.objects.filter(type="subscription.lapsed").count() == 1
+    with pytest.raises(CommandError, match="invalid_request"):
+        call_command("sandbox_dr", "lapse", subscription=active["id"])
+
+
+def test_commands_refuse_unknown_subscriptions_and_sources(db):
+    with pytest.raises(CommandError, match="No Digital River subscription"):
+        call_command("sandbox_dr", "fail-payment", subscription="nope")
+    with pytest.raises(CommandError, match="No Digital River source"):
+        call_command("sandbox_dr", "fail-payment", source="nope")
+    with pytest.raises(CommandError, match="No Digital River subscription"):
+        call_command("sandbox_dr", "lapse", subscription="nope")
+
+
 # --- Events and their delivery ---------------------------------------------------------------------------
 
 
 def test_events_are_signed_and_verifiable(
-    dr, annual, customer_id, webhook, settings, django_capture_on_commit_callbacks
+    api, annual, customer_id, webhook, settings, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        acquire(dr, annual, customer_id)
+        acquire(api, annual, customer_id)
 
-    assert webhook.types() == [
-        "checkout_session.order.created",
-        "order.accepted",
-        "subscription.created",
-        "order.charge.capture.complete",
-        "order.complete",
-    ]
+    assert webhook.types() == ["checkout_session.order.created", "order.accepted", "subscription.created"]
     for delivery in webhook.received:
         assert delivery.signature.startswith("t=") and ", v0=" in delivery.signature
         verify(delivery.signature, delivery.body, settings.DIGITALRIVER_WEBHOOK_SECRETS, now=int(time.time()))
@@ -605,16 +443,16 @@ def test_events_are_signed_and_verifiable(
     assert set(DREvent.objects.values_list("attempts", flat=True)) == {1}
 
 
-def test_events_of_a_refused_request_are_never_sent(dr, active, webhook, django_capture_on_commit_callbacks):
+def test_events_of_a_refused_request_are_never_sent(api, active, webhook, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        _refused(dr._request, "POST", f"/subscriptions/{active.id}", json={"state": "active", "metadata": {}})
+        api.refused("POST", f"/subscriptions/{active['id']}", {"state": "active", "metadata": {}})
 
     assert webhook.received == []
 
 
 @pytest.mark.parametrize("failure", ["status", "transport"])
 def test_an_undelivered_event_keeps_its_attempts_and_is_retried(
-    dr, active, webhook, django_capture_on_commit_callbacks, failure
+    api, active, webhook, django_capture_on_commit_callbacks, failure
 ):
     if failure == "status":
         webhook.status = 404
@@ -622,7 +460,7 @@ def test_an_undelivered_event_keeps_its_attempts_and_is_retried(
         webhook.raises = requests.ConnectionError("refused")
 
     with django_capture_on_commit_callbacks(execute=True):
-        dr.cancel_subscription(active.id)
+        api.post(f"/subscriptions/{active['id']}", {"state": "cancelled"})
 
     event = DREvent.objects.get(type="subscription.updated", data__object__state="cancelled")
     assert (event.delivered_at, event.attempts) == (None, 1)
@@ -640,7 +478,7 @@ def test_an_undelivered_event_keeps_its_attempts_and_is_retried(
     assert "Delivered" in out.getvalue() and webhook.types()[-1] == "subscription.updated"
 
 
-def test_without_a_signing_secret_nothing_is_sent(dr, active, webhook, settings):
+def test_without_a_signing_secret_nothing_is_sent(api, active, webhook, settings):
     settings.DIGITALRIVER_WEBHOOK_SECRETS = []
     event = DREvent.objects.filter(type="subscription.updated").get()
 
@@ -659,53 +497,125 @@ def test_the_default_webhook_is_the_back_office_endpoint(settings):
     assert webhook_url() == "http://backoffice.test/webhooks/digitalriver/"
 
 
-def test_events_api_reads_one_and_filters_the_list(dr, active):
-    events = dr.list_events(types=["subscription.updated"])
-    one = dr.get_event(events[0].id)
+def test_events_api_reads_one_and_filters_the_list(api, active):
+    events = api.get("/events", {"types": "subscription.updated"})["data"]
+    one = api.get(f"/events/{events[0]['id']}")
 
-    assert [e.type for e in events] == ["subscription.updated"]
-    assert one.data_object["id"] == active.id and one.previous_attributes == {"state": "draft"}
-    wildcard = dr._request("GET", "/events", params={"type": "order.*", "limit": 100})["data"]
-    assert {e["type"] for e in wildcard} == {
-        "order.accepted",
-        "order.charge.capture.complete",
-        "order.complete",
+    assert [e["type"] for e in events] == ["subscription.updated"]
+    assert one["data"]["object"]["id"] == active["id"] and one["data"]["previousAttributes"] == {
+        "state": "draft"
     }
-    assert _refused(dr.get_event, "nope").status == 404
+    wildcard = api.get("/events", {"type": "order.*", "limit": 100})["data"]
+    assert {e["type"] for e in wildcard} == {"order.accepted"}
+    assert api.refused("GET", "/events/nope").status == 404
+
+
+def test_a_webhook_that_blows_up_leaves_the_event_undelivered(
+    api, active, webhook, django_capture_on_commit_callbacks
+):
+    webhook.raises = RuntimeError("receiver bug")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api.post(f"/subscriptions/{active['id']}", {"state": "cancelled"})
+
+    event = DREvent.objects.get(type="subscription.updated", data__object__state="cancelled")
+    assert event.delivered_at is None and "RuntimeError: receiver bug" in event.last_error
 
 
 # --- Faults -----------------------------------------------------------------------------------------------
 
 
-def test_faults_apply_to_digital_river(dr, annual, customer_id, vendor_sandbox):
+def test_faults_apply_to_digital_river(api, annual, customer_id, vendor_sandbox):
     vendor_sandbox.add_fault("digitalriver", "rate_limit", path_regex="^/drop-in", retry_after=7, count=1)
 
-    limited = _refused(
-        dr.create_checkout_session, customer_id=customer_id, currency="USD", items=[recurring(annual)]
+    answer = api.call(
+        "POST",
+        "/drop-in/checkout-sessions",
+        {"customerId": customer_id, "currency": "USD", "items": [one_off()]},
     )
 
-    assert (limited.status, limited.code, limited.retryable, limited.retry_after) == (
+    assert (answer.status, answer.code, answer.body["type"]) == (
         429,
         "too_many_requests",
-        True,
-        7,
+        "too_many_requests",
     )
-    assert limited.raw["type"] == "too_many_requests"
 
 
-def test_a_timeout_after_the_work_leaves_the_session_created(dr, annual, customer_id, vendor_sandbox):
+def test_a_timeout_after_the_work_keeps_the_work(api, customer_id, vendor_sandbox):
     vendor_sandbox.add_fault("digitalriver", "timeout_after", path_regex="^/checkouts$", count=1)
+    body = {"customerId": customer_id, "currency": "USD", "items": [one_off()], "upstreamId": "ours-9"}
 
-    lost = _refused(
-        dr.create_checkout,
-        customer_id=customer_id,
-        currency="USD",
-        items=[one_off()],
-        charge_type="customer_initiated",
-        upstream_id="ours-9",
+    with pytest.raises(requests.ReadTimeout):
+        api.call("POST", "/checkouts", body)
+
+    assert len(api.get("/checkouts", {"upstreamIds": "ours-9"})["data"]) == 1
+
+
+# --- Renewal orders of the subscription service's subscriptions -------------------------------------------
+
+
+def test_a_merchant_initiated_order_for_a_service_subscription_is_charged_not_refused(
+    api, active, customer_id
+):
+    agreement = active["billingAgreementId"]
+    source = active["sourceId"]
+    made = checkout(
+        api,
+        customer_id,
+        [renewal(active["id"], agreement)],
+        charge_type="merchant_initiated",
+        sourceId=source,
     )
 
-    assert lost.outcome_unknown and len(dr.find_checkouts("ours-9")) == 1
+    order = api.post("/orders", {"checkoutId": made["id"]}, status=201)
+
+    assert order["items"][0]["subscriptionInfo"]["billingAgreementId"] == agreement
+    assert dr_ledger(kind="authorization", subscription_id=active["id"], order_id=order["id"]).count() == 1
+    # The service's own dates do not move for an order: only its invoices extend it.
+    assert api.get(f"/subscriptions/{active['id']}")["currentPeriodEndDate"] == active["currentPeriodEndDate"]
+
+
+def test_a_merchant_initiated_checkout_without_recurring_items_is_refused(api, customer_id):
+    answer = api.refused(
+        "POST",
+        "/checkouts",
+        {
+            "customerId": customer_id,
+            "currency": "USD",
+            "items": [one_off()],
+            "chargeType": "merchant_initiated",
+        },
+    )
+
+    assert (answer.status, answer.code) == (400, "invalid_request")
+
+
+def test_an_acquisition_checkout_ordered_through_the_api_creates_draft_subscriptions(
+    api, annual, customer_id
+):
+    order = order_with_source(api, customer_id, [recurring(annual, subscription_id="sub-api")])
+
+    new = api.get("/subscriptions/sub-api")
+    assert (
+        new["state"] == "draft"
+        and order["items"][0]["subscriptionInfo"]["billingAgreementId"] == new["billingAgreementId"]
+    )
+
+
+def test_a_plan_deactivated_before_the_order_refuses_the_order(api, annual, customer_id):
+    made = checkout(
+        api, customer_id, [recurring(annual, subscription_id="sub-late")], sourceId=saved_source(customer_id)
+    )
+    api.post(f"/plans/{annual['id']}", {"state": "discontinued"})
+
+    answer = api.refused("POST", "/orders", {"checkoutId": made["id"]})
+
+    assert (answer.status, answer.code) == (409, "plan_not_active")
+    assert not DRSubscription.objects.filter(pk="sub-late").exists()
+
+
+def test_plan_of_a_subscription_cannot_be_deleted(api, active):
+    assert api.refused("DELETE", f"/plans/{active['planId']}").status == 409 and DRPlan.objects.exists()
 
 
 # --- Admin ------------------------------------------------------------------------------------------------
@@ -714,19 +624,28 @@ def test_a_timeout_after_the_work_leaves_the_session_created(dr, annual, custome
 DR_TABLES = [
     "drplan",
     "drcustomer",
+    "drsource",
     "drcheckoutsession",
     "drcheckout",
     "drorder",
+    "drfulfillment",
     "drsubscription",
     "drbillingagreement",
+    "drledgerentry",
     "drevent",
 ]
 
 
 @pytest.mark.parametrize("model", DR_TABLES)
-def test_admin_lists_and_shows_every_digital_river_table(admin_client, dr, active, model):
+def test_admin_lists_and_shows_every_digital_river_table(admin_client, api, active, customer_id, model):
     from django.apps import apps
 
+    order = DROrder.objects.get()
+    order_json = api.get(f"/orders/{order.pk}")
+    api.post(
+        "/fulfillments",
+        {"orderId": order.pk, "items": [{"itemId": i["id"], "quantity": 1} for i in order_json["items"]]},
+    )
     listing = admin_client.get(f"/admin/sandbox/{model}/")
     obj = apps.get_model("sandbox", model).objects.first()
     page = admin_client.get(f"/admin/sandbox/{model}/{obj.pk}/change/")
@@ -735,84 +654,40 @@ def test_admin_lists_and_shows_every_digital_river_table(admin_client, dr, activ
     assert "sk_test_sandbox" not in listing.content.decode() + page.content.decode()
 
 
-def test_admin_pays_a_session(admin_client, dr, annual, customer_id):
-    session = dr.create_checkout_session(customer_id=customer_id, currency="USD", items=[recurring(annual)])
+def test_admin_pays_a_session(admin_client, api, annual, customer_id):
+    made = session(api, customer_id, [recurring(annual)])
 
     admin_client.post(
-        "/admin/sandbox/drcheckoutsession/", {"action": "pay_sessions", "_selected_action": [session.id]}
+        "/admin/sandbox/drcheckoutsession/", {"action": "pay_sessions", "_selected_action": [made["id"]]}
     )
 
     assert DRCheckoutSession.objects.get().state == "paid" and DRSubscription.objects.get().state == "draft"
 
 
-def test_admin_fails_the_next_payment_and_lapses(admin_client, dr, active, customer_id):
+def test_admin_fails_a_source_and_lapses_a_subscription(admin_client, api, active, customer_id):
     admin_client.post(
-        "/admin/sandbox/drsubscription/", {"action": "fail_next_payment", "_selected_action": [active.id]}
+        "/admin/sandbox/drsource/",
+        {"action": "fail_next_authorization", "_selected_action": [active["sourceId"]]},
     )
-    assert _refused(renew, dr, active, customer_id).code == "order_submit_failed"
+    assert DRSource.objects.get(pk=active["sourceId"]).failing_charges == 1
 
-    admin_client.post("/admin/sandbox/drsubscription/", {"action": "lapse", "_selected_action": [active.id]})
+    admin_client.post(
+        "/admin/sandbox/drsubscription/", {"action": "lapse", "_selected_action": [active["id"]]}
+    )
 
-    assert dr.get_subscription(active.id).state == "lapsed"
+    assert api.get(f"/subscriptions/{active['id']}")["state"] == "lapsed"
 
 
-def test_admin_delivers_undelivered_events(admin_client, dr, active, webhook):
-    assert DREvent.objects.filter(delivered_at__isnull=True).count() == 6  # nothing committed in the test
+def test_admin_delivers_undelivered_events(admin_client, api, active, webhook):
+    assert DREvent.objects.filter(delivered_at__isnull=True).count() == 4  # nothing committed in the test
 
     admin_client.post("/admin/sandbox/drevent/", {"action": "deliver_undelivered", "_selected_action": [1]})
 
     assert not DREvent.objects.filter(delivered_at__isnull=True).exists()
-    assert len(webhook.received) == 6
+    assert len(webhook.received) == 4
 
 
-def test_plan_of_a_subscription_cannot_be_deleted(dr, active):
-    error = _refused(dr._request, "DELETE", f"/plans/{active.plan_id}")
+def test_the_paid_order_is_found_by_upstream_id(api, annual, customer_id):
+    order = paid_order(api, customer_id, [recurring(annual)], upstreamId="up-1")
 
-    assert error.status == 409 and DRPlan.objects.exists()
-
-
-def test_a_plan_deactivated_before_the_order_refuses_the_order(dr, active, annual, customer_id):
-    checkout = dr.create_checkout(
-        customer_id=customer_id,
-        currency="USD",
-        items=[recurring(annual, subscription_id="sub-late")],
-        charge_type="customer_initiated",
-    )
-    dr.update_plan(annual.id, state="discontinued")
-
-    error = _refused(dr.create_order, checkout.id)
-
-    assert (error.status, error.code) == (409, "plan_not_active")
-    assert not DRSubscription.objects.filter(pk="sub-late").exists()
-
-
-def test_a_webhook_that_blows_up_leaves_the_event_undelivered(
-    dr, active, webhook, django_capture_on_commit_callbacks
-):
-    webhook.raises = RuntimeError("receiver bug")
-
-    with django_capture_on_commit_callbacks(execute=True):
-        dr.cancel_subscription(active.id)
-
-    event = DREvent.objects.get(type="subscription.updated", data__object__state="cancelled")
-    assert event.delivered_at is None and "RuntimeError: receiver bug" in event.last_error
-
-
-def test_a_manual_renewal_paid_on_the_pay_page_can_be_declined_by_the_bank(dr, active, customer_id, client):
-    session = dr.create_checkout_session(
-        customer_id=customer_id,
-        currency="USD",
-        items=[renewal(active, auto=False)],
-        charge_type="customer_initiated",
-    )
-    call_command("sandbox_dr", "fail-payment", subscription=active.id, stdout=io.StringIO())
-
-    declined = client.post(f"{DR}/pay/{session.id}/", {"action": "pay"})
-
-    assert declined.status_code == 402 and "declined" in declined.content.decode()
-    assert dr.get_subscription(active.id).state == "activePendingInvoice"
-    assert DRCheckoutSession.objects.get(pk=session.id).state == "open"
-    paid = client.post(f"{DR}/pay/{session.id}/", {"action": "pay"})
-    assert paid.status_code == 302
-    renewed = dr.get_subscription(active.id)
-    assert renewed.state == "active" and renewed.current_period_end_date > active.current_period_end_date
+    assert api.get("/orders", {"upstreamIds": "up-1"})["data"][0]["id"] == order["id"]

@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from vendors.sandbox.clock import advance_clock, reset_clock
 from vendors.sandbox.cloudflare_catalog import PLANS
-from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
 from vendors.sandbox.models import (
@@ -26,14 +26,18 @@ from vendors.sandbox.models import (
     DigiCertAccountSetting,
     DigiCertSubaccount,
     DRBillingAgreement,
+    DRCharge,
     DRCheckout,
     DRCheckoutItem,
     DRCheckoutSession,
     DRCustomer,
     DREvent,
+    DRFulfillment,
+    DRLedgerEntry,
     DROrder,
     DROrderItem,
     DRPlan,
+    DRSource,
     DRSubscription,
     Fault,
     RequestLogEntry,
@@ -313,11 +317,78 @@ class DRPlanAdmin(admin.ModelAdmin):
     readonly_fields = ["id", "terms", "interval", "interval_count", "contract_binding_days", "created_at"]
 
 
+class DRSourceInline(admin.TabularInline):
+    model = DRSource
+    extra = 0
+    can_delete = False
+    fields = ["id", "type", "reusable", "state", "credit_card", "failing_charges", "failing_stage"]
+    readonly_fields = fields
+    verbose_name_plural = "saved payment sources"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(DRCustomer)
 class DRCustomerAdmin(admin.ModelAdmin):
-    list_display = ["id", "email", "type", "source_id", "created_at"]
+    list_display = ["id", "email", "type", "default_source", "created_at"]
     search_fields = ["id", "email"]
-    readonly_fields = ["id", "source_id", "created_at", "updated_at"]
+    readonly_fields = ["id", "default_source", "created_at", "updated_at"]
+    inlines = [DRSourceInline]
+
+
+@admin.register(DRSource)
+class DRSourceAdmin(admin.ModelAdmin):
+    """Sources; the sandbox controls make the next charges fail or the card expire."""
+
+    list_display = ["id", "customer", "type", "reusable", "state", "card", "failing_charges", "failing_stage"]
+    list_filter = ["state", "reusable", "failing_stage"]
+    search_fields = ["id", "customer__id"]
+    readonly_fields = ["id", "customer", "type", "reusable", "state", "created_at", "updated_at"]
+    fields = [
+        *readonly_fields[:5],
+        "credit_card",
+        "failing_charges",
+        "failing_stage",
+        "created_at",
+        "updated_at",
+    ]
+    actions = ["fail_next_authorization", "fail_next_capture", "clear_failures", "expire"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(description="card")
+    def card(self, obj):
+        card = obj.credit_card or {}
+        return (
+            f"{card.get('brand', '')} {card.get('lastFourDigits', '')} "
+            f"{card.get('expirationMonth', '')}/{card.get('expirationYear', '')}"
+        )
+
+    def _each(self, request, queryset, change, done: str):
+        for source in queryset:
+            with transaction.atomic():
+                change(DRSource.objects.select_for_update().get(pk=source.pk))
+            self.message_user(request, f"Source {source.pk}: {done}.")
+
+    @admin.action(description="Fail the next charge at authorization (POST /orders answers 409)")
+    def fail_next_authorization(self, request, queryset):
+        self._each(
+            request, queryset, lambda s: sources.fail_charges(s, 1, "authorization"), "next charge declined"
+        )
+
+    @admin.action(description="Fail the next capture (the fulfilment's capture fails)")
+    def fail_next_capture(self, request, queryset):
+        self._each(request, queryset, lambda s: sources.fail_charges(s, 1, "capture"), "next capture fails")
+
+    @admin.action(description="Clear the failing charges")
+    def clear_failures(self, request, queryset):
+        self._each(request, queryset, lambda s: sources.fail_charges(s, 0), "charges succeed again")
+
+    @admin.action(description="Expire the card (expiry in the past)")
+    def expire(self, request, queryset):
+        self._each(request, queryset, sources.expire_card, "card expired")
 
 
 @admin.register(DRCheckoutSession)
@@ -409,6 +480,17 @@ class DROrderItemInline(DRCheckoutItemInline):
     model = DROrderItem
 
 
+class DRChargeInline(admin.TabularInline):
+    model = DRCharge
+    extra = 0
+    can_delete = False
+    fields = ["id", "source", "amount", "currency", "type", "state", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(DROrder)
 class DROrderAdmin(admin.ModelAdmin):
     list_display = [
@@ -423,8 +505,53 @@ class DROrderAdmin(admin.ModelAdmin):
     ]
     list_filter = ["state", "charge_type", "renewal"]
     search_fields = ["id", "upstream_id", "checkout__id", "customer__id"]
-    readonly_fields = ["id", "checkout", "customer", "state_transitions", "created_at"]
-    inlines = [DROrderItemInline]
+    readonly_fields = ["id", "checkout", "customer", "source", "state_transitions", "created_at"]
+    inlines = [DROrderItemInline, DRChargeInline]
+
+
+@admin.register(DRFulfillment)
+class DRFulfillmentAdmin(admin.ModelAdmin):
+    list_display = ["id", "order", "created_at"]
+    search_fields = ["id", "order__id"]
+    readonly_fields = ["id", "order", "items", "shipment", "metadata", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DRLedgerEntry)
+class DRLedgerEntryAdmin(admin.ModelAdmin):
+    """The money the sandbox moved, one row per item: read-only."""
+
+    list_display = [
+        "seq",
+        "created_at",
+        "kind",
+        "amount",
+        "currency",
+        "customer_id",
+        "subscription_id",
+        "order_id",
+        "invoice_id",
+        "period_end",
+        "fulfillment_id",
+        "refund_id",
+        "source_id",
+    ]
+    list_filter = ["kind", "customer_id"]
+    search_fields = ["subscription_id", "order_id", "invoice_id", "refund_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(DRBillingAgreement)
@@ -444,7 +571,7 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
         "current_period_end_date",
         "next_reminder_date",
         "next_invoice_date",
-        "failing_payments",
+        "source_id",
         "billing_agreement",
     ]
     list_filter = ["state", "plan"]
@@ -467,7 +594,7 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
         "payment_failed_at",
         "created_at",
     ]
-    actions = ["fail_next_payment", "fail_next_capture", "lapse", "cancel"]
+    actions = ["fail_next_payment", "expire_card", "lapse", "cancel"]
 
     def _each(self, request, queryset, change, done: str):
         for subscription in queryset:
@@ -483,18 +610,18 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{subscription.pk}: {done}.")
 
-    @admin.action(description="Fail the next renewal payment (POST /orders answers 409)")
+    @admin.action(description="Decline the next charge of its source")
     def fail_next_payment(self, request, queryset):
-        self._each(request, queryset, lifecycle.fail_payments, "its next renewal payment will be declined")
-
-    @admin.action(description="Fail the next renewal capture (order made, capture fails)")
-    def fail_next_capture(self, request, queryset):
         self._each(
             request,
             queryset,
-            lambda subscription: lifecycle.fail_payments(subscription, stage="capture"),
-            "its next renewal capture will fail",
+            lambda s: sources.fail_charges(_source_of(s), 1),
+            "its source's next charge fails",
         )
+
+    @admin.action(description="Expire its source's card")
+    def expire_card(self, request, queryset):
+        self._each(request, queryset, lambda s: sources.expire_card(_source_of(s)), "its card expired")
 
     @admin.action(description="Lapse (subscription.lapsed)")
     def lapse(self, request, queryset):
@@ -503,6 +630,13 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel (as POST {'state': 'cancelled'})")
     def cancel(self, request, queryset):
         self._each(request, queryset, lifecycle.cancel, "cancelled")
+
+
+def _source_of(subscription: DRSubscription) -> DRSource:
+    source = DRSource.objects.select_for_update().filter(pk=subscription.source_id).first()
+    if source is None:
+        raise DRError(409, "invalid_request", f"Subscription {subscription.pk} has no source.", "sourceId")
+    return source
 
 
 @admin.register(DREvent)

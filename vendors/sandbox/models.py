@@ -452,14 +452,18 @@ class DRPlan(models.Model):
 
 
 class DRCustomer(models.Model):
-    """A Digital River customer; paying a checkout saves its payment source here for reuse."""
+    """A Digital River customer; its saved payment sources are DRSource rows with `customer` set."""
 
     id = models.CharField(primary_key=True, max_length=100)
     email = models.CharField(max_length=254, blank=True)
     type = models.CharField(max_length=16, default="individual")
+    locale = models.CharField(max_length=16, default="en_US")
+    enabled = models.BooleanField(default=True)
     metadata = models.JSONField(default=dict, blank=True)
-    # The reusable primary source saved when the customer paid (what renewals are charged to).
-    source_id = models.CharField("saved payment source", max_length=64, blank=True)
+    # The first source saved to the customer becomes its default (defaultSourceId).
+    default_source = models.ForeignKey(
+        "DRSource", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=sandbox_now)
     updated_at = models.DateTimeField(default=sandbox_now)
 
@@ -469,6 +473,48 @@ class DRCustomer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.email}".strip()
+
+
+class DRSource(models.Model):
+    """A payment source (a credit card): made by the pay page or the Drop-in stand-in page.
+
+    `customer` is set once the source is saved to that customer (POST /customers/{id}/sources/{id}).
+    `failing_charges` and `failing_stage` are sandbox controls: the next N charges of this source
+    are declined at authorization (POST /orders answers 409) or fail at capture.
+    """
+
+    class State(models.TextChoices):
+        CHARGEABLE = "chargeable"
+        CONSUMED = "consumed"
+        CANCELLED = "cancelled"
+
+    class Stage(models.TextChoices):
+        AUTHORIZATION = "authorization", "Authorization (POST /orders answers 409)"
+        CAPTURE = "capture", "Capture (the fulfilment's capture fails)"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    customer = models.ForeignKey(
+        DRCustomer, null=True, blank=True, on_delete=models.PROTECT, related_name="sources"
+    )
+    type = models.CharField(max_length=32, default="creditCard")
+    reusable = models.BooleanField(default=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CHARGEABLE)
+    # {brand, lastFourDigits, expirationMonth, expirationYear}
+    credit_card = models.JSONField(default=dict, blank=True)
+    failing_charges = models.PositiveIntegerField(
+        default=0, help_text="How many of the next charges of this source fail (sandbox control)."
+    )
+    failing_stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.AUTHORIZATION)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River payment source"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        card = self.credit_card or {}
+        return f"{card.get('brand', self.type)} {card.get('lastFourDigits', '')} ({self.id[:8]})"
 
 
 class DRCheckoutFields(models.Model):
@@ -518,6 +564,10 @@ class DRCheckout(DRCheckoutFields):
     id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
     request = models.JSONField(default=dict, blank=True)
     total_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # The primary payment source (sourceId in the request, or POST /checkouts/{id}/sources/{id}).
+    source = models.ForeignKey(
+        DRSource, null=True, blank=True, on_delete=models.PROTECT, related_name="checkouts"
+    )
 
     class Meta:
         verbose_name = "Digital River checkout"
@@ -598,8 +648,10 @@ class DROrder(DRCheckoutFields):
     checkout = models.OneToOneField(DRCheckout, on_delete=models.PROTECT, related_name="order")
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACCEPTED)
     total_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    captured_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
-    source_id = models.CharField(max_length=64, blank=True)
+    # The checkout's primary source, authorised when the order was made.
+    source = models.ForeignKey(
+        DRSource, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
     renewal = models.BooleanField(default=False, help_text="Renews existing subscriptions.")
     # {state: time} for each state the order went through.
     state_transitions = models.JSONField(default=dict, blank=True)
@@ -613,11 +665,142 @@ class DROrder(DRCheckoutFields):
 
 
 class DROrderItem(DRItemFields):
+    """An order line and what fulfilments did to it: units fulfilled (captured) or cancelled."""
+
     order = models.ForeignKey(DROrder, on_delete=models.CASCADE, related_name="items")
+    fulfilled_quantity = models.PositiveIntegerField(default=0)
+    cancelled_quantity = models.PositiveIntegerField(default=0)
+    captured_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    cancelled_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    # Pending and succeeded refunds (what availableToRefundAmount subtracts).
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    fulfilled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "Digital River order item"
         ordering = ["order", "position"]
+
+
+class DRCharge(models.Model):
+    """The charge of an order's primary source (authorised by POST /orders) or of an invoice."""
+
+    class State(models.TextChoices):
+        CAPTURABLE = "capturable"
+        COMPLETE = "complete"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    order = models.ForeignKey(
+        DROrder, null=True, blank=True, on_delete=models.CASCADE, related_name="charges"
+    )
+    source = models.ForeignKey(DRSource, on_delete=models.PROTECT, related_name="charges")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    type = models.CharField(max_length=24, default="customer_initiated")
+    state = models.CharField(max_length=16, choices=State.choices, default=State.CAPTURABLE)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River charge"
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"charge {self.id} ({self.state})"
+
+
+class DRChargeOperation(models.Model):
+    """A capture or a cancel of (part of) a charge, complete or failed."""
+
+    class Kind(models.TextChoices):
+        CAPTURE = "capture"
+        CANCEL = "cancel"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    charge = models.ForeignKey(DRCharge, on_delete=models.CASCADE, related_name="operations")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    state = models.CharField(max_length=16, default="complete")
+    failure_code = models.CharField(max_length=64, blank=True)
+    failure_message = models.CharField(max_length=255, blank=True)
+    fulfillment = models.ForeignKey(
+        "DRFulfillment", null=True, blank=True, on_delete=models.CASCADE, related_name="operations"
+    )
+    created_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River charge capture or cancel"
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} ({self.state})"
+
+
+def new_fulfillment_id() -> str:
+    return f"ful_{uuid.uuid4()}"
+
+
+class DRFulfillment(models.Model):
+    """A POST /fulfillments: units of order items fulfilled (captured) and/or cancelled."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_fulfillment_id)
+    order = models.ForeignKey(DROrder, on_delete=models.PROTECT, related_name="fulfillments")
+    # [{itemId, skuId, quantity, cancelQuantity}]
+    items = models.JSONField(default=list)
+    # shipmentId, trackingCompany, trackingNumber, trackingUrl, as sent.
+    shipment = models.JSONField(default=dict, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River fulfillment"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.id} (order {self.order_id})"
+
+
+class DRLedgerEntry(models.Model):
+    """Money the sandbox moved, one row per order or subscription item: what tests count.
+
+    Written by every authorization, capture (invoice payments too, with `invoice_id`), failed
+    capture, cancel, refund and failed invoice charge. `subscription_id` is "" for one-off items.
+    """
+
+    class Kind(models.TextChoices):
+        AUTHORIZATION = "authorization"
+        CAPTURE = "capture"
+        CAPTURE_FAILED = "capture_failed"
+        CANCEL = "cancel"
+        REFUND = "refund"
+        INVOICE_CHARGE_FAILED = "invoice_charge_failed"
+
+    seq = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=24, choices=Kind.choices, db_index=True)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    customer_id = models.CharField(max_length=100, db_index=True)
+    order_id = models.CharField(max_length=32, blank=True, db_index=True)
+    invoice_id = models.CharField(max_length=64, blank=True, db_index=True)
+    fulfillment_id = models.CharField(max_length=64, blank=True)
+    refund_id = models.CharField(max_length=64, blank=True)
+    subscription_id = models.CharField(max_length=100, blank=True, db_index=True)
+    # Subscription-service invoices: the end of the period the invoice paid.
+    period_end = models.DateTimeField(null=True, blank=True)
+    source_id = models.CharField(max_length=64, blank=True)
+    item_id = models.CharField(max_length=64, blank=True)
+    sku_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River ledger entry"
+        verbose_name_plural = "Digital River ledger"
+        ordering = ["seq"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} {self.currency} ({self.order_id or self.invoice_id})"
 
 
 class DRSubscription(models.Model):
@@ -667,14 +850,6 @@ class DRSubscription(models.Model):
     reminded_period_end = models.DateTimeField(null=True, blank=True)
     # The first failed payment of the open invoice; the collection period runs from it.
     payment_failed_at = models.DateTimeField(null=True, blank=True)
-    failing_payments = models.PositiveIntegerField(
-        default=0, help_text="How many of the next renewal payments fail (sandbox control)."
-    )
-    failing_payment_stage = models.CharField(
-        max_length=16,
-        choices=[("authorization", "Authorization (POST /orders answers 409)"), ("capture", "Capture")],
-        default="authorization",
-    )
     created_at = models.DateTimeField(default=sandbox_now)
     updated_at = models.DateTimeField(default=sandbox_now)
 

@@ -1,11 +1,16 @@
-"""The Digital River emulator's logic, shared by its API views, its pay page, commands and admin.
+"""The Digital River emulator's logic, shared by its API views, its pages, commands and admin.
 
 - `errors`: Digital River's error envelope as an exception;
 - `render`: the JSON of each object, as Digital River's schema describes it;
 - `events`: the event outbox and its signed webhook delivery;
-- `checkouts`: checkout sessions, checkouts, paying, orders and capture, with the acquisition
-  and renewal rules;
-- `lifecycle`: subscriptions over time (activation, renewal, reminders, failed payments, lapse).
+- `sources`: payment sources (saving to customers, attaching to checkouts) and the bank's
+  sandbox controls (failing charges, expired cards);
+- `checkouts`: checkout sessions, checkouts, paying and orders, with the acquisition and
+  renewal rules;
+- `payments`: what POST /orders checks of the primary source, and the authorization it makes;
+- `fulfillments`: POST /fulfillments, which captures (or cancels) what the orders authorised;
+- `ledger`: every movement of money, one row per item (what tests count);
+- `lifecycle`: subscriptions over time (activation, reminders, invoices, failed payments, lapse).
 
-Views are in vendors.sandbox.views.digitalriver (API) and digitalriver_pay (the pay page).
+Views are in vendors.sandbox.views.digitalriver (API) and digitalriver_pay (the customer's pages).
 """

@@ -1,4 +1,4 @@
-"""Checkout sessions, checkouts, paying, orders and capture, with Digital River's rules.
+"""Checkout sessions, checkouts, paying and orders, with Digital River's rules.
 
 The rules are enforced here independently of the back office (003, 002, vendors.md 3):
 - every recurring item of an acquisition needs `terms` (400 missing_parameter) and must not say
@@ -10,18 +10,21 @@ The rules are enforced here independently of the back office (003, 002, vendors.
 - `customerId` is required; `chargeType` is one of the enum;
 - a renewal item names its subscription and billing agreement (`subscriptionId`,
   `billingAgreementId`), of a live subscription of the customer; terms are not needed (already
-  agreed). `merchant_initiated` checkouts renew only.
+  agreed). `merchant_initiated` checkouts renew only;
+- `sourceId` in POST /checkouts attaches the primary source (see sources).
 
-Paying (the pay page, or POST /orders) makes the order (accepted): an acquisition creates one
-draft subscription per subscriptionId (one per recurring item when none is given) and one billing
-agreement for all of them; a renewal keeps its agreement. The capture follows at once; on a
-renewal it moves each subscription on by one period (subscription.extended).
+Paying (the pay page, or POST /orders) makes the order (accepted) and only authorises its
+primary source (payments): nothing is captured before a fulfilment. A paid session's source is a
+new reusable card saved to the customer, or one the customer had saved. An acquisition creates one
+draft subscription per subscriptionId (one per recurring item when none is given), each with its
+own billing agreement ("a one-to-one relationship exists between a subscription and a billing
+agreement"); a renewal keeps its agreement and changes no subscription.
 
 Sandbox choices where Digital River is SILENT: an unknown plan or customer is 400
 invalid_parameter; a plan not active is 409 plan_not_active; a renewal of a subscription that is
-not live is 409 invalid_request; a checkout already ordered is 409 already_exists on checkoutId;
-an order needs a saved payment source (paying a session saves one), else 409 source_not_found;
-a declined payment is 409 order_submit_failed.
+not live is 409 invalid_request.
+Documented: a checkout already made into an order is 404 not_found on orderId ("Order … not
+found").
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from typing import Any
 from django.db.models import F
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.digitalriver import lifecycle
+from vendors.sandbox.digitalriver import payments, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
 from vendors.sandbox.digitalriver.render import order_json, subscription_json, time
@@ -46,6 +49,7 @@ from vendors.sandbox.models import (
     DROrder,
     DROrderItem,
     DRPlan,
+    DRSource,
     DRSubscription,
     new_dr_id,
 )
@@ -369,9 +373,16 @@ def create_session(body: dict) -> DRCheckoutSession:
     )
 
 
-def create_checkout(body: dict, *, session: DRCheckoutSession | None = None) -> DRCheckout:
-    """POST /checkouts, or the checkout a paid session becomes."""
+def create_checkout(
+    body: dict, *, session: DRCheckoutSession | None = None, source: DRSource | None = None
+) -> DRCheckout:
+    """POST /checkouts (its sourceId attached as the primary source), or the checkout a paid session becomes."""
     request = read_request(body, session=session is not None)
+    if source is None and body.get("sourceId") is not None:
+        if not isinstance(body["sourceId"], str) or not body["sourceId"]:
+            raise invalid("sourceId", "sourceId must be a source id.")
+        source = sources.find(body["sourceId"], parameter="sourceId")
+        sources.check_attachable(source)
     now = sandbox_now()
     checkout = DRCheckout.objects.create(
         customer=request.customer,
@@ -383,6 +394,7 @@ def create_checkout(body: dict, *, session: DRCheckoutSession | None = None) -> 
         metadata=request.metadata,
         request=body,
         total_amount=request.total,
+        source=source,
         created_at=now,
         updated_at=now,
     )
@@ -412,58 +424,75 @@ def _item_columns(item: Item) -> dict:
     }
 
 
-def pay_session(session: DRCheckoutSession, *, decline: bool = False) -> DROrder | None:
-    """The customer pays the session: checkout, order (accepted) and capture, in one go.
+def pay_session(
+    session: DRCheckoutSession,
+    *,
+    decline: bool = False,
+    source_id: str | None = None,
+    card: dict | None = None,
+) -> DROrder | None:
+    """The customer pays the session: a source, the checkout and its order (accepted, authorised).
+
+    The customer pays with a saved source of theirs (`source_id`) or a new card (`card`, default
+    Visa 1111 expiring in three years): a new card becomes a reusable source saved to the
+    customer (the save-payment agreement), and either is the checkout's primary source.
+    Nothing is captured: that waits for the fulfilment.
 
     `decline` is the customer's card being declined: nothing is made and the session stays open
-    (None). A manual renewal whose subscription is set to fail is declined the same way, and its
-    failure recorded (PaymentDeclined, whose changes are kept).
+    (None). A source set to fail at authorization is declined by the bank the same way, the
+    used-up failure kept (PaymentDeclined, whose changes are kept).
     """
-    session = DRCheckoutSession.objects.select_for_update().get(pk=session.pk)
+    session = DRCheckoutSession.objects.select_for_update().select_related("customer").get(pk=session.pk)
     if session.state != DRCheckoutSession.State.OPEN:
         raise conflict("already_exists", f"Checkout session {session.pk} is already paid.", "id")
-    # The rules are checked again: plans and subscriptions may have changed since.
+    # The rules are checked again: plans and agreements may have changed since.
     request = read_request(session.request, session=True)
-    renewed = [item.subscription for item in request.items if item.subscription is not None]
-    failing = [s for s in renewed if s.failing_payments and s.failing_payment_stage == "authorization"]
-    if decline or failing:
-        DRCheckoutSession.objects.filter(pk=session.pk).update(declines=F("declines") + 1)
-        if not failing:
-            return None
-        _payment_failed(renewed)
-        raise PaymentDeclined(
-            409, "order_submit_failed", "Payment authorization failed: the card was declined."
-        )
     customer = request.customer
-    if not customer.source_id:
-        # Digital River saves the primary payment source to the customer for reuse.
-        customer.source_id = new_dr_id()
-        customer.updated_at = sandbox_now()
-        customer.save(update_fields=["source_id", "updated_at"])
-    checkout = create_checkout(session.request, session=session)
+    if source_id:
+        source = sources.find(source_id, parameter="sourceId")
+        if source.customer_id != customer.pk or source.state != DRSource.State.CHARGEABLE:
+            raise invalid("sourceId", f"Source {source_id} is not a saved source of customer {customer.pk}.")
+        source = DRSource.objects.select_for_update().get(pk=source.pk)
+    else:
+        source = None
+    if decline:
+        DRCheckoutSession.objects.filter(pk=session.pk).update(declines=F("declines") + 1)
+        return None
+    if source is not None:
+        if sources.expired(source):
+            raise conflict("source_expired", f"Source '{source.pk}' has expired.", "sourceId")
+        if sources.take_failure(source, DRSource.Stage.AUTHORIZATION):
+            DRCheckoutSession.objects.filter(pk=session.pk).update(declines=F("declines") + 1)
+            raise PaymentDeclined(409, payments.ORDER_REFUSAL_CODE, payments.DECLINED_MESSAGE)
+    else:
+        card = card or sources.default_card()
+        if sources.card_expired(card):
+            raise conflict("source_expired", "The card has expired.", "sourceId")
+        source = sources.create_source(card, customer=customer)
+    checkout = create_checkout(session.request, session=session, source=source)
     now = sandbox_now()
     session.state, session.paid_at, session.checkout, session.updated_at = "paid", now, checkout, now
     session.save(update_fields=["state", "paid_at", "checkout", "updated_at"])
-    order = place_order(checkout, from_session=True)
-    capture(order)
-    return order
+    return place_order(checkout, from_session=True)
 
 
 def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
-    """Make the checkout an order (accepted); the capture is separate (see capture()).
+    """Make the checkout an order: accepted, its primary source authorised (see payments).
 
-    PaymentDeclined when a renewed subscription is set to fail at authorization: its failure is
-    recorded and no order is made.
+    PaymentDeclined when the source is set to fail at authorization: no order is made.
     """
-    checkout = DRCheckout.objects.select_for_update().select_related("customer").get(pk=checkout.pk)
-    if DROrder.objects.filter(checkout=checkout).exists():
-        raise conflict("already_exists", f"Checkout {checkout.pk} is already an order.", "checkoutId")
+    checkout = DRCheckout.objects.select_for_update().select_related("customer", "source").get(pk=checkout.pk)
+    existing = DROrder.objects.filter(checkout=checkout).first()
+    if existing is not None:
+        # Digital River's documented answer to a checkout already consumed by an order.
+        raise DRError(404, "not_found", f"Order {existing.pk} not found", "orderId")
     items = list(checkout.items.all())
     recurring = [item for item in items if item.recurring]
     renewal = bool(recurring) and (
         checkout.charge_type == "merchant_initiated" or any(item.billing_agreement_id for item in recurring)
     )
-    renewed = _renewed_subscriptions(recurring) if renewal else []
+    if renewal:
+        _renewed_subscriptions(recurring)
     for item in recurring if not renewal else []:
         # Checked again: the plan or the subscription ids may have changed since the checkout.
         _live_plan(item.plan_id, renewal=False)
@@ -471,16 +500,11 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
             raise conflict(
                 "already_exists", f"Subscription {item.subscription_id} already exists.", "subscriptionId"
             )
-    customer = checkout.customer
-    if not customer.source_id:
-        raise conflict("source_not_found", f"Customer {customer.pk} has no saved payment source.", "sourceId")
-    if any(s.failing_payments and s.failing_payment_stage == "authorization" for s in renewed):
-        _payment_failed(renewed)
-        raise PaymentDeclined(
-            409, "order_submit_failed", "Payment authorization failed: the card was declined."
-        )
+    needs_saved = "A merchant-initiated charge" if checkout.charge_type == "merchant_initiated" else ""
+    source = payments.check_source(checkout, needs_saved=needs_saved)
 
     now = sandbox_now()
+    customer = checkout.customer
     order = DROrder.objects.create(
         checkout=checkout,
         customer=customer,
@@ -491,7 +515,7 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
         locale=checkout.locale,
         metadata=checkout.metadata,
         total_amount=checkout.total_amount,
-        source_id=customer.source_id,
+        source=source,
         renewal=renewal,
         state=DROrder.State.ACCEPTED,
         state_transitions={"accepted": time(now)},
@@ -503,6 +527,7 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
     else:
         created = []
         DROrderItem.objects.bulk_create(DROrderItem(order=order, **_copy(item)) for item in items)
+    payments.authorize(order, source)
     if from_session:
         emit("checkout_session.order.created", order_json(order))
     emit("order.accepted", order_json(order))
@@ -511,33 +536,10 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
     return order
 
 
-def capture(order: DROrder) -> None:
-    """Capture the order's payment at once (the sandbox's stand-in for fulfilment and capture).
-
-    On a renewal each subscription moves on by one period; a subscription set to fail at capture
-    fails instead (order.charge.capture.failed, the order stays accepted).
-    """
-    renewed = _renewed_subscriptions(list(order.items.all())) if order.renewal else []
-    if any(s.failing_payments and s.failing_payment_stage == "capture" for s in renewed):
-        emit("order.charge.capture.failed", order_json(order))
-        _payment_failed(renewed)
-        return
-    now = sandbox_now()
-    order.captured_amount, order.updated_at = order.total_amount, now
-    order.save(update_fields=["captured_amount", "updated_at"])
-    emit("order.charge.capture.complete", order_json(order))
-    for subscription in renewed:
-        lifecycle.extend(subscription)
-    order.state = DROrder.State.COMPLETE
-    order.state_transitions = {**order.state_transitions, "complete": time(now)}
-    order.save(update_fields=["state", "state_transitions"])
-    emit("order.complete", order_json(order))
-
-
 def _renewed_subscriptions(items) -> list[DRSubscription]:
     """The live subscriptions a renewal's items name (checked again: they may have moved on)."""
     ids = list(dict.fromkeys(item.subscription_id for item in items if item.subscription_id))
-    found = {s.pk: s for s in DRSubscription.objects.select_for_update().filter(pk__in=ids)}
+    found = {s.pk: s for s in DRSubscription.objects.filter(pk__in=ids)}
     for subscription_id in ids:
         subscription = found.get(subscription_id)
         if subscription is None or subscription.state not in DRSubscription.LIVE:
@@ -550,22 +552,11 @@ def _renewed_subscriptions(items) -> list[DRSubscription]:
     return [found[subscription_id] for subscription_id in ids]
 
 
-def _payment_failed(subscriptions: list[DRSubscription]) -> None:
-    for subscription in subscriptions:
-        if subscription.failing_payments:
-            subscription.failing_payments -= 1
-            subscription.save(update_fields=["failing_payments"])
-        lifecycle.payment_failed(subscription)
-
-
 def _acquire(order: DROrder, items: list[DRCheckoutItem]) -> list[DRSubscription]:
-    """Order items of an acquisition: one billing agreement, a draft subscription per subscriptionId."""
+    """Order items of an acquisition: a billing agreement and a draft subscription per subscriptionId."""
     customer = order.customer
     recurring = [item for item in items if item.recurring]
     plan = DRPlan.objects.get(pk=recurring[0].plan_id)
-    agreement = DRBillingAgreement.objects.create(
-        customer=customer, terms=plan.terms, source_id=customer.source_id, created_at=order.created_at
-    )
     members: dict[str, list[DRCheckoutItem]] = {}
     order_items = []
     for item in items:
@@ -573,9 +564,18 @@ def _acquire(order: DROrder, items: list[DRCheckoutItem]) -> list[DRSubscription
         if item.recurring:
             subscription_id = item.subscription_id or new_dr_id()
             members.setdefault(subscription_id, []).append(item)
-            copied.update(subscription_id=subscription_id, billing_agreement_id=agreement.pk)
-        order_items.append(DROrderItem(order=order, **copied))
-    DROrderItem.objects.bulk_create(order_items)
+            copied.update(subscription_id=subscription_id)
+        order_items.append((item, copied))
+    agreements = {
+        subscription_id: DRBillingAgreement.objects.create(
+            customer=customer, terms=plan.terms, source_id=order.source_id or "", created_at=order.created_at
+        )
+        for subscription_id in members
+    }
+    for item, copied in order_items:
+        if item.recurring:
+            copied["billing_agreement_id"] = agreements[copied["subscription_id"]].pk
+    DROrderItem.objects.bulk_create(DROrderItem(order=order, **copied) for _, copied in order_items)
     created = []
     for subscription_id, subscribed in members.items():
         created.append(
@@ -584,9 +584,8 @@ def _acquire(order: DROrder, items: list[DRCheckoutItem]) -> list[DRSubscription
                 plan=plan,
                 customer=customer,
                 currency=order.currency,
-                billing_agreement=agreement,
+                billing_agreement=agreements[subscription_id],
                 acquisition_order=order,
-                source_id=customer.source_id,
                 free_trial=all(item.free_trial for item in subscribed),
                 items=[_subscription_item(item) for item in subscribed],
                 created_at=order.created_at,

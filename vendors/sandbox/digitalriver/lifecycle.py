@@ -5,7 +5,6 @@ The lifecycle of vendors.md 3, on the sandbox clock:
   contractBindingUntil = now + contractBindingDays, currentPeriodEndDate = now + one period,
   nextInvoiceDate = end - billingOffsetDays, nextReminderDate = end - reminderOffsetDays;
   a free-trial subscription becomes activeFree;
-- a captured renewal moves the period on by one (subscription.extended);
 - on nextReminderDate, subscription.reminder, once per period (data: the subscription and the
   draft invoice it opens);
 - a failed renewal payment leaves the subscription activePendingInvoice
@@ -14,8 +13,8 @@ The lifecycle of vendors.md 3, on the sandbox clock:
 - lapse (a source that was never fixed) is triggered by hand: subscription.lapsed;
 - a deactivated plan ends its subscriptions at their next invoice date.
 
-The sandbox does not charge renewals by itself: the back office orders them (002, an external
-subscription). Time-driven changes are applied by run_due(), which every Digital River request,
+Activation takes the acquisition order's primary source as the subscription's sourceId. Orders
+never move a subscription: a renewal order the back office makes is only charged. Time-driven changes are applied by run_due(), which every Digital River request,
 the pay page and every move of the sandbox clock call.
 """
 
@@ -128,6 +127,10 @@ def activate(subscription: DRSubscription) -> DRSubscription:
     else:
         subscription.state, subscription.activated_at = State.ACTIVE, now
     subscription.periods = 1
+    # Digital River takes the acquisition order's primary source for the renewals.
+    order = subscription.acquisition_order
+    if order is not None and order.source_id:
+        subscription.source_id = order.source_id
     subscription.contract_binding_until = now + timedelta(days=plan.contract_binding_days)
     _set_dates(subscription, now + period(plan))
     _save(subscription)
@@ -178,21 +181,6 @@ def payment_failed(subscription: DRSubscription) -> DRSubscription:
     subscription.payment_failed_at = subscription.payment_failed_at or _now()
     _save(subscription)
     emit("subscription.payment_failed", subscription_json(subscription), previous)
-    return subscription
-
-
-def fail_payments(
-    subscription: DRSubscription, times: int = 1, stage: str = "authorization"
-) -> DRSubscription:
-    """Sandbox control: the next `times` renewal payments fail, at authorization (409) or capture."""
-    if times < 1:
-        raise ValueError("times must be at least 1.")
-    if stage not in ("authorization", "capture"):
-        raise ValueError("stage is authorization or capture.")
-    if subscription.state in (State.CANCELLED, State.ENDED, State.FAILED, State.LAPSED):
-        raise conflict("invalid_request", f"Subscription {subscription.pk} is {subscription.state}.", "state")
-    subscription.failing_payments, subscription.failing_payment_stage = times, stage
-    subscription.save(update_fields=["failing_payments", "failing_payment_stage"])
     return subscription
 
 

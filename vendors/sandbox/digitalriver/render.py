@@ -1,4 +1,5 @@
-"""Each sandbox object as Digital River's JSON ([DR-OAS] Plan, Customer, Checkout, Order, Subscription, Event).
+"""Each sandbox object as Digital River's JSON ([DR-OAS] Plan, Customer, Source, Checkout, Order, Charge,
+Fulfillment, Subscription, Event).
 
 Times are ISO 8601 UTC with a `Z` to the second, money is a JSON number, and the fields the
 schema marks read-only (totals, states, transitions) are filled in the way Digital River does.
@@ -10,13 +11,18 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from vendors.sandbox.models import (
+    DRCharge,
+    DRChargeOperation,
     DRCheckout,
     DRCheckoutSession,
     DRCustomer,
     DREvent,
+    DRFulfillment,
     DRItemFields,
     DROrder,
+    DROrderItem,
     DRPlan,
+    DRSource,
     DRSubscription,
 )
 
@@ -72,38 +78,85 @@ def customer_json(customer: DRCustomer) -> dict:
     body = {
         "id": customer.id,
         "type": customer.type,
-        "enabled": True,
+        "enabled": customer.enabled,
         "requestToBeForgotten": False,
         "createdTime": time(customer.created_at),
         "updatedTime": time(customer.updated_at),
         "liveMode": False,
-        "locale": "en_US",
+        "locale": customer.locale,
     }
     _set(body, email=customer.email, metadata=customer.metadata)
-    if customer.source_id:
-        body["defaultSourceId"] = customer.source_id
-        body["sources"] = [source_json(customer.source_id, customer)]
+    saved = [source_json(source) for source in customer.sources.filter(state=DRSource.State.CHARGEABLE)]
+    if customer.default_source_id:
+        body["defaultSourceId"] = customer.default_source_id
+    if saved:
+        body["sources"] = saved
     return body
 
 
-def source_json(source_id: str, customer: DRCustomer, amount: Decimal | None = None) -> dict:
-    """The reusable card the customer paid with (the sandbox's stand-in for a real source)."""
+def source_json(source: DRSource, amount: Decimal | None = None) -> dict:
+    """Source: a card, with customerId once saved to a customer."""
     body = {
-        "id": source_id,
-        "type": "creditCard",
-        "reusable": True,
-        "state": "chargeable",
-        "customerId": customer.id,
+        "id": source.id,
+        "createdTime": time(source.created_at),
+        "type": source.type,
+        "reusable": source.reusable,
+        "state": source.state,
+        "flow": "standard",
+        "clientSecret": f"{source.id}_sandbox",
         "liveMode": False,
-        "creditCard": {
-            "brand": "Visa",
-            "expirationMonth": 12,
-            "expirationYear": 2035,
-            "lastFourDigits": "1111",
-        },
     }
+    if source.customer_id:
+        body["customerId"] = source.customer_id
+    if source.type == "creditCard":
+        body["creditCard"] = dict(source.credit_card or {})
     if amount is not None:
         body["amount"] = number(amount)
+    return body
+
+
+def charge_json(charge: DRCharge) -> dict:
+    """Charge: the authorised amount and what captures, cancels and refunds did to it."""
+    operations = list(charge.operations.all())
+    captures = [_operation_json(op) for op in operations if op.kind == DRChargeOperation.Kind.CAPTURE]
+    cancels = [_operation_json(op) for op in operations if op.kind == DRChargeOperation.Kind.CANCEL]
+    refunds = [_charge_refund_json(refund) for refund in charge_refunds(charge)]
+    body = {
+        "id": charge.id,
+        "createdTime": time(charge.created_at),
+        "currency": charge.currency,
+        "amount": number(charge.amount),
+        "state": charge.state,
+        "captured": any(op["state"] == "complete" for op in captures),
+        "refunded": any(refund["state"] == "complete" for refund in refunds),
+        "sourceId": charge.source_id,
+        "type": charge.type,
+        "liveMode": False,
+    }
+    _set(body, orderId=charge.order_id, captures=captures, cancels=cancels, refunds=refunds)
+    return body
+
+
+def charge_refunds(charge: DRCharge) -> list:
+    """The refunds of a charge (none before refunds exist)."""
+    return []
+
+
+def _charge_refund_json(refund) -> dict:
+    return {}
+
+
+def _operation_json(op: DRChargeOperation) -> dict:
+    body = {
+        "id": op.id,
+        "createdTime": time(op.created_at),
+        "updatedTime": time(op.created_at),
+        "amount": number(op.amount),
+        "state": op.state,
+    }
+    _set(
+        body, failureCode=op.failure_code, failureMessage=op.failure_message, fulfillmentId=op.fulfillment_id
+    )
     return body
 
 
@@ -185,18 +238,50 @@ def checkout_json(checkout: DRCheckout) -> dict:
         "items": [_item_json(item) for item in checkout.items.all()],
         **_totals(checkout.total_amount),
     }
+    if checkout.source_id:
+        body["payment"] = {"sources": [source_json(checkout.source, checkout.total_amount)]}
     _set(body, email=checkout.email, upstreamId=checkout.upstream_id, metadata=checkout.metadata)
     return body
 
 
-def order_json(order: DROrder) -> dict:
-    paid = order.state == DROrder.State.COMPLETE
-    items = []
-    for item in order.items.all():
-        body = _item_json(item)
-        body["state"] = "paid" if paid else "created"
-        body["availableToRefundAmount"] = number(item.amount) if paid else 0.0
-        items.append(body)
+def _order_item_json(item: DROrderItem) -> dict:
+    body = _item_json(item)
+    done = item.fulfilled_quantity + item.cancelled_quantity
+    if done < item.quantity:
+        state = "created"
+    elif item.fulfilled_quantity:
+        state = "fulfilled"
+    else:
+        state = "cancelled"
+    transitions = {"fulfilled": time(item.fulfilled_at), "cancelled": time(item.cancelled_at)}
+    body["state"] = state
+    body["stateTransitions"] = {"created": time(item.order.created_at)} | {
+        name: value for name, value in transitions.items() if value and state != "created"
+    }
+    body["availableToRefundAmount"] = number(item.captured_amount - item.refunded_amount)
+    return body
+
+
+def order_amounts(order: DROrder) -> dict[str, Decimal]:
+    """capturedAmount, cancelledAmount, refundedAmount (succeeded), availableToRefundAmount."""
+    items = list(order.items.all())
+    captured = sum((item.captured_amount for item in items), Decimal(0))
+    reserved = sum((item.refunded_amount for item in items), Decimal(0))  # pending and succeeded
+    return {
+        "capturedAmount": captured,
+        "cancelledAmount": sum((item.cancelled_amount for item in items), Decimal(0)),
+        "refundedAmount": refunded_of(order),
+        "availableToRefundAmount": captured - reserved,
+    }
+
+
+def refunded_of(order: DROrder) -> Decimal:
+    """What succeeded refunds gave back (none before refunds exist)."""
+    return Decimal(0)
+
+
+def order_json(order: DROrder, *, payment: bool = True) -> dict:
+    items = [_order_item_json(item) for item in order.items.select_related("order")]
     body = {
         "id": order.id,
         "createdTime": time(order.created_at),
@@ -211,17 +296,17 @@ def order_json(order: DROrder) -> dict:
         "state": order.state,
         "stateTransitions": dict(order.state_transitions),
         "fraudState": "passed",
-        "capturedAmount": number(order.captured_amount),
-        "cancelledAmount": 0.0,
-        "refundedAmount": 0.0,
-        "availableToRefundAmount": number(order.captured_amount),
+        **{name: number(amount) for name, amount in order_amounts(order).items()},
         "requestToBeForgotten": False,
         "liveMode": False,
         "items": items,
         **_totals(order.total_amount),
     }
-    if order.source_id:
-        body["payment"] = {"sources": [source_json(order.source_id, order.customer, order.total_amount)]}
+    if payment and order.source_id:
+        body["payment"] = {
+            "sources": [source_json(order.source, order.total_amount)],
+            "charges": [charge_json(charge) for charge in order.charges.all()],
+        }
     session = DRCheckoutSession.objects.filter(checkout_id=order.checkout_id).values_list("id", flat=True)
     _set(
         body,
@@ -230,6 +315,22 @@ def order_json(order: DROrder) -> dict:
         metadata=order.metadata,
         checkoutSessionId=session.first(),
     )
+    return body
+
+
+def fulfillment_json(fulfillment: DRFulfillment, *, details: bool = False) -> dict:
+    """Fulfillment; with `details`, the orderDetails (the order without its payment)."""
+    body = {
+        "id": fulfillment.id,
+        "createdTime": time(fulfillment.created_at),
+        "orderId": fulfillment.order_id,
+        "items": list(fulfillment.items),
+        "liveMode": False,
+        **fulfillment.shipment,
+    }
+    _set(body, metadata=fulfillment.metadata)
+    if details:
+        body["orderDetails"] = order_json(fulfillment.order, payment=False)
     return body
 
 

@@ -5,8 +5,10 @@ Digital River's envelope `{"type", "errors": [{"code", "parameter", "message"}]}
 `{"hasMore", "data"}`, newest first, with `limit` (1..100, default 10), `startingAfter` and
 `endingBefore` (which wins when both are given).
 
-Endpoints: plans (create with our id, read, list, update, delete), customers, drop-in checkout
-sessions, checkouts, orders, subscriptions (read, list, activate, cancel, delete) and events.
+Endpoints: plans (create with our id, read, list, update, delete), customers (create, read,
+update, save and remove sources), sources (read), drop-in checkout sessions, checkouts (with
+attaching and detaching the primary source), orders (which only authorise), fulfillments (which
+capture and cancel), subscriptions (read, list, activate, cancel, update, delete) and events.
 The rules live in vendors.sandbox.digitalriver; the customer's pay page is in digitalriver_pay.
 Every request first applies what the sandbox clock has made due (reminders, failures).
 """
@@ -24,7 +26,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path, reverse
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver import checkouts, fulfillments, lifecycle, sources
 from vendors.sandbox.digitalriver.checkouts import metadata_of
 from vendors.sandbox.digitalriver.errors import (
     DRError,
@@ -39,17 +41,21 @@ from vendors.sandbox.digitalriver.render import (
     checkout_json,
     customer_json,
     event_json,
+    fulfillment_json,
     order_json,
     plan_json,
     session_json,
+    source_json,
     subscription_json,
 )
 from vendors.sandbox.models import (
     DRCheckout,
     DRCustomer,
     DREvent,
+    DRFulfillment,
     DROrder,
     DRPlan,
+    DRSource,
     DRSubscription,
     Vendor,
     new_dr_id,
@@ -79,6 +85,7 @@ PLAN_STAMPS = {"active": "activated_at", "discontinued": "discontinued_at", "dea
 CUSTOMER_FIELDS = {
     "defaultSourceId", "email", "enabled", "id", "locale", "metadata", "shipping", "taxCertificate", "type",
 }  # fmt: skip
+CUSTOMER_UPDATABLE = {"defaultSourceId", "email", "enabled", "locale", "metadata", "type"}
 
 
 def fault_error(status: int, message: str) -> HttpResponse:
@@ -343,12 +350,73 @@ def customers(request: HttpRequest) -> HttpResponse:
     return _created(customer_json(customer))
 
 
-@api("GET")
-def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
-    customer = DRCustomer.objects.filter(pk=customer_id).first()
+def _customer(customer_id: str) -> DRCustomer:
+    customer = DRCustomer.objects.select_for_update().filter(pk=customer_id).first()
     if customer is None:
         raise not_found("Customer", customer_id)
+    return customer
+
+
+@api("GET", "POST")
+def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
+    customer = _customer(customer_id)
+    if request.method == "POST":
+        _update_customer(customer, _body(request))
     return JsonResponse(customer_json(customer))
+
+
+def _update_customer(customer: DRCustomer, body: dict) -> None:
+    """POST /customers/{id} (UpdateCustomerRequest): email, locale, enabled, metadata, type, defaultSourceId."""
+    unknown = sorted(set(body) - CUSTOMER_UPDATABLE)
+    if unknown:
+        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a customer.", unknown[0])
+    if "defaultSourceId" in body:
+        source = sources.find(str(body["defaultSourceId"] or ""), parameter="defaultSourceId")
+        if source.customer_id != customer.pk or source.state != DRSource.State.CHARGEABLE:
+            raise invalid(
+                "defaultSourceId", f"Source {source.pk} is not a source saved to customer {customer.pk}."
+            )
+        customer.default_source = source
+    if "email" in body:
+        email = body["email"] or ""
+        if not isinstance(email, str) or (email and "@" not in email):
+            raise invalid("email", "email must be an e-mail address.")
+        customer.email = email
+    if "type" in body:
+        if body["type"] not in ("individual", "business"):
+            raise invalid("type", "type must be individual or business.")
+        customer.type = body["type"]
+    if "locale" in body:
+        if not isinstance(body["locale"], str):
+            raise invalid("locale", "locale must be a string.")
+        customer.locale = body["locale"]
+    if "enabled" in body:
+        if not isinstance(body["enabled"], bool):
+            raise invalid("enabled", "enabled must be true or false.")
+        customer.enabled = body["enabled"]
+    if "metadata" in body:
+        customer.metadata = metadata_of(body["metadata"], "metadata")
+    customer.updated_at = sandbox_now()
+    customer.save()
+
+
+@api("POST", "DELETE")
+def customer_source(request: HttpRequest, customer_id: str, source_id: str) -> HttpResponse:
+    """Save a source to the customer (200, the source) or remove it (204: it is cancelled)."""
+    customer = _customer(customer_id)
+    source = sources.find(source_id)
+    if request.method == "DELETE":
+        sources.remove_from_customer(customer, source)
+        return HttpResponse(status=204)
+    return JsonResponse(source_json(sources.save_to_customer(customer, source)))
+
+
+# --- Sources -------------------------------------------------------------------------------------
+
+
+@api("GET")
+def source_detail(request: HttpRequest, source_id: str) -> HttpResponse:
+    return JsonResponse(source_json(sources.find(source_id)))
 
 
 # --- Checkout sessions and checkouts ------------------------------------------------------------
@@ -388,6 +456,20 @@ def _filter_by_common(request: HttpRequest, found: QuerySet) -> QuerySet:
     return found
 
 
+@api("POST", "DELETE")
+def checkout_source(request: HttpRequest, checkout_id: str, source_id: str) -> HttpResponse:
+    """Attach the checkout's primary source (200, the Source as the schema answers) or detach it (204)."""
+    checkout = DRCheckout.objects.select_for_update().filter(pk=checkout_id).first()
+    if checkout is None:
+        raise not_found("Checkout", checkout_id)
+    source = sources.find(source_id)
+    if request.method == "DELETE":
+        sources.detach_from_checkout(checkout, source)
+        return HttpResponse(status=204)
+    sources.attach_to_checkout(checkout, source)
+    return JsonResponse(source_json(source, checkout.total_amount))
+
+
 @api("GET", "DELETE")
 def checkout_detail(request: HttpRequest, checkout_id: str) -> HttpResponse:
     checkout = DRCheckout.objects.filter(pk=checkout_id).first()
@@ -416,10 +498,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         checkout = DRCheckout.objects.filter(pk=str(checkout_id)).first()
         if checkout is None:
             raise not_found("Checkout", checkout_id, "checkoutId")
-        order = checkouts.place_order(checkout)
-        answer = order_json(order)  # as accepted; the capture follows at once
-        checkouts.capture(order)
-        return _created(answer)
+        return _created(order_json(checkouts.place_order(checkout)))
     found = _filter_by_common(request, DROrder.objects.prefetch_related("items").select_related("customer"))
     if request.GET.get("checkoutId"):
         found = found.filter(checkout_id=request.GET["checkoutId"])
@@ -434,6 +513,29 @@ def order_detail(request: HttpRequest, order_id: str) -> HttpResponse:
     if order is None:
         raise not_found("Order", order_id)
     return JsonResponse(order_json(order))
+
+
+# --- Fulfillments --------------------------------------------------------------------------------
+
+
+@api("GET", "POST")
+def fulfillments_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        return _created(fulfillment_json(fulfillments.create(_body(request))))
+    found = DRFulfillment.objects.all()
+    if request.GET.get("orderId"):
+        found = found.filter(order_id=request.GET["orderId"])
+    if _values(request, "ids"):
+        found = found.filter(pk__in=_values(request, "ids"))
+    return _page(request, found, fulfillment_json)
+
+
+@api("GET")
+def fulfillment_detail(request: HttpRequest, fulfillment_id: str) -> HttpResponse:
+    fulfillment = DRFulfillment.objects.select_related("order").filter(pk=fulfillment_id).first()
+    if fulfillment is None:
+        raise not_found("Fulfillment", fulfillment_id)
+    return JsonResponse(fulfillment_json(fulfillment, details=True))
 
 
 # --- Subscriptions -------------------------------------------------------------------------------
@@ -498,11 +600,16 @@ urlpatterns = [
     re_path(r"^plans/(?P<plan_id>[^/]+)/?$", plan_detail),
     re_path(r"^customers/?$", customers),
     re_path(r"^customers/(?P<customer_id>[^/]+)/?$", customer_detail),
+    re_path(r"^customers/(?P<customer_id>[^/]+)/sources/(?P<source_id>[^/]+)/?$", customer_source),
+    re_path(r"^sources/(?P<source_id>[^/]+)/?$", source_detail),
     re_path(r"^drop-in/checkout-sessions/?$", checkout_sessions),
     re_path(r"^checkouts/?$", checkouts_view),
     re_path(r"^checkouts/(?P<checkout_id>[^/]+)/?$", checkout_detail),
+    re_path(r"^checkouts/(?P<checkout_id>[^/]+)/sources/(?P<source_id>[^/]+)/?$", checkout_source),
     re_path(r"^orders/?$", orders),
     re_path(r"^orders/(?P<order_id>[^/]+)/?$", order_detail),
+    re_path(r"^fulfillments/?$", fulfillments_view),
+    re_path(r"^fulfillments/(?P<fulfillment_id>[^/]+)/?$", fulfillment_detail),
     re_path(r"^subscriptions/?$", subscriptions),
     re_path(r"^subscriptions/(?P<subscription_id>[^/]+)/?$", subscription_detail),
     re_path(r"^events/?$", events),

@@ -1,9 +1,13 @@
 """The page a person uses to pay a Digital River checkout session as the customer would.
 
 GET /sandbox/digitalriver/pay/<session id>/ shows the items, the plan's terms and the recurring
-billing agreement the customer accepts; POST pays (checkout, order, draft subscriptions, billing
-agreement, capture, events) or declines the card (the session stays open). After paying, the
-customer is sent to the session's `redirects.successUrl` when it has one.
+billing agreement the customer accepts, and a card form (brand, last four digits, expiry; by
+default Visa 1111 expiring in three years) or the customer's saved sources. POST pays: the card
+becomes a reusable source saved to the customer (the save-payment agreement), the checkout's
+primary source and the order's payment.sources[0]; the order is accepted and only authorised
+(nothing is captured before a fulfilment); draft subscriptions and billing agreements, events.
+"Decline card" declines it (the session stays open). After paying, the customer is sent to the
+session's `redirects.successUrl` when it has one.
 """
 
 from __future__ import annotations
@@ -15,9 +19,9 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path, reverse
 
-from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
-from vendors.sandbox.models import DRCheckoutSession, DROrder, DRPlan
+from vendors.sandbox.models import DRCheckoutSession, DROrder, DRPlan, DRSource
 
 
 def pay(request: HttpRequest, session_id: str) -> HttpResponse:
@@ -29,12 +33,15 @@ def pay(request: HttpRequest, session_id: str) -> HttpResponse:
         decline = request.POST.get("action") == "decline"
         declined = None
         try:
+            source_id, card = _payment_method(request)
             with transaction.atomic():
                 lifecycle.run_due()
                 try:
-                    order = checkouts.pay_session(session, decline=decline)
+                    order = checkouts.pay_session(session, decline=decline, source_id=source_id, card=card)
                 except PaymentDeclined as refusal:  # caught inside: what the failure changed is kept
                     order, declined = None, refusal
+        except ValueError as wrong:
+            error, status = str(wrong), 400
         except DRError as refused:
             error, status = str(refused), refused.status
         else:
@@ -49,6 +56,30 @@ def pay(request: HttpRequest, session_id: str) -> HttpResponse:
                 return HttpResponseRedirect(reverse("sandbox-dr-pay", args=[session.pk]))
         session.refresh_from_db()
     return render(request, "sandbox/digitalriver/pay.html", _context(session, error), status=status)
+
+
+def _payment_method(request: HttpRequest) -> tuple[str | None, dict | None]:
+    """A saved source the customer picked, or the card typed in (ValueError when it does not read)."""
+    chosen = request.POST.get("source") or "new"
+    if chosen != "new":
+        return chosen, None
+    defaults = sources.default_card()
+    return None, sources.read_card(
+        request.POST.get("brand") or defaults["brand"],
+        request.POST.get("last_four") or defaults["lastFourDigits"],
+        request.POST.get("expiration_month") or defaults["expirationMonth"],
+        request.POST.get("expiration_year") or defaults["expirationYear"],
+    )
+
+
+def card_form_context(customer_id: str | None) -> dict:
+    """What the card form shows: the default card and the customer's saved sources."""
+    saved = (
+        DRSource.objects.filter(customer_id=customer_id, state=DRSource.State.CHARGEABLE)
+        if customer_id
+        else []
+    )
+    return {"card": sources.default_card(), "brands": sources.BRANDS, "saved_sources": list(saved)}
 
 
 def _context(session: DRCheckoutSession, error: str) -> dict:
@@ -83,6 +114,7 @@ def _context(session: DRCheckoutSession, error: str) -> dict:
         "order": order,
         "subscriptions": order.acquired_subscriptions.all() if order else [],
         "error": error,
+        **card_form_context(session.customer_id),
     }
 
 

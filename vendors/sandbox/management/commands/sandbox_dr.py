@@ -3,18 +3,20 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from vendors.sandbox.digitalriver import checkouts, lifecycle
+from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
-from vendors.sandbox.models import DRCheckoutSession, DREvent, DRSubscription
+from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DREvent, DRSource, DRSubscription
 
 
 class Command(BaseCommand):
     help = (
-        "Digital River sandbox: `pay --session ID [--decline]` pays a checkout session as the customer; "
-        "`fail-payment --subscription ID [--times N] [--at authorization|capture]` makes its next "
-        "renewal payment(s) fail; `lapse --subscription ID`; `deliver [--event ID]` posts undelivered "
-        "events to the webhook again; `run` applies what the sandbox clock made due."
+        "Digital River sandbox: `pay --session ID [--decline] [--source ID]` pays a checkout session as "
+        "the customer; `fail-payment (--source ID | --subscription ID) [--times N] "
+        "[--at authorization|capture]` makes the source's next charge(s) fail; `expire-card (--source ID "
+        "| --subscription ID)` puts the card's expiry in the past; `new-source [--customer ID] "
+        "[--single-use]` makes a card source; `lapse --subscription ID`; `deliver [--event ID]` posts "
+        "undelivered events to the webhook again; `run` applies what the sandbox clock made due."
     )
 
     def add_arguments(self, parser):
@@ -22,20 +24,32 @@ class Command(BaseCommand):
         pay = actions.add_parser("pay", help="Pay a checkout session as the customer would.")
         pay.add_argument("--session", required=True, help="The checkout session id.")
         pay.add_argument("--decline", action="store_true", help="The card is declined instead.")
-        fail = actions.add_parser("fail-payment", help="Make the next renewal payment(s) fail.")
-        fail.add_argument("--subscription", required=True)
-        fail.add_argument("--times", type=int, default=1, help="How many payments fail (default 1).")
+        pay.add_argument("--source", help="Pay with this saved source of the customer (default: a new card).")
+        fail = actions.add_parser("fail-payment", help="Make a source's next charge(s) fail.")
+        self._source_arguments(fail)
+        fail.add_argument("--times", type=int, default=1, help="How many charges fail (default 1; 0 clears).")
         fail.add_argument(
             "--at",
             choices=["authorization", "capture"],
             default="authorization",
-            help="authorization: POST /orders answers 409; capture: the order is made, its capture fails.",
+            help="authorization: POST /orders answers 409 (and an invoice charge is declined); capture: "
+            "the order is made, the capture of its fulfilment fails.",
         )
+        expire = actions.add_parser("expire-card", help="The source's card expires (expiry in the past).")
+        self._source_arguments(expire)
+        new = actions.add_parser("new-source", help="Make a reusable card source, as the Drop-in would.")
+        new.add_argument("--customer", help="Save it to this customer.")
+        new.add_argument("--single-use", action="store_true", help="A source that cannot be reused or saved.")
         lapse = actions.add_parser("lapse", help="The subscription lapses (subscription.lapsed).")
         lapse.add_argument("--subscription", required=True)
         send = actions.add_parser("deliver", help="Post undelivered events to the webhook again.")
         send.add_argument("--event", help="Only this event (delivered or not).")
         actions.add_parser("run", help="Apply what the sandbox clock has made due.")
+
+    @staticmethod
+    def _source_arguments(parser):
+        parser.add_argument("--source", help="The source id.")
+        parser.add_argument("--subscription", help="Or: the source of this subscription (its sourceId).")
 
     def handle(self, *args, action, **options):
         try:
@@ -45,7 +59,7 @@ class Command(BaseCommand):
         except DRError as refused:
             raise CommandError(str(refused)) from None
 
-    def _pay(self, session, decline, **options):
+    def _pay(self, session, decline, source=None, **options):
         found = DRCheckoutSession.objects.filter(pk=session).first()
         if found is None:
             raise CommandError(f"No Digital River checkout session {session}.")
@@ -53,7 +67,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             lifecycle.run_due()
             try:
-                order = checkouts.pay_session(found, decline=decline)
+                order = checkouts.pay_session(found, decline=decline, source_id=source)
             except PaymentDeclined as refusal:  # caught inside: what the failure changed is kept
                 declined = refusal
         if declined is not None:
@@ -63,16 +77,35 @@ class Command(BaseCommand):
             return
         subscriptions = ", ".join(s.pk for s in order.acquired_subscriptions.all()) or "none"
         self.stdout.write(
-            f"Paid session {found.pk}: order {order.pk} ({order.state}); subscriptions: {subscriptions}."
+            f"Paid session {found.pk}: order {order.pk} ({order.state}), source {order.source_id}; "
+            f"subscriptions: {subscriptions}."
         )
 
-    def _fail_payment(self, subscription, times, at, **options):
-        if times < 1:
-            raise CommandError("--times must be at least 1.")
+    def _fail_payment(self, times, at, source=None, subscription=None, **options):
+        if times < 0:
+            raise CommandError("--times must be 0 or more.")
         with transaction.atomic():
-            found = self._subscription(subscription)
-            lifecycle.fail_payments(found, times=times, stage=at)
-        self.stdout.write(f"The next {times} renewal payment(s) of {found.pk} will fail at {at}.")
+            found = sources.fail_charges(self._source(source, subscription), times=times, stage=at)
+        self.stdout.write(f"The next {times} charge(s) of source {found.pk} will fail at {at}.")
+
+    def _expire_card(self, source=None, subscription=None, **options):
+        with transaction.atomic():
+            found = sources.expire_card(self._source(source, subscription))
+        card = found.credit_card
+        self.stdout.write(
+            f"The card of source {found.pk} now expired {card['expirationMonth']}/{card['expirationYear']}."
+        )
+
+    def _new_source(self, customer=None, single_use=False, **options):
+        with transaction.atomic():
+            owner = None
+            if customer:
+                owner = DRCustomer.objects.filter(pk=customer).first()
+                if owner is None:
+                    raise CommandError(f"No Digital River customer {customer}.")
+            found = sources.create_source(reusable=not single_use, customer=owner)
+        saved = f", saved to customer {owner.pk}" if owner else ""
+        self.stdout.write(f"Source {found.pk} ({'single-use' if single_use else 'reusable'}{saved}).")
 
     def _lapse(self, subscription, **options):
         with transaction.atomic():
@@ -102,4 +135,16 @@ class Command(BaseCommand):
         )
         if found is None:
             raise CommandError(f"No Digital River subscription {subscription_id}.")
+        return found
+
+    def _source(self, source_id: str | None, subscription_id: str | None) -> DRSource:
+        if bool(source_id) == bool(subscription_id):
+            raise CommandError("Give either --source or --subscription.")
+        if subscription_id:
+            source_id = self._subscription(subscription_id).source_id
+            if not source_id:
+                raise CommandError(f"Subscription {subscription_id} has no sourceId (is it activated?).")
+        found = DRSource.objects.select_for_update().filter(pk=source_id).first()
+        if found is None:
+            raise CommandError(f"No Digital River source {source_id}.")
         return found
