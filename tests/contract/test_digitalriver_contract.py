@@ -205,6 +205,38 @@ def traffic(api, exchanges, vendor_sandbox):
     order = api.post("/orders", {"checkoutId": renewal["id"]})
     dr_fail_charges(spare, stage="capture")
     fulfil(api, order)
+    # An external subscription: acquired with a saved source, renewed on its agreement.
+    external = {"subscriptionId": "ext-1", "terms": "Renews every year.", "autoRenewal": True}
+    acquired = api.post(
+        "/orders",
+        {
+            "checkoutId": checkout(
+                api,
+                "cust-1",
+                [{"skuId": "zone", "price": 20.0, "subscriptionInfo": external}],
+                sourceId=spare,
+            )["id"]
+        },
+    )
+    agreement = acquired["items"][0]["subscriptionInfo"]["billingAgreementId"]
+    renewed = checkout(
+        api,
+        "cust-1",
+        [
+            {
+                "skuId": "zone",
+                "price": 20.0,
+                "subscriptionInfo": {
+                    "subscriptionId": "ext-1",
+                    "billingAgreementId": agreement,
+                    "autoRenewal": True,
+                },
+            }
+        ],
+        charge_type="merchant_initiated",
+        sourceId=spare,
+    )
+    fulfil(api, api.post("/orders", {"checkoutId": renewed["id"]}))
     other = dr_new_source()
     api.post(f"/customers/cust-1/sources/{other}")
     loose = checkout(api, "cust-1", [one_off()], sourceId=other)

@@ -614,12 +614,23 @@ class DRCheckoutItem(DRItemFields):
 
 
 class DRBillingAgreement(models.Model):
-    """The recurring billing agreement a customer accepted when paying an acquisition."""
+    """The recurring billing agreement a customer accepted when paying an acquisition.
+
+    It covers the subscriptionIds of its acquisition (of the subscription service, or external)
+    and remembers the primary source last charged under it.
+    """
 
     id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
     customer = models.ForeignKey(DRCustomer, on_delete=models.PROTECT, related_name="billing_agreements")
     terms = models.TextField(blank=True)
     source_id = models.CharField(max_length=64, blank=True)
+    subscription_ids = models.JSONField(default=list, blank=True)
+    service = models.BooleanField(
+        default=False, help_text="For subscriptions of Digital River's subscription service (else external)."
+    )
+    acquisition_order = models.ForeignKey(
+        "DROrder", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(default=sandbox_now)
 
     class Meta:

@@ -1,28 +1,42 @@
 """Checkout sessions, checkouts, paying and orders, with Digital River's rules.
 
-The rules are enforced here independently of the back office (003, 002, vendors.md 3):
-- every recurring item of an acquisition needs `terms` (400 missing_parameter) and must not say
-  `autoRenewal: false` (400 invalid_request); its plan must exist and be active (plan_not_active);
-- the recurring items of one checkout share one plan and, where given, one subscriptionId
-  (409 conflict plan_limit_reached on planId);
+A subscription is run by Digital River's subscription service (its items carry `planId`) or is
+external (third-party coordinated: no `planId`). The rules are enforced here independently of the
+back office (003, 002, vendors.md 3):
+- subscription service: every recurring item of an acquisition needs `terms` (400
+  missing_parameter), the plan's own, and must not say `autoRenewal: false` (400
+  invalid_request); its plan must exist and be active (plan_not_active); the recurring items of
+  one checkout share one plan and, where given, one subscriptionId (409 conflict
+  plan_limit_reached on planId);
+- external: each recurring item has `autoRenewal: true` (false: 400 invalid_request; left out:
+  400 missing_parameter), `terms` and our own `subscriptionId` (Digital River generates none: 400
+  missing_parameter). Several external subscriptions may be acquired in one checkout;
 - a free-trial flag must agree with a zero price, a paid item must not be a trial (400
   invalid_parameter on items);
 - `customerId` is required; `chargeType` is one of the enum;
-- a renewal item names its subscription and billing agreement (`subscriptionId`,
-  `billingAgreementId`), of a live subscription of the customer; terms are not needed (already
-  agreed). `merchant_initiated` checkouts renew only;
+- a renewal item (a `billingAgreementId`, or any recurring item of a merchant-initiated checkout)
+  names its `subscriptionId` and a billing agreement of the customer that covers it; terms are not
+  needed (already agreed). A merchant-initiated renewal needs `autoRenewal: true`. Several items
+  of one agreement may renew in one checkout. `merchant_initiated` checkouts renew only. A
+  renewal of a subscription of the service is not refused: it is charged like any order;
 - `sourceId` in POST /checkouts attaches the primary source (see sources).
 
 Paying (the pay page, or POST /orders) makes the order (accepted) and only authorises its
-primary source (payments): nothing is captured before a fulfilment. A paid session's source is a
-new reusable card saved to the customer, or one the customer had saved. An acquisition creates one
-draft subscription per subscriptionId (one per recurring item when none is given), each with its
-own billing agreement ("a one-to-one relationship exists between a subscription and a billing
-agreement"); a renewal keeps its agreement and changes no subscription.
+primary source (payments): nothing is captured before a fulfilment. A merchant-initiated order,
+and the acquisition of an external subscription, need a reusable source saved to the customer. A
+paid session's source is a new reusable card saved to the customer, or one the customer had
+saved. An acquisition gives each subscription its billing agreement ("a one-to-one relationship
+exists between a subscription and a billing agreement", AGREEMENT_PER_SUBSCRIPTION), returned on
+its items' subscriptionInfo.billingAgreementId; for the subscription service it also creates one
+draft subscription per subscriptionId (one per recurring item when none is given). A renewal
+keeps its agreement (the agreement remembers the source it was charged with) and changes no
+subscription.
 
 Sandbox choices where Digital River is SILENT: an unknown plan or customer is 400
-invalid_parameter; a plan not active is 409 plan_not_active; a renewal of a subscription that is
-not live is 409 invalid_request.
+invalid_parameter; a plan not active is 409 plan_not_active; one checkout cannot acquire both
+kinds (400 invalid_request, MIXED_ACQUISITIONS_REFUSED); a renewal whose agreement is not the
+customer's, or does not cover its subscriptionId, is 400 invalid_parameter; a renewal item with a
+planId is 400 invalid_parameter.
 Documented: a checkout already made into an order is 404 not_found on orderId ("Order … not
 found").
 """
@@ -78,6 +92,16 @@ SUBSCRIPTION_INFO_FIELDS = {
     "terms",
 }  # fmt: skip
 PLAN_LIMIT_MESSAGE = "Only one unique subscription plan can be supported in a checkout"
+# SANDBOX CHOICE (Digital River is silent): one checkout acquires either subscriptions of the
+# subscription service (planId) or external subscriptions, not both: 400 invalid_request.
+MIXED_ACQUISITIONS_REFUSED = True
+MIXED_MESSAGE = (
+    "A checkout acquires subscriptions of Digital River's subscription service (planId) or external "
+    "subscriptions, not both."
+)
+# "A one-to-one relationship exists between a subscription and a billing agreement": one agreement
+# per subscription (per subscriptionId). False: one agreement per acquisition order.
+AGREEMENT_PER_SUBSCRIPTION = True
 FREE_TRIAL_MESSAGE = (
     "The value of the Free Trial flag is not consistent with the item price or the aggregate price."
 )
@@ -101,8 +125,7 @@ class Item:
     free_trial: bool | None = None
     subscription_id: str = ""
     billing_agreement_id: str = ""
-    plan_id: str = ""  # as sent (renewals may leave it out)
-    subscription: DRSubscription | None = None
+    plan_id: str = ""  # as sent: the subscription service's items only
 
     @property
     def amount(self) -> Decimal:
@@ -230,15 +253,16 @@ def _item(raw: Any, charge_type: str, customer: DRCustomer) -> Item:
     item.renewal = bool(item.billing_agreement_id) or charge_type == "merchant_initiated"
     if item.renewal:
         _renewal_item(item, info, charge_type, customer)
+    elif item.plan_id:
+        _service_item(item, info)
     else:
-        _acquisition_item(item, info)
+        _external_item(item)
     if (item.free_trial is not None or not item.renewal) and bool(item.free_trial) != (item.amount == 0):
         raise invalid("items", FREE_TRIAL_MESSAGE)
     return item
 
 
-def _acquisition_item(item: Item, info: dict) -> None:
-    """The acquisition rules of 003."""
+def _no_auto_renewal_false(item: Item) -> None:
     if item.auto_renewal is False:
         raise DRError(
             400,
@@ -246,51 +270,68 @@ def _acquisition_item(item: Item, info: dict) -> None:
             "autoRenewal must be true or left out when acquiring a subscription.",
             "autoRenewal",
         )
+
+
+def _service_item(item: Item, info: dict) -> None:
+    """An acquisition of Digital River's subscription service (planId): the rules of 003."""
+    _no_auto_renewal_false(item)
     if not item.terms:
         raise missing("terms", "The terms of the plan are required for a subscription item.")
-    plan_id = info.get("planId")
-    if not plan_id:
-        raise missing("planId", "A subscription item needs the planId it belongs to.")
-    item.plan = _live_plan(plan_id, renewal=False)
+    item.plan = _live_plan(item.plan_id, renewal=False)
     if item.terms != item.plan.terms:
-        raise invalid("terms", f"The terms do not match the terms of plan {plan_id}.")
+        raise invalid("terms", f"The terms do not match the terms of plan {item.plan_id}.")
     if item.subscription_id and DRSubscription.objects.filter(pk=item.subscription_id).exists():
         raise conflict(
             "already_exists", f"Subscription {item.subscription_id} already exists.", "subscriptionId"
         )
 
 
+def _external_item(item: Item) -> None:
+    """An acquisition of an external subscription (no planId): autoRenewal true, terms, our subscriptionId."""
+    _no_auto_renewal_false(item)
+    if item.auto_renewal is None:
+        raise missing("autoRenewal", "An external subscription's item must set autoRenewal to true.")
+    if not item.terms:
+        raise missing("terms", "The terms the customer accepts are required for a subscription item.")
+    if not item.subscription_id:
+        raise missing(
+            "subscriptionId",
+            "Digital River generates no subscriptionId without a planId: send your own.",
+        )
+
+
 def _renewal_item(item: Item, info: dict, charge_type: str, customer: DRCustomer) -> None:
-    """A renewal names a live subscription of the customer and its billing agreement (002)."""
+    """A renewal names a subscriptionId and the billing agreement of the customer that covers it (002)."""
     if not item.subscription_id:
         raise missing("subscriptionId", "A renewal item needs the subscriptionId it renews.")
     if not item.billing_agreement_id:
         raise missing("billingAgreementId", "A renewal item needs the billing agreement of the subscription.")
-    if charge_type == "merchant_initiated" and item.auto_renewal is False:
+    if charge_type == "merchant_initiated" and item.auto_renewal is not True:
+        if item.auto_renewal is None:
+            raise missing("autoRenewal", "A merchant-initiated renewal must set autoRenewal to true.")
         raise DRError(
             400,
             "invalid_request",
             "A merchant-initiated renewal is an auto-renewal: autoRenewal must be true.",
             "autoRenewal",
         )
-    subscription = DRSubscription.objects.select_related("plan").filter(pk=item.subscription_id).first()
-    if subscription is None or subscription.customer_id != customer.pk:
-        raise invalid("subscriptionId", f"Subscription {item.subscription_id} not found for this customer.")
-    if subscription.billing_agreement_id != item.billing_agreement_id:
+    if item.plan_id:
+        raise invalid("planId", "A renewal item names its billing agreement, not a plan.")
+    _covering_agreement(item.billing_agreement_id, item.subscription_id, customer)
+
+
+def _covering_agreement(agreement_id: str, subscription_id: str, customer: DRCustomer) -> DRBillingAgreement:
+    agreement = DRBillingAgreement.objects.filter(pk=agreement_id, customer=customer).first()
+    if agreement is None:
         raise invalid(
-            "billingAgreementId",
-            f"Billing agreement {item.billing_agreement_id} is not the agreement of subscription "
-            f"{subscription.pk}.",
+            "billingAgreementId", f"Billing agreement {agreement_id} not found for customer {customer.pk}."
         )
-    if subscription.state not in DRSubscription.LIVE:
-        raise conflict(
-            "invalid_request", f"Subscription {subscription.pk} is {subscription.state}: it cannot renew.",
+    if subscription_id not in agreement.subscription_ids:
+        raise invalid(
             "subscriptionId",
-        )  # fmt: skip
-    if info.get("planId") and info["planId"] != subscription.plan_id:
-        raise invalid("planId", f"Subscription {subscription.pk} belongs to plan {subscription.plan_id}.")
-    item.plan = _live_plan(subscription.plan_id, renewal=True)
-    item.subscription = subscription
+            f"Billing agreement {agreement_id} does not cover subscription {subscription_id}.",
+        )
+    return agreement
 
 
 def _live_plan(plan_id: str, *, renewal: bool) -> DRPlan:
@@ -313,10 +354,14 @@ def _check_together(items: list[Item], charge_type: str) -> None:
             "A checkout either acquires subscriptions or renews them, not both.",
             "items",
         )
-    plans = {item.plan.pk for item in recurring if item.plan}
-    given = {item.subscription_id for item in recurring if item.subscription_id}
-    acquisitions = [item for item in recurring if not item.renewal]
-    if len(plans) > 1 or (acquisitions and len(given) > 1):
+    service = [item for item in recurring if not item.renewal and item.plan_id]
+    external = [item for item in recurring if not item.renewal and not item.plan_id]
+    if MIXED_ACQUISITIONS_REFUSED and service and external:
+        raise DRError(400, "invalid_request", MIXED_MESSAGE, "items")
+    # plan_limit_reached is about planId: external items may name several subscriptions.
+    plans = {item.plan.pk for item in service}
+    given = {item.subscription_id for item in service if item.subscription_id}
+    if len(plans) > 1 or len(given) > 1:
         raise conflict("plan_limit_reached", PLAN_LIMIT_MESSAGE, "planId")
     if charge_type == "merchant_initiated" and not recurring:
         raise DRError(
@@ -491,16 +536,25 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
     renewal = bool(recurring) and (
         checkout.charge_type == "merchant_initiated" or any(item.billing_agreement_id for item in recurring)
     )
-    if renewal:
-        _renewed_subscriptions(recurring)
-    for item in recurring if not renewal else []:
-        # Checked again: the plan or the subscription ids may have changed since the checkout.
-        _live_plan(item.plan_id, renewal=False)
-        if item.subscription_id and DRSubscription.objects.filter(pk=item.subscription_id).exists():
-            raise conflict(
-                "already_exists", f"Subscription {item.subscription_id} already exists.", "subscriptionId"
+    # Checked again: plans, subscription ids and agreements may have changed since the checkout.
+    agreements = []
+    for item in recurring:
+        if renewal:
+            agreements.append(
+                _covering_agreement(item.billing_agreement_id, item.subscription_id, checkout.customer)
             )
-    needs_saved = "A merchant-initiated charge" if checkout.charge_type == "merchant_initiated" else ""
+        elif item.plan_id:
+            _live_plan(item.plan_id, renewal=False)
+            if item.subscription_id and DRSubscription.objects.filter(pk=item.subscription_id).exists():
+                raise conflict(
+                    "already_exists", f"Subscription {item.subscription_id} already exists.", "subscriptionId"
+                )
+    if checkout.charge_type == "merchant_initiated":
+        needs_saved = "A merchant-initiated charge"
+    elif any(not item.plan_id for item in recurring) and not renewal:
+        needs_saved = "The acquisition of an external subscription"
+    else:
+        needs_saved = ""
     source = payments.check_source(checkout, needs_saved=needs_saved)
 
     now = sandbox_now()
@@ -528,6 +582,11 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
         created = []
         DROrderItem.objects.bulk_create(DROrderItem(order=order, **_copy(item)) for item in items)
     payments.authorize(order, source)
+    for agreement in {agreement.pk: agreement for agreement in agreements}.values():
+        # The agreement remembers the primary source it was last charged with.
+        if agreement.source_id != source.pk:
+            agreement.source_id = source.pk
+            agreement.save(update_fields=["source_id"])
     if from_session:
         emit("checkout_session.order.created", order_json(order))
     emit("order.accepted", order_json(order))
@@ -536,52 +595,51 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
     return order
 
 
-def _renewed_subscriptions(items) -> list[DRSubscription]:
-    """The live subscriptions a renewal's items name (checked again: they may have moved on)."""
-    ids = list(dict.fromkeys(item.subscription_id for item in items if item.subscription_id))
-    found = {s.pk: s for s in DRSubscription.objects.filter(pk__in=ids)}
-    for subscription_id in ids:
-        subscription = found.get(subscription_id)
-        if subscription is None or subscription.state not in DRSubscription.LIVE:
-            state = subscription.state if subscription else "gone"
-            raise conflict(
-                "invalid_request",
-                f"Subscription {subscription_id} is {state}: it cannot renew.",
-                "subscriptionId",
-            )
-    return [found[subscription_id] for subscription_id in ids]
-
-
 def _acquire(order: DROrder, items: list[DRCheckoutItem]) -> list[DRSubscription]:
-    """Order items of an acquisition: a billing agreement and a draft subscription per subscriptionId."""
+    """Order items of an acquisition: billing agreements, and for the service a draft subscription each.
+
+    Items sharing a subscriptionId are one subscription (the service generates an id for an item
+    without one). Each subscription gets its billing agreement (AGREEMENT_PER_SUBSCRIPTION), which
+    remembers the subscriptionIds it covers and the primary source. Only the subscription
+    service's items (planId) become Digital River subscriptions; external ones stay ours.
+    """
     customer = order.customer
-    recurring = [item for item in items if item.recurring]
-    plan = DRPlan.objects.get(pk=recurring[0].plan_id)
     members: dict[str, list[DRCheckoutItem]] = {}
-    order_items = []
+    copies = []
     for item in items:
         copied = _copy(item)
         if item.recurring:
-            subscription_id = item.subscription_id or new_dr_id()
-            members.setdefault(subscription_id, []).append(item)
-            copied.update(subscription_id=subscription_id)
-        order_items.append((item, copied))
-    agreements = {
-        subscription_id: DRBillingAgreement.objects.create(
-            customer=customer, terms=plan.terms, source_id=order.source_id or "", created_at=order.created_at
+            copied["subscription_id"] = item.subscription_id or new_dr_id()
+            members.setdefault(copied["subscription_id"], []).append(item)
+        copies.append((item, copied))
+    groups = (
+        [[subscription_id] for subscription_id in members] if AGREEMENT_PER_SUBSCRIPTION else [list(members)]
+    )
+    agreements: dict[str, DRBillingAgreement] = {}
+    for group in groups:
+        first = members[group[0]][0]
+        agreement = DRBillingAgreement.objects.create(
+            customer=customer,
+            terms=first.terms,
+            source_id=order.source_id or "",
+            subscription_ids=group,
+            service=bool(first.plan_id),
+            acquisition_order=order,
+            created_at=order.created_at,
         )
-        for subscription_id in members
-    }
-    for item, copied in order_items:
+        agreements.update(dict.fromkeys(group, agreement))
+    for item, copied in copies:
         if item.recurring:
             copied["billing_agreement_id"] = agreements[copied["subscription_id"]].pk
-    DROrderItem.objects.bulk_create(DROrderItem(order=order, **copied) for _, copied in order_items)
+    DROrderItem.objects.bulk_create(DROrderItem(order=order, **copied) for _, copied in copies)
     created = []
     for subscription_id, subscribed in members.items():
+        if not subscribed[0].plan_id:
+            continue  # an external subscription: Digital River keeps no subscription object
         created.append(
             DRSubscription.objects.create(
                 id=subscription_id,
-                plan=plan,
+                plan=DRPlan.objects.get(pk=subscribed[0].plan_id),
                 customer=customer,
                 currency=order.currency,
                 billing_agreement=agreements[subscription_id],
