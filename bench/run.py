@@ -75,6 +75,7 @@ def _seed_subscriptions(partner, customers, plan, product, total: int, due: int)
                 price=product.price,
                 state=SubscriptionState.ACTIVE,
                 billing_agreement_id=f"ba-{i}",
+                payment_source_id=f"src-{i}",
                 current_period_end_date=end,
                 next_invoice_date=end,
                 subscription_id=f"bench-{total}-{i}",
@@ -93,7 +94,14 @@ def _renewal_run(connection, total: int, due: int) -> dict:
     customers = CustomerFactory.create_batch(20, partner=partner)
     plan, _ = Plan.objects.get_or_create(
         plan_id="bench-monthly",
-        defaults=dict(name="Bench", terms="t", interval="month", interval_count=1, contract_binding_days=30),
+        defaults=dict(
+            name="Bench",
+            terms="t",
+            interval="month",
+            interval_count=1,
+            contract_binding_days=30,
+            engine="back_office",  # the back office renews only its own (external) subscriptions
+        ),
     )
     product = Product.objects.create(
         partner=partner, sku_id=f"bench-{total}", name="Bench", price=Decimal("9"), plan=plan

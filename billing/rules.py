@@ -148,12 +148,11 @@ def renewal_item(
 
 
 def renewal_group_key(subscription) -> tuple:
-    """Items of one acquisition with the same terms renew in one checkout; different terms apart
-    (and one agreement and one payment source per checkout)."""
+    """Items of one acquisition with the same terms renew in one checkout, each item with the
+    agreement it was given; different terms apart (and one payment source per checkout)."""
     return (
         subscription.acquisition_id,
         subscription.plan.terms,
-        subscription.billing_agreement_id,
         subscription.payment_source_id,
         subscription.auto_renewal,
     )

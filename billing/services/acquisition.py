@@ -33,6 +33,7 @@ from billing.models import (
 from billing.rules import Line, acquisition_item, check_acquisition, period_end, reminder_dates
 from billing.services import notices
 from billing.services.common import dr_customer_id, require_billing
+from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations
 from core.actor import Actor, Face
 from core.errors import DomainError, ValidationFailed
@@ -44,7 +45,6 @@ from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)
 PROVISION_TASK = "billing.tasks.provision_task"
-FULFIL_TASK = "billing.tasks.fulfil_task"
 
 
 @dataclass(frozen=True)

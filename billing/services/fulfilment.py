@@ -19,7 +19,6 @@ from billing.models import Checkout, CheckoutKind, CheckoutState, ProvisioningSt
 from core import audit, operations
 from core.actor import Actor
 from core.errors import RuleViolation
-from core.tasks import enqueue_on_commit
 from vendors.digitalriver import DigitalRiverClient
 
 logger = logging.getLogger(__name__)
@@ -194,7 +193,3 @@ def charge_failed(charge, actor: Actor) -> Checkout | None:
     if checkout.kind == CheckoutKind.RENEWAL:
         renewals.renewal_payment_failed(checkout, actor)
     return checkout
-
-
-def queue_fulfilment(checkout: Checkout) -> None:
-    enqueue_on_commit(FULFIL_TASK, checkout.pk)

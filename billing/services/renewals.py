@@ -244,7 +244,8 @@ class OrderRenewal(operations.OperationHandler):
         return {"checkout_id": vendor_checkout.id, "_order": client.create_order(vendor_checkout.id)}
 
     def succeeded(self, operation, checkout, result, actor):
-        from billing.services.acquisition import FULFIL_TASK, record_order
+        from billing.services.acquisition import record_order
+        from billing.services.fulfilment import FULFIL_TASK
         from core.tasks import enqueue_on_commit
 
         before = audit.snapshot(checkout)

@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from billing.models import Checkout, Plan, Product, Provisions
+from billing.models import Checkout, Plan, Product, Provisions, RenewalEngine
 from billing.services import acquisition, catalog
 from billing.services.acquisition import OrderLine
 from tests.conftest import system_actor
@@ -38,10 +38,51 @@ def make_plan(sandbox, run_tasks):
     def make(**fields):
         plan = run_tasks(catalog.create_plan, system_actor(), **fields)
         plan.refresh_from_db()
-        assert plan.at_vendor, "the plan was not created at Digital River"
+        if plan.run_by_digital_river:
+            assert plan.at_vendor, "the plan was not created at Digital River"
         return plan
 
     return make
+
+
+@pytest.fixture
+def external_annual_plan(make_plan) -> Plan:
+    """Annual, renewed by the back office (an external subscription at Digital River)."""
+    return make_plan(**{**ANNUAL, "plan_id": "acme-annual-bo", "engine": RenewalEngine.BACK_OFFICE})
+
+
+@pytest.fixture
+def external_monthly_plan(make_plan) -> Plan:
+    return make_plan(**{**MONTHLY, "plan_id": "zone-monthly-bo", "engine": RenewalEngine.BACK_OFFICE})
+
+
+@pytest.fixture
+def external_acme_product(customer, external_annual_plan) -> Product:
+    return catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="acme-dv-annual-bo",
+        name="ACME DV annual (back office)",
+        price=Decimal("120.00"),
+        currency="USD",
+        plan=external_annual_plan,
+        provisions=Provisions.ACME_CONTRACT,
+        provision_params={"product": "ssl_dv_rapidssl"},
+    )
+
+
+@pytest.fixture
+def external_support_product(customer, external_monthly_plan) -> Product:
+    return catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="support-monthly-bo",
+        name="Support monthly (back office)",
+        price=Decimal("10.00"),
+        currency="USD",
+        plan=external_monthly_plan,
+        provisions=Provisions.NOTHING,
+    )
 
 
 @pytest.fixture

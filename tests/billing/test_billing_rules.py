@@ -160,13 +160,33 @@ def test_a_provisioning_refusal_is_visible_and_retried(
     assert subscription.provisioning_state == ProvisioningState.DONE and AcmeContract.objects.count() == 1
 
 
-# --- Renewals (002) -----------------------------------------------------------------------------
+# --- Renewals run by the back office (002, external subscriptions) -----------------------------
 
 
 @pytest.fixture
-def active_annual(checkout, acme_product, pay, digicert_subaccount):
-    pay(checkout(OrderLine(acme_product, options={"sans": ["shop.example.com"]})))
+def active_annual(checkout, external_acme_product, pay, digicert_subaccount):
+    """An annual subscription the back office renews (an external subscription at Digital River)."""
+    pay(checkout(OrderLine(external_acme_product, options={"sans": ["shop.example.com"]})))
     return BillingSubscription.objects.get()
+
+
+@pytest.fixture
+def dr_annual(checkout, acme_product, pay, digicert_subaccount):
+    """An annual subscription Digital River's subscription service renews."""
+    pay(checkout(OrderLine(acme_product, options={"sans": ["dr.example.com"]})))
+    return BillingSubscription.objects.get()
+
+
+def test_digital_rivers_engine_subscriptions_are_never_renewed_by_the_back_office(dr_annual, run_tasks):
+    from billing.tasks import send_reminders_task
+    from tests.sandbox_helpers import dr_captures_by_subscription
+
+    advance_vendor_clock_to(dr_annual.next_invoice_date)
+    assert run_tasks(send_reminders_task) == 0  # Digital River's reminder event, not ours
+    assert run_tasks(renewals.run_renewals) == 0
+    assert not Checkout.objects.filter(kind=CheckoutKind.RENEWAL).exists()
+    assert len(dr_captures_by_subscription()[dr_annual.subscription_id]) == 2  # Digital River charged
+    assert Renewal.objects.get(subscription=dr_annual).state == RenewalState.CAPTURED
 
 
 def _to_renewal_of(subscription, run_tasks):
@@ -190,6 +210,7 @@ def test_renewal_checkout_is_merchant_initiated_with_subscription_and_agreement_
     assert renewal.state in (RenewalState.ORDERED, RenewalState.CAPTURED)
     body = sandbox_dr_checkouts(renewal.checkout.checkout_id)
     assert body["chargeType"] == "merchant_initiated"
+    assert body["sourceId"] == active_annual.payment_source_id  # the saved source, attached
     info = body["items"][0]["subscriptionInfo"]
     assert info["subscriptionId"] == active_annual.subscription_id
     assert info["billingAgreementId"] == active_annual.billing_agreement_id
@@ -280,12 +301,12 @@ def test_first_payment_failure_alerts_staff_and_reseller_once(active_annual, run
     assert Notice.objects.filter(kind="payment_failed").count() == 1
 
 
-def test_a_lapsed_subscription_stops_the_acme_renewal(active_annual, run_tasks):
+def test_a_lapsed_subscription_stops_the_acme_renewal(dr_annual, run_tasks):
     from django.core.management import call_command
 
-    run_tasks(call_command, "sandbox_dr", "lapse", subscription=active_annual.subscription_id)
-    active_annual.refresh_from_db()
-    assert active_annual.state == "lapsed"
+    run_tasks(call_command, "sandbox_dr", "lapse", subscription=dr_annual.subscription_id)
+    dr_annual.refresh_from_db()
+    assert dr_annual.state == "lapsed"
     contract = AcmeContract.objects.get()
     assert contract.auto_renew is False and contract.state == "renewal_stopped"
 

@@ -28,6 +28,7 @@ def _due_subscriptions(count, plan, product):
             price=product.price,
             state=SubscriptionState.ACTIVE,
             billing_agreement_id=f"ba-{i}",
+            payment_source_id=f"src-{i}",
             current_period_end_date=end,
             next_invoice_date=end,
         )
@@ -36,12 +37,12 @@ def _due_subscriptions(count, plan, product):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED need PostgreSQL")
-def test_two_renewal_runs_in_parallel_renew_each_subscription_once(support_product, monkeypatch):
+def test_two_renewal_runs_in_parallel_renew_each_subscription_once(external_support_product, monkeypatch):
     from core import tasks
 
     monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)  # the vendor calls are not the point here
-    monkeypatch.setattr(renewals, "_reminder_missing", lambda subscription, reminded: False)
-    _due_subscriptions(40, support_product.plan, support_product)
+    monkeypatch.setattr(renewals, "_hold_reason", lambda subscription, reminded: "")
+    _due_subscriptions(40, external_support_product.plan, external_support_product)
     barrier = threading.Barrier(2)
     taken, errors = [], []
 
@@ -65,12 +66,12 @@ def test_two_renewal_runs_in_parallel_renew_each_subscription_once(support_produ
     assert Checkout.objects.filter(kind=CheckoutKind.RENEWAL).count() == 40
 
 
-def test_a_second_run_finds_nothing_to_renew(support_product, monkeypatch):
+def test_a_second_run_finds_nothing_to_renew(external_support_product, monkeypatch):
     from core import tasks
 
     monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)
-    monkeypatch.setattr(renewals, "_reminder_missing", lambda subscription, reminded: False)
-    _due_subscriptions(3, support_product.plan, support_product)
+    monkeypatch.setattr(renewals, "_hold_reason", lambda subscription, reminded: "")
+    _due_subscriptions(3, external_support_product.plan, external_support_product)
     assert renewals.run_renewals() == 3
     assert renewals.run_renewals() == 0
     assert Renewal.objects.count() == 3

@@ -55,6 +55,9 @@ DEMO_PLANS = [
         billing_offset_days=0,
         collection_period_days=7,
         terms="Renews every month until cancelled; cancel any time before renewal.",
+        # Renewed by the back office (an external subscription at Digital River): the demo shows
+        # both engines, the annual plan being Digital River's own subscription service.
+        engine="back_office",
     ),
 ]
 DEMO_PRODUCTS = [
