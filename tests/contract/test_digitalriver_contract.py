@@ -460,3 +460,60 @@ def test_the_activate_and_cancel_bodies_are_exactly_the_state(client_traffic, ex
     sent = [e.sent for e in exchanges if _operation(e.method, e.path) == ("POST", "/subscriptions/{id}")]
 
     assert {"state": "active"} in sent and {"state": "cancelled"} in sent
+
+
+# --- The subscription service over time -----------------------------------------------------------------
+
+
+def test_the_service_events_and_invoices_validate(api, exchanges):
+    """Reminder, paid invoice, declined charges, failure, invalid source and lapse: every event and invoice fits."""
+    from datetime import timedelta
+
+    from tests.sandbox_helpers import dr_expire_card
+    from vendors.sandbox.clock import advance_clock
+
+    api.post("/plans", plan_body(PLAN))
+    api.post("/customers", {"id": "cust-2"})
+    for subscription_id in ("sub-paid", "sub-fails", "sub-lapses"):
+        made = api.post(
+            "/drop-in/checkout-sessions",
+            {
+                "customerId": "cust-2",
+                "currency": "USD",
+                "items": [_recurring(subscriptionId=subscription_id)],
+            },
+        )
+        _pay(made["id"])
+        api.post(f"/subscriptions/{subscription_id}", {"state": "active"})
+    dr_fail_charges(api.get("/subscriptions/sub-fails")["sourceId"], times=100)
+    dr_expire_card(api.get("/subscriptions/sub-lapses")["sourceId"])
+    advance_clock(timedelta(days=361))
+    advance_clock(timedelta(days=15))
+    invoices = api.get("/invoices", {"customerId": "cust-2", "limit": 100})
+    for invoice in invoices["data"]:
+        api.get(f"/invoices/{invoice['id']}")
+
+    events = [event_json(event) for event in DREvent.objects.order_by("seq")]
+    assert {
+        "subscription.reminder",
+        "subscription.extended",
+        "subscription.payment_failed",
+        "subscription.failed",
+        "subscription.source_invalid",
+        "subscription.lapsed",
+    } <= {e["type"] for e in events}
+    for event in events:
+        _validate_event(event)
+    schemas.validate_at("digitalriver", schemas.response_pointer("/invoices", "get"), invoices)
+    states = set()
+    for e in exchanges:
+        if e.method == "GET" and _operation(e.method, e.path) == ("GET", "/invoices/{id}"):
+            schemas.validate_at("digitalriver", schemas.response_pointer("/invoices/{id}", "get"), e.answer)
+            schemas.validate("digitalriver", "Invoice", e.answer)
+            states.add(e.answer["state"])
+    assert states == {"paid", "uncollectible"}
+    assert [api.get(f"/subscriptions/{s}")["state"] for s in ("sub-paid", "sub-fails", "sub-lapses")] == [
+        "active",
+        "failed",
+        "lapsed",
+    ]

@@ -33,6 +33,7 @@ from vendors.sandbox.models import (
     DRCustomer,
     DREvent,
     DRFulfillment,
+    DRInvoice,
     DRLedgerEntry,
     DROrder,
     DROrderItem,
@@ -630,6 +631,36 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel (as POST {'state': 'cancelled'})")
     def cancel(self, request, queryset):
         self._each(request, queryset, lifecycle.cancel, "cancelled")
+
+
+@admin.register(DRInvoice)
+class DRInvoiceAdmin(admin.ModelAdmin):
+    """The subscription service's invoices: read-only, the clock moves them."""
+
+    list_display = ["id", "subscription", "state", "period_end", "total_amount", "currency", "attempt_count"]
+    list_filter = ["state"]
+    search_fields = ["id", "subscription__id", "customer__id"]
+    readonly_fields = [
+        "id",
+        "subscription",
+        "customer",
+        "plan",
+        "period_end",
+        "items",
+        "total_amount",
+        "currency",
+        "state",
+        "source_id",
+        "collection_period_days",
+        "attempt_count",
+        "state_transitions",
+        "created_at",
+    ]
+    fields = readonly_fields
+    inlines = [DRChargeInline]
+
+    def has_add_permission(self, request):
+        return False
 
 
 def _source_of(subscription: DRSubscription) -> DRSource:

@@ -432,7 +432,8 @@ class DRPlan(models.Model):
     interval = models.CharField(max_length=8, choices=Interval.choices)
     interval_count = models.PositiveIntegerField()
     contract_binding_days = models.PositiveIntegerField()
-    reminder_offset_days = models.PositiveIntegerField(null=True, blank=True)
+    # Negative: no reminders from the next period on ("Ending subscription reminders").
+    reminder_offset_days = models.IntegerField(null=True, blank=True)
     billing_offset_days = models.PositiveIntegerField(null=True, blank=True)
     collection_period_days = models.PositiveIntegerField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State.choices, default=State.ACTIVE)
@@ -706,6 +707,9 @@ class DRCharge(models.Model):
     order = models.ForeignKey(
         DROrder, null=True, blank=True, on_delete=models.CASCADE, related_name="charges"
     )
+    invoice = models.ForeignKey(
+        "DRInvoice", null=True, blank=True, on_delete=models.CASCADE, related_name="charges"
+    )
     source = models.ForeignKey(DRSource, on_delete=models.PROTECT, related_name="charges")
     amount = models.DecimalField(max_digits=12, decimal_places=2)
     currency = models.CharField(max_length=3)
@@ -849,7 +853,10 @@ class DRSubscription(models.Model):
     current_period_end_date = models.DateTimeField(null=True, blank=True)
     next_invoice_date = models.DateTimeField(null=True, blank=True)
     next_reminder_date = models.DateTimeField(null=True, blank=True)
-    # Periods paid since activation: the current period ends `periods` plan periods after it.
+    # The plan that controls the current period (planId may already name the next one), and
+    # the periods on it since `period_anchor`: the current period ends `periods` periods after it.
+    period_plan = models.ForeignKey(DRPlan, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    period_anchor = models.DateTimeField(null=True, blank=True)
     periods = models.PositiveIntegerField(default=0)
     activated_at = models.DateTimeField(null=True, blank=True)
     activated_free_at = models.DateTimeField(null=True, blank=True)
@@ -861,6 +868,10 @@ class DRSubscription(models.Model):
     reminded_period_end = models.DateTimeField(null=True, blank=True)
     # The first failed payment of the open invoice; the collection period runs from it.
     payment_failed_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When the source was found unusable on the invoice date (subscription.source_invalid);
+    # not replaced within the collection period, the subscription lapses.
+    source_invalid_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=sandbox_now)
     updated_at = models.DateTimeField(default=sandbox_now)
 
@@ -870,6 +881,58 @@ class DRSubscription(models.Model):
 
     def __str__(self) -> str:
         return f"subscription {self.id} ({self.state})"
+
+
+def new_invoice_id() -> str:
+    return uuid.uuid4().hex
+
+
+class DRInvoice(models.Model):
+    """An invoice the subscription service opens for a subscription's next period.
+
+    Draft from the reminder, open on the invoice date (the subscription activePendingInvoice),
+    then paid, void (cancelled, or replaced after a new source) or uncollectible. One live (not
+    void) invoice per subscription and period.
+    """
+
+    class State(models.TextChoices):
+        DRAFT = "draft"
+        OPEN = "open"
+        PAID = "paid"
+        VOID = "void"
+        UNCOLLECTIBLE = "uncollectible"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_invoice_id)
+    subscription = models.ForeignKey("DRSubscription", on_delete=models.CASCADE, related_name="invoices")
+    customer = models.ForeignKey(DRCustomer, on_delete=models.PROTECT, related_name="invoices")
+    plan = models.ForeignKey(DRPlan, on_delete=models.PROTECT, related_name="invoices")
+    currency = models.CharField(max_length=3)
+    # The end of the period this invoice pays.
+    period_end = models.DateTimeField()
+    # InvoiceItems, with their ids, as the subscription's items were when the invoice was made.
+    items = models.JSONField(default=list)
+    total_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    source_id = models.CharField(max_length=64, blank=True)
+    collection_period_days = models.PositiveIntegerField(null=True, blank=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    state_transitions = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River invoice"
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "period_end"],
+                condition=~Q(state="void"),
+                name="sandbox_dr_one_invoice_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"invoice {self.id} ({self.state})"
 
 
 class DREvent(models.Model):

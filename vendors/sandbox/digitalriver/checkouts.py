@@ -386,6 +386,9 @@ def _money(value: Any, name: str) -> Decimal | None:
     return amount
 
 
+money = _money  # for the subscription updates (lifecycle)
+
+
 def metadata_of(value: Any, name: str = "metadata") -> dict:
     """Up to 20 keys of at most 40 characters, values of at most 500 (vendors.md 3)."""
     if value is None:

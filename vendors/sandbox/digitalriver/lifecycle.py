@@ -1,36 +1,77 @@
-"""Digital River subscriptions over time: activation, cancellation, renewal, reminders, failures, lapse.
+"""Digital River's subscription service over time: activation, updates, reminders, invoices, lapse.
 
-The lifecycle of vendors.md 3, on the sandbox clock:
+The lifecycle of vendors.md 3 and "Managing a subscription", on the sandbox clock:
 - activation (`{"state": "active"}` exactly, else 409 restricted_update) fills the four dates:
   contractBindingUntil = now + contractBindingDays, currentPeriodEndDate = now + one period,
-  nextInvoiceDate = end - billingOffsetDays, nextReminderDate = end - reminderOffsetDays;
-  a free-trial subscription becomes activeFree;
+  nextInvoiceDate = end - billingOffsetDays, nextReminderDate = end - reminderOffsetDays; the
+  acquisition order's primary source becomes the subscription's sourceId; a free-trial
+  subscription becomes activeFree;
 - on nextReminderDate, subscription.reminder, once per period (data: the subscription and the
-  draft invoice it opens);
-- a failed renewal payment leaves the subscription activePendingInvoice
-  (subscription.payment_failed); when collectionPeriodDays pass from that first failure without
-  a payment, it is failed (subscription.failed);
-- lapse (a source that was never fixed) is triggered by hand: subscription.lapsed;
-- a deactivated plan ends its subscriptions at their next invoice date.
+  draft invoice it opens for the next period: totalAmount is the items' price x quantity, or
+  aggregatePrice);
+- THE SERVICE CHARGES ITSELF on nextInvoiceDate: it opens the invoice (activePendingInvoice)
+  and charges and captures the sourceId at once (ledger: a capture with invoice_id and
+  period_end). Paid: the invoice is `paid`, the subscription `active` (`activated` set when a
+  trial converts), its period moves on one period of its plan: subscription.extended (data: the
+  subscription and the paid invoice);
+- a sourceId that is missing, not chargeable, not saved to the subscription's customer, or a card
+  that expires before the invoice date: no invoice, no charge, subscription.source_invalid (the
+  subscription stays active); replaced in time (POST sourceId) it is charged at once; not replaced
+  within the plan's collectionPeriodDays: lapsed (subscription.lapsed);
+- a declined charge: subscription.payment_failed (data: the subscription and the open invoice),
+  retried once a day within collectionPeriodDays from the first failure; then the invoice is
+  uncollectible and the subscription failed (subscription.failed). A new sourceId voids the open
+  invoice; the next attempt opens a new one with the new source;
+- an invoice of 0 (a free trial never priced, or items priced 0) charges nothing: the
+  subscription is (or becomes) activeFree and its dates move on;
+- a deactivated plan ends its subscriptions at their next invoice date;
+- cancelling (`{"state": "cancelled"}` exactly) voids an open invoice.
 
-Activation takes the acquisition order's primary source as the subscription's sourceId. Orders
-never move a subscription: a renewal order the back office makes is only charged. Time-driven changes are applied by run_due(), which every Digital River request,
-the pay page and every move of the sandbox clock call.
+POST /subscriptions/{id} also updates ("Updating subscriptions", in the states draft, active,
+activeFree, activePendingInvoice; else 409 invalid_state): `sourceId` (active, activeFree or
+activePendingInvoice only; a reusable chargeable source saved to the subscription's customer),
+`planId` (an active plan; it controls the periods that follow the current one), `items`
+(skuId or productDetails, price or aggregatePrice, quantity default 1; an invoice already open
+keeps its amounts), metadata, locale, applicationId; subscription.updated. A negative
+reminderOffsetDays on the plan stops the reminders from the next period on.
+
+Orders never move a subscription: a renewal order the back office makes is only charged.
+Everything time-driven is applied by run_due() (every Digital River request, the pages and each
+move of the sandbox clock call it), repeatedly until nothing more is due, and is idempotent: one
+live invoice per subscription and period (a unique key), each attempt claimed before it is made.
+
+Sandbox choices where Digital River is SILENT: an invoice of 0 is not created (no event; a
+change of state to activeFree is a subscription.updated); source_invalid and lapsed carry the
+subscription alone; a source not saved to the customer is 400 invalid_parameter on sourceId;
+invoices make no order (no orderId); the failed charge attempts of an invoice are its charges.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid
+from vendors.sandbox.digitalriver import ledger, sources
+from vendors.sandbox.digitalriver.checkouts import metadata_of, money
+from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
-from vendors.sandbox.digitalriver.render import draft_invoice_json, subscription_json
-from vendors.sandbox.models import DRPlan, DRSubscription
+from vendors.sandbox.digitalriver.render import invoice_json, subscription_json, time
+from vendors.sandbox.models import (
+    DRCharge,
+    DRChargeOperation,
+    DRInvoice,
+    DRPlan,
+    DRSource,
+    DRSubscription,
+    new_dr_id,
+)
 
 State = DRSubscription.State
 DATE_FIELDS = {
@@ -40,8 +81,12 @@ DATE_FIELDS = {
     "nextReminderDate": "next_reminder_date",
 }
 # What POST /subscriptions/{id} may change besides the state (UpdateSubscriptionRequest).
-UPDATABLE = {"metadata", "sourceId", "locale", "applicationId"}
-NOT_HERE = {"planId", "items"}
+UPDATABLE = {"metadata", "sourceId", "locale", "applicationId", "planId", "items"}
+UPDATABLE_STATES = (State.DRAFT, State.ACTIVE, State.ACTIVE_FREE, State.ACTIVE_PENDING_INVOICE)
+ITEM_FIELDS = {"aggregatePrice", "metadata", "price", "productDetails", "quantity", "skuId"}
+RETRY_EVERY = timedelta(days=1)
+MAX_ROUNDS = 100  # run_due repeats until nothing is due: a long jump of the clock, period by period
+DECLINED = ("failed-request", "Failed to charge source.")
 
 
 def _now() -> datetime:
@@ -59,12 +104,12 @@ def _snapshot(subscription: DRSubscription, *names: str) -> dict:
 
 
 def _set_dates(subscription: DRSubscription, end: datetime) -> None:
-    plan = subscription.plan
+    """The dates of a period ending at `end`, by the plan that controls it."""
+    plan = subscription.period_plan or subscription.plan
     subscription.current_period_end_date = end
     subscription.next_invoice_date = end - timedelta(days=plan.billing_offset_days or 0)
-    subscription.next_reminder_date = (
-        None if plan.reminder_offset_days is None else end - timedelta(days=plan.reminder_offset_days)
-    )
+    offset = plan.reminder_offset_days
+    subscription.next_reminder_date = None if offset is None or offset < 0 else end - timedelta(days=offset)
 
 
 def _save(subscription: DRSubscription) -> None:
@@ -72,11 +117,26 @@ def _save(subscription: DRSubscription) -> None:
     subscription.save()
 
 
+def items_total(items: list[dict]) -> Decimal:
+    """The subscription items' price x quantity (quantity 1 by default), or their aggregatePrice."""
+    total = Decimal(0)
+    for item in items:
+        if item.get("aggregatePrice") is not None:
+            total += Decimal(str(item["aggregatePrice"]))
+        else:
+            total += Decimal(str(item.get("price") or 0)) * int(item.get("quantity") or 1)
+    return ledger.cents(total)
+
+
+def _item_amount(item: dict) -> Decimal:
+    return items_total([item])
+
+
 # --- Requests (POST /subscriptions/{id}) -------------------------------------------------------------
 
 
 def update(subscription: DRSubscription, body: dict) -> DRSubscription:
-    """POST /subscriptions/{id}: a state change with nothing else, or a change of metadata or source."""
+    """POST /subscriptions/{id}: a state change with nothing else, or an update (see the module)."""
     if "state" in body:
         state = body["state"]
         others = [name for name in body if name != "state"]
@@ -89,27 +149,126 @@ def update(subscription: DRSubscription, body: dict) -> DRSubscription:
                 others[0],
             )
         return activate(subscription) if state == "active" else cancel(subscription)
-    unknown = sorted(set(body) - UPDATABLE - NOT_HERE)
+    unknown = sorted(set(body) - UPDATABLE)
     if unknown:
         raise DRError(
             400, "unknown_parameter", f"{unknown[0]} is not a parameter of this request.", unknown[0]
         )
-    fixed = sorted(set(body) & NOT_HERE)
-    if fixed:
-        # A new plan or new items are a new agreement: a new customer-initiated checkout (002).
-        raise invalid(fixed[0], f"The sandbox does not change {fixed[0]}; sell the change in a new checkout.")
-    previous = _snapshot(subscription, "metadata", "sourceId")
+    if subscription.state not in UPDATABLE_STATES:
+        raise conflict(
+            "invalid_state",
+            f"Subscription {subscription.pk} is {subscription.state}: it cannot be updated.",
+            "state",
+        )
+    changes: dict[str, Any] = {}
     if "metadata" in body:
-        if not isinstance(body["metadata"], dict):
-            raise invalid("metadata", "metadata must be an object.")
-        subscription.metadata = body["metadata"]
-    if "sourceId" in body:
-        if not isinstance(body["sourceId"], str) or not body["sourceId"]:
-            raise invalid("sourceId", "sourceId must be a source id.")
-        subscription.source_id = body["sourceId"]
+        changes["metadata"] = metadata_of(body["metadata"], "metadata")
+    for name in ("locale", "applicationId"):  # accepted; the sandbox keeps neither
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise invalid(name, f"{name} must be a string.")
+    if "planId" in body:
+        changes["plan"] = _update_plan(body["planId"])
+    if "items" in body:
+        changes["items"] = _update_items(body["items"])
+    source = _update_source(subscription, body["sourceId"]) if "sourceId" in body else None
+    previous = _snapshot(
+        subscription, *(name for name in ("metadata", "planId", "items", "sourceId") if name in body)
+    )
+    if "metadata" in changes:
+        subscription.metadata = changes["metadata"]
+    if "plan" in changes:
+        subscription.plan = changes["plan"]
+    if "items" in changes:
+        subscription.items = changes["items"]
+    if source is not None and source.pk != subscription.source_id:
+        subscription.source_id = source.pk
+        # Digital River voids the invoice it could not collect; the next attempt makes a new one.
+        for open_invoice in subscription.invoices.filter(state=DRInvoice.State.OPEN):
+            _finish(open_invoice, DRInvoice.State.VOID)
     _save(subscription)
     emit("subscription.updated", subscription_json(subscription), previous)
     return subscription
+
+
+def _update_plan(plan_id: Any) -> DRPlan:
+    if not isinstance(plan_id, str) or not plan_id:
+        raise invalid("planId", "planId must be a plan id.")
+    plan = DRPlan.objects.filter(pk=plan_id).first()
+    if plan is None:
+        raise invalid("planId", f"Plan {plan_id} not found.")
+    if plan.state != DRPlan.State.ACTIVE:
+        raise conflict("plan_not_active", f"Plan {plan_id} is not active.", "planId")
+    return plan
+
+
+def _update_items(raw_items: Any) -> list[dict]:
+    if not isinstance(raw_items, list) or not raw_items:
+        raise invalid("items", "items must list at least one item.")
+    items = []
+    for raw in raw_items:
+        if not isinstance(raw, dict):
+            raise invalid("items", "Each item must be an object.")
+        unknown = sorted(set(raw) - ITEM_FIELDS)
+        if unknown:
+            raise DRError(
+                400, "unknown_parameter", f"{unknown[0]} is not a parameter of an item.", unknown[0]
+            )
+        if not raw.get("skuId") and not raw.get("productDetails"):
+            raise missing("skuId", "Each item needs a skuId or productDetails.")
+        if raw.get("skuId") is not None and not isinstance(raw["skuId"], str):
+            raise invalid("skuId", "skuId must be a string.")
+        quantity = raw.get("quantity")
+        quantity = 1 if quantity is None else quantity  # "the default quantity is 1"
+        if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+            raise invalid("quantity", "quantity must be a whole number of at least 1.")
+        price, aggregate = (
+            money(raw.get("price"), "price"),
+            money(raw.get("aggregatePrice"), "aggregatePrice"),
+        )
+        if price is None and aggregate is None:
+            raise missing("price", "Each item needs a price or an aggregatePrice.")
+        item: dict[str, Any] = {"quantity": quantity}
+        if raw.get("skuId"):
+            item["skuId"] = raw["skuId"]
+        if price is not None:
+            item["price"] = float(price)
+        if aggregate is not None:
+            item["aggregatePrice"] = float(aggregate)
+        if isinstance(raw.get("productDetails"), dict):
+            item["productDetails"] = raw["productDetails"]
+        if raw.get("metadata") is not None:
+            item["metadata"] = metadata_of(raw["metadata"], "metadata")
+        items.append(item)
+    return items
+
+
+def _update_source(subscription: DRSubscription, source_id: Any) -> DRSource:
+    """A new payment source: reusable, chargeable, saved to the subscription's customer."""
+    if subscription.state not in DRSubscription.LIVE:
+        raise conflict(
+            "invalid_state",
+            f"The payment source of a {subscription.state} subscription cannot be changed: it must be "
+            "active, activeFree or activePendingInvoice.",
+            "sourceId",
+        )
+    if not isinstance(source_id, str) or not source_id:
+        raise invalid("sourceId", "sourceId must be a source id.")
+    source = sources.find(source_id, parameter="sourceId")
+    if not source.reusable:
+        raise conflict("nonreusable_source", "Only a reusable source may be attached to a customer.")
+    if source.state != DRSource.State.CHARGEABLE:
+        raise conflict("source_not_chargeable", f"Source '{source.pk}' is not chargeable.", "sourceId")
+    if source.customer_id and source.customer_id != subscription.customer_id:
+        raise conflict(
+            "source_in_use", f"Source '{source.pk}' is attached to a different customer.", "sourceId"
+        )
+    if source.customer_id != subscription.customer_id:
+        raise invalid(
+            "sourceId",
+            f"Source {source.pk} is not saved to customer {subscription.customer_id}: save it first "
+            "(POST /customers/{id}/sources/{sourceId}).",
+        )
+    return source
 
 
 def activate(subscription: DRSubscription) -> DRSubscription:
@@ -126,7 +285,7 @@ def activate(subscription: DRSubscription) -> DRSubscription:
         subscription.state, subscription.activated_free_at = State.ACTIVE_FREE, now
     else:
         subscription.state, subscription.activated_at = State.ACTIVE, now
-    subscription.periods = 1
+    subscription.period_plan, subscription.period_anchor, subscription.periods = plan, now, 1
     # Digital River takes the acquisition order's primary source for the renewals.
     order = subscription.acquisition_order
     if order is not None and order.source_id:
@@ -150,37 +309,9 @@ def cancel(subscription: DRSubscription) -> DRSubscription:
     previous = {"state": subscription.state}
     subscription.state, subscription.cancelled_at = State.CANCELLED, _now()
     subscription.payment_failed_at = None
+    _close_invoices(subscription)
     _save(subscription)
     emit("subscription.updated", subscription_json(subscription), previous)
-    return subscription
-
-
-# --- Payments ----------------------------------------------------------------------------------------
-
-
-def extend(subscription: DRSubscription) -> DRSubscription:
-    """A renewal was captured: one more period, active again (subscription.extended)."""
-    previous = _snapshot(subscription, "state", *DATE_FIELDS)
-    anchor = subscription.activated_at or subscription.activated_free_at or _now()
-    subscription.periods += 1
-    _set_dates(subscription, anchor + period(subscription.plan, subscription.periods))
-    if subscription.state != State.ACTIVE:
-        subscription.state = State.ACTIVE
-        subscription.activated_at = subscription.activated_at or _now()
-    subscription.payment_failed_at = None
-    _save(subscription)
-    emit("subscription.extended", subscription_json(subscription), previous)
-    return subscription
-
-
-def payment_failed(subscription: DRSubscription) -> DRSubscription:
-    """A renewal payment failed: the invoice stays open (activePendingInvoice) for the collection period."""
-    previous = {"state": subscription.state}
-    if subscription.state in (State.ACTIVE, State.ACTIVE_FREE):
-        subscription.state = State.ACTIVE_PENDING_INVOICE
-    subscription.payment_failed_at = subscription.payment_failed_at or _now()
-    _save(subscription)
-    emit("subscription.payment_failed", subscription_json(subscription), previous)
     return subscription
 
 
@@ -192,62 +323,372 @@ def lapse(subscription: DRSubscription) -> DRSubscription:
         )
     previous = {"state": subscription.state}
     subscription.state, subscription.lapsed_at = State.LAPSED, _now()
+    _close_invoices(subscription)
     _save(subscription)
     emit("subscription.lapsed", subscription_json(subscription), previous)
     return subscription
+
+
+# --- Invoices ------------------------------------------------------------------------------------------
+
+
+def next_period_end(subscription: DRSubscription) -> datetime:
+    """The end of the period after the current one, on the plan that will control it (planId)."""
+    plan = subscription.plan
+    if subscription.period_plan_id == plan.pk and subscription.period_anchor:
+        return subscription.period_anchor + period(plan, subscription.periods + 1)
+    return subscription.current_period_end_date + period(plan)
+
+
+def _invoice_items(subscription: DRSubscription) -> list[dict]:
+    return [
+        {
+            **item,
+            "id": new_dr_id(),
+            "amount": float(_item_amount(item)),
+            "subscriptionInfo": {
+                "subscriptionId": subscription.pk,
+                "planId": subscription.plan_id,
+                "billingAgreementId": subscription.billing_agreement_id or "",
+                "autoRenewal": True,
+            },
+        }
+        for item in subscription.items
+    ]
+
+
+def _invoice_for(subscription: DRSubscription, period_end: datetime, state: str) -> DRInvoice | None:
+    """The live invoice of the period, made (as `state`) or brought up to date; None if another run holds it."""
+    now = _now()
+    invoice = (
+        DRInvoice.objects.select_for_update()
+        .filter(subscription=subscription, period_end=period_end)
+        .exclude(state=DRInvoice.State.VOID)
+        .first()
+    )
+    if invoice is None:
+        try:
+            with transaction.atomic():
+                invoice = DRInvoice.objects.create(
+                    subscription=subscription,
+                    customer_id=subscription.customer_id,
+                    plan=subscription.period_plan or subscription.plan,
+                    currency=subscription.currency,
+                    period_end=period_end,
+                    items=_invoice_items(subscription),
+                    total_amount=items_total(subscription.items),
+                    state=state,
+                    state_transitions={state: time(now)},
+                    created_at=now,
+                    updated_at=now,
+                )
+        except IntegrityError:
+            return None
+    elif invoice.state == DRInvoice.State.DRAFT:
+        # Until the invoice opens, it follows the subscription's items.
+        invoice.items, invoice.total_amount = _invoice_items(subscription), items_total(subscription.items)
+        invoice.state = state
+        invoice.state_transitions = {**invoice.state_transitions, state: time(now)}
+        invoice.updated_at = now
+        invoice.save()
+    # Drafts for another period end (the plan changed since the reminder) are deleted.
+    DRInvoice.objects.filter(subscription=subscription, state=DRInvoice.State.DRAFT).exclude(
+        pk=invoice.pk
+    ).delete()
+    return invoice
+
+
+def _close_invoices(subscription: DRSubscription) -> None:
+    """The subscription bills no more: its open invoice is void, its draft deleted."""
+    for open_invoice in subscription.invoices.filter(state=DRInvoice.State.OPEN):
+        _finish(open_invoice, DRInvoice.State.VOID)
+    subscription.invoices.filter(state=DRInvoice.State.DRAFT).delete()
+
+
+def _finish(invoice: DRInvoice, state: str) -> None:
+    invoice.state = state
+    invoice.state_transitions = {**invoice.state_transitions, state: time(_now())}
+    invoice.updated_at = _now()
+    invoice.save(update_fields=["state", "state_transitions", "updated_at"])
+
+
+def source_problem(subscription: DRSubscription, when: datetime) -> str:
+    """Why the subscription's source cannot be charged on `when` ("" when it can)."""
+    source = DRSource.objects.filter(pk=subscription.source_id).first() if subscription.source_id else None
+    if source is None:
+        return "the subscription has no payment source"
+    if source.state != DRSource.State.CHARGEABLE:
+        return f"source {source.pk} is {source.state}"
+    if source.customer_id != subscription.customer_id:
+        return f"source {source.pk} is not saved to customer {subscription.customer_id}"
+    if sources.expired(source, when):
+        return f"the card of source {source.pk} expires before {when:%Y-%m-%d}"
+    return ""
+
+
+def _collection_days(subscription: DRSubscription, invoice: DRInvoice | None = None) -> int:
+    if invoice is not None and invoice.collection_period_days is not None:
+        return invoice.collection_period_days
+    plan = subscription.period_plan or subscription.plan
+    return plan.collection_period_days or 0
+
+
+def _open(subscription: DRSubscription, when: datetime) -> DRInvoice | None:
+    """Open the invoice of the next period (activePendingInvoice); None if another run did."""
+    invoice = _invoice_for(subscription, next_period_end(subscription), DRInvoice.State.OPEN)
+    if invoice is None or invoice.state != DRInvoice.State.OPEN:
+        return None
+    if invoice.collection_period_days is None:
+        invoice.collection_period_days = _collection_days(subscription)
+    invoice.source_id = subscription.source_id
+    invoice.save(update_fields=["collection_period_days", "source_id"])
+    subscription.state, subscription.source_invalid_at = State.ACTIVE_PENDING_INVOICE, None
+    _save(subscription)
+    return invoice
+
+
+def _attempt(subscription: DRSubscription, invoice: DRInvoice, when: datetime) -> bool:
+    """One charge of the invoice at `when` (claimed first); True when it was paid."""
+    claimed = DRInvoice.objects.filter(
+        pk=invoice.pk, state=DRInvoice.State.OPEN, attempt_count=invoice.attempt_count
+    ).update(attempt_count=F("attempt_count") + 1, source_id=subscription.source_id, updated_at=_now())
+    if not claimed:
+        return False
+    invoice.refresh_from_db()
+    source = DRSource.objects.select_for_update().filter(pk=subscription.source_id).first()
+    declined = bool(source_problem(subscription, when))
+    if source is not None and not declined and source.failing_charges:
+        source.failing_charges -= 1  # a failure at either stage declines the invoice's charge
+        source.save(update_fields=["failing_charges"])
+        declined = True
+    rows = [(item, Decimal(str(item["amount"]))) for item in invoice.items]
+    recorded = {
+        "currency": invoice.currency,
+        "customer_id": invoice.customer_id,
+        "invoice_id": invoice.pk,
+        "period_end": invoice.period_end,
+        "source_id": subscription.source_id,
+        "subscription_id": subscription.pk,
+    }
+    now = _now()
+    charge = None
+    if source is not None:
+        charge = DRCharge.objects.create(
+            invoice=invoice,
+            source=source,
+            amount=invoice.total_amount,
+            currency=invoice.currency,
+            type="merchant_initiated",
+            state=DRCharge.State.FAILED if declined else DRCharge.State.COMPLETE,
+            created_at=now,
+            updated_at=now,
+        )
+    if declined:
+        if charge is not None:
+            DRChargeOperation.objects.create(
+                charge=charge,
+                kind=DRChargeOperation.Kind.CAPTURE,
+                amount=invoice.total_amount,
+                state="failed",
+                failure_code=DECLINED[0],
+                failure_message=DECLINED[1],
+                created_at=now,
+            )
+        ledger.record(ledger.Kind.INVOICE_CHARGE_FAILED, rows, **recorded)
+        previous = {"state": subscription.state} if subscription.payment_failed_at is None else {}
+        subscription.payment_failed_at = subscription.payment_failed_at or when
+        subscription.last_attempt_at = when
+        _save(subscription)
+        emit(
+            "subscription.payment_failed",
+            {"subscription": subscription_json(subscription), "invoice": invoice_json(invoice)},
+            previous,
+        )
+        return False
+    DRChargeOperation.objects.create(
+        charge=charge, kind=DRChargeOperation.Kind.CAPTURE, amount=invoice.total_amount, created_at=now
+    )
+    ledger.record(ledger.Kind.CAPTURE, rows, **recorded)
+    _finish(invoice, DRInvoice.State.PAID)
+    _extend(subscription, invoice)
+    return True
+
+
+def _extend(subscription: DRSubscription, invoice: DRInvoice | None) -> None:
+    """The next period starts: paid (active, subscription.extended) or free (activeFree)."""
+    previous = _snapshot(subscription, "state", *DATE_FIELDS)
+    now = _now()
+    end = next_period_end(subscription)
+    if subscription.period_plan_id == subscription.plan_id and subscription.period_anchor:
+        subscription.periods += 1
+    else:
+        subscription.period_anchor, subscription.periods = subscription.current_period_end_date, 1
+    subscription.period_plan = subscription.plan
+    _set_dates(subscription, end)
+    if invoice is not None:
+        subscription.state = State.ACTIVE
+        subscription.activated_at = subscription.activated_at or now
+    else:
+        subscription.state = State.ACTIVE_FREE
+        subscription.activated_free_at = subscription.activated_free_at or now
+    subscription.payment_failed_at = subscription.last_attempt_at = subscription.source_invalid_at = None
+    _save(subscription)
+    if invoice is not None:
+        emit(
+            "subscription.extended",
+            {"subscription": subscription_json(subscription), "invoice": invoice_json(invoice)},
+            previous,
+        )
+    elif previous["state"] != subscription.state:
+        emit("subscription.updated", subscription_json(subscription), {"state": previous["state"]})
 
 
 # --- Time ----------------------------------------------------------------------------------------
 
 
 def run_due(now: datetime | None = None) -> dict[str, int]:
-    """Apply what the clock has made due: reminders, failures after the collection period, ends.
-
-    Safe to run concurrently: each change is claimed by a conditional update first. Returns how
-    many of each happened.
-    """
+    """Apply what the clock has made due, round after round until nothing is; how many of each."""
     now = now or sandbox_now()
-    done = {"reminders": 0, "failed": 0, "ended": 0}
+    done: Counter = Counter()
     with transaction.atomic():
-        live = DRSubscription.objects.filter(state__in=DRSubscription.LIVE).select_related("plan")
-        due_reminders = live.filter(next_reminder_date__lte=now).filter(
-            Q(reminded_period_end__isnull=True) | ~Q(reminded_period_end=F("current_period_end_date"))
+        for _ in range(MAX_ROUNDS):
+            before = sum(done.values())
+            _ends(now, done)
+            _reminders(now, done)
+            _invoice_dates(now, done)
+            _retries(now, done)
+            if sum(done.values()) == before:
+                break
+    return {name: done[name] for name in ("reminders", "invoices", "extended", "payment_failed",
+                                          "source_invalid", "lapsed", "failed", "ended")}  # fmt: skip
+
+
+def _locked(subscription: DRSubscription) -> DRSubscription:
+    return (
+        DRSubscription.objects.select_for_update()
+        .select_related("plan", "period_plan")
+        .get(pk=subscription.pk)
+    )
+
+
+def _ends(now: datetime, done: Counter) -> None:
+    live = DRSubscription.objects.filter(state__in=DRSubscription.LIVE)
+    for subscription in live.filter(plan__state=DRPlan.State.DEACTIVATED, next_invoice_date__lte=now):
+        previous = subscription.state
+        if _move(subscription, State.ENDED, "ended_at", now):
+            _close_invoices(subscription)
+            emit("subscription.updated", subscription_json(subscription), {"state": previous})
+            done["ended"] += 1
+
+
+def _reminders(now: datetime, done: Counter) -> None:
+    live = DRSubscription.objects.filter(state__in=DRSubscription.LIVE).select_related("plan", "period_plan")
+    due = live.filter(next_reminder_date__lte=now).filter(
+        Q(reminded_period_end__isnull=True) | ~Q(reminded_period_end=F("current_period_end_date"))
+    )
+    for subscription in due:
+        claimed = DRSubscription.objects.filter(
+            pk=subscription.pk, current_period_end_date=subscription.current_period_end_date
+        ).exclude(reminded_period_end=subscription.current_period_end_date)
+        if not claimed.update(reminded_period_end=subscription.current_period_end_date):
+            continue
+        subscription.reminded_period_end = subscription.current_period_end_date
+        invoice = None
+        if subscription.state != State.ACTIVE_PENDING_INVOICE:
+            invoice = _invoice_for(subscription, next_period_end(subscription), DRInvoice.State.DRAFT)
+        emit(
+            "subscription.reminder",
+            {
+                "subscription": subscription_json(subscription),
+                "invoice": invoice_json(invoice) if invoice else draft_invoice(subscription),
+            },
         )
-        for subscription in due_reminders:
-            claimed = DRSubscription.objects.filter(
-                pk=subscription.pk, current_period_end_date=subscription.current_period_end_date
-            ).exclude(reminded_period_end=subscription.current_period_end_date)
-            if claimed.update(reminded_period_end=subscription.current_period_end_date):
-                subscription.reminded_period_end = subscription.current_period_end_date
-                emit(
-                    "subscription.reminder",
-                    {
-                        "subscription": subscription_json(subscription),
-                        "invoice": draft_invoice_json(subscription),
-                    },
-                )
-                done["reminders"] += 1
-        unpaid = live.filter(state=State.ACTIVE_PENDING_INVOICE, payment_failed_at__isnull=False)
-        for subscription in unpaid:
-            if (
-                subscription.payment_failed_at + timedelta(days=subscription.plan.collection_period_days or 0)
-                > now
-            ):
-                continue
+        done["reminders"] += 1
+
+
+def draft_invoice(subscription: DRSubscription) -> dict:
+    """A draft invoice's JSON without a row (another run holds the period's invoice)."""
+    return {
+        "state": "draft",
+        "customerId": subscription.customer_id,
+        "currency": subscription.currency,
+        "totalAmount": float(items_total(subscription.items)),
+        "items": _invoice_items(subscription),
+        "liveMode": False,
+    }
+
+
+def _invoice_dates(now: datetime, done: Counter) -> None:
+    due = DRSubscription.objects.filter(
+        state__in=(State.ACTIVE, State.ACTIVE_FREE), next_invoice_date__lte=now
+    )
+    for candidate in due.exclude(plan__state=DRPlan.State.DEACTIVATED):
+        subscription = _locked(candidate)
+        if (
+            subscription.state not in (State.ACTIVE, State.ACTIVE_FREE)
+            or subscription.next_invoice_date > now
+        ):
+            continue
+        due_at = subscription.next_invoice_date
+        if items_total(subscription.items) <= 0:
+            DRInvoice.objects.filter(subscription=subscription, state=DRInvoice.State.DRAFT).delete()
+            _extend(subscription, None)
+            done["invoices"] += 1
+            continue
+        problem = source_problem(subscription, due_at)
+        if problem:
+            if subscription.source_invalid_at is None:
+                subscription.source_invalid_at = due_at
+                _save(subscription)
+                emit("subscription.source_invalid", subscription_json(subscription))
+                done["source_invalid"] += 1
+            elif subscription.source_invalid_at + timedelta(days=_collection_days(subscription)) <= now:
+                lapse(subscription)
+                done["lapsed"] += 1
+            continue
+        # Charged on the invoice date, or now when the source was replaced since it was found invalid.
+        when = now if subscription.source_invalid_at is not None else due_at
+        invoice = _open(subscription, when)
+        if invoice is None:
+            continue
+        done["invoices"] += 1
+        done["extended" if _attempt(subscription, invoice, when) else "payment_failed"] += 1
+
+
+def _retries(now: datetime, done: Counter) -> None:
+    pending = DRSubscription.objects.filter(
+        state=State.ACTIVE_PENDING_INVOICE, payment_failed_at__isnull=False
+    )
+    for candidate in pending:
+        subscription = _locked(candidate)
+        if subscription.state != State.ACTIVE_PENDING_INVOICE or subscription.payment_failed_at is None:
+            continue
+        invoice = subscription.invoices.filter(state=DRInvoice.State.OPEN).order_by("-created_at").first()
+        deadline = subscription.payment_failed_at + timedelta(days=_collection_days(subscription, invoice))
+        attempt_at = (subscription.last_attempt_at or subscription.payment_failed_at) + RETRY_EVERY
+        paid = False
+        while attempt_at <= now and attempt_at < deadline:
+            if invoice is None:  # voided after a new source: a new invoice for the same period
+                invoice = _open(subscription, attempt_at)
+                if invoice is None:
+                    break
+            paid = _attempt(subscription, invoice, attempt_at)
+            done["extended" if paid else "payment_failed"] += 1
+            if paid:
+                break
+            invoice.refresh_from_db()
+            attempt_at += RETRY_EVERY
+        if not paid and deadline <= now and subscription.state == State.ACTIVE_PENDING_INVOICE:
+            if invoice is not None:
+                _finish(invoice, DRInvoice.State.UNCOLLECTIBLE)
             if _move(subscription, State.FAILED, "failed_at", now):
+                _close_invoices(subscription)
                 emit(
                     "subscription.failed",
                     subscription_json(subscription),
                     {"state": State.ACTIVE_PENDING_INVOICE},
                 )
                 done["failed"] += 1
-        ending = live.filter(plan__state=DRPlan.State.DEACTIVATED, next_invoice_date__lte=now)
-        for subscription in ending:
-            previous = subscription.state
-            if _move(subscription, State.ENDED, "ended_at", now):
-                emit("subscription.updated", subscription_json(subscription), {"state": previous})
-                done["ended"] += 1
-    return done
 
 
 def _move(subscription: DRSubscription, state: str, stamp: str, now: datetime) -> bool:

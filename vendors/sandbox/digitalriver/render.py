@@ -18,6 +18,7 @@ from vendors.sandbox.models import (
     DRCustomer,
     DREvent,
     DRFulfillment,
+    DRInvoice,
     DRItemFields,
     DROrder,
     DROrderItem,
@@ -370,24 +371,48 @@ def subscription_json(subscription: DRSubscription) -> dict:
     return body
 
 
-def draft_invoice_json(subscription: DRSubscription) -> dict:
-    """The draft invoice a reminder opens for the coming period (its object has no table here)."""
-    total = sum(
-        (Decimal(str(item.get("aggregatePrice", item.get("price", 0) * item.get("quantity", 1))))
-         for item in subscription.items),
-        Decimal(0),
-    )  # fmt: skip
-    return {
-        "id": f"inv-{subscription.id}-{time(subscription.current_period_end_date)}",
-        "state": "draft",
-        "subscriptionId": subscription.id,
-        "customerId": subscription.customer_id,
-        "billingAgreementId": subscription.billing_agreement_id,
-        "currency": subscription.currency,
-        "totalAmount": number(total),
-        "items": list(subscription.items),
+def invoice_json(invoice: DRInvoice) -> dict:
+    """Invoice: the subscription service's bill for a period, with its source and charge attempts."""
+    body = {
+        "id": invoice.id,
+        "createdTime": time(invoice.created_at),
+        "updatedTime": time(invoice.updated_at),
+        "customerId": invoice.customer_id,
+        "currency": invoice.currency,
+        "state": invoice.state,
+        "chargeType": "merchant_initiated",
+        "items": [_invoice_item_json(item) for item in invoice.items],
+        "attemptCount": invoice.attempt_count,
+        "sellingEntity": SELLING_ENTITY,
         "liveMode": False,
+        **_totals(invoice.total_amount),
     }
+    if invoice.collection_period_days is not None:
+        body["collectionPeriodDays"] = invoice.collection_period_days
+    source = DRSource.objects.filter(pk=invoice.source_id).first() if invoice.source_id else None
+    if source is not None:
+        body["payment"] = {
+            "sources": [source_json(source, invoice.total_amount)],
+            "charges": [charge_json(charge) for charge in invoice.charges.all()],
+        }
+    return body
+
+
+def _invoice_item_json(item: dict) -> dict:
+    body = {
+        "id": item["id"],
+        "quantity": item.get("quantity", 1),
+        "amount": item["amount"],
+        "tax": {"rate": 0.0, "amount": 0.0},
+        "subscriptionInfo": item["subscriptionInfo"],
+    }
+    _set(
+        body,
+        skuId=item.get("skuId"),
+        productDetails=item.get("productDetails"),
+        metadata=item.get("metadata"),
+    )
+    return body
 
 
 def event_json(event: DREvent) -> dict:

@@ -8,7 +8,8 @@ Digital River's envelope `{"type", "errors": [{"code", "parameter", "message"}]}
 Endpoints: plans (create with our id, read, list, update, delete), customers (create, read,
 update, save and remove sources), sources (read), drop-in checkout sessions, checkouts (with
 attaching and detaching the primary source), orders (which only authorise), fulfillments (which
-capture and cancel), subscriptions (read, list, activate, cancel, update, delete) and events.
+capture and cancel), subscriptions (read, list, activate, cancel, update, delete a draft), the
+subscription service's invoices (read, list) and events.
 The rules live in vendors.sandbox.digitalriver; the customer's pay page is in digitalriver_pay.
 Every request first applies what the sandbox clock has made due (reminders, failures).
 """
@@ -42,6 +43,7 @@ from vendors.sandbox.digitalriver.render import (
     customer_json,
     event_json,
     fulfillment_json,
+    invoice_json,
     order_json,
     plan_json,
     session_json,
@@ -53,6 +55,7 @@ from vendors.sandbox.models import (
     DRCustomer,
     DREvent,
     DRFulfillment,
+    DRInvoice,
     DROrder,
     DRPlan,
     DRSource,
@@ -226,7 +229,7 @@ def _create_plan(body: dict) -> DRPlan:
     fields = {
         "contract_binding_days": _days(body, "contractBindingDays", nullable=False),
         "interval_count": _days(body, "intervalCount", nullable=False, least=1),
-        "reminder_offset_days": _days(body, "reminderOffsetDays"),
+        "reminder_offset_days": _days(body, "reminderOffsetDays", least=None),
         "billing_offset_days": _days(body, "billingOffsetDays"),
         "collection_period_days": _days(body, "collectionPeriodDays"),
     }
@@ -256,12 +259,14 @@ def _create_plan(body: dict) -> DRPlan:
     return plan
 
 
-def _days(body: dict, name: str, *, nullable: bool = True, least: int = 0) -> int | None:
+def _days(body: dict, name: str, *, nullable: bool = True, least: int | None = 0) -> int | None:
+    """A whole number of days (reminderOffsetDays may be negative: no more reminders)."""
     value = body.get(name)
     if value is None and nullable:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < least:
-        raise invalid(name, f"{name} must be a whole number of at least {least}.")
+    if isinstance(value, bool) or not isinstance(value, int) or (least is not None and value < least):
+        at_least = f" of at least {least}" if least is not None else ""
+        raise invalid(name, f"{name} must be a whole number{at_least}.")
     return value
 
 
@@ -291,7 +296,8 @@ def _update_plan(plan: DRPlan, body: dict) -> DRPlan:
     now = sandbox_now()
     for name in ("reminderOffsetDays", "billingOffsetDays", "collectionPeriodDays"):
         if name in body:
-            setattr(plan, PLAN_UPDATABLE[name], _days(body, name))
+            least = None if name == "reminderOffsetDays" else 0
+            setattr(plan, PLAN_UPDATABLE[name], _days(body, name, least=least))
     if "name" in body:
         if body["name"] is not None and not isinstance(body["name"], str):
             raise invalid("name", "name must be a string.")
@@ -538,6 +544,28 @@ def fulfillment_detail(request: HttpRequest, fulfillment_id: str) -> HttpRespons
     return JsonResponse(fulfillment_json(fulfillment, details=True))
 
 
+# --- Invoices (the subscription service's) ----------------------------------------------------------
+
+
+@api("GET")
+def invoices(request: HttpRequest) -> HttpResponse:
+    found = DRInvoice.objects.all()
+    for parameter, column in (("customerId", "customer_id"), ("state", "state"), ("currency", "currency")):
+        if request.GET.get(parameter):
+            found = found.filter(**{column: request.GET[parameter]})
+    if _values(request, "ids"):
+        found = found.filter(pk__in=_values(request, "ids"))
+    return _page(request, found, invoice_json)
+
+
+@api("GET")
+def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
+    invoice = DRInvoice.objects.filter(pk=invoice_id).first()
+    if invoice is None:
+        raise not_found("Invoice", invoice_id)
+    return JsonResponse(invoice_json(invoice))
+
+
 # --- Subscriptions -------------------------------------------------------------------------------
 
 
@@ -560,6 +588,12 @@ def subscription_detail(request: HttpRequest, subscription_id: str) -> HttpRespo
     if request.method == "GET":
         return JsonResponse(subscription_json(subscription))
     if request.method == "DELETE":
+        if subscription.state != DRSubscription.State.DRAFT:
+            raise conflict(
+                "invalid_state",
+                f"Subscription {subscription.pk} is {subscription.state}, so it cannot be deleted.",
+                "state",
+            )
         emit("subscription.deleted", subscription_json(subscription))
         subscription.delete()
         return HttpResponse(status=204)
@@ -610,6 +644,8 @@ urlpatterns = [
     re_path(r"^orders/(?P<order_id>[^/]+)/?$", order_detail),
     re_path(r"^fulfillments/?$", fulfillments_view),
     re_path(r"^fulfillments/(?P<fulfillment_id>[^/]+)/?$", fulfillment_detail),
+    re_path(r"^invoices/?$", invoices),
+    re_path(r"^invoices/(?P<invoice_id>[^/]+)/?$", invoice_detail),
     re_path(r"^subscriptions/?$", subscriptions),
     re_path(r"^subscriptions/(?P<subscription_id>[^/]+)/?$", subscription_detail),
     re_path(r"^events/?$", events),
