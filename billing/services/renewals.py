@@ -269,10 +269,7 @@ class OrderRenewal(operations.OperationHandler):
     def failed(self, operation, checkout, actor):
         checkout.state = CheckoutState.FAILED
         checkout.save(update_fields=["state", "updated_at"])
-        checkout.renewals.update(state=RenewalState.FAILED)
-        for renewal in checkout.renewals.select_related("subscription"):
-            notices.payment_failed(renewal.subscription, renewal.renewal_date.date())
-            notices.alert_staff(renewal.subscription, f"Renewal order failed: {operation.last_error}")
+        renewal_payment_failed(checkout, actor, reason=operation.last_error)
 
     def retrying(self, operation, checkout):
         checkout.state = CheckoutState.PENDING
@@ -320,11 +317,18 @@ def renewal_captured(checkout: Checkout, actor: Actor) -> list[Renewal]:
     return [renewal for renewal, _, _ in done]
 
 
-def renewal_payment_failed(checkout: Checkout, actor: Actor) -> None:
-    """The renewal's payment failed: the renewal failed; the customer and reseller are told."""
+def renewal_payment_failed(checkout: Checkout, actor: Actor, *, reason: str = "") -> None:
+    """The renewal's payment failed (declined at the order, or at capture): the renewal failed, the
+    subscription records its first failure, the customer gets a link to change the card and the
+    reseller and staff are told."""
     checkout.renewals.update(state=RenewalState.FAILED)
     for renewal in checkout.renewals.select_related("subscription"):
+        BillingSubscription.objects.filter(pk=renewal.subscription_id, payment_failed_at=None).update(
+            payment_failed_at=clock.now()
+        )
         notices.payment_failed(renewal.subscription, renewal.renewal_date.date())
+        if reason:
+            notices.alert_staff(renewal.subscription, f"Renewal order failed: {reason}")
 
 
 def renewal_not_charged(checkout: Checkout, actor: Actor) -> None:

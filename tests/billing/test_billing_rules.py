@@ -210,7 +210,8 @@ def test_renewal_checkout_is_merchant_initiated_with_subscription_and_agreement_
     assert renewal.state in (RenewalState.ORDERED, RenewalState.CAPTURED)
     body = sandbox_dr_checkouts(renewal.checkout.checkout_id)
     assert body["chargeType"] == "merchant_initiated"
-    assert body["sourceId"] == active_annual.payment_source_id  # the saved source, attached
+    # The saved source, attached to the renewal checkout as its primary source.
+    assert [src["id"] for src in body["payment"]["sources"]] == [active_annual.payment_source_id]
     info = body["items"][0]["subscriptionInfo"]
     assert info["subscriptionId"] == active_annual.subscription_id
     assert info["billingAgreementId"] == active_annual.billing_agreement_id
@@ -282,13 +283,13 @@ def test_each_reminder_is_sent_once_and_recorded_with_its_outcome(active_annual,
 
 def test_first_payment_failure_alerts_staff_and_reseller_once(active_annual, run_tasks, settings, customer):
     from django.core import mail
-    from django.core.management import call_command
 
     from tests.factories import MembershipFactory
+    from tests.sandbox_helpers import dr_fail_charges
 
     settings.ADMINS = [("Support", "support@example.test")]
     MembershipFactory(partner=customer.partner, role="billing", user__email="billing@reseller.test")
-    run_tasks(call_command, "sandbox_dr", "fail-payment", subscription=active_annual.subscription_id)
+    dr_fail_charges(active_annual.payment_source_id)  # the bank declines the next charge
     _to_renewal_of(active_annual, run_tasks)
     mail.outbox.clear()
     run_tasks(renewals.run_renewals)
