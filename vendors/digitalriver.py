@@ -437,10 +437,11 @@ class DigitalRiverClient(VendorHTTP):
         invoice_id: str | None = None,
         amount: Decimal | None = None,
     ) -> DRRefund:
-        """POST /refunds for an order (or a subscription-service invoice): all of it, or `amount`."""
+        """POST /refunds of product costs for an order (or a subscription-service invoice): all of it
+        (`percent` 100) or `amount`. No `type`: a type refunds only shipping, tax, duty or fees."""
         if bool(order_id) == bool(invoice_id):
             raise ValueError("A refund names either an order or an invoice.")
-        payload: dict[str, Any] = {"currency": currency, "reason": reason, "type": "orderLevel"}
+        payload: dict[str, Any] = {"currency": currency, "reason": reason}
         payload["orderId" if order_id else "invoiceId"] = order_id or invoice_id
         if amount is not None:
             payload["amount"] = _compact(amount)

@@ -27,7 +27,8 @@ def _due_subscriptions(count, plan, product):
             acquisition=acquisition,
             price=product.price,
             state=SubscriptionState.ACTIVE,
-            billing_agreement_id=f"ba-{i}",
+            subscription_id=f"sub-{plan.pk}-{i}",
+            billing_agreement_id=f"ba-{plan.pk}-{i}",
             payment_source_id=f"src-{i}",
             current_period_end_date=end,
             next_invoice_date=end,
@@ -75,3 +76,19 @@ def test_a_second_run_finds_nothing_to_renew(external_support_product, monkeypat
     assert renewals.run_renewals() == 3
     assert renewals.run_renewals() == 0
     assert Renewal.objects.count() == 3
+
+
+def test_the_renewal_run_never_takes_a_subscription_digital_river_renews(
+    support_product, external_support_product, monkeypatch
+):
+    """Even due on our side, a Digital River-engine subscription gets no renewal order: its
+    service charges it (an order of ours would be a second charge)."""
+    from core import tasks
+
+    monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)
+    monkeypatch.setattr(renewals, "_hold_reason", lambda subscription, reminded: "")
+    [ours] = _due_subscriptions(1, external_support_product.plan, external_support_product)
+    [theirs] = _due_subscriptions(1, support_product.plan, support_product)
+    assert renewals.run_renewals() == 1
+    assert list(Renewal.objects.values_list("subscription", flat=True)) == [ours.pk]
+    assert not Checkout.objects.filter(kind=CheckoutKind.RENEWAL, items__subscription=theirs).exists()
