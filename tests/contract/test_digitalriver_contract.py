@@ -43,6 +43,7 @@ REQUESTS = {
     ("POST", "/checkouts"): "CheckoutRequest",
     ("POST", "/orders"): "OrderRequest",
     ("POST", "/fulfillments"): "FulfillmentRequest",
+    ("POST", "/refunds"): "RefundRequest",
     ("POST", "/subscriptions/{id}"): "UpdateSubscriptionRequest",
 }
 RESPONSES = {
@@ -62,6 +63,8 @@ RESPONSES = {
     ("GET", "/orders/{id}"): ("Order", "200"),
     ("POST", "/fulfillments"): ("Fulfillment", "201"),
     ("GET", "/fulfillments/{id}"): ("FulfillmentOrder", "200"),
+    ("POST", "/refunds"): ("OrderRefund", "201"),
+    ("GET", "/refunds/{id}"): ("OrderRefund", "200"),
     ("GET", "/subscriptions/{id}"): ("Subscription", "200"),
     ("POST", "/subscriptions/{id}"): ("Subscription", "200"),
     ("GET", "/events/{id}"): ("Event", "200"),
@@ -71,6 +74,7 @@ LISTS = {
     "/checkouts": "Checkout",
     "/orders": "Order",
     "/fulfillments": "Fulfillment",
+    "/refunds": "OrderRefund",
     "/subscriptions": "Subscription",
     "/events": "Event",
 }
@@ -81,6 +85,7 @@ NO_CONTENT = {
 # What each event's data.object is, by type prefix (a charge for order.charge.*, not an order).
 EVENT_OBJECTS = [
     ("order.charge.", "Charge"),
+    ("refund.", "OrderRefund"),
     ("fulfillment.", "FulfillmentOrder"),
     ("order.", "Order"),
     ("checkout_session.", "Order"),
@@ -171,6 +176,21 @@ def traffic(api, exchanges, vendor_sandbox):
     )
     api.get(f"/fulfillments/{first['id']}")
     api.get("/fulfillments", {"orderId": acquisition["id"]})
+    # Refunds of what was captured: an amount, then per item.
+    refund = api.post(
+        "/refunds",
+        {"orderId": acquisition["id"], "currency": "USD", "amount": 20.0, "reason": "requested_by_customer"},
+    )
+    api.post(
+        "/refunds",
+        {
+            "orderId": acquisition["id"],
+            "currency": "USD",
+            "items": [{"itemId": pro["id"], "quantity": 1, "percent": 50}],
+        },
+    )
+    api.get(f"/refunds/{refund['id']}")
+    api.get("/refunds", {"orderId": acquisition["id"]})
     # Sources: saved, read, made default, attached, removed.
     spare = dr_new_source()
     api.post(f"/customers/cust-1/sources/{spare}")
@@ -283,6 +303,8 @@ def traffic(api, exchanges, vendor_sandbox):
             "/fulfillments",
             {"orderId": acquisition["id"], "items": [{"itemId": pro["id"], "quantity": 1}]},
         ),
+        api.refused("POST", "/refunds", {"orderId": acquisition["id"], "currency": "USD", "amount": 1000.0}),
+        api.refused("POST", "/refunds", {"orderId": acquisition["id"], "currency": "EUR", "amount": 1.0}),
         api.refused("GET", "/orders/404404404"),
         api.refused("GET", "/sources/nope"),
         DRApi("sk_test_wrong").refused("GET", f"/plans/{PLAN['plan_id']}"),
@@ -312,6 +334,8 @@ def test_traffic_covers_the_operations_and_the_refusals(traffic, exchanges):
             "source_not_chargeable",
             "invalid_parameter",  # an itemId not in the order
             "order_fulfilled",
+            "invalid_parameter",  # amountRequested
+            "invalid_parameter",  # currency
             "not_found",
             "not_found",
             "unauthorized",
@@ -377,6 +401,8 @@ def test_every_event_validates_and_charge_events_carry_a_charge(traffic):
         "order.charge.cancel.complete",
         "order.fulfilled",
         "order.complete",
+        "refund.pending",
+        "refund.complete",
     }
     for event in events:
         _validate_event(event)
@@ -394,6 +420,10 @@ def test_a_refused_shape_is_caught_by_the_schema(traffic, exchanges):
     bad_item = {**sent["items"][0], "price": "120"}
     assert schemas.errors("digitalriver", "CheckoutRequest", {**sent, "items": [bad_item]})
     assert schemas.errors("digitalriver", "FulfillmentRequest", {"items": [{"itemId": "1", "quantity": "2"}]})
+    # A product refund leaves `type` out: "orderLevel" is not one of the schema's types.
+    assert schemas.errors(
+        "digitalriver", "RefundRequest", {"orderId": "1", "currency": "USD", "type": "orderLevel"}
+    )
 
 
 # --- The client's bodies ------------------------------------------------------------------------------
@@ -489,6 +519,8 @@ def test_the_service_events_and_invoices_validate(api, exchanges):
     dr_expire_card(api.get("/subscriptions/sub-lapses")["sourceId"])
     advance_clock(timedelta(days=361))
     advance_clock(timedelta(days=15))
+    paid = api.get("/invoices", {"customerId": "cust-2", "state": "paid"})["data"][0]
+    api.post("/refunds", {"invoiceId": paid["id"], "currency": "USD", "percent": 100})
     invoices = api.get("/invoices", {"customerId": "cust-2", "limit": 100})
     for invoice in invoices["data"]:
         api.get(f"/invoices/{invoice['id']}")
@@ -501,6 +533,7 @@ def test_the_service_events_and_invoices_validate(api, exchanges):
         "subscription.failed",
         "subscription.source_invalid",
         "subscription.lapsed",
+        "refund.complete",
     } <= {e["type"] for e in events}
     for event in events:
         _validate_event(event)

@@ -639,6 +639,7 @@ DR_TABLES = [
 @pytest.mark.parametrize("model", DR_TABLES)
 def test_admin_lists_and_shows_every_digital_river_table(admin_client, api, active, customer_id, model):
     from django.apps import apps
+    from django.contrib.admin.utils import quote
 
     order = DROrder.objects.get()
     order_json = api.get(f"/orders/{order.pk}")
@@ -648,7 +649,7 @@ def test_admin_lists_and_shows_every_digital_river_table(admin_client, api, acti
     )
     listing = admin_client.get(f"/admin/sandbox/{model}/")
     obj = apps.get_model("sandbox", model).objects.first()
-    page = admin_client.get(f"/admin/sandbox/{model}/{obj.pk}/change/")
+    page = admin_client.get(f"/admin/sandbox/{model}/{quote(obj.pk)}/change/")  # "_" is escaped in admin URLs
 
     assert listing.status_code == 200 and page.status_code == 200
     assert "sk_test_sandbox" not in listing.content.decode() + page.content.decode()

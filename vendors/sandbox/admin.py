@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from vendors.sandbox.clock import advance_clock, reset_clock
 from vendors.sandbox.cloudflare_catalog import PLANS
-from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
+from vendors.sandbox.digitalriver import checkouts, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
 from vendors.sandbox.models import (
@@ -38,6 +38,7 @@ from vendors.sandbox.models import (
     DROrder,
     DROrderItem,
     DRPlan,
+    DRRefund,
     DRSource,
     DRSubscription,
     Fault,
@@ -661,6 +662,56 @@ class DRInvoiceAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(DRRefund)
+class DRRefundAdmin(admin.ModelAdmin):
+    """Refunds; a pending one can be completed or failed (when refunds do not complete at once)."""
+
+    list_display = ["id", "order", "invoice", "amount", "refunded_amount", "currency", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["id", "order__id", "invoice__id"]
+    readonly_fields = [
+        "id",
+        "order",
+        "invoice",
+        "charge",
+        "currency",
+        "amount",
+        "refunded_amount",
+        "percent",
+        "reason",
+        "items",
+        "allocation",
+        "state",
+        "failure_reason",
+        "metadata",
+        "created_at",
+        "updated_at",
+    ]
+    fields = readonly_fields
+    actions = ["complete_refunds", "fail_refunds"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def _finish(self, request, queryset, *, fail: bool):
+        for refund in queryset:
+            try:
+                with transaction.atomic():
+                    refunds.complete(DRRefund.objects.select_for_update().get(pk=refund.pk), fail=fail)
+            except DRError as refused:
+                self.message_user(request, f"{refund.pk}: {refused}", messages.ERROR)
+            else:
+                self.message_user(request, f"{refund.pk}: {'failed' if fail else 'succeeded'}.")
+
+    @admin.action(description="Complete the pending refunds (refund.complete)")
+    def complete_refunds(self, request, queryset):
+        self._finish(request, queryset, fail=False)
+
+    @admin.action(description="Fail the pending refunds (refund.failed)")
+    def fail_refunds(self, request, queryset):
+        self._finish(request, queryset, fail=True)
 
 
 def _source_of(subscription: DRSubscription) -> DRSource:

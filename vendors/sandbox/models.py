@@ -935,6 +935,53 @@ class DRInvoice(models.Model):
         return f"invoice {self.id} ({self.state})"
 
 
+def new_refund_id() -> str:
+    return f"re_{uuid.uuid4()}"
+
+
+class DRRefund(models.Model):
+    """A refund of captured money: of an order (order-level or per item) or of a paid invoice.
+
+    Pending when made (it already reduces availableToRefundAmount), then succeeded
+    (refund.complete) or failed (refund.failed).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_refund_id)
+    order = models.ForeignKey(
+        DROrder, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    invoice = models.ForeignKey(
+        DRInvoice, null=True, blank=True, on_delete=models.PROTECT, related_name="refunds"
+    )
+    charge = models.ForeignKey(DRCharge, on_delete=models.PROTECT, related_name="refunds")
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
+    reason = models.CharField(max_length=64, blank=True)
+    # Item-level refunds: [{itemId, skuId, quantity, amount}] as asked (empty at order level).
+    items = models.JSONField(default=list, blank=True)
+    # How the amount is spread over the order's (or invoice's) items: [{itemId, amount}].
+    allocation = models.JSONField(default=list, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    failure_reason = models.CharField(max_length=255, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=sandbox_now)
+    updated_at = models.DateTimeField(default=sandbox_now)
+
+    class Meta:
+        verbose_name = "Digital River refund"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"refund {self.id} ({self.state})"
+
+
 class DREvent(models.Model):
     """An event Digital River emitted, and its webhook delivery to the back office (an outbox)."""
 

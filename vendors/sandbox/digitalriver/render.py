@@ -1,5 +1,5 @@
 """Each sandbox object as Digital River's JSON ([DR-OAS] Plan, Customer, Source, Checkout, Order, Charge,
-Fulfillment, Subscription, Event).
+Fulfillment, Refund, Invoice, Subscription, Event).
 
 Times are ISO 8601 UTC with a `Z` to the second, money is a JSON number, and the fields the
 schema marks read-only (totals, states, transitions) are filled in the way Digital River does.
@@ -23,6 +23,7 @@ from vendors.sandbox.models import (
     DROrder,
     DROrderItem,
     DRPlan,
+    DRRefund,
     DRSource,
     DRSubscription,
 )
@@ -138,13 +139,72 @@ def charge_json(charge: DRCharge) -> dict:
     return body
 
 
+REFUND_STATES = {"pending": "pending", "succeeded": "complete", "failed": "failed"}
+
+
 def charge_refunds(charge: DRCharge) -> list:
-    """The refunds of a charge (none before refunds exist)."""
-    return []
+    return list(charge.refunds.all())
 
 
-def _charge_refund_json(refund) -> dict:
-    return {}
+def _charge_refund_json(refund: DRRefund) -> dict:
+    """A refund as a charge's refunds[] shows it (Refund: pending, complete or failed)."""
+    return {
+        "id": refund.id,
+        "createdTime": time(refund.created_at),
+        "updatedTime": time(refund.updated_at),
+        "amount": number(refund.amount),
+        "state": REFUND_STATES[refund.state],
+    }
+
+
+def refund_json(refund: DRRefund) -> dict:
+    """OrderRefund: what was asked (amount), what was given back (refundedAmount), its state."""
+    done = refund.state == DRRefund.State.SUCCEEDED
+    body = {
+        "id": refund.id,
+        "createdTime": time(refund.created_at),
+        "currency": refund.currency,
+        "amount": number(refund.amount),
+        "refundedAmount": number(refund.refunded_amount),
+        "state": refund.state,
+        "items": [
+            {
+                "itemId": item["itemId"],
+                "skuId": item["skuId"],
+                "quantity": item["quantity"],
+                "amount": number(Decimal(item["amount"])),
+                "refundedAmount": number(Decimal(item["amount"]) if done else Decimal(0)),
+            }
+            for item in refund.items
+        ],
+        "liveMode": False,
+    }
+    _set(
+        body,
+        orderId=refund.order_id,
+        invoiceId=refund.invoice_id,
+        reason=refund.reason,
+        metadata=refund.metadata,
+        failureReason=refund.failure_reason,
+    )
+    if refund.state != DRRefund.State.PENDING:
+        charge = refund.charge
+        body["charges"] = [
+            {
+                "id": charge.id,
+                "captured": True,
+                "refunded": done,
+                "refunds": [
+                    {
+                        "createdTime": time(refund.updated_at),
+                        "amount": number(refund.amount),
+                        "state": REFUND_STATES[refund.state],
+                    }
+                ],
+                "sourceId": charge.source_id,
+            }
+        ]
+    return body
 
 
 def _operation_json(op: DRChargeOperation) -> dict:
@@ -277,8 +337,11 @@ def order_amounts(order: DROrder) -> dict[str, Decimal]:
 
 
 def refunded_of(order: DROrder) -> Decimal:
-    """What succeeded refunds gave back (none before refunds exist)."""
-    return Decimal(0)
+    """What succeeded refunds gave back."""
+    return sum(
+        (refund.refunded_amount for refund in order.refunds.filter(state=DRRefund.State.SUCCEEDED)),
+        Decimal(0),
+    )
 
 
 def order_json(order: DROrder, *, payment: bool = True) -> dict:

@@ -8,7 +8,7 @@ Digital River's envelope `{"type", "errors": [{"code", "parameter", "message"}]}
 Endpoints: plans (create with our id, read, list, update, delete), customers (create, read,
 update, save and remove sources), sources (read), drop-in checkout sessions, checkouts (with
 attaching and detaching the primary source), orders (which only authorise), fulfillments (which
-capture and cancel), subscriptions (read, list, activate, cancel, update, delete a draft), the
+capture and cancel), refunds (of captured money, of an order or an invoice), subscriptions (read, list, activate, cancel, update, delete a draft), the
 subscription service's invoices (read, list) and events.
 The rules live in vendors.sandbox.digitalriver; the customer's pay page is in digitalriver_pay.
 Every request first applies what the sandbox clock has made due (reminders, failures).
@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path, reverse
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.digitalriver import checkouts, fulfillments, lifecycle, sources
+from vendors.sandbox.digitalriver import checkouts, fulfillments, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.checkouts import metadata_of
 from vendors.sandbox.digitalriver.errors import (
     DRError,
@@ -46,6 +46,7 @@ from vendors.sandbox.digitalriver.render import (
     invoice_json,
     order_json,
     plan_json,
+    refund_json,
     session_json,
     source_json,
     subscription_json,
@@ -58,6 +59,7 @@ from vendors.sandbox.models import (
     DRInvoice,
     DROrder,
     DRPlan,
+    DRRefund,
     DRSource,
     DRSubscription,
     Vendor,
@@ -544,6 +546,31 @@ def fulfillment_detail(request: HttpRequest, fulfillment_id: str) -> HttpRespons
     return JsonResponse(fulfillment_json(fulfillment, details=True))
 
 
+# --- Refunds -----------------------------------------------------------------------------------------
+
+
+@api("GET", "POST")
+def refunds_view(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        _, made = refunds.create(_body(request))
+        return _created(made)  # as made (pending); it completes right after in the sandbox
+    found = DRRefund.objects.select_related("charge")
+    for parameter, column in (("orderId", "order_id"), ("invoiceId", "invoice_id"), ("state", "state")):
+        if request.GET.get(parameter):
+            found = found.filter(**{column: request.GET[parameter]})
+    if _values(request, "ids"):
+        found = found.filter(pk__in=_values(request, "ids"))
+    return _page(request, found, refund_json)
+
+
+@api("GET")
+def refund_detail(request: HttpRequest, refund_id: str) -> HttpResponse:
+    refund = DRRefund.objects.select_related("charge").filter(pk=refund_id).first()
+    if refund is None:
+        raise not_found("Refund", refund_id)
+    return JsonResponse(refund_json(refund))
+
+
 # --- Invoices (the subscription service's) ----------------------------------------------------------
 
 
@@ -644,6 +671,8 @@ urlpatterns = [
     re_path(r"^orders/(?P<order_id>[^/]+)/?$", order_detail),
     re_path(r"^fulfillments/?$", fulfillments_view),
     re_path(r"^fulfillments/(?P<fulfillment_id>[^/]+)/?$", fulfillment_detail),
+    re_path(r"^refunds/?$", refunds_view),
+    re_path(r"^refunds/(?P<refund_id>[^/]+)/?$", refund_detail),
     re_path(r"^invoices/?$", invoices),
     re_path(r"^invoices/(?P<invoice_id>[^/]+)/?$", invoice_detail),
     re_path(r"^subscriptions/?$", subscriptions),

@@ -3,10 +3,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
+from vendors.sandbox.digitalriver import checkouts, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
-from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DREvent, DRSource, DRSubscription
+from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DREvent, DRRefund, DRSource, DRSubscription
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         "the customer; `fail-payment (--source ID | --subscription ID) [--times N] "
         "[--at authorization|capture]` makes the source's next charge(s) fail; `expire-card (--source ID "
         "| --subscription ID)` puts the card's expiry in the past; `new-source [--customer ID] "
-        "[--single-use]` makes a card source; `lapse --subscription ID`; `deliver [--event ID]` posts "
+        "[--single-use]` makes a card source; `refund --refund ID [--fail]` completes a pending refund; `lapse --subscription ID`; `deliver [--event ID]` posts "
         "undelivered events to the webhook again; `run` applies what the sandbox clock made due."
     )
 
@@ -40,6 +40,11 @@ class Command(BaseCommand):
         new = actions.add_parser("new-source", help="Make a reusable card source, as the Drop-in would.")
         new.add_argument("--customer", help="Save it to this customer.")
         new.add_argument("--single-use", action="store_true", help="A source that cannot be reused or saved.")
+        refund = actions.add_parser(
+            "refund", help="Complete a pending refund (when refunds do not complete at once)."
+        )
+        refund.add_argument("--refund", required=True, help="The refund id (re_...).")
+        refund.add_argument("--fail", action="store_true", help="The refund fails instead (refund.failed).")
         lapse = actions.add_parser("lapse", help="The subscription lapses (subscription.lapsed).")
         lapse.add_argument("--subscription", required=True)
         send = actions.add_parser("deliver", help="Post undelivered events to the webhook again.")
@@ -106,6 +111,16 @@ class Command(BaseCommand):
             found = sources.create_source(reusable=not single_use, customer=owner)
         saved = f", saved to customer {owner.pk}" if owner else ""
         self.stdout.write(f"Source {found.pk} ({'single-use' if single_use else 'reusable'}{saved}).")
+
+    def _refund(self, refund, fail, **options):
+        with transaction.atomic():
+            found = DRRefund.objects.select_for_update().filter(pk=refund).first()
+            if found is None:
+                raise CommandError(f"No Digital River refund {refund}.")
+            refunds.complete(found, fail=fail)
+        self.stdout.write(
+            f"Refund {found.pk} {found.state} ({found.refunded_amount} {found.currency} refunded)."
+        )
 
     def _lapse(self, subscription, **options):
         with transaction.atomic():
