@@ -189,3 +189,9 @@ def dr_new_source(customer_id=None, *, reusable=True, **card):
 
     customer = DRCustomer.objects.get(pk=customer_id) if customer_id else None
     return sources.create_source({**sources.default_card(), **card}, reusable=reusable, customer=customer).pk
+
+
+def dr_new_card(customer_id=None, **card):
+    """A reusable card source as Drop-in's "manage payment methods" makes it: NOT saved to anyone
+    (the merchant's server saves it). `customer_id` is accepted for symmetry and not used."""
+    return dr_new_source(None, **card)

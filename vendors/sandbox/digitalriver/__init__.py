@@ -9,8 +9,10 @@
   renewal rules;
 - `payments`: what POST /orders checks of the primary source, and the authorization it makes;
 - `fulfillments`: POST /fulfillments, which captures (or cancels) what the orders authorised;
+- `refunds`: POST /refunds, which gives back captured money (orders, and service invoices);
 - `ledger`: every movement of money, one row per item (what tests count);
 - `lifecycle`: subscriptions over time (activation, reminders, invoices, failed payments, lapse).
 
-Views are in vendors.sandbox.views.digitalriver (API) and digitalriver_pay (the customer's pages).
+Views are in vendors.sandbox.views.digitalriver (API) and digitalriver_pay (the customer's pages:
+the checkout session's pay page and the Drop-in "update payment method" stand-in).
 """

@@ -8,11 +8,15 @@ primary source and the order's payment.sources[0]; the order is accepted and onl
 (nothing is captured before a fulfilment); draft subscriptions and billing agreements, events.
 "Decline card" declines it (the session stays open). After paying, the customer is sent to the
 session's `redirects.successUrl` when it has one.
+
+GET/POST /sandbox/digitalriver/drop-in/payment-method/ stands in for Drop-in's "manage payment
+methods" flow (see payment_method()).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -21,7 +25,7 @@ from django.urls import path, reverse
 
 from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
-from vendors.sandbox.models import DRCheckoutSession, DROrder, DRPlan, DRSource
+from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DROrder, DRPlan, DRSource
 
 
 def pay(request: HttpRequest, session_id: str) -> HttpResponse:
@@ -118,4 +122,58 @@ def _context(session: DRCheckoutSession, error: str) -> dict:
     }
 
 
-urlpatterns = [path("pay/<str:session_id>/", pay, name="sandbox-dr-pay")]
+def payment_method(request: HttpRequest) -> HttpResponse:
+    """Drop-in's "manage payment methods" stand-in: a new card, handed back to the merchant's page.
+
+    GET /sandbox/digitalriver/drop-in/payment-method/?customerId=<id>&returnUrl=<url> shows a card
+    form; POST makes a reusable card source, NOT saved to the customer (the merchant's server saves
+    it, as with the real Drop-in), and sends the customer to returnUrl with `sourceId=<id>` added
+    to its query. A returnUrl that is not http(s), or an unknown customer, is refused (400).
+    """
+    customer_id = request.GET.get("customerId") or request.POST.get("customerId") or ""
+    return_url = request.GET.get("returnUrl") or request.POST.get("returnUrl") or ""
+    error = ""
+    if urlsplit(return_url).scheme not in ("http", "https") or not urlsplit(return_url).netloc:
+        return _drop_in_page(request, customer_id, "", "returnUrl must be an http(s) address.", 400)
+    if not DRCustomer.objects.filter(pk=customer_id).exists():
+        return _drop_in_page(request, "", "", f"No customer {customer_id!r}.", 400)
+    if request.method == "POST":
+        try:
+            card = sources.read_card(
+                request.POST.get("brand"),
+                request.POST.get("last_four"),
+                request.POST.get("expiration_month"),
+                request.POST.get("expiration_year"),
+            )
+            if sources.card_expired(card):
+                raise ValueError("The card has expired.")
+        except ValueError as wrong:
+            error = str(wrong)
+        else:
+            with transaction.atomic():
+                lifecycle.run_due()
+                source = sources.create_source(card)
+            return HttpResponseRedirect(_with_query(return_url, sourceId=source.pk))
+    return _drop_in_page(request, customer_id, return_url, error, 400 if error else 200)
+
+
+def _drop_in_page(request, customer_id: str, return_url: str, error: str, status: int) -> HttpResponse:
+    context = {
+        "customer_id": customer_id,
+        "return_url": return_url,
+        "error": error,
+        **card_form_context(None),
+    }
+    return render(request, "sandbox/digitalriver/drop_in.html", context, status=status)
+
+
+def _with_query(url: str, **params: str) -> str:
+    parts = urlsplit(url)
+    query = urlencode([*parse_qsl(parts.query, keep_blank_values=True), *params.items()])
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+urlpatterns = [
+    path("pay/<str:session_id>/", pay, name="sandbox-dr-pay"),
+    path("drop-in/payment-method/", payment_method, name="sandbox-dr-drop-in-payment-method"),
+]
