@@ -8,10 +8,12 @@ Digital River's envelope `{"type", "errors": [{"code", "parameter", "message"}]}
 Endpoints: plans (create with our id, read, list, update, delete), customers (create, read,
 update, save and remove sources), sources (read), drop-in checkout sessions, checkouts (with
 attaching and detaching the primary source), orders (which only authorise), fulfillments (which
-capture and cancel), refunds (of captured money, of an order or an invoice), subscriptions (read, list, activate, cancel, update, delete a draft), the
-subscription service's invoices (read, list) and events.
-The rules live in vendors.sandbox.digitalriver; the customer's pay page is in digitalriver_pay.
-Every request first applies what the sandbox clock has made due (reminders, failures).
+capture and cancel), refunds (of captured money, of an order or an invoice), subscriptions
+(read, list, activate, cancel, update, delete a draft), the subscription service's invoices
+(read, list) and events.
+The rules live in vendors.sandbox.digitalriver; the customer's pages are in digitalriver_pay.
+Every request first applies what the sandbox clock has made due (reminders, invoices, retries,
+failures, lapses, ends).
 """
 
 from __future__ import annotations
