@@ -103,7 +103,9 @@ def sync_plan(actor: Actor, plan: Plan) -> Plan:
 
 
 def _plan_body(plan: Plan) -> dict:
-    return {k: getattr(plan, k) for k in PLAN_FIELDS if k not in ("plan_id", "engine")} | {"state": plan.state}
+    """What Digital River holds of a plan (the engine is ours)."""
+    sent = {k: getattr(plan, k) for k in PLAN_FIELDS if k not in ("plan_id", "engine")}
+    return sent | {"state": plan.state}
 
 
 def _record(plan: Plan, vendor) -> None:

@@ -307,3 +307,18 @@ def test_a_free_trial_converts_to_paid_on_the_same_agreement_after_a_reminder(
     assert subscription.billing_agreement_id == agreement
     paid_captures = dr_ledger(kind="capture", subscription_id=subscription.subscription_id).exclude(amount=0)
     assert [c.amount for c in paid_captures] == [Decimal("10.00")]
+
+
+def test_billing_run_renews_what_is_due_now(checkout, pay, external_support_product, run_tasks):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    pay(checkout(OrderLine(external_support_product)))
+    subscription = BillingSubscription.objects.get()
+    run_tasks(advance_vendor_clock, days=31)
+    out = StringIO()
+    run_tasks(call_command, "billing_run", stdout=out)
+    assert "renewals ordered: 1" in out.getvalue()
+    assert Renewal.objects.get(subscription=subscription).state == RenewalState.CAPTURED
+    assert _captures(subscription) == 2
