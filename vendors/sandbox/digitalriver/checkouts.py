@@ -490,7 +490,11 @@ def pay_session(
     (None). A source set to fail at authorization is declined by the bank the same way, the
     used-up failure kept (PaymentDeclined, whose changes are kept).
     """
-    session = DRCheckoutSession.objects.select_for_update().select_related("customer").get(pk=session.pk)
+    session = (
+        DRCheckoutSession.objects.select_for_update(of=("self",))
+        .select_related("customer")
+        .get(pk=session.pk)
+    )
     if session.state != DRCheckoutSession.State.OPEN:
         raise conflict("already_exists", f"Checkout session {session.pk} is already paid.", "id")
     # The rules are checked again: plans and agreements may have changed since.
@@ -529,7 +533,11 @@ def place_order(checkout: DRCheckout, *, from_session: bool = False) -> DROrder:
 
     PaymentDeclined when the source is set to fail at authorization: no order is made.
     """
-    checkout = DRCheckout.objects.select_for_update().select_related("customer", "source").get(pk=checkout.pk)
+    checkout = (
+        DRCheckout.objects.select_for_update(of=("self",))
+        .select_related("customer", "source")
+        .get(pk=checkout.pk)
+    )
     existing = DROrder.objects.filter(checkout=checkout).first()
     if existing is not None:
         # Digital River's documented answer to a checkout already consumed by an order.

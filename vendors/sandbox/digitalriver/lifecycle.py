@@ -565,7 +565,7 @@ def run_due(now: datetime | None = None) -> dict[str, int]:
 
 def _locked(subscription: DRSubscription) -> DRSubscription:
     return (
-        DRSubscription.objects.select_for_update()
+        DRSubscription.objects.select_for_update(of=("self",))  # period_plan is nullable: no outer-join lock
         .select_related("plan", "period_plan")
         .get(pk=subscription.pk)
     )

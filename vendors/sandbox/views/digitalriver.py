@@ -610,7 +610,10 @@ def subscriptions(request: HttpRequest) -> HttpResponse:
 @api("GET", "POST", "DELETE")
 def subscription_detail(request: HttpRequest, subscription_id: str) -> HttpResponse:
     subscription = (
-        DRSubscription.objects.select_for_update().select_related("plan").filter(pk=subscription_id).first()
+        DRSubscription.objects.select_for_update(of=("self",))
+        .select_related("plan")
+        .filter(pk=subscription_id)
+        .first()
     )
     if subscription is None:
         raise not_found("Subscription", subscription_id)
