@@ -100,7 +100,6 @@ def extended(data: dict, actor: Actor) -> None:
             vendor.current_period_end_date and vendor.current_period_end_date <= renewed_period
         ):
             return  # an event about a period we already recorded
-        converted = subscription.free_trial
         try:
             with transaction.atomic():
                 renewal = Renewal.objects.create(
@@ -116,25 +115,12 @@ def extended(data: dict, actor: Actor) -> None:
         from billing.services.acquisition import apply_vendor_subscription
 
         apply_vendor_subscription(subscription, vendor)
-        subscription.free_trial = False
-        subscription.payment_failed_at = None
-        subscription.save()
-        audit.record(
-            actor,
-            "billing.renewed",
-            subscription,
-            partner_id=subscription.partner_id,
-            before=before,
-            note=f"Digital River invoice {renewal.invoice_id}",
-        )
+        converted = lifecycle.mark_renewed(actor, subscription, renewal, before)
         delivered = still_delivered(subscription)
         if not delivered and renewal.invoice_id:
             operations.start(actor, renewal, RefundInvoice.kind, partner_id=subscription.partner_id)
     if delivered:
-        kind = NoticeKind.TRIAL_CONVERTED if converted else NoticeKind.RENEWED
-        notices.send(
-            subscription, kind, renewal.renewal_date.date(), details={"amount": str(renewal.amount or "")}
-        )
+        lifecycle.confirm_renewal(subscription, renewal, converted=converted)
 
 
 def still_delivered(subscription: BillingSubscription) -> bool:

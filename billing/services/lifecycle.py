@@ -53,6 +53,34 @@ def vendor_subscription_changed(
         end_vendor_side(actor, subscription)
 
 
+def mark_renewed(actor: Actor, subscription: BillingSubscription, renewal, before: dict) -> bool:
+    """A period was paid (by either engine): active again, a trial has converted, no failure
+    pending; recorded. Returns whether it was a trial converting to paid."""
+    converted = subscription.free_trial
+    subscription.free_trial = False
+    subscription.state = SubscriptionState.ACTIVE
+    subscription.payment_failed_at = None
+    subscription.save()
+    audit.record(
+        actor,
+        "billing.renewed",
+        subscription,
+        partner_id=subscription.partner_id,
+        before=before,
+        changes={"renewal_date": [None, renewal.renewal_date.isoformat()]},
+        note=f"Digital River invoice {renewal.invoice_id}" if renewal.invoice_id else "",
+    )
+    return converted
+
+
+def confirm_renewal(subscription: BillingSubscription, renewal, *, converted: bool) -> None:
+    """Tell the customer it renewed (or that the trial is now paid), once, within 24 hours."""
+    kind = NoticeKind.TRIAL_CONVERTED if converted else NoticeKind.RENEWED
+    notices.send(
+        subscription, kind, renewal.renewal_date.date(), details={"amount": str(renewal.amount or "")}
+    )
+
+
 def end_vendor_side(actor: Actor, subscription: BillingSubscription) -> None:
     """When billing ends, so does the vendor side: an ACME contract stops renewing, an add-on is
     cancelled at the end of the term it was paid for."""

@@ -35,7 +35,7 @@ from billing.models import (
     SubscriptionState,
 )
 from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
-from billing.services import notices
+from billing.services import lifecycle, notices
 from billing.services.common import dr_customer_id, require_billing
 from core import audit, clock, operations
 from core.actor import Actor
@@ -293,27 +293,14 @@ def renewal_captured(checkout: Checkout, actor: Actor) -> list[Renewal]:
             renewal.save(update_fields=["state", "updated_at"])
             subscription = BillingSubscription.objects.select_for_update().get(pk=renewal.subscription_id)
             before = audit.snapshot(subscription)
-            converted = subscription.free_trial
             start = subscription.current_period_end_date
             if start == renewal.renewal_date:  # not moved on already
                 plan = subscription.plan
                 set_period(subscription, start, period_end(start, plan.interval, plan.interval_count))
-            subscription.free_trial = False
-            subscription.state = SubscriptionState.ACTIVE
-            subscription.payment_failed_at = None
-            subscription.save()
-            audit.record(
-                actor,
-                "billing.renewed",
-                subscription,
-                partner_id=subscription.partner_id,
-                before=before,
-                changes={"renewal_date": [None, renewal.renewal_date.isoformat()]},
-            )
+            converted = lifecycle.mark_renewed(actor, subscription, renewal, before)
             done.append((renewal, subscription, converted))
     for renewal, subscription, converted in done:
-        kind = NoticeKind.TRIAL_CONVERTED if converted else NoticeKind.RENEWED
-        notices.send(subscription, kind, renewal.renewal_date.date(), details={"amount": str(renewal.amount)})
+        lifecycle.confirm_renewal(subscription, renewal, converted=converted)
     return [renewal for renewal, _, _ in done]
 
 

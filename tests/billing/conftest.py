@@ -56,32 +56,44 @@ def external_monthly_plan(make_plan) -> Plan:
     return make_plan(**{**MONTHLY, "plan_id": "zone-monthly-bo", "engine": RenewalEngine.BACK_OFFICE})
 
 
-@pytest.fixture
-def external_acme_product(customer, external_annual_plan) -> Product:
+def _acme_product(customer, plan, sku_id, name) -> Product:
+    """An annual ACME contract at 120.00 on `plan`."""
     return catalog.create_product(
         system_actor(),
         customer.partner,
-        sku_id="acme-dv-annual-bo",
-        name="ACME DV annual (back office)",
+        sku_id=sku_id,
+        name=name,
         price=Decimal("120.00"),
         currency="USD",
-        plan=external_annual_plan,
+        plan=plan,
         provisions=Provisions.ACME_CONTRACT,
         provision_params={"product": "ssl_dv_rapidssl"},
     )
 
 
-@pytest.fixture
-def external_support_product(customer, external_monthly_plan) -> Product:
+def _support_product(customer, plan, sku_id, name) -> Product:
+    """A monthly service at 10.00 on `plan` that provisions nothing."""
     return catalog.create_product(
         system_actor(),
         customer.partner,
-        sku_id="support-monthly-bo",
-        name="Support monthly (back office)",
+        sku_id=sku_id,
+        name=name,
         price=Decimal("10.00"),
         currency="USD",
-        plan=external_monthly_plan,
+        plan=plan,
         provisions=Provisions.NOTHING,
+    )
+
+
+@pytest.fixture
+def external_acme_product(customer, external_annual_plan) -> Product:
+    return _acme_product(customer, external_annual_plan, "acme-dv-annual-bo", "ACME DV annual (back office)")
+
+
+@pytest.fixture
+def external_support_product(customer, external_monthly_plan) -> Product:
+    return _support_product(
+        customer, external_monthly_plan, "support-monthly-bo", "Support monthly (back office)"
     )
 
 
@@ -97,31 +109,12 @@ def monthly_plan(make_plan) -> Plan:
 
 @pytest.fixture
 def acme_product(customer, annual_plan) -> Product:
-    return catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="acme-dv-annual",
-        name="ACME DV annual",
-        price=Decimal("120.00"),
-        currency="USD",
-        plan=annual_plan,
-        provisions=Provisions.ACME_CONTRACT,
-        provision_params={"product": "ssl_dv_rapidssl"},
-    )
+    return _acme_product(customer, annual_plan, "acme-dv-annual", "ACME DV annual")
 
 
 @pytest.fixture
 def support_product(customer, monthly_plan) -> Product:
-    return catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="support-monthly",
-        name="Support monthly",
-        price=Decimal("10.00"),
-        currency="USD",
-        plan=monthly_plan,
-        provisions=Provisions.NOTHING,
-    )
+    return _support_product(customer, monthly_plan, "support-monthly", "Support monthly")
 
 
 @pytest.fixture
