@@ -305,6 +305,16 @@ def order_accepted(order, actor: Actor) -> Checkout | None:
     return checkout
 
 
+def order_state_changed(order, actor: Actor) -> Checkout | None:
+    """order.fulfilled / order.complete / order.cancelled: the order's own state, as Digital River
+    sees it, is kept on its checkout (what it captured comes with the charge events)."""
+    checkout = Checkout.objects.filter(order_id=order.id).first()
+    if checkout is not None and checkout.order_state != order.state:
+        Checkout.objects.filter(pk=checkout.pk).update(order_state=order.state)
+        checkout.order_state = order.state
+    return checkout
+
+
 def record_order(checkout: Checkout, order) -> None:
     """Copy Digital River's order onto the checkout: its id and state, the agreement, the primary
     source, the authorised amount and each item's id (what POST /fulfillments names)."""

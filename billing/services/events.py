@@ -126,6 +126,9 @@ def _charge(handler):
 
 HANDLERS = {
     "order.accepted": lambda data, actor: acquisition.order_accepted(order_from(data), actor),
+    "order.fulfilled": lambda data, actor: acquisition.order_state_changed(order_from(data), actor),
+    "order.complete": lambda data, actor: acquisition.order_state_changed(order_from(data), actor),
+    "order.cancelled": lambda data, actor: acquisition.order_state_changed(order_from(data), actor),
     # The order.charge.* events carry a charge, not an order (informing-digital-river-of-a-fulfillment).
     "order.charge.capture.complete": _charge(fulfilment.charge_captured),
     "order.charge.capture.failed": _charge(fulfilment.charge_failed),

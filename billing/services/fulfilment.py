@@ -170,8 +170,9 @@ def charge_cancelled(charge, actor: Actor) -> Checkout | None:
         checkout = Checkout.objects.select_for_update().get(pk=checkout.pk)
         before = audit.snapshot(checkout)
         checkout.cancelled_amount = max(checkout.cancelled_amount, amount)
-        nothing_delivered = not checkout.items.filter(fulfilled_quantity__gt=0).exists()
-        if checkout.fulfilled_at and nothing_delivered:
+        # Read from the money, not from our fulfilment record: over HTTP this event may come
+        # before the answer to POST /fulfillments.
+        if checkout.cancelled_amount >= checkout.authorized_amount and not checkout.captured_amount:
             checkout.state = CheckoutState.CANCELLED
         checkout.save()
         audit.record(

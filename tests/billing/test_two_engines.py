@@ -141,6 +141,7 @@ def test_an_accepted_order_is_captured_only_after_fulfilment(
     run_tasks(fulfil_ready_orders_task)
     paid.refresh_from_db()
     assert paid.fulfilled_at and paid.state == "paid" and paid.captured_amount == paid.total
+    assert paid.order_state == "complete"  # Digital River's order.complete, after the capture
     assert dr_ledger(kind="capture", order_id=paid.order_id).count() == 1
 
 
@@ -163,6 +164,7 @@ def test_a_provisioning_that_fails_for_good_cancels_the_item_and_nothing_is_capt
     assert paid.fulfilled_at and item.cancelled_quantity == 1 and item.fulfilled_quantity == 0
     assert not dr_ledger(kind="capture", order_id=paid.order_id).exists()
     assert dr_ledger(kind="cancel", order_id=paid.order_id).count() == 1
+    assert (paid.state, paid.order_state) == ("cancelled", "cancelled")
 
 
 def test_a_renewal_checkout_always_carries_the_saved_source(
@@ -322,3 +324,19 @@ def test_billing_run_renews_what_is_due_now(checkout, pay, external_support_prod
     assert "renewals ordered: 1" in out.getvalue()
     assert Renewal.objects.get(subscription=subscription).state == RenewalState.CAPTURED
     assert _captures(subscription) == 2
+
+
+def test_a_back_office_renewal_of_a_service_that_is_gone_is_cancelled_not_charged(
+    checkout, pay, external_acme_product, digicert_subaccount, run_tasks
+):
+    from subscriptions.models import AcmeContract
+
+    pay(checkout(OrderLine(external_acme_product, options={"sans": ["gone.example.com"]})))
+    subscription = BillingSubscription.objects.get()
+    AcmeContract.objects.filter(pk=subscription.provisioned_id).update(state="cancelled")
+    _simulate(run_tasks, 366)
+    renewal = Renewal.objects.get(subscription=subscription)
+    assert renewal.state == RenewalState.CANCELLED
+    assert renewal.checkout.items.get().cancelled_quantity == 1
+    assert _captures(subscription) == 1  # the acquisition only
+    assert dr_ledger(kind="cancel", order_id=renewal.checkout.order_id).count() == 1
