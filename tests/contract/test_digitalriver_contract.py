@@ -550,3 +550,89 @@ def test_the_service_events_and_invoices_validate(api, exchanges):
         "failed",
         "lapsed",
     ]
+
+
+# --- The client's calls for fulfilment, sources, refunds and external subscriptions ------------------
+
+
+@pytest.fixture
+def money_client_traffic(vendor_sandbox, db, exchanges):
+    """The client on the calls billing added: fulfil, sources, source updates, renewals with a
+    source, refunds; an external (back-office) acquisition too."""
+    from tests.sandbox_helpers import dr_new_card
+    from vendors.digitalriver import DigitalRiverClient
+
+    dr = DigitalRiverClient()
+    dr.create_plan(**PLAN)
+    customer = dr.ensure_customer("cust-2", email="buyer@example.com", name="Buyer")
+    session = dr.create_checkout_session(
+        customer_id=customer, currency="USD", items=[_recurring(subscriptionId="sub-2")], upstream_id="acq-2"
+    )
+    _pay(session.id)
+    [order] = dr.list_orders(upstream_id="acq-2")
+    subscription = dr.activate_subscription("sub-2")
+    fulfillment = dr.fulfil(order.id, [{"itemId": order.items[0].id, "quantity": 1}])
+    assert [f.id for f in dr.list_fulfillments(order.id)] == [fulfillment.id]
+    new_card = dr_new_card()
+    source = dr.save_source_to_customer(customer, new_card)
+    assert dr.get_source(new_card).customer_id == customer and source.last_four
+    dr.update_subscription(subscription.id, source_id=new_card)
+    external = {
+        "skuId": "sku-ext",
+        "price": 10.0,
+        "quantity": 1,
+        "subscriptionInfo": {
+            "terms": "Monthly until cancelled.",
+            "autoRenewal": True,
+            "subscriptionId": "ext-1",
+        },
+    }
+    ext_session = dr.create_checkout_session(
+        customer_id=customer, currency="USD", items=[external], upstream_id="acq-3"
+    )
+    _pay(ext_session.id)
+    [ext_order] = dr.list_orders(upstream_id="acq-3")
+    dr.fulfil(ext_order.id, [{"itemId": ext_order.items[0].id, "quantity": 1}])
+    renewal = dr.create_checkout(
+        customer_id=customer,
+        currency="USD",
+        items=[
+            {
+                "skuId": "sku-ext",
+                "price": 10.0,
+                "quantity": 1,
+                "subscriptionInfo": {
+                    "subscriptionId": "ext-1",
+                    "billingAgreementId": ext_order.items[0].billing_agreement_id,
+                    "autoRenewal": True,
+                },
+            }
+        ],
+        charge_type="merchant_initiated",
+        upstream_id="renewal-2",
+        source_id=ext_order.primary_source_id,
+    )
+    renewed = dr.create_order(renewal.id)
+    dr.fulfil(renewed.id, [{"itemId": renewed.items[0].id, "cancelQuantity": 1}])
+    dr.create_refund(currency="USD", order_id=order.id, reason="Cancelled within 30 days.")
+
+
+def test_the_clients_money_calls_validate(money_client_traffic, exchanges):
+    checked = set()
+    for e in exchanges:
+        schema = REQUESTS.get(_operation(e.method, e.path))
+        if schema is None or e.sent is None:
+            continue
+        schemas.validate("digitalriver", schema, e.sent)
+        checked.add(schema)
+    assert {"FulfillmentRequest", "RefundRequest", "UpdateSubscriptionRequest", "CheckoutRequest"} <= checked
+    sent_checkouts = [e.sent for e in exchanges if _operation(e.method, e.path) == ("POST", "/checkouts")]
+    assert all(body.get("sourceId") for body in sent_checkouts)  # a renewal always names its source
+    external = [
+        item["subscriptionInfo"]
+        for e in exchanges
+        if _operation(e.method, e.path) == ("POST", "/drop-in/checkout-sessions")
+        for item in e.sent["items"]
+        if item["skuId"] == "sku-ext"
+    ]
+    assert external and all("planId" not in info for info in external)
