@@ -368,6 +368,9 @@ class Renewal(models.Model):
     invoice_id = models.CharField(
         max_length=64, blank=True, help_text="Digital River's invoice, for a renewal its service ran."
     )
+    attempted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Business time of the last order attempt (back-office engine)."
+    )
     amount = money_field(null=True, blank=True)
     reminder_missing = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)

@@ -49,8 +49,32 @@ def vendor_subscription_changed(
     if first_failure:
         notices.payment_failed(subscription, renewal_on)
     if ended:
-        notices.send(subscription, NoticeKind.ENDED, renewal_on)
-        end_vendor_side(actor, subscription)
+        _after_billing_ended(actor, subscription)
+
+
+def billing_failed(actor: Actor, subscription: BillingSubscription) -> None:
+    """A back-office subscription still unpaid at the end of its collection period has failed, as
+    Digital River's service fails its own: recorded, the customer told, the vendor side follows."""
+    with transaction.atomic():
+        subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
+        if subscription.state in ENDED_STATES:
+            return
+        before = audit.snapshot(subscription)
+        subscription.state, subscription.ended_at = SubscriptionState.FAILED, timezone.now()
+        subscription.save()
+        audit.record(
+            actor,
+            "billing.subscription_failed",
+            subscription,
+            partner_id=subscription.partner_id,
+            before=before,
+        )
+    _after_billing_ended(actor, subscription)
+
+
+def _after_billing_ended(actor: Actor, subscription: BillingSubscription) -> None:
+    notices.send(subscription, NoticeKind.ENDED, (subscription.current_period_end_date or clock.now()).date())
+    end_vendor_side(actor, subscription)
 
 
 def mark_renewed(actor: Actor, subscription: BillingSubscription, renewal, before: dict) -> bool:

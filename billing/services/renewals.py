@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
@@ -44,6 +45,7 @@ from vendors.digitalriver import DigitalRiverClient
 
 logger = logging.getLogger(__name__)
 BATCH = 200
+RETRY_EVERY = timedelta(days=1)  # a declined renewal is tried again once a day, as Digital River does
 
 
 def due_subscriptions(now):
@@ -60,8 +62,10 @@ def due_subscriptions(now):
 
 
 def run_renewals() -> int:
-    """Scheduled: take every due renewal once, hold those not ready to charge, order the rest."""
+    """Scheduled: take every due renewal once, hold those not ready to charge, order the rest;
+    then try declined renewals again (see retry_declined_renewals)."""
     now = clock.now()
+    retry_declined_renewals(now)
     taken: list[Renewal] = []
     with transaction.atomic():
         due = list(
@@ -92,6 +96,31 @@ def run_renewals() -> int:
         for renewals in _groups(taken):
             _order(Actor.system(), renewals)
     return len(taken)
+
+
+def retry_declined_renewals(now) -> int:
+    """Back-office dunning: a declined renewal is ordered again once a day, on the subscription's
+    saved source (the new card, once the customer changed it), during the plan's collection
+    period; after it the subscription has failed, as Digital River's service fails its own."""
+    retried = 0
+    declined = Renewal.objects.filter(
+        state=RenewalState.FAILED,
+        subscription__plan__engine=RenewalEngine.BACK_OFFICE,
+        subscription__state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
+        subscription__auto_renewal=True,
+    ).select_related("subscription__plan", "subscription__product", "subscription__customer")
+    for renewal in declined:
+        subscription = renewal.subscription
+        first_failure = subscription.payment_failed_at or renewal.attempted_at or now
+        if now >= first_failure + timedelta(days=subscription.plan.collection_period_days):
+            lifecycle.billing_failed(Actor.system(), subscription)
+        elif renewal.attempted_at is None or now >= renewal.attempted_at + RETRY_EVERY:
+            with transaction.atomic():
+                locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+                if locked.state == RenewalState.FAILED:
+                    _order(Actor.system(), [locked])
+                    retried += 1
+    return retried
 
 
 def _reminded(due: list[BillingSubscription]) -> set[tuple[int, str, object]]:
@@ -156,9 +185,9 @@ def _order(actor: Actor, renewals: list[Renewal]) -> Checkout:
             price=renewal.subscription.price,
             subscription=renewal.subscription,
         )
-        renewal.checkout = checkout
+        renewal.checkout, renewal.attempted_at = checkout, clock.now()
         renewal.state = RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER
-        renewal.save(update_fields=["checkout", "state", "updated_at"])
+        renewal.save(update_fields=["checkout", "attempted_at", "state", "updated_at"])
     audit.record(
         actor,
         "billing.renewal_ordered",

@@ -11,7 +11,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
 # A developer's .env is read if present; real deployments set the environment directly.
-if (BASE_DIR / ".env").exists():
+# DJANGO_READ_DOT_ENV=0 skips it (the settings tests check production settings on their own).
+if (BASE_DIR / ".env").exists() and env.bool("DJANGO_READ_DOT_ENV", default=True):
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="")

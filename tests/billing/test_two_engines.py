@@ -340,3 +340,39 @@ def test_a_back_office_renewal_of_a_service_that_is_gone_is_cancelled_not_charge
     assert renewal.checkout.items.get().cancelled_quantity == 1
     assert _captures(subscription) == 1  # the acquisition only
     assert dr_ledger(kind="cancel", order_id=renewal.checkout.order_id).count() == 1
+
+
+def test_a_declined_back_office_renewal_is_tried_again_the_next_day_and_charged_once(
+    checkout, pay, external_support_product, run_tasks
+):
+    from tests.sandbox_helpers import dr_fail_charges
+
+    pay(checkout(OrderLine(external_support_product)))
+    subscription = BillingSubscription.objects.get()
+    dr_fail_charges(subscription.payment_source_id, times=1)
+    seen = _simulate(run_tasks, 32)
+    renewal = Renewal.objects.get(subscription=subscription)
+    assert renewal.state == RenewalState.CAPTURED
+    assert len(seen[(subscription.pk, NoticeKind.PAYMENT_FAILED)]) == 1
+    assert seen[(subscription.pk, NoticeKind.RENEWED)] == [
+        seen[(subscription.pk, NoticeKind.PAYMENT_FAILED)][0] + timedelta(days=1)
+    ]
+    assert _captures(subscription) == 2  # the acquisition and one renewal, after one decline
+    assert Checkout.objects.filter(kind=CheckoutKind.RENEWAL).count() == 2
+
+
+def test_a_back_office_renewal_still_declined_after_the_collection_period_fails_the_subscription(
+    checkout, pay, external_support_product, run_tasks
+):
+    from tests.sandbox_helpers import dr_fail_charges
+
+    pay(checkout(OrderLine(external_support_product)))
+    subscription = BillingSubscription.objects.get()
+    dr_fail_charges(subscription.payment_source_id, times=99)
+    _simulate(run_tasks, 31 + subscription.plan.collection_period_days + 1)
+    subscription.refresh_from_db()
+    assert subscription.state == SubscriptionState.FAILED
+    assert Notice.objects.filter(subscription=subscription, kind=NoticeKind.ENDED).count() == 1
+    assert _captures(subscription) == 1  # never charged for the unpaid period
+    attempts = Checkout.objects.filter(kind=CheckoutKind.RENEWAL).count()
+    assert attempts == subscription.plan.collection_period_days  # once a day within the period

@@ -28,7 +28,7 @@ def _manage(*args, **env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean, **env},
+        env={**clean, "DJANGO_READ_DOT_ENV": "0", **env},  # not a developer's .env from `make run`
         capture_output=True,
         text=True,
         timeout=120,
