@@ -7,4 +7,8 @@ class BillingConfig(AppConfig):
 
     def ready(self):
         # Registers the Digital River operation handlers with core.operations (web and worker alike).
-        from billing.services import acquisition, catalog, changes, renewals  # noqa: F401
+        from billing.services import acquisition, cancellation, catalog, changes, renewals  # noqa: F401
+        from subscriptions.signals import service_changed
+
+        # Billing follows the vendor side: a contract cancelled or stopped there is followed here.
+        service_changed.connect(cancellation.service_changed, dispatch_uid="billing-follows-service")

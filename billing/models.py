@@ -270,6 +270,11 @@ class BillingSubscription(models.Model):
         help_text="The reusable source renewals are charged to (Digital River's sourceId).",
     )
     free_trial = models.BooleanField(default=False, help_text="Still in its free trial.")
+    ends_at_period_end = models.BooleanField(
+        "renewal stopped",
+        default=False,
+        help_text="No further charge: what was sold runs to the end of the paid period, then ends.",
+    )
     contract_binding_until = models.DateTimeField(null=True, blank=True)
     next_reminder_date = models.DateTimeField(null=True, blank=True)
     current_period_end_date = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -398,6 +403,8 @@ class NoticeKind(models.TextChoices):
     SOURCE_INVALID = "source_invalid", "Payment method needs replacing"
     MANUAL_RENEWAL = "manual_renewal", "Renewal to pay (payment link)"
     REFUNDED = "refunded", "Refund"
+    CANCELLED_REFUNDED = "cancelled_refunded", "Cancelled and refunded in full"
+    RENEWAL_STOPPED = "renewal_stopped", "Renewal stopped"
     ENDED = "ended", "Subscription ended"
 
 

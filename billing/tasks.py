@@ -1,6 +1,6 @@
 """django-q2 entry points of billing. Arguments are primary keys only."""
 
-from billing.services import acquisition, events, fulfilment, lifecycle, notices, renewals
+from billing.services import acquisition, cancellation, events, fulfilment, lifecycle, notices, renewals
 
 
 def process_event_task(event_id: int) -> None:
@@ -41,3 +41,8 @@ def fulfil_task(checkout_id: int) -> bool:
 def fulfil_ready_orders_task() -> int:
     """Scheduled: fulfil every accepted order whose items have been settled since."""
     return fulfilment.fulfil_ready_orders()
+
+
+def end_stopped_subscriptions_task() -> int:
+    """Scheduled: subscriptions whose renewal was stopped end with their paid period."""
+    return cancellation.end_stopped_subscriptions()

@@ -8,5 +8,6 @@ SCHEDULES = [
     ("Run renewals", "billing.tasks.run_renewals_task", 15),
     ("Provision paid subscriptions still waiting", "billing.tasks.provision_pending_task", 5),
     ("Fulfil accepted orders once provisioned", "billing.tasks.fulfil_ready_orders_task", 1),
+    ("End subscriptions whose renewal was stopped", "billing.tasks.end_stopped_subscriptions_task", 60),
     ("Cancel add-ons whose billing ended", "billing.tasks.cancel_ended_targets_task", 60),
 ]

@@ -450,6 +450,12 @@ class DigitalRiverClient(VendorHTTP):
         body = self._request("POST", "/refunds", json=payload)
         return self._parse(refund_from, body)
 
+    def list_refunds(self, *, order_id: str | None = None, invoice_id: str | None = None) -> list[DRRefund]:
+        """GET /refunds?orderId= (or invoiceId=): a retry checks what was refunded before."""
+        params = {"orderId": order_id, "invoiceId": invoice_id}
+        items = self._list("/refunds", {k: v for k, v in params.items() if v}, "list refunds")
+        return _oldest_first([self._parse(refund_from, item) for item in items])
+
     # --- Payment sources -------------------------------------------------------------------------
 
     def get_source(self, source_id: str) -> DRSource:

@@ -52,28 +52,33 @@ def vendor_subscription_changed(
         _after_billing_ended(actor, subscription)
 
 
-def billing_failed(actor: Actor, subscription: BillingSubscription) -> None:
-    """A back-office subscription still unpaid at the end of its collection period has failed, as
-    Digital River's service fails its own: recorded, the customer told, the vendor side follows."""
+def billing_ended(
+    actor: Actor, subscription: BillingSubscription, state: str, *, notify: bool = True
+) -> None:
+    """Billing ends on our side (a back-office subscription unpaid after its collection period,
+    stopped at its period's end, or cancelled): recorded, the customer told, the vendor side follows."""
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
         if subscription.state in ENDED_STATES:
             return
         before = audit.snapshot(subscription)
-        subscription.state, subscription.ended_at = SubscriptionState.FAILED, timezone.now()
+        subscription.state, subscription.ended_at = state, timezone.now()
         subscription.save()
         audit.record(
             actor,
-            "billing.subscription_failed",
+            f"billing.subscription_{state.lower()}",
             subscription,
             partner_id=subscription.partner_id,
             before=before,
         )
-    _after_billing_ended(actor, subscription)
+    _after_billing_ended(actor, subscription, notify=notify)
 
 
-def _after_billing_ended(actor: Actor, subscription: BillingSubscription) -> None:
-    notices.send(subscription, NoticeKind.ENDED, (subscription.current_period_end_date or clock.now()).date())
+def _after_billing_ended(actor: Actor, subscription: BillingSubscription, *, notify: bool = True) -> None:
+    if notify:
+        notices.send(
+            subscription, NoticeKind.ENDED, (subscription.current_period_end_date or clock.now()).date()
+        )
     end_vendor_side(actor, subscription)
 
 
@@ -113,6 +118,9 @@ def end_vendor_side(actor: Actor, subscription: BillingSubscription) -> None:
         return
     if subscription.product.provisions == Provisions.ACME_CONTRACT:
         from subscriptions.services import acme
+
+        if target.state not in ("active",) or not target.auto_renew:
+            return  # cancelled, or its renewal already stopped: nothing left to do
 
         try:
             acme.stop_renewal(actor, target)

@@ -37,6 +37,8 @@ SUBJECTS = {
     NoticeKind.SOURCE_INVALID: "Please update the payment method for {product}",
     NoticeKind.MANUAL_RENEWAL: "Renew {product}: your payment link",
     NoticeKind.REFUNDED: "We refunded your {product} renewal",
+    NoticeKind.CANCELLED_REFUNDED: "Your {product} subscription is cancelled and refunded",
+    NoticeKind.RENEWAL_STOPPED: "Your {product} subscription will not renew",
     NoticeKind.ENDED: "Your {product} subscription has ended",
 }
 
@@ -123,6 +125,7 @@ def send_due_reminders() -> int:
     horizon = clock.now() + timedelta(days=max(REMINDER_DAYS) + 1)
     candidates = BillingSubscription.objects.filter(
         plan__engine=RenewalEngine.BACK_OFFICE,
+        ends_at_period_end=False,
         state__in=RENEWING_STATES,
         auto_renewal=True,
         current_period_end_date__lte=horizon,

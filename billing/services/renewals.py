@@ -55,6 +55,7 @@ def due_subscriptions(now):
     )
     return BillingSubscription.objects.filter(
         plan__engine=RenewalEngine.BACK_OFFICE,
+        ends_at_period_end=False,
         state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
         next_invoice_date__lte=now,
         current_period_end_date__isnull=False,
@@ -113,7 +114,7 @@ def retry_declined_renewals(now) -> int:
         subscription = renewal.subscription
         first_failure = subscription.payment_failed_at or renewal.attempted_at or now
         if now >= first_failure + timedelta(days=subscription.plan.collection_period_days):
-            lifecycle.billing_failed(Actor.system(), subscription)
+            lifecycle.billing_ended(Actor.system(), subscription, SubscriptionState.FAILED)
         elif renewal.attempted_at is None or now >= renewal.attempted_at + RETRY_EVERY:
             with transaction.atomic():
                 locked = Renewal.objects.select_for_update().get(pk=renewal.pk)

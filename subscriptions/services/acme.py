@@ -19,7 +19,7 @@ from core.errors import RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
-from subscriptions import selectors
+from subscriptions import selectors, signals
 from subscriptions.acme_clients import client_configs
 from subscriptions.acme_rules import clean_sans, end_options, renewal_source
 from subscriptions.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
@@ -583,6 +583,7 @@ class CancelContract(operations.OperationHandler):
         contract.cancelled_at = timezone.now()
         contract.save()
         audit.record(actor, "acme.cancelled", contract, partner_id=contract.partner_id, before=before)
+        signals.service_changed.send(AcmeContract, target=contract, change=signals.CANCELLED, actor=actor)
 
     def failed(self, operation, contract, actor):
         contract.state = operation.params.get("previous_state", ContractState.ACTIVE)
@@ -622,6 +623,8 @@ class SetAutoRenew(operations.OperationHandler):
             partner_id=contract.partner_id,
             before=before,
         )
+        change = signals.RENEWAL_RESUMED if contract.auto_renew else signals.RENEWAL_STOPPED
+        signals.service_changed.send(AcmeContract, target=contract, change=change, actor=actor)
 
 
 class _ChangeSans(operations.OperationHandler):

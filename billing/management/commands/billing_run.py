@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand
 
 from billing.tasks import (
     cancel_ended_targets_task,
+    end_stopped_subscriptions_task,
     fulfil_ready_orders_task,
     provision_pending_task,
     run_renewals_task,
@@ -15,6 +16,7 @@ STEPS = [
     ("renewals ordered", run_renewals_task),
     ("subscriptions provisioned", provision_pending_task),
     ("orders fulfilled", fulfil_ready_orders_task),
+    ("stopped subscriptions ended", end_stopped_subscriptions_task),
     ("ended services cancelled", cancel_ended_targets_task),
 ]
 

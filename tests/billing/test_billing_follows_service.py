@@ -1,0 +1,126 @@
+"""Billing follows the service, and the service follows billing (domain.md): an ACME contract
+cancelled inside DigiCert's 30 days is cancelled at Digital River and refunded in full; a stopped
+renewal stops the next charge on both sides; counted on the sandbox's ledger."""
+
+import pytest
+
+from billing.models import BillingSubscription, NoticeKind, SubscriptionState
+from billing.services import cancellation
+from billing.services.acquisition import OrderLine
+from core.errors import RuleViolation
+from core.models import AuditEvent
+from subscriptions.models import AcmeContract
+from subscriptions.services import acme
+from tests.conftest import system_actor
+from tests.sandbox_helpers import (
+    advance_vendor_clock,
+    dr_captures_by_subscription,
+    dr_ledger,
+    sandbox_acme_contracts,
+    sandbox_dr_subscriptions,
+    vendor_request_count,
+)
+
+pytestmark = pytest.mark.django_db
+
+ENGINES = ["acme_product", "external_acme_product"]
+
+
+@pytest.fixture(params=ENGINES)
+def sold(request, checkout, pay, digicert_subaccount):
+    """An annual ACME contract sold through billing, on each renewal engine."""
+    product = request.getfixturevalue(request.param)
+    pay(checkout(OrderLine(product, options={"sans": ["sold.example.com"]})))
+    return BillingSubscription.objects.get()
+
+
+def _year(run_tasks):
+    from billing.tasks import (
+        end_stopped_subscriptions_task,
+        fulfil_ready_orders_task,
+        run_renewals_task,
+        send_reminders_task,
+    )
+
+    for _ in range(400):
+        run_tasks(advance_vendor_clock, days=1)
+        for task in (
+            send_reminders_task,
+            run_renewals_task,
+            fulfil_ready_orders_task,
+            end_stopped_subscriptions_task,
+        ):
+            run_tasks(task)
+
+
+def _charged(subscription):
+    return sum(amount for _, amount in dr_captures_by_subscription().get(subscription.subscription_id, []))
+
+
+@pytest.mark.slow
+def test_an_acme_contract_cancelled_on_day_3_is_cancelled_at_both_vendors_and_refunded_in_full(
+    sold, run_tasks
+):
+    run_tasks(advance_vendor_clock, days=3)
+    contract = AcmeContract.objects.get()
+    run_tasks(acme.cancel_acme_contract, system_actor(), contract)  # from the contract's own page
+    sold.refresh_from_db()
+    assert sandbox_acme_contracts(pk=int(contract.vendor_id)).get().date_canceled is not None
+    assert sold.state == SubscriptionState.CANCELLED
+    if sold.run_by_digital_river:
+        assert sandbox_dr_subscriptions(pk=sold.subscription_id).get().state == "cancelled"
+    refunds = dr_ledger(kind="refund", order_id=sold.acquisition.order_id)
+    assert [r.amount for r in refunds] == [sold.price]
+    assert sold.notices.filter(kind=NoticeKind.CANCELLED_REFUNDED, delivered=True).exists()
+    _year(run_tasks)
+    assert _charged(sold) == sold.price  # the acquisition, refunded; nothing charged later
+
+
+@pytest.mark.slow
+def test_stopping_the_renewal_on_day_31_stops_the_next_charge_and_the_service_runs_to_term_end(
+    sold, run_tasks
+):
+    run_tasks(advance_vendor_clock, days=31)
+    with pytest.raises(RuleViolation) as refused:
+        cancellation.cancel_with_refund(system_actor(), sold)
+    assert refused.value.code == "cancel_window_closed" and "runs until" in refused.value.message
+    run_tasks(cancellation.stop_renewal, system_actor(), sold)
+    sold.refresh_from_db()
+    contract = AcmeContract.objects.get()
+    assert sold.ends_at_period_end and not contract.auto_renew and contract.state == "renewal_stopped"
+    assert sandbox_acme_contracts(pk=int(contract.vendor_id)).get().auto_renew is False
+    _year(run_tasks)
+    sold.refresh_from_db()
+    assert _charged(sold) == sold.price  # no renewal charge after the paid year
+    assert sold.state in (SubscriptionState.ENDED, SubscriptionState.CANCELLED)
+    assert not dr_ledger(kind="refund").exists()
+
+
+def test_the_ending_options_say_which_applies_today_and_until_when(sold, run_tasks):
+    options = {o.code: o for o in cancellation.ending_options(sold)}
+    assert set(options) == {"cancel_with_refund", "stop_renewal"}
+    assert "full refund of 120.00 USD" in options["cancel_with_refund"].explanation
+    assert options["stop_renewal"].until == sold.current_period_end_date
+    run_tasks(advance_vendor_clock, days=31)
+    assert [o.code for o in cancellation.ending_options(sold)] == ["stop_renewal"]
+
+
+def test_a_refused_cancel_after_day_30_changes_nothing_and_calls_no_vendor(sold, run_tasks):
+    run_tasks(advance_vendor_clock, days=31)
+    before = (vendor_request_count(), AuditEvent.objects.count(), sold.state)
+    with pytest.raises(RuleViolation):
+        cancellation.cancel_with_refund(system_actor(), sold)
+    sold.refresh_from_db()
+    assert (vendor_request_count(), AuditEvent.objects.count(), sold.state) == before
+
+
+def test_a_back_office_renewal_stopped_can_be_resumed_while_the_period_runs(
+    checkout, pay, external_acme_product, digicert_subaccount, run_tasks
+):
+    pay(checkout(OrderLine(external_acme_product, options={"sans": ["resume.example.com"]})))
+    subscription = BillingSubscription.objects.get()
+    run_tasks(cancellation.stop_renewal, system_actor(), subscription)
+    run_tasks(cancellation.resume_renewal, system_actor(), subscription)
+    subscription.refresh_from_db()
+    contract = AcmeContract.objects.get()
+    assert not subscription.ends_at_period_end and contract.auto_renew
