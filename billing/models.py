@@ -350,6 +350,7 @@ class BillingAgreement(models.Model):
 class RenewalState(models.TextChoices):
     DUE = "due", "Due"
     HELD = "held", "Held: reminder missing"
+    POSTPONED = "postponed", "Moved 30 days later (reminder sent late)"
     ORDERING = "ordering", "Ordering"
     ORDERED = "ordered", "Ordered"
     AWAITING_CUSTOMER = "awaiting_customer", "Awaiting the customer's payment"
@@ -420,6 +421,12 @@ class Notice(models.Model):
     delivered = models.BooleanField(default=False)
     error = models.TextField(blank=True)
     details = models.JSONField(default=dict, blank=True, help_text="What the notice told the customer.")
+    attempts = models.PositiveIntegerField(
+        default=0, help_text="Delivery attempts (undelivered notices are retried)."
+    )
+    flagged_at = models.DateTimeField(
+        null=True, blank=True, help_text="When staff were alerted that it could not be delivered in time."
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -13,7 +13,6 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, mail_admins
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
 
 from billing.models import RENEWING_STATES, BillingSubscription, Notice, NoticeKind, RenewalEngine
 from billing.rules import REMINDER_DAYS, reminder_dates, trial_reminder_date
@@ -93,9 +92,36 @@ def send(
     except Exception as error:  # any backend failure is recorded, never lost
         notice.delivered, notice.error = False, f"{type(error).__name__}: {error}"
         logger.warning("notice %s to %s failed: %s", kind, recipients, error)
-    notice.sent_at = timezone.now()
-    notice.save(update_fields=["delivered", "error", "sent_at"])
+    # Business time: a reminder's proof is its delivery at least 30 days before the renewal date.
+    notice.sent_at = clock.now()
+    notice.attempts += 1
+    notice.save(update_fields=["delivered", "error", "sent_at", "attempts"])
+    if not notice.delivered and notice.flagged_at is None:
+        Notice.objects.filter(pk=notice.pk).update(flagged_at=clock.now())
+        alert_staff(
+            subscription, f"The {notice.get_kind_display().lower()} could not be delivered: {notice.error}"
+        )
     return notice
+
+
+def delivered_in_time(notice: Notice | None, before) -> bool:
+    """Proof of a notice: delivered, on or before the day of `before` (business time, UTC days:
+    a reminder "30 days before" is on that day)."""
+    return bool(notice and notice.delivered and notice.sent_at and notice.sent_at.date() <= before.date())
+
+
+def retry_undelivered() -> int:
+    """Scheduled with the reminders: every undelivered notice of a live subscription is sent again
+    (staff were alerted at its first failure)."""
+    undelivered = Notice.objects.filter(
+        delivered=False, subscription__state__in=RENEWING_STATES
+    ).select_related(
+        "subscription__product", "subscription__customer", "subscription__partner", "subscription__plan"
+    )
+    return sum(
+        bool(send(n.subscription, n.kind, n.renewal_date, resend=True, details=n.details))
+        for n in undelivered
+    )
 
 
 def _recipients(subscription: BillingSubscription, kind: str) -> list[str]:
@@ -118,6 +144,11 @@ def payment_method_link(customer) -> str:
 
 
 def send_due_reminders() -> int:
+    """Scheduled: undelivered notices first, then the reminders due today."""
+    return retry_undelivered() + _send_due_reminders()
+
+
+def _send_due_reminders() -> int:
     """Scheduled daily, back-office engine only (Digital River's service sends its own reminder
     events): 30, 7 and 1 days before renewal for auto-renewing terms over 30 days, and before a
     free trial ends, what will be charged and when."""

@@ -124,32 +124,42 @@ def retry_declined_renewals(now) -> int:
     return retried
 
 
-def _reminded(due: list[BillingSubscription]) -> set[tuple[int, str, object]]:
-    return set(
-        Notice.objects.filter(
-            subscription__in=due, kind__in=[NoticeKind.REMINDER_30, NoticeKind.TRIAL_ENDING]
-        ).values_list("subscription_id", "kind", "renewal_date")
+def _reminded(due: list[BillingSubscription]) -> dict[tuple[int, str, object], Notice]:
+    notices_sent = Notice.objects.filter(
+        subscription__in=due, kind__in=[NoticeKind.REMINDER_30, NoticeKind.TRIAL_ENDING]
     )
+    return {(n.subscription_id, n.kind, n.renewal_date): n for n in notices_sent}
 
 
-def required_reminder(subscription: BillingSubscription) -> str | None:
-    """The reminder a charge on this renewal date needs: the trial's end, or 30 days before for
-    auto-renewing terms over 30 days; a manual renewal is paid by the customer, no reminder."""
+def required_reminder(subscription: BillingSubscription) -> tuple[str, timedelta] | None:
+    """The reminder a charge on this renewal date needs and how long before it must be delivered:
+    the trial's end (before it ends), or 30 days before for auto-renewing terms over 30 days; a
+    manual renewal is paid by the customer, no reminder."""
     if not subscription.auto_renewal:
         return None
     if subscription.free_trial:
-        return NoticeKind.TRIAL_ENDING
+        return NoticeKind.TRIAL_ENDING, timedelta(0)
     plan = subscription.plan
     renewal_on = subscription.current_period_end_date.date()
-    return NoticeKind.REMINDER_30 if reminder_dates(renewal_on, plan.interval, plan.interval_count) else None
+    if reminder_dates(renewal_on, plan.interval, plan.interval_count):
+        return NoticeKind.REMINDER_30, timedelta(days=30)
+    return None
 
 
-def _hold_reason(subscription: BillingSubscription, reminded: set) -> str:
-    """Why a renewal may not be charged yet ("" when it may)."""
-    kind = required_reminder(subscription)
-    renewal_on = subscription.current_period_end_date.date()
-    if kind and (subscription.pk, kind, renewal_on) not in reminded:
-        return f"the {NoticeKind(kind).label.lower()} was not sent. Send it, then release the renewal."
+def _hold_reason(subscription: BillingSubscription, reminded: dict) -> str:
+    """Why a renewal may not be charged yet ("" when it may): the proof of its reminder is the
+    reminder's delivery in time (30 days before), not that one was tried."""
+    required = required_reminder(subscription)
+    renewal = subscription.current_period_end_date
+    if required:
+        kind, ahead = required
+        notice = reminded.get((subscription.pk, kind, renewal.date()))
+        if not notices.delivered_in_time(notice, renewal - ahead):
+            why = "was not delivered" if notice is None or not notice.delivered else "was delivered late"
+            return (
+                f"the {NoticeKind(kind).label.lower()} {why}. Send it now and move the renewal 30 days "
+                "later, renew it manually (the customer pays by link), or release it with a reason."
+            )
     if subscription.auto_renewal and not subscription.payment_source_id:
         return "no saved payment source to charge. Ask the customer for a payment method."
     return ""
@@ -163,11 +173,11 @@ def _groups(renewals: list[Renewal]):
     return groups.values()
 
 
-def _order(actor: Actor, renewals: list[Renewal]) -> Checkout:
+def _order(actor: Actor, renewals: list[Renewal], *, manual: bool = False) -> Checkout:
     """One renewal checkout for renewals of one group: merchant-initiated on the saved source, or a
     customer-initiated session with a payment link for a manual renewal."""
     first = renewals[0].subscription
-    auto = first.auto_renewal
+    auto = first.auto_renewal and not manual
     checkout = Checkout.objects.create(
         partner=first.partner,
         customer=first.customer,
@@ -221,15 +231,71 @@ def renewal_items(checkout: Checkout) -> list[dict]:
     ]
 
 
-def release_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
-    """Staff release a renewal held for a missing reminder (once the customer has been told)."""
+def _held(actor: Actor, renewal: Renewal) -> Renewal:
     require_billing(actor, renewal.subscription.customer)
+    renewal = (
+        Renewal.objects.select_for_update()
+        .select_related("subscription__product", "subscription__plan", "subscription__customer")
+        .get(pk=renewal.pk)
+    )
+    if renewal.state != RenewalState.HELD:
+        raise RuleViolation("Only a held renewal can be brought back.", code="not_held")
+    return renewal
+
+
+def postpone_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
+    """Way out 1: send the 30-day reminder now and move the renewal 30 days later (the customer
+    gets the notice the rule asks for; the period runs on until then)."""
+    from billing.services.acquisition import set_period
+
     with transaction.atomic():
-        renewal = (
-            Renewal.objects.select_for_update().select_related("subscription__product").get(pk=renewal.pk)
+        renewal = _held(actor, renewal)
+        subscription = BillingSubscription.objects.select_for_update().get(pk=renewal.subscription_id)
+        before = audit.snapshot(subscription)
+        new_date = max(renewal.renewal_date, clock.now()) + timedelta(days=30)
+        set_period(subscription, subscription.current_period_end_date, new_date)
+        subscription.save()
+        renewal.state = RenewalState.POSTPONED
+        renewal.save(update_fields=["state", "updated_at"])
+        audit.record(
+            actor,
+            "billing.renewal_postponed",
+            subscription,
+            partner_id=subscription.partner_id,
+            before=before,
+            note=f"the reminder was missing; renewal moved from {renewal.renewal_date:%Y-%m-%d}",
         )
-        if renewal.state != RenewalState.HELD:
-            raise RuleViolation("Only a held renewal can be released.", code="not_held")
+    notices.send(subscription, NoticeKind.REMINDER_30, new_date.date())
+    return renewal
+
+
+def renew_held_manually(actor: Actor, renewal: Renewal) -> Renewal:
+    """Way out 2: the customer renews it themselves: a customer-initiated checkout and a payment link."""
+    with transaction.atomic():
+        renewal = _held(actor, renewal)
+        audit.record(
+            actor,
+            "billing.renewal_made_manual",
+            renewal.subscription,
+            partner_id=renewal.subscription.partner_id,
+            changes={"renewal": [RenewalState.HELD, RenewalState.AWAITING_CUSTOMER]},
+        )
+        _order(actor, [renewal], manual=True)
+    return renewal
+
+
+def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Renewal:
+    """Way out 3, a breach of the reminder rule: charge anyway, with a reason, audited as such."""
+    from core.errors import ValidationFailed
+
+    if not (reason or "").strip():
+        raise ValidationFailed(
+            "Releasing a held renewal charges without the reminder the rule requires: give the reason.",
+            code="reason_required",
+            fields={"reason": "Required."},
+        )
+    with transaction.atomic():
+        renewal = _held(actor, renewal)
         if renewal.subscription.auto_renewal and not renewal.subscription.payment_source_id:
             raise RuleViolation(
                 "There is no saved payment source to charge: change the payment method first.",
@@ -237,10 +303,11 @@ def release_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
             )
         audit.record(
             actor,
-            "billing.renewal_released",
+            "billing.reminder_rule_breached",
             renewal.subscription,
             partner_id=renewal.subscription.partner_id,
             changes={"renewal": [RenewalState.HELD, RenewalState.ORDERING]},
+            note=f"released without the reminder: {reason.strip()}",
         )
         _order(actor, [renewal])
     return renewal
