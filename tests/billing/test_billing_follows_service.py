@@ -20,6 +20,7 @@ from tests.sandbox_helpers import (
     sandbox_dr_subscriptions,
     vendor_request_count,
 )
+from tests.subscriptions.conftest import add_zone, catalog, cloudflare_account  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -124,3 +125,53 @@ def test_a_back_office_renewal_stopped_can_be_resumed_while_the_period_runs(
     subscription.refresh_from_db()
     contract = AcmeContract.objects.get()
     assert not subscription.ends_at_period_end and contract.auto_renew
+
+
+@pytest.fixture
+def zone_product(customer, external_monthly_plan):
+    from decimal import Decimal
+
+    from billing.models import Provisions
+    from billing.services import catalog as billing_catalog
+
+    return billing_catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="zone-biz-monthly",
+        name="Business zone, monthly",
+        price=Decimal("250.00"),
+        currency="USD",
+        plan=external_monthly_plan,
+        provisions=Provisions.ZONE_PLAN,
+        provision_params={"rate_plan_id": "PARTNERS_BIZ", "frequency": "monthly"},
+    )
+
+
+def test_billing_that_ends_returns_the_zone_to_partners_free_at_the_end_of_the_paid_period(
+    checkout,
+    pay,
+    zone_product,
+    add_zone,  # noqa: F811 (the fixture)
+    run_tasks,
+):
+    from billing.tasks import cancel_ended_targets_task, end_stopped_subscriptions_task
+
+    zone = add_zone()
+    pay(checkout(OrderLine(zone_product, options={"zone": zone.pk})))
+    subscription = BillingSubscription.objects.get()
+    zone.refresh_from_db()
+    assert zone.rate_plan_id == "PARTNERS_BIZ" and subscription.provisioned == zone
+    run_tasks(cancellation.stop_renewal, system_actor(), subscription)
+    run_tasks(advance_vendor_clock, days=10)
+    run_tasks(end_stopped_subscriptions_task)
+    run_tasks(cancel_ended_targets_task)
+    zone.refresh_from_db()
+    assert zone.rate_plan_id == "PARTNERS_BIZ"  # paid until the period ends
+    run_tasks(advance_vendor_clock, days=22)
+    for task in (end_stopped_subscriptions_task, cancel_ended_targets_task):
+        run_tasks(task)
+    zone.refresh_from_db()
+    subscription.refresh_from_db()
+    assert subscription.state == SubscriptionState.ENDED
+    assert zone.rate_plan_id == "PARTNERS_FREE"
+    assert _charged(subscription) == subscription.price  # the one period it was provided
