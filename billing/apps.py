@@ -8,7 +8,9 @@ class BillingConfig(AppConfig):
     def ready(self):
         # Registers the Digital River operation handlers with core.operations (web and worker alike).
         from billing.services import acquisition, cancellation, catalog, changes, renewals  # noqa: F401
-        from subscriptions.signals import service_changed
+        from subscriptions.signals import change_requested, service_changed
 
         # Billing follows the vendor side: a contract cancelled or stopped there is followed here.
         service_changed.connect(cancellation.service_changed, dispatch_uid="billing-follows-service")
+        # ...and a service billing provides changes through billing, not directly at the vendor.
+        change_requested.connect(cancellation.direct_change_requested, dispatch_uid="billing-guards-service")

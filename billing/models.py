@@ -275,6 +275,11 @@ class BillingSubscription(models.Model):
         default=False,
         help_text="No further charge: what was sold runs to the end of the paid period, then ends.",
     )
+    scheduled_change = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='A change that takes effect at the end of the paid period, e.g. {"product": 7}.',
+    )
     contract_binding_until = models.DateTimeField(null=True, blank=True)
     next_reminder_date = models.DateTimeField(null=True, blank=True)
     current_period_end_date = models.DateTimeField(null=True, blank=True, db_index=True)

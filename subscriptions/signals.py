@@ -12,3 +12,9 @@ RENEWAL_RESUMED = "renewal_resumed"
 CHANGES = (CANCELLED, RENEWAL_STOPPED, RENEWAL_RESUMED)
 
 service_changed = Signal()
+
+# `change_requested(sender=<model class>, target=<object>, action=<str>, planned=<PlannedChange>,
+# actor=<Actor>)` is sent before a zone plan change is recorded; a receiver refuses it by raising a
+# core.errors.DomainError (billing refuses direct changes of a service it bills: they go through
+# billing, by the agreement rule). Billing's own changes pass `billed=True` and skip it.
+change_requested = Signal()

@@ -258,6 +258,30 @@ def service_changed(sender, target, change, actor, **kwargs) -> None:
             _resume(actor, subscription, follow_vendor=False)
 
 
+def direct_change_requested(sender, target, action, planned, actor, **kwargs) -> None:
+    """subscriptions.signals.change_requested: a service billing provides changes through billing,
+    by the agreement rule; a direct change at the vendor would bill one thing and provide another."""
+    subscription = billed_subscription_of(target)
+    if subscription is None:
+        return
+    end = subscription.current_period_end_date
+    cheaper = action == "downgrade" or (
+        planned.monthly_difference is not None and planned.monthly_difference < 0
+    )
+    if cheaper:
+        raise RuleViolation(
+            f"{target} is billed through {subscription.product.name}: a downgrade takes effect at the end of "
+            f"the paid period ({end:%Y-%m-%d}), with the new price from then. Schedule it on the billing "
+            "subscription (or stop its renewal to return to the free plan then).",
+            code="change_through_billing",
+        )
+    raise RuleViolation(
+        f"{target} is billed through {subscription.product.name}: an upgrade needs a new billing agreement. "
+        "Start it on the billing subscription; it takes effect at Cloudflare once the customer has paid.",
+        code="change_through_billing",
+    )
+
+
 def _cancel_and_refund(actor: Actor, subscription: BillingSubscription) -> None:
     """The service was cancelled inside its refund window: billing ends now, refunded in full."""
     with transaction.atomic():

@@ -102,9 +102,84 @@ def _check_change(subscription, change, product, quantity) -> tuple[Product, int
 
 
 def replacement_activated(actor: Actor, new: BillingSubscription) -> None:
-    """The replacing subscription is paid: the one it replaces ends at Digital River."""
-    if new.replaces_id:
+    """The replacing subscription is paid: the one it replaces ends (at Digital River when its
+    service runs it; ours alone for an external subscription, which Digital River holds no object for)."""
+    if not new.replaces_id:
+        return
+    if new.replaces.run_by_digital_river:
         operations.start(actor, new.replaces, CancelReplaced.kind, partner_id=new.partner_id)
+    else:
+        _replaced(actor, BillingSubscription.objects.select_for_update().get(pk=new.replaces_id))
+
+
+def schedule_downgrade(
+    actor: Actor, subscription: BillingSubscription, product: Product
+) -> BillingSubscription:
+    """A downgrade (a cheaper product on the same plan) keeps the agreement and takes effect at the
+    end of the paid period, with the new price from then; until then the customer keeps what they
+    paid for. A downgrade to nothing is "stop renewal" (billing.services.cancellation)."""
+    require_billing(actor, subscription.customer)
+    if subscription.state not in RENEWING_STATES:
+        raise RuleViolation("Only a live subscription can change.", code="subscription_not_active")
+    if (
+        product.partner_id != subscription.partner_id
+        or product.plan_id != subscription.plan_id
+        or product.provisions != subscription.product.provisions
+        or not product.active
+    ):
+        raise ValidationFailed(
+            "A downgrade moves to another product of the same plan that provides the same kind of service.",
+            fields={"product": "Not a downgrade of this subscription."},
+        )
+    if product.price >= subscription.price:
+        raise ValidationFailed(
+            "A downgrade moves to a lower-priced product; a higher one is an upgrade (a new agreement).",
+            fields={"product": "Not lower."},
+        )
+    with transaction.atomic():
+        subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
+        before = audit.snapshot(subscription)
+        subscription.scheduled_change = {"product": product.pk}
+        subscription.save()
+        audit.record(
+            actor,
+            "billing.downgrade_scheduled",
+            subscription,
+            partner_id=subscription.partner_id,
+            before=before,
+            note=f"to {product.sku_id} at {product.price} from {subscription.current_period_end_date:%Y-%m-%d}",
+        )
+    return subscription
+
+
+def apply_scheduled_changes(now) -> int:
+    """At the end of the paid period, before its renewal: the scheduled downgrade takes effect at the
+    vendor (through the vendor's service, as billing's own change) and its price from this renewal."""
+    from billing.services import cloudflare_provisioning
+
+    due = BillingSubscription.objects.exclude(scheduled_change={}).filter(
+        state__in=RENEWING_STATES, next_invoice_date__lte=now
+    )
+    applied = 0
+    for subscription in due.select_related("product"):
+        with transaction.atomic():
+            subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
+            product = Product.objects.get(pk=subscription.scheduled_change["product"])
+            before = audit.snapshot(subscription)
+            subscription.product, subscription.price = product, product.price
+            subscription.scheduled_change = {}
+            subscription.save()
+            cloudflare_provisioning.apply_product(Actor.system(), subscription)
+            audit.record(
+                Actor.system(),
+                "billing.downgraded",
+                subscription,
+                partner_id=subscription.partner_id,
+                before=before,
+                note=f"{product.sku_id} at {product.price} from this renewal",
+            )
+            applied += 1
+    return applied
 
 
 @operations.register
@@ -125,16 +200,19 @@ class CancelReplaced(operations.OperationHandler):
         return {"state": vendor.state}
 
     def succeeded(self, operation, subscription, result, actor):
-        before = audit.snapshot(subscription)
-        subscription.state = SubscriptionState.CANCELLED
-        subscription.ended_at = timezone.now()
-        subscription.save()
-        if not BillingSubscription.objects.filter(
-            billing_agreement_id=subscription.billing_agreement_id, state__in=RENEWING_STATES
-        ).exists():
-            BillingAgreement.objects.filter(
-                agreement_id=subscription.billing_agreement_id, superseded_at__isnull=True
-            ).update(superseded_at=timezone.now())
-        audit.record(
-            actor, "billing.replaced", subscription, partner_id=subscription.partner_id, before=before
-        )
+        _replaced(actor, subscription)
+
+
+def _replaced(actor: Actor, subscription: BillingSubscription) -> None:
+    """The replaced subscription is cancelled; its agreement is superseded once nothing uses it."""
+    before = audit.snapshot(subscription)
+    subscription.state = SubscriptionState.CANCELLED
+    subscription.ended_at = timezone.now()
+    subscription.save()
+    if not BillingSubscription.objects.filter(
+        billing_agreement_id=subscription.billing_agreement_id, state__in=RENEWING_STATES
+    ).exists():
+        BillingAgreement.objects.filter(
+            agreement_id=subscription.billing_agreement_id, superseded_at__isnull=True
+        ).update(superseded_at=timezone.now())
+    audit.record(actor, "billing.replaced", subscription, partner_id=subscription.partner_id, before=before)

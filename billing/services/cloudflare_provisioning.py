@@ -33,8 +33,24 @@ def provision(actor: Actor, subscription: BillingSubscription):
     }
     if subscription.product.provisions == Provisions.ZONE_PLAN:
         zone = CloudflareZone.objects.get(pk=subscription.provision_options["zone"])
-        return cloudflare.upgrade_zone_plan(actor, zone, **plan)
+        return cloudflare.upgrade_zone_plan(actor, zone, **plan, billed=True)
     return cloudflare.add_addon(actor, subscription.customer, **plan)
+
+
+def apply_product(actor: Actor, subscription: BillingSubscription) -> None:
+    """The subscription's (new) product is applied to the zone it provides, as billing's own change."""
+    target = subscription.provisioned
+    if not isinstance(target, CloudflareZone):
+        return
+    params = subscription.product.provision_params
+    cloudflare.downgrade_zone_plan(
+        actor,
+        target,
+        rate_plan_id=params["rate_plan_id"],
+        frequency=params.get("frequency"),
+        component_values=params.get("component_values"),
+        billed=True,
+    )
 
 
 def cancel(subscription: BillingSubscription) -> None:
@@ -47,6 +63,6 @@ def cancel(subscription: BillingSubscription) -> None:
         if isinstance(target, CloudflareAddon):
             cloudflare.cancel_addon(actor, target)
         elif isinstance(target, CloudflareZone):
-            cloudflare.downgrade_zone_plan(actor, target)
+            cloudflare.downgrade_zone_plan(actor, target, billed=True)
     except DomainError as error:
         notices.alert_staff(subscription, f"Ending {target} after the billing ended: {error.message}")

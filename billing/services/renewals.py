@@ -65,7 +65,10 @@ def due_subscriptions(now):
 def run_renewals() -> int:
     """Scheduled: take every due renewal once, hold those not ready to charge, order the rest;
     then try declined renewals again (see retry_declined_renewals)."""
+    from billing.services.changes import apply_scheduled_changes
+
     now = clock.now()
+    apply_scheduled_changes(now)
     retry_declined_renewals(now)
     taken: list[Renewal] = []
     with transaction.atomic():

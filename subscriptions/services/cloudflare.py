@@ -21,7 +21,7 @@ from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
-from subscriptions import selectors
+from subscriptions import selectors, signals
 from subscriptions.acme_rules import clean_sans
 from subscriptions.cloudflare_rules import (
     CENT,
@@ -174,12 +174,14 @@ def upgrade_zone_plan(
     rate_plan_id: str,
     frequency: str | None = None,
     component_values: dict | None = None,
+    billed: bool = False,
 ) -> CloudflareZone:
     """Upgrade to a catalog zone plan that costs no less (POST on a zone without subscription, else PUT)."""
     return _change_zone(
         actor,
         zone,
         "upgrade",
+        billed=billed,
         rate_plan_id=rate_plan_id,
         frequency=frequency,
         component_values=component_values,
@@ -187,10 +189,17 @@ def upgrade_zone_plan(
 
 
 def change_zone_components(
-    actor: Actor, zone: CloudflareZone, *, component_values: dict | None = None, frequency: str | None = None
+    actor: Actor,
+    zone: CloudflareZone,
+    *,
+    component_values: dict | None = None,
+    frequency: str | None = None,
+    billed: bool = False,
 ) -> CloudflareZone:
     """New component values (or frequency) on the zone's plan, within the catalog's limits (PUT)."""
-    return _change_zone(actor, zone, "change", frequency=frequency, component_values=component_values)
+    return _change_zone(
+        actor, zone, "change", billed=billed, frequency=frequency, component_values=component_values
+    )
 
 
 def downgrade_zone_plan(
@@ -200,12 +209,14 @@ def downgrade_zone_plan(
     rate_plan_id: str = FREE_ZONE_PLAN,
     frequency: str | None = None,
     component_values: dict | None = None,
+    billed: bool = False,
 ) -> CloudflareZone:
     """Downgrade to a cheaper catalog zone plan, PARTNERS_FREE by default (PUT)."""
     return _change_zone(
         actor,
         zone,
         "downgrade",
+        billed=billed,
         rate_plan_id=rate_plan_id,
         frequency=frequency,
         component_values=component_values,
@@ -235,11 +246,17 @@ def _plan_zone_change(zone: CloudflareZone, action: str, **request) -> PlannedCh
     return zone_change(selectors.catalog_of(zone.partner), current_of(zone), action, **request)
 
 
-def _change_zone(actor: Actor, zone: CloudflareZone, action: str, **request) -> CloudflareZone:
+def _change_zone(
+    actor: Actor, zone: CloudflareZone, action: str, *, billed: bool, **request
+) -> CloudflareZone:
     _require_manage(actor, zone)
     with transaction.atomic():
         zone = _lock(CloudflareZone, zone)
         planned = _plan_zone_change(zone, action, **request)
+        if not billed:  # a zone that billing provides changes through billing
+            signals.change_requested.send(
+                CloudflareZone, target=zone, action=action, planned=planned, actor=actor
+            )
         _record_request(actor, zone, planned, f"cloudflare.zone_{action}_requested")
         # POST creates the zone's first subscription; once there is one, PUT changes it.
         method = "PUT" if zone.subscription_id else "POST"

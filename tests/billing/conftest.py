@@ -4,10 +4,16 @@ import pytest
 from django.core.management import call_command
 
 from billing.models import Checkout, Plan, Product, Provisions, RenewalEngine
-from billing.services import acquisition, catalog
+from billing.services import acquisition
+from billing.services import catalog as catalog_service
 from billing.services.acquisition import OrderLine
 from tests.conftest import system_actor
-from tests.subscriptions.conftest import digicert_subaccount  # noqa: F401  (shared fixture)
+from tests.subscriptions.conftest import (  # noqa: F401  (shared fixtures)
+    add_zone,
+    catalog,
+    cloudflare_account,
+    digicert_subaccount,
+)
 
 ANNUAL = dict(
     plan_id="acme-annual",
@@ -36,7 +42,7 @@ MONTHLY = dict(
 @pytest.fixture
 def make_plan(sandbox, run_tasks):
     def make(**fields):
-        plan = run_tasks(catalog.create_plan, system_actor(), **fields)
+        plan = run_tasks(catalog_service.create_plan, system_actor(), **fields)
         plan.refresh_from_db()
         if plan.run_by_digital_river:
             assert plan.at_vendor, "the plan was not created at Digital River"
@@ -58,7 +64,7 @@ def external_monthly_plan(make_plan) -> Plan:
 
 def _acme_product(customer, plan, sku_id, name) -> Product:
     """An annual ACME contract at 120.00 on `plan`."""
-    return catalog.create_product(
+    return catalog_service.create_product(
         system_actor(),
         customer.partner,
         sku_id=sku_id,
@@ -73,7 +79,7 @@ def _acme_product(customer, plan, sku_id, name) -> Product:
 
 def _support_product(customer, plan, sku_id, name) -> Product:
     """A monthly service at 10.00 on `plan` that provisions nothing."""
-    return catalog.create_product(
+    return catalog_service.create_product(
         system_actor(),
         customer.partner,
         sku_id=sku_id,
@@ -119,7 +125,7 @@ def support_product(customer, monthly_plan) -> Product:
 
 @pytest.fixture
 def setup_fee(customer) -> Product:
-    return catalog.create_product(
+    return catalog_service.create_product(
         system_actor(),
         customer.partner,
         sku_id="setup",

@@ -20,7 +20,6 @@ from tests.sandbox_helpers import (
     sandbox_dr_subscriptions,
     vendor_request_count,
 )
-from tests.subscriptions.conftest import add_zone, catalog, cloudflare_account  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +150,7 @@ def test_billing_that_ends_returns_the_zone_to_partners_free_at_the_end_of_the_p
     checkout,
     pay,
     zone_product,
-    add_zone,  # noqa: F811 (the fixture)
+    add_zone,
     run_tasks,
 ):
     from billing.tasks import cancel_ended_targets_task, end_stopped_subscriptions_task
@@ -175,3 +174,77 @@ def test_billing_that_ends_returns_the_zone_to_partners_free_at_the_end_of_the_p
     assert subscription.state == SubscriptionState.ENDED
     assert zone.rate_plan_id == "PARTNERS_FREE"
     assert _charged(subscription) == subscription.price  # the one period it was provided
+
+
+def test_a_billed_zone_is_not_changed_behind_billing_at_the_vendor(
+    checkout, pay, zone_product, add_zone, run_tasks
+):
+    from subscriptions.services import cloudflare
+
+    zone = add_zone()
+    pay(checkout(OrderLine(zone_product, options={"zone": zone.pk})))
+    zone.refresh_from_db()
+    before = (zone.rate_plan_id, vendor_request_count(), AuditEvent.objects.count())
+    with pytest.raises(RuleViolation) as downgrade:
+        cloudflare.downgrade_zone_plan(system_actor(), zone)
+    assert (
+        downgrade.value.code == "change_through_billing"
+        and "end of the paid period" in downgrade.value.message
+    )
+    with pytest.raises(RuleViolation) as upgrade:
+        cloudflare.upgrade_zone_plan(system_actor(), zone, rate_plan_id="PARTNERS_ENT")
+    assert (
+        upgrade.value.code == "change_through_billing"
+        and "once the customer has paid" in upgrade.value.message
+    )
+    zone.refresh_from_db()
+    assert (zone.rate_plan_id, vendor_request_count(), AuditEvent.objects.count()) == before
+
+
+def test_a_downgrade_takes_effect_at_the_end_of_the_paid_period_with_the_lower_price_from_then(
+    checkout,
+    pay,
+    zone_product,
+    add_zone,
+    customer,
+    run_tasks,
+):
+    from decimal import Decimal
+
+    from billing.models import Provisions
+    from billing.services import catalog as billing_catalog
+    from billing.services import changes
+    from billing.tasks import fulfil_ready_orders_task, run_renewals_task
+
+    pro = billing_catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="zone-pro-monthly",
+        name="Pro zone, monthly",
+        price=Decimal("100.00"),
+        currency="USD",
+        plan=zone_product.plan,
+        provisions=Provisions.ZONE_PLAN,
+        provision_params={"rate_plan_id": "PARTNERS_PRO", "frequency": "monthly"},
+    )
+    zone = add_zone()
+    pay(checkout(OrderLine(zone_product, options={"zone": zone.pk})))
+    subscription = BillingSubscription.objects.get()
+    run_tasks(changes.schedule_downgrade, system_actor(), subscription, pro)
+    run_tasks(advance_vendor_clock, days=10)
+    zone.refresh_from_db()
+    assert zone.rate_plan_id == "PARTNERS_BIZ"  # what was paid for, until the period ends
+    run_tasks(advance_vendor_clock, days=22)
+    run_tasks(run_renewals_task)
+    run_tasks(fulfil_ready_orders_task)
+    zone.refresh_from_db()
+    subscription.refresh_from_db()
+    assert (
+        zone.rate_plan_id == "PARTNERS_PRO"
+        and subscription.product == pro
+        and not subscription.scheduled_change
+    )
+    assert [amount for _, amount in dr_captures_by_subscription()[subscription.subscription_id]] == [
+        Decimal("250.00"),
+        Decimal("100.00"),
+    ]
