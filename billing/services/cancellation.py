@@ -270,9 +270,9 @@ def direct_change_requested(sender, target, action, planned, actor, **kwargs) ->
     )
     if cheaper:
         raise RuleViolation(
-            f"{target} is billed through {subscription.product.name}: a downgrade takes effect at the end of "
-            f"the paid period ({end:%Y-%m-%d}), with the new price from then. Schedule it on the billing "
-            "subscription (or stop its renewal to return to the free plan then).",
+            f"{target} is billed through {subscription.product.name}: a downgrade or an ending takes effect at "
+            f"the end of the paid period ({end:%Y-%m-%d}), with the new price from then. Schedule it on the "
+            "billing subscription (or stop its renewal: it ends, or returns to the free plan, then).",
             code="change_through_billing",
         )
     raise RuleViolation(

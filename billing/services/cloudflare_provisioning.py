@@ -61,7 +61,7 @@ def cancel(subscription: BillingSubscription) -> None:
     target = subscription.provisioned
     try:
         if isinstance(target, CloudflareAddon):
-            cloudflare.cancel_addon(actor, target)
+            cloudflare.cancel_addon(actor, target, billed=True)
         elif isinstance(target, CloudflareZone):
             cloudflare.downgrade_zone_plan(actor, target, billed=True)
     except DomainError as error:

@@ -330,12 +330,17 @@ def change_addon(
     *,
     frequency: str | None = None,
     component_values: dict | None = None,
+    billed: bool = False,
 ) -> CloudflareAddon:
     """New component values or frequency for a live add-on, within its catalog plan (PUT)."""
     _require_manage(actor, addon)
     with transaction.atomic():
         addon = _lock(CloudflareAddon, addon)
         planned = _plan_addon_change(addon, "change", frequency=frequency, component_values=component_values)
+        if not billed:  # an add-on that billing provides changes through billing
+            signals.change_requested.send(
+                CloudflareAddon, target=addon, action="change", planned=planned, actor=actor
+            )
         _record_request(actor, addon, planned, "cloudflare.addon_change_requested")
         operations.start(
             actor, addon, ChangeAddon.kind, partner_id=addon.partner_id, params=planned.as_params()
@@ -343,12 +348,16 @@ def change_addon(
     return addon
 
 
-def cancel_addon(actor: Actor, addon: CloudflareAddon) -> CloudflareAddon:
+def cancel_addon(actor: Actor, addon: CloudflareAddon, *, billed: bool = False) -> CloudflareAddon:
     """End a live add-on (DELETE); it shows `cancel_pending` until Cloudflare confirms."""
     _require_manage(actor, addon)
     with transaction.atomic():
         addon = _lock(CloudflareAddon, addon)
         planned = _plan_addon_change(addon, "cancel")
+        if not billed:  # a billed add-on ends with its billing, at the end of the paid period
+            signals.change_requested.send(
+                CloudflareAddon, target=addon, action="downgrade", planned=planned, actor=actor
+            )
         before = audit.snapshot(addon)
         addon.state = AddonState.CANCEL_PENDING
         addon.save(update_fields=["state", "updated_at"])

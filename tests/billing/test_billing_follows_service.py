@@ -248,3 +248,35 @@ def test_a_downgrade_takes_effect_at_the_end_of_the_paid_period_with_the_lower_p
         Decimal("250.00"),
         Decimal("100.00"),
     ]
+
+
+def test_a_billed_add_on_ends_with_its_billing_not_behind_it(
+    checkout, pay, customer, external_monthly_plan, cloudflare_account, catalog, run_tasks
+):
+    from decimal import Decimal
+
+    from billing.models import Provisions
+    from billing.services import catalog as billing_catalog
+    from subscriptions.models import CloudflareAddon
+    from subscriptions.services import cloudflare
+
+    product = billing_catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="lb-monthly",
+        name="Load balancing, monthly",
+        price=Decimal("15.00"),
+        currency="USD",
+        plan=external_monthly_plan,
+        provisions=Provisions.ADDON,
+        provision_params={"rate_plan_id": "PARTNERS_LOAD_BALANCING", "frequency": "monthly"},
+    )
+    pay(checkout(OrderLine(product)))
+    addon = CloudflareAddon.objects.get()
+    assert addon.state == "active"
+    calls = vendor_request_count()
+    with pytest.raises(RuleViolation) as refused:
+        cloudflare.cancel_addon(system_actor(), addon)
+    assert refused.value.code == "change_through_billing"
+    addon.refresh_from_db()
+    assert addon.state == "active" and vendor_request_count() == calls
