@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -23,8 +27,10 @@ from billing.models import (
     Renewal,
     WebhookEvent,
 )
-from billing.services import acquisition, catalog, events, notices, renewals
+from billing.services import acquisition, cancellation, catalog, events, notices, renewals
 from billing.services.acquisition import OrderLine
+from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
+from core import clock
 from core.admin_tools import (
     AuditTrailMixin,
     ReadOnlyAdmin,
@@ -354,6 +360,80 @@ class RenewalInline(admin.TabularInline):
         return False
 
 
+@dataclass(frozen=True)
+class Ending:
+    """One way to end (or keep) billing subscriptions from the admin: the service, and the words of
+    its confirmation page and of each row's result."""
+
+    code: str
+    service: Callable
+    title: str
+    intro: str
+    confirm: str
+    done: Callable  # (subscription, option) -> what happened, for the row's message
+
+
+ENDINGS = {
+    CANCEL_WITH_REFUND: Ending(
+        CANCEL_WITH_REFUND,
+        cancellation.cancel_with_refund,
+        "Cancel with a full refund",
+        "This cannot be undone. DigiCert cancels each ACME contract first; once it confirms, the billing "
+        "subscription is cancelled (at Digital River, or by the back office) and what the customer paid "
+        "is refunded in full; the customer is told. Only inside DigiCert's 30 days.",
+        "Yes, cancel and refund in full",
+        lambda s, option: (
+            "cancellation sent to DigiCert; once it confirms, billing is cancelled and "
+            f"{cancellation.paid_amount(s)} {s.product.currency} refunded in full."
+        ),
+    ),
+    STOP_RENEWAL: Ending(
+        STOP_RENEWAL,
+        cancellation.stop_renewal,
+        "Stop renewal",
+        "No further charge: what was sold runs to the end of the paid period, then ends. The ACME "
+        "contract's renewal is stopped at DigiCert too.",
+        "Stop renewal",
+        lambda s, option: (
+            f"renewal stopped; no further charge, it runs until {option.until:%Y-%m-%d}."
+            if option and option.until
+            else "renewal stopped; no further charge."
+        ),
+    ),
+    RESUME_RENEWAL: Ending(
+        RESUME_RENEWAL,
+        cancellation.resume_renewal,
+        "Resume renewal",
+        "Renew again, while the paid period runs (subscriptions the back office renews only: Digital "
+        "River cannot take a cancelled subscription back).",
+        "Resume renewal",
+        lambda s, option: (
+            f"renewal resumed; it renews on {option.until:%Y-%m-%d}."
+            if option and option.until
+            else "renewal resumed."
+        ),
+    ),
+}
+ENDING_TEMPLATE = "admin/billing/billingsubscription/confirm_ending.html"
+
+
+def ending_rows(subscriptions, code: str, now) -> list[dict]:
+    """Each selected subscription with the option that applies today (explanation, until), or why not."""
+    rows = []
+    for subscription in subscriptions:
+        options = cancellation.ending_options(subscription, now)
+        option = next((o for o in options if o.code == code), None)
+        if option is not None:
+            reason = ""
+        elif options:
+            reason = "Does not apply today. " + " ".join(o.explanation for o in options)
+        else:
+            reason = f"Does not apply today: the subscription is {subscription.get_state_display().lower()}"
+            reason += " and its renewal is stopped." if subscription.ends_at_period_end else "."
+        rows.append({"object": subscription, "option": option, "reason": reason})
+    return rows
+
+
 @admin.register(BillingSubscription)
 class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     list_display = [
@@ -371,6 +451,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     list_filter = [
         "state",
         "plan__engine",
+        "ends_at_period_end",
         "provisioning_state",
         "auto_renewal",
         "free_trial",
@@ -414,18 +495,105 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "provisioning_attempts",
         "provisioned_link",
         "provision_options",
+        "ends_at_period_end",
+        "ending_today",
         "cancel_at",
         "operations",
         "vendor_view",
         "audit_trail",
     ]
     fields = readonly_fields
-    actions = ["retry_provisioning", "run_renewals_now", "send_due_reminders_now"]
+    actions = [
+        "cancel_with_refund_selected",
+        "stop_renewal_selected",
+        "resume_renewal_selected",
+        "retry_provisioning",
+        "run_renewals_now",
+        "send_due_reminders_now",
+    ]
 
     def get_queryset(self, request):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(n_notices=Count("notices"))
+
+    @admin.display(description="Ending, today")
+    def ending_today(self, obj):
+        """Which of cancel with a full refund / stop renewal / resume renewal applies today, until when."""
+        options = cancellation.ending_options(obj)
+        if not options:
+            state = obj.get_state_display().lower()
+            stopped = " and its renewal is stopped" if obj.ends_at_period_end else ""
+            return f"Nothing can change today: the subscription is {state}{stopped}."
+        return format_html(
+            "<ul style='margin:0;padding-left:1.2em'>{}</ul>",
+            format_html_join(
+                "",
+                "<li><strong>{}</strong>: {}{}</li>",
+                (
+                    (
+                        ENDINGS[o.code].title,
+                        o.explanation,
+                        f" (until {o.until:%Y-%m-%d %H:%M} UTC)" if o.until else "",
+                    )
+                    for o in options
+                ),
+            ),
+        )
+
+    # --- Ending: each through the confirmation page, then one service call per row ----------------
+
+    @admin.action(description="Cancel with full refund (inside DigiCert's 30 days)", permissions=["billing"])
+    def cancel_with_refund_selected(self, request, queryset):
+        return self.confirm_ending(request, queryset, CANCEL_WITH_REFUND)
+
+    @admin.action(description="Stop renewal", permissions=["billing"])
+    def stop_renewal_selected(self, request, queryset):
+        return self.confirm_ending(request, queryset, STOP_RENEWAL)
+
+    @admin.action(description="Resume renewal", permissions=["billing"])
+    def resume_renewal_selected(self, request, queryset):
+        return self.confirm_ending(request, queryset, RESUME_RENEWAL)
+
+    def confirm_ending(self, request, queryset, code: str):
+        """Django admin's intermediate page: each selected subscription with what applies today and
+        until when (or why not); only Confirm calls the service, row by row, each row's success or
+        refusal its own message."""
+        ending = ENDINGS[code]
+        subscriptions = list(queryset.prefetch_related("provisioned"))
+        rows = ending_rows(subscriptions, code, clock.now())
+        if "_confirm" in request.POST:
+            for row in rows:
+                subscription = row["object"]
+                try:
+                    ending.service(admin_actor(request), subscription)
+                except DomainError as error:
+                    self.message_user(
+                        request, f"{subscription}: {error.message} [{error.code}]", messages.ERROR
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        f"{subscription}: {ending.done(subscription, row['option'])}",
+                        messages.SUCCESS,
+                    )
+            return None  # back to the list, with the messages
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": ending.title,
+            "intro": ending.intro,
+            "confirm": ending.confirm,
+            "danger": code == CANCEL_WITH_REFUND,
+            "rows": rows,
+            "can_confirm": any(row["option"] for row in rows),
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, ENDING_TEMPLATE, context)
+
+    def has_billing_permission(self, request):
+        return request.user.has_perm("billing.change_billingsubscription")
 
     @admin.display(description="Notices", ordering="n_notices")
     def notices_sent(self, obj):

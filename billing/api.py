@@ -1,9 +1,10 @@
-"""REST API over billing: plans, products, checkouts (202), subscriptions, agreements, notices, and
-a customer's payment-method change (202)."""
+"""REST API over billing: plans, products, checkouts (202), subscriptions (their ending options, and
+cancel with a full refund / stop renewal / resume renewal, 202), agreements, notices, and a
+customer's payment-method change (202)."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -12,8 +13,10 @@ from billing import dashboard_selectors as reads
 from billing import selectors
 from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Plan, Product
 from billing.rules import Change
-from billing.services import acquisition, catalog, changes, payment_methods
+from billing.services import acquisition, cancellation, catalog, changes, payment_methods
 from billing.services.acquisition import OrderLine
+from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
+from core import clock
 from core.api.base import IsMemberOrStaff, api_actor
 from core.api.operations import OperationSerializer
 from core.errors import ValidationFailed
@@ -160,7 +163,45 @@ class CheckoutSerializer(serializers.ModelSerializer):
         return reads.mask_source(obj.source_id)
 
 
+class EndingOptionSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(
+        choices=[CANCEL_WITH_REFUND, STOP_RENEWAL, RESUME_RENEWAL],
+        help_text="The action that applies today: POST .../cancel/, .../stop-renewal/ or .../resume-renewal/.",
+    )
+    until = serializers.DateTimeField(allow_null=True, help_text="Until when it applies.")
+    explanation = serializers.CharField(help_text="What it does, in words to show before the click.")
+
+
+ErrorSerializer = inline_serializer(
+    "Error",
+    {
+        "code": serializers.CharField(help_text="A stable snake_case code."),
+        "message": serializers.CharField(),
+        "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
+    },
+)
+ENDING_ERRORS = {
+    403: OpenApiResponse(
+        ErrorSerializer, description="`permission_denied`: your role lacks the billing right."
+    ),
+    404: OpenApiResponse(
+        ErrorSerializer, description="`not_found`: not one of your customers' subscriptions."
+    ),
+    409: OpenApiResponse(
+        ErrorSerializer,
+        description="A rule refuses it today, nothing changed: `cancel_window_closed` (DigiCert's 30 days "
+        "are over: stop renewal instead; the message says until when it runs), `not_live` (the "
+        "subscription has ended), `not_available_today` (the message says what applies), "
+        "`operation_in_progress`.",
+    ),
+}
+
+
 class SubscriptionSerializer(serializers.ModelSerializer):
+    ending_options = serializers.SerializerMethodField(
+        help_text="Which of cancel with a full refund / stop renewal / resume renewal applies today, "
+        "and until when."
+    )
     engine = serializers.CharField(
         source="plan.engine", read_only=True, help_text="The plan's renewal engine."
     )
@@ -199,9 +240,17 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "provisioning_error",
             "provisioning_attempts",
             "provisioned_id",
+            "ends_at_period_end",
+            "ending_options",
             "created_at",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(EndingOptionSerializer(many=True))
+    def get_ending_options(self, obj):
+        if "now" not in self.context:  # one clock read per answer, not per row
+            self.context["now"] = clock.now()
+        return EndingOptionSerializer(cancellation.ending_options(obj, self.context["now"]), many=True).data
 
     def get_renewed_by(self, obj) -> str:
         return reads.renewed_by(obj.plan.engine)
@@ -365,7 +414,46 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["-created_at"]
 
     def get_queryset(self):
-        return selectors.subscriptions_for(api_actor(self.request))
+        # What each one provides (an ACME contract...) in one query per kind: its ending options.
+        return selectors.subscriptions_for(api_actor(self.request)).prefetch_related("provisioned")
+
+    def _end(self, service):
+        subscription = self.get_object()
+        service(api_actor(self.request), subscription)
+        subscription = self.get_queryset().get(pk=subscription.pk)
+        return Response(self.get_serializer(subscription).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: SubscriptionSerializer, **ENDING_ERRORS},
+        summary="Cancel with a full refund (inside DigiCert's 30 days)",
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """An ACME contract inside DigiCert's 30 days: DigiCert cancels it first; once it confirms, the
+        billing subscription is cancelled (at Digital River or by the back office) and what the
+        customer paid is refunded in full (202: follow `state`). After day 30: 409
+        `cancel_window_closed` (stop renewal instead). Needs the billing right."""
+        return self._end(cancellation.cancel_with_refund)
+
+    @extend_schema(
+        request=None, responses={202: SubscriptionSerializer, **ENDING_ERRORS}, summary="Stop renewal"
+    )
+    @action(detail=True, methods=["post"], url_path="stop-renewal")
+    def stop_renewal(self, request, pk=None):
+        """No further charge: what was sold runs to the end of the paid period (`current_period_end_date`),
+        then ends; the ACME contract's renewal is stopped at DigiCert too (202). Needs the billing right."""
+        return self._end(cancellation.stop_renewal)
+
+    @extend_schema(
+        request=None, responses={202: SubscriptionSerializer, **ENDING_ERRORS}, summary="Resume renewal"
+    )
+    @action(detail=True, methods=["post"], url_path="resume-renewal")
+    def resume_renewal(self, request, pk=None):
+        """Renew again: a subscription the back office renews, while its paid period runs (Digital
+        River cannot take a cancelled subscription back: 409 `not_available_today`; sell it again in a
+        new checkout). Needs the billing right."""
+        return self._end(cancellation.resume_renewal)
 
 
 class AgreementViewSet(viewsets.ReadOnlyModelViewSet):

@@ -3,27 +3,50 @@ number of SQL queries whatever the number of rows (see core.dashboard)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, F, Prefetch, QuerySet, Sum
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    F,
+    OuterRef,
+    Prefetch,
+    QuerySet,
+    Subquery,
+    Sum,
+    TextField,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce, Concat
+from django.db.models.lookups import Contains
+from django.urls import reverse
 
 from billing import selectors
 from billing.models import (
     RENEWING_STATES,
     BillingSubscription,
     Checkout,
+    EventState,
     Notice,
     ProvisioningState,
     Renewal,
     RenewalEngine,
     RenewalState,
     SubscriptionState,
+    WebhookEvent,
 )
 from billing.rules import reminder_dates
 from core.actor import Actor
+from core.dashboard import registry
+from core.models import AuditEvent
+from partner.dashboard_timeline import TimelineEntry, entry_source
 
 # A plan period normalised to one month (Decimal): year/12, month x1, week x52/12, day x365/12,
 # Kept as (periods, months) so the division happens once, exactly where it can.
@@ -389,3 +412,187 @@ def subscriptions_on_agreements(
     ):
         found[sub.billing_agreement_id].append(sub)
     return found
+
+
+# --- The customer's timeline: notices, Digital River events, refunds (partner.dashboard_timeline) ---
+
+REFUND_ACTIONS = ("billing.refunded", "billing.renewal_refunded")
+# Events that touched nothing are left out: unverified bodies (anyone can post one naming a
+# customer's ids) and repeats of an event already received.
+EVENTS_SHOWN_EXCLUDE = (EventState.REJECTED, EventState.DUPLICATE)
+EVENT_TONES = {
+    EventState.PROCESSED: "active",
+    EventState.FAILED: "failed",
+    EventState.RECEIVED: "pending",
+    EventState.IGNORED: "cancelled",
+}
+
+registry.action_labels.update(
+    {
+        "billing.cancel_requested": "Cancellation with a full refund requested (DigiCert first)",
+        "billing.renewal_stopped": "Renewal stopped: runs to the end of the paid period",
+        "billing.renewal_resumed": "Renewal resumed",
+        "billing.refunded": "Refunded in full at Digital River",
+    }
+)
+
+
+def _subscription_url(subscription_id, anchor: str = "") -> str:
+    return reverse("dashboard:billing-subscription", args=[subscription_id]) + (
+        f"#{anchor}" if anchor else ""
+    )
+
+
+@entry_source()
+def notice_entries(actor: Actor, customer, limit: int) -> list[TimelineEntry]:
+    """Every notice sent about the customer's subscriptions: its kind, subject, delivered or the error."""
+    notices = (
+        selectors.notices_for(actor)
+        .filter(subscription__customer=customer)
+        .order_by("-created_at", "-id")[:limit]
+    )
+    return [
+        TimelineEntry(
+            when=n.created_at,
+            kind="notice",
+            title=n.get_kind_display(),
+            subject=n.subscription.product.name,
+            lines=tuple(line for line in (f"“{n.subject}”", f"To {n.to}" if n.to else "") if line),
+            tone="active" if n.delivered else "failed",
+            state="Delivered" if n.delivered else "Not delivered",
+            who="E-mail to the customer",
+            note="" if n.delivered else (n.error or "Not delivered yet."),
+            url=_subscription_url(n.subscription_id, "notices"),
+            pk=n.pk,
+        )
+        for n in notices
+    ]
+
+
+def _quoted(field: str):
+    """A JSON string value as it appears in a stored body: the id between double quotes."""
+    return Concat(Value('"'), F(field), Value('"'), output_field=TextField())
+
+
+def webhook_events_of(actor: Actor, customer) -> QuerySet[WebhookEvent]:
+    """Verified Digital River events whose body names one of the customer's subscriptions (our
+    subscriptionId) or orders, newest first, in one query (the ids are matched in the database)."""
+    body = ExpressionWrapper(OuterRef("body"), output_field=TextField())
+    subscriptions = (
+        selectors.subscriptions_for(actor)
+        .filter(customer=customer)
+        .filter(Contains(body, _quoted("subscription_id")))
+    )
+    orders = (
+        selectors.checkouts_for(actor)
+        .filter(customer=customer)
+        .exclude(order_id="")
+        .filter(Contains(body, _quoted("order_id")))
+    )
+    return (
+        WebhookEvent.objects.filter(Exists(subscriptions) | Exists(orders))
+        .exclude(state__in=EVENTS_SHOWN_EXCLUDE)
+        .order_by("-received_at", "-id")
+    )
+
+
+def _event_object(event: WebhookEvent) -> str:
+    """What the event is about, e.g. "order 1503548737030" (its data.object, named by its type)."""
+    try:
+        obj = json.loads(event.body).get("data", {}).get("object", {})
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(obj, dict) or not obj.get("id"):
+        return ""
+    parts = (event.type or "object").split(".")
+    return f"{'charge' if 'charge' in parts else parts[0]} {obj['id']}"
+
+
+@entry_source()
+def webhook_entries(actor: Actor, customer, limit: int) -> list[TimelineEntry]:
+    """The Digital River events that touched the customer, with how they were processed."""
+    entries = []
+    for event in webhook_events_of(actor, customer)[:limit]:
+        about = _event_object(event)
+        entries.append(
+            TimelineEntry(
+                when=event.received_at,
+                kind="webhook",
+                title=event.type or "Event",
+                subject=f"Digital River {about}" if about else "",
+                lines=(f"Event {event.event_id}",) if event.event_id else (),
+                tone=EVENT_TONES.get(event.state, "plain"),
+                state=event.get_state_display(),
+                who="Digital River",
+                face="Webhook",
+                note=event.error,
+                pk=event.pk,
+            )
+        )
+    return entries
+
+
+@entry_source(claims=REFUND_ACTIONS)
+def refund_entries(actor: Actor, customer, limit: int) -> list[TimelineEntry]:
+    """Money given back: orders refunded (in full, within DigiCert's 30 days) and renewals refunded
+    because they could not be delivered (two queries)."""
+    refunded_at = Subquery(
+        AuditEvent.objects.filter(
+            content_type=ContentType.objects.get_for_model(Checkout),
+            object_id=Cast(OuterRef("pk"), CharField()),
+            action="billing.refunded",
+        )
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    checkouts = (
+        selectors.checkouts_for(actor)
+        .filter(customer=customer, refunded_amount__gt=0)
+        .annotate(refunded_at=Coalesce(refunded_at, "updated_at"))
+        .order_by("-refunded_at", "-id")[:limit]
+    )
+    entries = [
+        TimelineEntry(
+            when=c.refunded_at,
+            kind="refund",
+            title=f"Refunded {c.refunded_amount:,} {c.currency}",
+            subject=f"Order {c.order_id}" if c.order_id else str(c),
+            lines=(
+                f"Captured {c.captured_amount:,} {c.currency}; refunded {c.refunded_amount:,} {c.currency}.",
+            ),
+            tone="cancelled",
+            state="Refunded",
+            who="Digital River",
+            url=reverse("dashboard:checkout", args=[c.pk]),
+            pk=c.pk,
+        )
+        for c in checkouts
+    ]
+    renewals = (
+        Renewal.objects.filter(
+            subscription__in=selectors.subscriptions_for(actor).filter(customer=customer).values("pk"),
+            state=RenewalState.REFUNDED,
+        )
+        .select_related("subscription__product")
+        .order_by("-updated_at", "-id")[:limit]
+    )
+    for r in renewals:
+        currency = r.subscription.product.currency
+        entries.append(
+            TimelineEntry(
+                when=r.updated_at,
+                kind="refund",
+                title=f"Renewal refunded{f' {r.amount:,} {currency}' if r.amount is not None else ''}",
+                subject=r.subscription.product.name,
+                lines=(
+                    f"The renewal of {r.renewal_date:%d %b %Y} could not be delivered"
+                    + (f" (invoice {r.invoice_id})." if r.invoice_id else "."),
+                ),
+                tone="cancelled",
+                state="Refunded",
+                who="Digital River",
+                url=_subscription_url(r.subscription_id),
+                pk=r.pk,
+            )
+        )
+    return entries

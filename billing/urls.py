@@ -3,6 +3,7 @@
 from django.urls import path
 
 from billing import views
+from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 
 urlpatterns = [
     path("renewals/", views.RenewalsView.as_view(), name="renewals"),
@@ -21,6 +22,21 @@ urlpatterns = [
         "billing/subscriptions/<int:pk>/provision/",
         views.ProvisioningRetryView.as_view(),
         name="billing-subscription-provision",
+    ),
+    path(
+        "billing/subscriptions/<int:pk>/cancel/",
+        views.SubscriptionEndingView.as_view(action=CANCEL_WITH_REFUND),
+        name="billing-subscription-cancel",
+    ),
+    path(
+        "billing/subscriptions/<int:pk>/renewal/stop/",
+        views.SubscriptionEndingView.as_view(action=STOP_RENEWAL),
+        name="billing-subscription-stop",
+    ),
+    path(
+        "billing/subscriptions/<int:pk>/renewal/resume/",
+        views.SubscriptionEndingView.as_view(action=RESUME_RENEWAL),
+        name="billing-subscription-resume",
     ),
     path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
     path(

@@ -16,11 +16,12 @@ from django.views.decorators.http import require_POST
 from billing import dashboard_selectors as reads
 from billing import selectors
 from billing.forms import CheckoutForm, form_field_for
-from billing.models import CheckoutItem, CheckoutState, Notice
-from billing.services import acquisition, events, payment_methods
+from billing.models import RENEWING_STATES, CheckoutItem, CheckoutState, Notice
+from billing.services import acquisition, cancellation, events, payment_methods
+from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 from core import audit, clock, operations
 from core import dashboard as dash
-from core.errors import DomainError
+from core.errors import DomainError, NotFound, PermissionDenied
 from core.models import OperationState
 from partner import selectors as partner_selectors
 from partner.access import Can, can
@@ -213,6 +214,7 @@ class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
         subscription = self.get_subscription()
         currency = subscription.product.currency
         can_bill = can(self.actor, Can.MANAGE_BILLING)
+        now = clock.now()
         context.update(
             self.billing_context("renewals"),
             subscription=subscription,
@@ -223,11 +225,120 @@ class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
             notices=[(n, reads.notice_details(n.details, currency)) for n in subscription.notices.all()],
             renewals=list(subscription.renewals.select_related("checkout").order_by("-renewal_date")[:24]),
             timeline=audit.events_for(subscription)[:30],
-            now=clock.now(),
+            now=now,
             can_retry_provisioning=bool(subscription.provisioning_error) and can_bill,
             can_change_payment_method=can_bill,
+            **ending_today(subscription, now),
         )
         return context
+
+
+def ending_today(subscription, now) -> dict:
+    """What the page says about ending the subscription today: each option with until when it
+    applies (billing.services.cancellation decides), and why there is none."""
+    options = cancellation.ending_options(subscription, now)
+    codes = {option.code for option in options}
+    end = subscription.current_period_end_date
+    stopped_at_dr = subscription.ends_at_period_end and subscription.run_by_digital_river
+    if codes:
+        why_none = ""
+    elif subscription.state not in RENEWING_STATES and not (stopped_at_dr and end and now < end):
+        why_none = f"Nothing can change: the subscription is {subscription.get_state_display().lower()}."
+    elif stopped_at_dr:
+        why_none = (
+            f"Renewal is stopped: it runs until {end:%d %b %Y} and then ends. Digital River cannot take a "
+            "cancelled subscription back; sell it again in a new checkout."
+            if end
+            else "Renewal is stopped. Digital River cannot take a cancelled subscription back; sell it "
+            "again in a new checkout."
+        )
+    elif subscription.ends_at_period_end:
+        why_none = "Renewal is stopped and the paid period has ended."
+    else:
+        why_none = "Nothing can change today."
+    return {"ending_options": options, "ending_codes": codes, "ending_none": why_none}
+
+
+# code -> (service, page heading, button, success message for the subscription and its option)
+ENDINGS = {
+    CANCEL_WITH_REFUND: (
+        cancellation.cancel_with_refund,
+        "Cancel with a full refund",
+        "Cancel and refund in full",
+        lambda s, option: (
+            "Cancellation sent to DigiCert. Once it confirms, the billing subscription is cancelled, "
+            f"{cancellation.paid_amount(s)} {s.product.currency} is refunded in full and the customer is told."
+        ),
+    ),
+    STOP_RENEWAL: (
+        cancellation.stop_renewal,
+        "Stop renewal",
+        "Stop renewal",
+        lambda s, option: (
+            f"Renewal stopped: no further charge; it runs until {option.until:%d %b %Y} and then ends."
+            if option and option.until
+            else "Renewal stopped: no further charge."
+        ),
+    ),
+    RESUME_RENEWAL: (
+        cancellation.resume_renewal,
+        "Resume renewal",
+        "Resume renewal",
+        lambda s, option: (
+            f"Renewal resumed: it renews on {option.until:%d %b %Y}."
+            if option and option.until
+            else "Renewal resumed."
+        ),
+    ),
+}
+
+
+class SubscriptionEndingView(SubscriptionMixin, BillingTabsMixin, MemberTemplateView):
+    """Cancel with a full refund / stop renewal / resume renewal. GET: the page saying whether it
+    applies today and until when (cancelling is irreversible: it is confirmed here); POST: the
+    service, then back to the subscription, or its refusal on this page."""
+
+    template_name = "dashboard/billing/ending.html"
+    capability = Can.MANAGE_BILLING
+    action = ""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        subscription, now = self.get_subscription(), clock.now()
+        today = ending_today(subscription, now)
+        _, heading, button, _ = ENDINGS[self.action]
+        context.update(
+            self.billing_context("renewals"),
+            subscription=subscription,
+            action=self.action,
+            heading=heading,
+            button=button,
+            page_title=heading,
+            option=next((o for o in today["ending_options"] if o.code == self.action), None),
+            paid=cancellation.paid_amount(subscription),
+            **today,
+        )
+        return context
+
+    def post(self, request, *args, **kwargs):
+        subscription = self.get_subscription()
+        service, _, _, success = ENDINGS[self.action]
+        option = next((o for o in cancellation.ending_options(subscription) if o.code == self.action), None)
+        try:
+            service(self.actor, subscription)
+        except (NotFound, PermissionDenied):
+            raise  # the member gate answers 404 / 403
+        except DomainError as error:
+            self._subscription = self.fresh_subscription()
+            context = self.get_context_data(**kwargs)
+            context["error"] = error
+            return self.render_to_response(context, status=error.http_status)
+        messages.success(request, success(subscription, option))
+        return redirect("dashboard:billing-subscription", pk=subscription.pk)
+
+    def fresh_subscription(self):
+        del self._subscription
+        return self.get_subscription()
 
 
 class ProvisioningRetryView(SubscriptionMixin, ActionView):

@@ -27,6 +27,7 @@ from core.tokens import issue_api_token, revoke_api_token
 from partner import selectors, services
 from partner.access import Can, can, require
 from partner.dashboard import IN_PROGRESS
+from partner.dashboard_timeline import timeline_page
 from partner.forms import (
     CustomerForm,
     InviteForm,
@@ -307,18 +308,14 @@ class CustomerDetailView(CustomerObjectMixin, MemberTemplateView):
             {"section": section, **section.context(self.actor, customer)}
             for section in dash.registry.customer_sections
         ]
-        timeline = selectors.activity_for(
-            self.actor,
-            selectors.customers_for(self.actor).filter(pk=customer.pk),
-            dash.registry.timeline_sources,
-        )
-        show_all = self.request.GET.get("history") == "all"
+        history = timeline_page(self.actor, customer, self.request.GET.get("history"))
         context.update(
             customer=customer,
             page_title=customer.name,
             sections=sections,
-            timeline=timeline if show_all else timeline[:25],
-            timeline_all=show_all,
+            timeline=history.entries,
+            history=history,
+            timeline_all=history.number == 0,
             now=clock.now(),
         )
         return context

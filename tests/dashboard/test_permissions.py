@@ -204,6 +204,84 @@ PAGES = [
         200,
     ),
 ]
+
+
+def _billing(key):
+    """The world's customer's billing subscription `key`, made on first use (rows written directly):
+    "billing_acme" provides the world's live ACME contract (inside DigiCert's 30 days),
+    "billing_stopped" is renewed by the back office with its renewal stopped."""
+
+    def args(w):
+        if key not in w:
+            from django.contrib.contenttypes.models import ContentType
+
+            from billing.models import Provisions, RenewalEngine
+            from subscriptions.models import AcmeContract
+            from tests.dashboard import billing_factories as bf
+
+            plan = bf.plan("year", engine=RenewalEngine.BACK_OFFICE)
+            partner = w["customer"].partner
+            if key == "billing_acme":
+                product = bf.product(partner, plan, provisions=Provisions.ACME_CONTRACT)
+                w[key] = bf.subscription(
+                    w["customer"],
+                    product,
+                    provisioned_type=ContentType.objects.get_for_model(AcmeContract),
+                    provisioned_id=str(w["contract"].pk),
+                )
+            else:
+                w[key] = bf.subscription(w["customer"], bf.product(partner, plan), ends_at_period_end=True)
+        return [w[key].pk]
+
+    return args
+
+
+PAGES += [
+    (
+        "billing-subscription-cancel",
+        "get",
+        "dashboard:billing-subscription-cancel",
+        _billing("billing_acme"),
+        None,
+        {},
+        "technician",
+        "billing",
+        200,
+    ),
+    (
+        "billing-subscription-cancel-post",
+        "post",
+        "dashboard:billing-subscription-cancel",
+        _billing("billing_acme"),
+        {},
+        {},
+        "viewer",
+        "billing",
+        302,
+    ),
+    (
+        "billing-subscription-stop",
+        "post",
+        "dashboard:billing-subscription-stop",
+        _billing("billing_acme"),
+        {},
+        {},
+        "technician",
+        "billing",
+        302,
+    ),
+    (
+        "billing-subscription-resume",
+        "post",
+        "dashboard:billing-subscription-resume",
+        _billing("billing_stopped"),
+        {},
+        {},
+        "viewer",
+        "owner",
+        302,
+    ),
+]
 OBJECT_PAGES = [
     p for p in PAGES if p[3] is not None and p[0] not in ("export-customers", "export-subscriptions")
 ]
