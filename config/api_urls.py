@@ -13,4 +13,5 @@ urlpatterns = [
     path("", include("partner.api_urls")),
     path("", include("subscriptions.api_urls")),
     path("", include("billing.api_urls")),
+    path("", include("reconciliation.api_urls")),
 ]

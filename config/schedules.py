@@ -10,4 +10,5 @@ SCHEDULES = [
     ("Fulfil accepted orders once provisioned", "billing.tasks.fulfil_ready_orders_task", 1),
     ("End subscriptions whose renewal was stopped", "billing.tasks.end_stopped_subscriptions_task", 60),
     ("Cancel add-ons whose billing ended", "billing.tasks.cancel_ended_targets_task", 60),
+    ("Reconcile billing with the vendors", "reconciliation.tasks.reconcile_every_partner_task", 24 * 60),
 ]

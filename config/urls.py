@@ -11,6 +11,7 @@ from billing import views as billing_views
 from billing.views import digitalriver_webhook
 from core.api.errors import api_not_found
 from partner import urls as partner_urls
+from reconciliation import urls as reconciliation_urls
 from subscriptions import urls as subscriptions_urls
 
 
@@ -44,7 +45,12 @@ urlpatterns.append(
         "",
         include(
             (
-                [*partner_urls.urlpatterns, *subscriptions_urls.urlpatterns, *billing_urls.urlpatterns],
+                [
+                    *partner_urls.urlpatterns,
+                    *subscriptions_urls.urlpatterns,
+                    *billing_urls.urlpatterns,
+                    *reconciliation_urls.urlpatterns,
+                ],
                 "dashboard",
             )
         ),

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "partner",
     "subscriptions",
     "billing",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [

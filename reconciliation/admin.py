@@ -1,0 +1,360 @@
+"""Support staff's view of the reconciliation: runs (and "Run reconciliation now"), findings with
+their evidence and actions, not-billed marks.
+
+Every action goes through Django admin's intermediate page: the selected findings are listed with
+whether the action applies to each (and why not), a reason is asked where one is needed, and only
+Confirm calls the service, row by row. Acting needs the billing permission, as in the services.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+
+from core.admin_tools import AuditTrailMixin, ReadOnlyAdmin, admin_actor, run_per_row, state_badge
+from core.errors import DomainError
+from partner.access import STAFF_PERMISSIONS, Can
+from partner.models import Partner
+from reconciliation import selectors, services
+from reconciliation.models import Finding, NotBilled, Run
+
+CONFIRM_TEMPLATE = "admin/reconciliation/confirm.html"
+RUN_NOW_TEMPLATE = "admin/reconciliation/run_now.html"
+BADGES = {
+    "open": "unknown",
+    "resolved": "active",
+    "dismissed": "cancelled",
+    "queued": "pending",
+    "running": "pending",
+    "finished": "active",
+}
+
+
+def _badge(value: str, label: str) -> str:
+    return state_badge(BADGES.get(value, value), label)
+
+
+def evidence_html(evidence: dict) -> str:
+    """The evidence as a table: one column per side, differing fields in bold."""
+    table = selectors.evidence_table(evidence or {})
+    head = format_html_join("", "<th>{}</th>", ((c,) for c in table["columns"]))
+    rows = format_html_join(
+        "",
+        "<tr{}><td>{}</td>{}</tr>",
+        (
+            (
+                format_html(' style="font-weight:bold;background:#fff8c5"') if row["differs"] else "",
+                row["field"],
+                format_html_join("", "<td><code>{}</code></td>", ((v,) for v in row["values"])),
+            )
+            for row in table["rows"]
+        ),
+    )
+    return format_html(
+        "<p>{}</p><table><thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table>",
+        table["rule"],
+        head,
+        rows,
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False, label="Reason")
+
+
+class NoInput(forms.Form):
+    pass
+
+
+def _confirmed(name: str, *, needs_reason: bool = False):
+    """An admin action that lists the selected findings with whether `name` applies, then runs on Confirm."""
+    label = services.ACTION_LABELS[name]
+
+    def action(modeladmin, request, queryset):
+        form = (ReasonForm if needs_reason else NoInput)(request.POST if "_confirm" in request.POST else None)
+        if "_confirm" in request.POST and form.is_valid():
+            reason = form.cleaned_data.get("reason", "")
+            run_per_row(
+                modeladmin,
+                request,
+                queryset,
+                lambda actor, finding: services.perform_action(actor, finding, name, reason=reason),
+                success=f"{label}: {{count}} finding(s).",
+            )
+            return None
+        rows = [{"object": f, "refusal": services.action_refusal(f, name)} for f in queryset]
+        context = {
+            **modeladmin.admin_site.each_context(request),
+            "opts": modeladmin.model._meta,
+            "title": f"{label}?",
+            "intro": getattr(
+                services, name if name != "mark_not_billed" else "mark_finding_not_billed"
+            ).__doc__,
+            "form": form,
+            "rows": rows,
+            "can_confirm": any(row["refusal"] is None for row in rows),
+            "confirm": label,
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+
+    action.__name__ = name
+    return admin.action(description=f"{label}…", permissions=["settle"])(action)
+
+
+class SettleMixin:
+    def has_settle_permission(self, request) -> bool:
+        return request.user.has_perm(STAFF_PERMISSIONS[Can.MANAGE_BILLING])
+
+
+@admin.register(Finding)
+class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
+    list_display = [
+        "summary",
+        "kind",
+        "state_badge",
+        "partner",
+        "customer",
+        "subscription",
+        "target_link",
+        "times_seen",
+        "last_seen_at",
+        "resolution",
+    ]
+    list_filter = ["state", "kind", "rule", "resolution", "partner"]
+    search_fields = ["summary", "key", "vendor_ref", "customer__name", "partner__name"]
+    list_select_related = ["partner", "customer", "subscription__product", "target_type"]
+    readonly_fields = [
+        "kind",
+        "rule",
+        "state",
+        "partner",
+        "customer",
+        "subscription",
+        "target_link",
+        "vendor_ref",
+        "summary",
+        "evidence_table",
+        "first_seen_at",
+        "last_seen_at",
+        "first_run",
+        "last_run",
+        "times_seen",
+        "resolution",
+        "resolution_note",
+        "resolved_by",
+        "resolved_at",
+        "applicable_actions",
+        "audit_trail",
+    ]
+    fields = readonly_fields
+    actions = [
+        _confirmed(services.ADOPT_VENDOR),
+        _confirmed(services.PUSH_OURS),
+        _confirmed(services.END_BILLING),
+        _confirmed(services.BILL),
+        _confirmed(services.MARK_NOT_BILLED, needs_reason=True),
+        _confirmed(services.DISMISS, needs_reason=True),
+        "run_again",
+    ]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).prefetch_related("target")
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return _badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Vendor object")
+    def target_link(self, obj):
+        if not obj.target_type_id:
+            return obj.vendor_ref or "—"
+        content_type = obj.target_type
+        url = reverse(f"admin:{content_type.app_label}_{content_type.model}_change", args=[obj.target_id])
+        label = obj.target if obj.target is not None else f"{content_type.name} #{obj.target_id}"
+        return format_html(
+            '<a href="{}">{}</a>{}', url, label, f" · {obj.vendor_ref}" if obj.vendor_ref else ""
+        )
+
+    @admin.display(description="Evidence")
+    def evidence_table(self, obj):
+        return evidence_html(obj.evidence)
+
+    @admin.display(description="Actions today")
+    def applicable_actions(self, obj):
+        return format_html_join(
+            "",
+            "<li><strong>{}</strong>: {}</li>",
+            ((item["label"], item["refusal"] or "applies") for item in services.available_actions(obj)),
+        )
+
+    @admin.action(description="Run reconciliation again for these findings' partners", permissions=["settle"])
+    def run_again(self, request, queryset):
+        partners = Partner.objects.filter(pk__in=queryset.values("partner_id"))
+        run_per_row(self, request, partners, services.request_run, success="{count} run(s) queued.")
+
+
+@admin.register(Run)
+class RunAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "partner",
+        "state_badge",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "found",
+        "new_count",
+        "reopened_count",
+        "cleared_count",
+        "error_count",
+        "face",
+        "requested_by",
+    ]
+    list_filter = ["state", "face", "partner"]
+    search_fields = ["partner__name", "partner__slug"]
+    list_select_related = ["partner", "requested_by"]
+    readonly_fields = [
+        "partner",
+        "state",
+        "requested_by",
+        "face",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "checked",
+        "counts",
+        "new_count",
+        "reopened_count",
+        "cleared_count",
+        "errors_table",
+        "audit_trail",
+    ]
+    fields = readonly_fields
+    actions = ["run_again"]
+    change_list_template = "admin/reconciliation/run/change_list.html"
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj):
+        return _badge(obj.state, obj.get_state_display())
+
+    @admin.display(description="Vendor errors")
+    def error_count(self, obj):
+        return len(obj.errors or [])
+
+    @admin.display(description="Vendor reads that failed")
+    def errors_table(self, obj):
+        if not obj.errors:
+            return "None."
+        return format_html(
+            "<table><thead><tr><th>Vendor</th><th>Object</th><th>Code</th><th>Message</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((e.get("vendor"), e.get("object"), e.get("code"), e.get("message")) for e in obj.errors),
+            ),
+        )
+
+    @admin.action(description="Run reconciliation again for these partners", permissions=["settle"])
+    def run_again(self, request, queryset):
+        partners = Partner.objects.filter(pk__in=queryset.values("partner_id"))
+        run_per_row(self, request, partners, services.request_run, success="{count} run(s) queued.")
+
+    def get_urls(self):
+        return [
+            path(
+                "run-now/",
+                self.admin_site.admin_view(self.run_now_view),
+                name="reconciliation_run_run_now",
+            ),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra = {"can_run": self.has_settle_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=extra)
+
+    def run_now_view(self, request):
+        """Pick the partners (or all), confirm, then queue one run each (read-only at the vendors)."""
+        if not self.has_settle_permission(request):
+            messages.error(request, "Running a reconciliation needs the billing permission.")
+            return HttpResponseRedirect(reverse("admin:reconciliation_run_changelist"))
+        form = RunNowForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            partners = form.cleaned_data["partners"] or Partner.objects.all()
+            queued = 0
+            for partner in partners:
+                try:
+                    services.request_run(admin_actor(request), partner)
+                    queued += 1
+                except DomainError as error:
+                    self.message_user(request, f"{partner}: {error.message} [{error.code}]", messages.ERROR)
+            if queued:
+                self.message_user(request, f"{queued} reconciliation run(s) queued.", messages.SUCCESS)
+            return HttpResponseRedirect(reverse("admin:reconciliation_run_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Run reconciliation now",
+            "form": form,
+        }
+        return TemplateResponse(request, RUN_NOW_TEMPLATE, context)
+
+
+class RunNowForm(forms.Form):
+    partners = forms.ModelMultipleChoiceField(
+        queryset=Partner.objects.order_by("name"),
+        required=False,
+        help_text="Leave empty for every partner. Each run only reads the vendors; nothing changes there.",
+    )
+
+
+@admin.register(NotBilled)
+class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
+    list_display = ["__str__", "partner", "customer", "reason", "marked_by", "marked_at", "unmarked_at"]
+    list_filter = ["partner", "target_type"]
+    search_fields = ["reason", "customer__name", "partner__name", "target_id"]
+    list_select_related = ["partner", "customer", "marked_by", "target_type"]
+    readonly_fields = [
+        "partner",
+        "customer",
+        "target_type",
+        "target_id",
+        "reason",
+        "marked_by",
+        "marked_at",
+        "unmarked_by",
+        "unmarked_at",
+        "audit_trail",
+    ]
+    fields = readonly_fields
+    actions = ["unmark_selected"]
+
+    @admin.action(description="Take the mark back (bill it again)…", permissions=["settle"])
+    def unmark_selected(self, request, queryset):
+        if "_confirm" in request.POST:
+            run_per_row(self, request, queryset, services.unmark, success="{count} mark(s) taken back.")
+            return None
+        rows = [
+            {"object": mark, "refusal": None if mark.live else "Already taken back."} for mark in queryset
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Take the not-billed marks back?",
+            "intro": services.unmark.__doc__,
+            "form": NoInput(),
+            "rows": rows,
+            "can_confirm": any(row["refusal"] is None for row in rows),
+            "confirm": "Take back",
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+        }
+        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
