@@ -666,7 +666,7 @@ class RenewalAdmin(ReadOnlyAdmin):
         "subscription__plan",
         "checkout",
     ]
-    actions = ["release"]
+    actions = ["postpone", "renew_manually", "release"]
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):
@@ -676,11 +676,48 @@ class RenewalAdmin(ReadOnlyAdmin):
     def renewed_by(self, obj):
         return capfirst(renewed_by(obj.subscription.plan.engine))
 
-    @admin.action(description="Release held renewals (the customer has been reminded)", permissions=["run"])
-    def release(self, request, queryset):
+    @admin.action(description="Send the reminder now and move the renewal 30 days later", permissions=["run"])
+    def postpone(self, request, queryset):
         run_per_row(
-            self, request, queryset, renewals.release_held_renewal, success="{count} renewal(s) released."
+            self,
+            request,
+            queryset,
+            renewals.postpone_held_renewal,
+            success="{count} renewal(s) moved 30 days.",
         )
+
+    @admin.action(description="Renew manually (the customer pays by link)", permissions=["run"])
+    def renew_manually(self, request, queryset):
+        run_per_row(
+            self, request, queryset, renewals.renew_held_manually, success="{count} payment link(s) sent."
+        )
+
+    @admin.action(
+        description="Release anyway, with a reason (a breach of the reminder rule)", permissions=["run"]
+    )
+    def release(self, request, queryset):
+        """The intermediate page asks for the reason; only Confirm with one releases, row by row."""
+        reason = request.POST.get("reason", "").strip()
+        if "_confirm" in request.POST and reason:
+            run_per_row(
+                self,
+                request,
+                queryset,
+                lambda actor, renewal: renewals.release_held_renewal(actor, renewal, reason),
+                success="{count} renewal(s) released; recorded as a breach of the reminder rule.",
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Release anyway",
+            "renewals": list(queryset),
+            "action": request.POST.get("action", ""),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            "reason": reason,
+            "error": "Give the reason." if "_confirm" in request.POST else "",
+        }
+        return TemplateResponse(request, "admin/billing/renewal/release_with_reason.html", context)
 
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")

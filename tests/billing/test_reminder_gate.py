@@ -148,3 +148,30 @@ class _backend:
 def _alert_reason(subscription) -> str:
     """What the held renewal told staff (the audit of the hold is the alert in the log)."""
     return renewals._hold_reason(subscription, renewals._reminded([subscription]))
+
+
+ADMIN_RENEWALS = "/admin/billing/renewal/"
+
+
+def test_support_staff_bring_a_held_renewal_back_from_the_admin(annual, run_tasks, client, superuser):
+    renewal = _renew(annual, run_tasks)
+    client.force_login(superuser)
+    asked = client.post(ADMIN_RENEWALS, {"action": "release", "_selected_action": [renewal.pk]})
+    assert asked.status_code == 200 and b"breach of the rule" in asked.content
+    no_reason = client.post(
+        ADMIN_RENEWALS, {"action": "release", "_selected_action": [renewal.pk], "_confirm": "1", "reason": ""}
+    )
+    assert b"Give the reason." in no_reason.content
+    renewal.refresh_from_db()
+    assert renewal.state == RenewalState.HELD and not AuditEvent.objects.filter(
+        action="billing.reminder_rule_breached"
+    )
+    done = run_tasks(
+        client.post,
+        ADMIN_RENEWALS,
+        {"action": "postpone", "_selected_action": [renewal.pk]},
+        follow=True,
+    )
+    assert b"moved 30 days" in done.content
+    renewal.refresh_from_db()
+    assert renewal.state == RenewalState.POSTPONED
