@@ -20,6 +20,7 @@ from core.admin_tools import AuditTrailMixin, ReadOnlyAdmin, admin_actor, run_pe
 from core.errors import DomainError
 from partner.access import STAFF_PERMISSIONS, Can
 from partner.models import Partner
+from reconciliation import actions as finding_actions
 from reconciliation import selectors, services
 from reconciliation.models import Finding, NotBilled, Run
 
@@ -73,7 +74,7 @@ class NoInput(forms.Form):
 
 def _confirmed(name: str, *, needs_reason: bool = False):
     """An admin action that lists the selected findings with whether `name` applies, then runs on Confirm."""
-    label = services.ACTION_LABELS[name]
+    label = finding_actions.ACTION_LABELS[name]
 
     def action(modeladmin, request, queryset):
         form = (ReasonForm if needs_reason else NoInput)(request.POST if "_confirm" in request.POST else None)
@@ -83,11 +84,11 @@ def _confirmed(name: str, *, needs_reason: bool = False):
                 modeladmin,
                 request,
                 queryset,
-                lambda actor, finding: services.perform_action(actor, finding, name, reason=reason),
+                lambda actor, finding: finding_actions.perform_action(actor, finding, name, reason=reason),
                 success=f"{label}: {{count}} finding(s).",
             )
             return None
-        rows = [{"object": f, "refusal": services.action_refusal(f, name)} for f in queryset]
+        rows = [{"object": f, "refusal": finding_actions.action_refusal(f, name)} for f in queryset]
         context = {
             **modeladmin.admin_site.each_context(request),
             "opts": modeladmin.model._meta,
@@ -155,12 +156,12 @@ class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     ]
     fields = readonly_fields
     actions = [
-        _confirmed(services.ADOPT_VENDOR),
-        _confirmed(services.PUSH_OURS),
-        _confirmed(services.END_BILLING),
-        _confirmed(services.BILL),
-        _confirmed(services.MARK_NOT_BILLED, needs_reason=True),
-        _confirmed(services.DISMISS, needs_reason=True),
+        _confirmed(finding_actions.ADOPT_VENDOR),
+        _confirmed(finding_actions.PUSH_OURS),
+        _confirmed(finding_actions.END_BILLING),
+        _confirmed(finding_actions.BILL),
+        _confirmed(finding_actions.MARK_NOT_BILLED, needs_reason=True),
+        _confirmed(finding_actions.DISMISS, needs_reason=True),
         "run_again",
     ]
 
@@ -191,7 +192,10 @@ class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
         return format_html_join(
             "",
             "<li><strong>{}</strong>: {}</li>",
-            ((item["label"], item["refusal"] or "applies") for item in services.available_actions(obj)),
+            (
+                (item["label"], item["refusal"] or "applies")
+                for item in finding_actions.available_actions(obj)
+            ),
         )
 
     @admin.action(description="Run reconciliation again for these findings' partners", permissions=["settle"])

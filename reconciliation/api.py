@@ -13,7 +13,7 @@ from billing import selectors as billing_selectors
 from core.api.base import IsMemberOrStaff, api_actor
 from core.errors import ValidationFailed
 from partner import selectors as partner_selectors
-from reconciliation import selectors, services
+from reconciliation import actions, selectors, services
 from reconciliation.models import Finding, NotBilled, Run
 from subscriptions import selectors as subscription_selectors
 
@@ -90,7 +90,7 @@ class FindingSerializer(serializers.ModelSerializer):
                 "applies": a["refusal"] is None,
                 "refusal": a["refusal"],
             }
-            for a in services.available_actions(obj)
+            for a in actions.available_actions(obj)
         ]
 
 
@@ -192,7 +192,7 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
             product = partner_selectors.get_or_404(
                 billing_selectors.products_for(actor), pk=data.validated_data["product"]
             )
-        finding = services.perform_action(
+        finding = actions.perform_action(
             actor, finding, name, reason=data.validated_data.get("reason", ""), product=product
         )
         finding = self.get_queryset().get(pk=finding.pk)
@@ -205,37 +205,37 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"], url_path="adopt-vendor")
     def adopt_vendor(self, request, pk=None):
         """Adopt the vendor's state (the object's sync service); the billing right (202)."""
-        return self._act(request, services.ADOPT_VENDOR, True)
+        return self._act(request, actions.ADOPT_VENDOR, True)
 
     @extend_schema(request=None, responses={202: FindingSerializer})
     @action(detail=True, methods=["post"], url_path="push-ours")
     def push_ours(self, request, pk=None):
         """Push ours: the vendor side follows billing (the service that changes it); 202."""
-        return self._act(request, services.PUSH_OURS, True)
+        return self._act(request, actions.PUSH_OURS, True)
 
     @extend_schema(request=None, responses={202: FindingSerializer})
     @action(detail=True, methods=["post"], url_path="end-billing")
     def end_billing(self, request, pk=None):
         """End billing: the billing subscription stops renewing (no further charge); 202."""
-        return self._act(request, services.END_BILLING, True)
+        return self._act(request, actions.END_BILLING, True)
 
     @extend_schema(request=FindingActionSerializer, responses={202: FindingSerializer})
     @action(detail=True, methods=["post"])
     def bill(self, request, pk=None):
         """Bill it: an acquisition checkout for a product that provisions the service; 202."""
-        return self._act(request, services.BILL, True)
+        return self._act(request, actions.BILL, True)
 
     @extend_schema(request=FindingActionSerializer, responses={200: FindingSerializer})
     @action(detail=True, methods=["post"], url_path="mark-not-billed")
     def mark_not_billed(self, request, pk=None):
         """Mark the service not billed, with a reason (required)."""
-        return self._act(request, services.MARK_NOT_BILLED, False)
+        return self._act(request, actions.MARK_NOT_BILLED, False)
 
     @extend_schema(request=FindingActionSerializer, responses={200: FindingSerializer})
     @action(detail=True, methods=["post"])
     def dismiss(self, request, pk=None):
         """Dismiss the finding, with a reason (required); a later run leaves it dismissed."""
-        return self._act(request, services.DISMISS, False)
+        return self._act(request, actions.DISMISS, False)
 
 
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):

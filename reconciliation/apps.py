@@ -7,4 +7,4 @@ class ReconciliationConfig(AppConfig):
 
     def ready(self):
         # Registers the reconciliation's own operation handler with core.operations.
-        from reconciliation import services  # noqa: F401
+        from reconciliation import actions  # noqa: F401

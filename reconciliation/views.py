@@ -16,7 +16,7 @@ from core.errors import RuleViolation, ValidationFailed
 from partner import selectors as partner_selectors
 from partner.access import Can, can
 from partner.views import MemberMixin, MemberTemplateView, paginate
-from reconciliation import selectors, services
+from reconciliation import actions, selectors, services
 from reconciliation.models import FindingKind
 
 STATE_FILTERS = [("open", "Open"), ("resolved", "Resolved"), ("dismissed", "Dismissed"), ("all", "All")]
@@ -24,12 +24,12 @@ STATE_FILTERS = [("open", "Open"), ("resolved", "Resolved"), ("dismissed", "Dism
 
 def finding_row(finding, *, can_act: bool) -> dict:
     """What a list row and the finding's page show: evidence as a table, the actions that apply."""
-    actions = services.available_actions(finding) if can_act else []
+    offered = actions.available_actions(finding) if can_act else []
     return {
         "finding": finding,
         "evidence": selectors.evidence_table(finding.evidence),
-        "actions": [a for a in actions if a["refusal"] is None],
-        "not_applicable": [a for a in actions if a["refusal"] is not None],
+        "actions": [a for a in offered if a["refusal"] is None],
+        "not_applicable": [a for a in offered if a["refusal"] is not None],
         "target_url": target_url(finding.target),
     }
 
@@ -112,7 +112,7 @@ class FindingDetailView(MemberTemplateView):
         can_act = can(self.actor, Can.MANAGE_BILLING)
         products = []
         if can_act and finding.kind == FindingKind.PROVIDED_NOT_BILLED and finding.target is not None:
-            products = services.matching_products(finding.target)
+            products = actions.matching_products(finding.target)
         context.update(
             row=finding_row(finding, can_act=can_act),
             finding=finding,
@@ -138,13 +138,13 @@ class FindingActionView(FindingDetailView):
         if request.POST.get("product"):
             product = Product.objects.filter(partner=self.partner, pk=_int(request.POST["product"])).first()
         try:
-            finding = services.perform_action(
+            finding = actions.perform_action(
                 self.actor, finding, action, reason=request.POST.get("reason", ""), product=product
             )
         except (ValidationFailed, RuleViolation) as error:
             context = self.get_context_data(errors={action: error}, **kwargs)
             return self.render_to_response(context, status=error.http_status)
-        messages.success(request, f"{services.ACTION_LABELS[action]}: {finding.resolution_note or 'done'}")
+        messages.success(request, f"{actions.ACTION_LABELS[action]}: {finding.resolution_note or 'done'}")
         return redirect(_next(request, reverse("dashboard:reconciliation-finding", args=[finding.pk])))
 
 

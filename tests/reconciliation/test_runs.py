@@ -155,12 +155,12 @@ def test_a_difference_no_longer_found_is_cleared(seeded, reconcile, partner, run
 def test_a_service_marked_not_billed_is_not_reported_and_unmarked_it_is_the_same_finding_reopened(
     contract, reconcile, partner
 ):
-    from reconciliation import services
+    from reconciliation import actions, services
     from tests.conftest import system_actor
 
     reconcile()
     [finding] = open_findings(partner)
-    services.mark_finding_not_billed(system_actor(), finding, "Our own website's certificate.")
+    actions.mark_finding_not_billed(system_actor(), finding, "Our own website's certificate.")
     reconcile()
     assert found(partner) == []
     services.unmark(system_actor(), NotBilled.objects.get())
