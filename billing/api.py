@@ -180,6 +180,14 @@ ErrorSerializer = inline_serializer(
         "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
     },
 )
+
+
+class DowngradeSerializer(serializers.Serializer):
+    product = serializers.IntegerField(
+        help_text="A cheaper product of the same plan, providing the same kind of service."
+    )
+
+
 ENDING_ERRORS = {
     403: OpenApiResponse(
         ErrorSerializer, description="`permission_denied`: your role lacks the billing right."
@@ -241,6 +249,7 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "provisioning_attempts",
             "provisioned_id",
             "ends_at_period_end",
+            "scheduled_change",
             "ending_options",
             "created_at",
         ]
@@ -454,6 +463,26 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
         River cannot take a cancelled subscription back: 409 `not_available_today`; sell it again in a
         new checkout). Needs the billing right."""
         return self._end(cancellation.resume_renewal)
+
+    @extend_schema(
+        request=DowngradeSerializer,
+        responses={202: SubscriptionSerializer, **ENDING_ERRORS},
+        summary="Downgrade at the end of the paid period",
+    )
+    @action(detail=True, methods=["post"])
+    def downgrade(self, request, pk=None):
+        """Move to a cheaper product of the same plan on the same agreement: it takes effect at the
+        vendor at the end of the paid period, with the new price from that renewal (`scheduled_change`
+        until then; 202). Needs the billing right."""
+        data = DowngradeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        actor = api_actor(request)
+        product = partner_selectors.get_or_404(
+            selectors.products_for(actor), pk=data.validated_data["product"]
+        )
+        subscription = changes.schedule_downgrade(actor, self.get_object(), product)
+        subscription = self.get_queryset().get(pk=subscription.pk)
+        return Response(self.get_serializer(subscription).data, status=status.HTTP_202_ACCEPTED)
 
 
 class AgreementViewSet(viewsets.ReadOnlyModelViewSet):

@@ -416,3 +416,39 @@ def test_staff_without_the_billing_permission_have_no_ending_actions(client, sol
     before = _unchanged(sold)
     _action(client, "stop_renewal_selected", sold, confirm=True)
     assert _unchanged(sold) == before
+
+
+# --- Downgrade at the end of the paid period (API) ------------------------------------------------
+
+
+def test_the_api_schedules_a_downgrade_for_the_end_of_the_paid_period(api, sold_bo, run_tasks):
+    from billing.services import catalog as billing_catalog
+    from tests.conftest import system_actor
+
+    cheaper = billing_catalog.create_product(
+        system_actor(),
+        sold_bo.partner,
+        sku_id="acme-dv-annual-lite",
+        name="ACME DV annual, lite",
+        price=Decimal("90.00"),
+        currency="USD",
+        plan=sold_bo.plan,
+        provisions=sold_bo.product.provisions,
+        provision_params=sold_bo.product.provision_params,
+    )
+    url = _api_url(sold_bo, "downgrade")
+    anonymous, stranger, technician = (
+        APIClient(),
+        _api(APIClient(), PartnerFactory(), "owner"),
+        _api(APIClient(), sold_bo.partner, "technician"),
+    )
+    assert anonymous.post(url, {"product": cheaper.pk}).status_code == 401
+    assert stranger.post(url, {"product": cheaper.pk}).status_code == 404
+    assert technician.post(url, {"product": cheaper.pk}).status_code == 403
+    client = _api(api, sold_bo.partner, "billing")
+    higher = client.post(url, {"product": sold_bo.product.pk})
+    assert higher.status_code == 400 and "product" in higher.json()["fields"]
+    sold_bo.refresh_from_db()
+    assert sold_bo.scheduled_change == {}
+    done = client.post(url, {"product": cheaper.pk})
+    assert done.status_code == 202 and done.json()["scheduled_change"] == {"product": cheaper.pk}
