@@ -333,6 +333,15 @@ class CancelAtDigitalRiver(operations.OperationHandler):
         vendor = result["_vendor"]
         lifecycle.vendor_subscription_changed(actor, subscription, vendor, state=SubscriptionState.CANCELLED)
 
+    def failed(self, operation, subscription, actor):
+        # Nothing to undo: the subscription stays as Digital River has it (still live, so it would
+        # charge on its invoice date). Staff see it on the subscription and retry the cancel.
+        notices.alert_staff(
+            subscription,
+            f"Cancelling at Digital River failed for good ({operation.last_error}); it is still live there "
+            f"and would charge on {subscription.next_invoice_date:%Y-%m-%d}. Retry the cancel.",
+        )
+
 
 @operations.register
 class RefundOrder(operations.OperationHandler):

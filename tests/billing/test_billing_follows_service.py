@@ -280,3 +280,40 @@ def test_a_billed_add_on_ends_with_its_billing_not_behind_it(
     assert refused.value.code == "change_through_billing"
     addon.refresh_from_db()
     assert addon.state == "active" and vendor_request_count() == calls
+
+
+def test_a_cancel_that_fails_for_good_at_digital_river_leaves_both_sides_telling_the_truth(
+    checkout, pay, acme_product, digicert_subaccount, run_tasks, sweep_later, caplog
+):
+    from core.models import OperationState
+    from tests.sandbox_helpers import inject_fault
+
+    pay(checkout(OrderLine(acme_product, options={"sans": ["truth.example.com"]})))
+    subscription = BillingSubscription.objects.get()
+    inject_fault("digitalriver", "http_500", path=r"/subscriptions/[^/]+$", times=50)
+    run_tasks(acme.cancel_acme_contract, system_actor(), AcmeContract.objects.get())
+    for _ in range(8):
+        sweep_later(4000)  # every retry, with backoff, until the last attempt
+    subscription.refresh_from_db()
+    cancel = subscription_operations(subscription, "dr.cancel_subscription")
+    assert cancel.state == OperationState.FAILED
+    assert AcmeContract.objects.get().state == "cancelled"  # DigiCert cancelled it
+    assert subscription.state == SubscriptionState.ACTIVE  # as Digital River still has it
+    assert sandbox_dr_subscriptions(pk=subscription.subscription_id).get().state == "active"
+    assert "Cancelling at Digital River failed for good" in caplog.text
+    # The refund is its own step and went through: the customer is not out of pocket.
+    assert [r.amount for r in dr_ledger(kind="refund", order_id=subscription.acquisition.order_id)] == [
+        subscription.price
+    ]
+
+
+def subscription_operations(subscription, kind):
+    from django.contrib.contenttypes.models import ContentType
+
+    from core.models import Operation
+
+    return Operation.objects.get(
+        content_type=ContentType.objects.get_for_model(subscription),
+        object_id=str(subscription.pk),
+        kind=kind,
+    )
