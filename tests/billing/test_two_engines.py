@@ -62,6 +62,16 @@ def _captures(subscription) -> int:
     return len(dr_captures_by_subscription().get(subscription.subscription_id, []))
 
 
+def _money(subscription):
+    """What the sandbox captured for the subscription, net of refunds."""
+    from django.db.models import Sum
+
+    entries = dr_ledger(subscription_id=subscription.subscription_id)
+    captured = entries.filter(kind="capture").aggregate(total=Sum("amount"))["total"] or 0
+    refunded = entries.filter(kind="refund").aggregate(total=Sum("amount"))["total"] or 0
+    return captured - refunded
+
+
 @pytest.mark.slow
 def test_a_year_and_a_month_on_digital_rivers_engine_one_capture_per_period_and_no_renewal_order(
     checkout, pay, acme_product, support_product, digicert_subaccount, run_tasks
@@ -77,6 +87,7 @@ def test_a_year_and_a_month_on_digital_rivers_engine_one_capture_per_period_and_
     # Digital River charged and captured each period once; we never built a renewal order.
     assert _captures(annual) == 2  # the acquisition, then one renewal
     assert _captures(monthly) == 1 + 13
+    assert _money(annual) == annual.price * 2 and _money(monthly) == monthly.price * 14
     assert not CheckoutItem.objects.filter(
         checkout__kind=CheckoutKind.RENEWAL, subscription__plan__engine=RenewalEngine.DIGITAL_RIVER
     ).exists()
@@ -110,6 +121,8 @@ def test_a_year_and_a_month_on_the_back_office_engine_one_capture_per_period_on_
 
     assert _captures(annual) == 2
     assert _captures(monthly) == 1 + 13
+    # The money captured is the price of what was provided: one period each time.
+    assert _money(annual) == annual.price * 2 and _money(monthly) == monthly.price * 14
     assert seen[(annual.pk, NoticeKind.REMINDER_30)] == [(annual_end - timedelta(days=30)).date()]
     assert seen[(annual.pk, NoticeKind.REMINDER_7)] == [(annual_end - timedelta(days=7)).date()]
     assert seen[(annual.pk, NoticeKind.REMINDER_1)] == [(annual_end - timedelta(days=1)).date()]
