@@ -15,6 +15,7 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.admin_tools import AuditTrailMixin, ReadOnlyAdmin, admin_actor, run_per_row, state_badge
 from core.errors import DomainError
@@ -49,7 +50,7 @@ def evidence_html(evidence: dict) -> str:
         "<tr{}><td>{}</td>{}</tr>",
         (
             (
-                format_html(' style="font-weight:bold;background:#fff8c5"') if row["differs"] else "",
+                mark_safe(' style="font-weight:bold;background:#fff8c5"') if row["differs"] else "",
                 row["field"],
                 format_html_join("", "<td><code>{}</code></td>", ((v,) for v in row["values"])),
             )
@@ -70,6 +71,17 @@ class ReasonForm(forms.Form):
 
 class NoInput(forms.Form):
     pass
+
+
+# What each action does, in its service's words, on the confirmation page.
+INTROS = {
+    finding_actions.ADOPT_VENDOR: finding_actions.adopt_vendor,
+    finding_actions.PUSH_OURS: finding_actions.push_ours,
+    finding_actions.END_BILLING: finding_actions.end_billing,
+    finding_actions.BILL: finding_actions.bill,
+    finding_actions.MARK_NOT_BILLED: finding_actions.mark_finding_not_billed,
+    finding_actions.DISMISS: finding_actions.dismiss,
+}
 
 
 def _confirmed(name: str, *, needs_reason: bool = False):
@@ -93,9 +105,7 @@ def _confirmed(name: str, *, needs_reason: bool = False):
             **modeladmin.admin_site.each_context(request),
             "opts": modeladmin.model._meta,
             "title": f"{label}?",
-            "intro": getattr(
-                services, name if name != "mark_not_billed" else "mark_finding_not_billed"
-            ).__doc__,
+            "intro": " ".join(INTROS[name].__doc__.split()),
             "form": form,
             "rows": rows,
             "can_confirm": any(row["refusal"] is None for row in rows),
@@ -353,7 +363,7 @@ class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Take the not-billed marks back?",
-            "intro": services.unmark.__doc__,
+            "intro": " ".join(services.unmark.__doc__.split()),
             "form": NoInput(),
             "rows": rows,
             "can_confirm": any(row["refusal"] is None for row in rows),

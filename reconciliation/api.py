@@ -29,7 +29,7 @@ def _target_type(content_type: ContentType | None) -> str:
     return TARGET_TYPES.get(content_type.model, content_type.model) if content_type else ""
 
 
-class ActionOutSerializer(serializers.Serializer):
+class FindingActionOptionSerializer(serializers.Serializer):
     action = serializers.CharField()
     label = serializers.CharField()
     applies = serializers.BooleanField()
@@ -81,7 +81,7 @@ class FindingSerializer(serializers.ModelSerializer):
     def get_subscription_id(self, obj) -> str:
         return obj.subscription.subscription_id if obj.subscription_id else ""
 
-    @extend_schema_field(ActionOutSerializer(many=True))
+    @extend_schema_field(FindingActionOptionSerializer(many=True))
     def get_actions(self, obj) -> list[dict]:
         return [
             {
@@ -105,7 +105,7 @@ class FindingActionSerializer(serializers.Serializer):
     )
 
 
-class RunSerializer(serializers.ModelSerializer):
+class ReconciliationRunSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -132,7 +132,7 @@ class RunSerializer(serializers.ModelSerializer):
         return obj.requested_by.get_username() if obj.requested_by_id else ""
 
 
-class StartRunSerializer(serializers.Serializer):
+class StartReconciliationSerializer(serializers.Serializer):
     partner = serializers.IntegerField(required=False, help_text="Staff only: the partner to reconcile.")
 
 
@@ -163,7 +163,7 @@ class NotBilledSerializer(serializers.ModelSerializer):
         return obj.marked_by.get_username() if obj.marked_by_id else ""
 
 
-class MarkSerializer(serializers.Serializer):
+class NotBilledMarkSerializer(serializers.Serializer):
     target_type = serializers.ChoiceField(choices=["acme_contract", "cloudflare_zone", "cloudflare_addon"])
     target_id = serializers.IntegerField()
     reason = serializers.CharField(allow_blank=True, help_text="Why it is not billed (required).")
@@ -241,7 +241,7 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
 class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     """Reconciliation runs: when, what was read, what was found, which vendor reads failed."""
 
-    serializer_class = RunSerializer
+    serializer_class = ReconciliationRunSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_fields = ["state"]
     ordering = ["-created_at", "-id"]
@@ -249,10 +249,10 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.runs_for(api_actor(self.request))
 
-    @extend_schema(request=StartRunSerializer, responses={202: RunSerializer})
+    @extend_schema(request=StartReconciliationSerializer, responses={202: ReconciliationRunSerializer})
     def create(self, request, *args, **kwargs):
         """Reconcile now (read-only at every vendor); the findings follow when the run finishes (202)."""
-        data = StartRunSerializer(data=request.data)
+        data = StartReconciliationSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor = api_actor(request)
         membership = getattr(request.user, "membership", None)
@@ -262,7 +262,7 @@ class RunViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         partner = partner_selectors.get_or_404(partner_selectors.partners_for(actor), pk=partner_id)
         run = services.request_run(actor, partner)
         run.refresh_from_db()
-        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+        return Response(ReconciliationRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 
 
 class NotBilledViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
@@ -276,10 +276,10 @@ class NotBilledViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):
         return selectors.marks_for(api_actor(self.request))
 
-    @extend_schema(request=MarkSerializer, responses={201: NotBilledSerializer})
+    @extend_schema(request=NotBilledMarkSerializer, responses={201: NotBilledSerializer})
     def create(self, request, *args, **kwargs):
         """Mark an ACME contract, zone or add-on as not billed, with a reason; the billing right."""
-        data = MarkSerializer(data=request.data)
+        data = NotBilledMarkSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor = api_actor(request)
         scoped = {

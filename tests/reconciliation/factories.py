@@ -14,7 +14,7 @@ from tests.factories import SubaccountFactory
 
 def zone_row(customer, **fields) -> CloudflareZone:
     """An active zone record (not at the sandbox)."""
-    account = SubaccountFactory(
+    account = customer.subaccounts.filter(vendor="cloudflare").first() or SubaccountFactory(
         customer=customer, vendor="cloudflare", active=True, name=f"cf-{uuid.uuid4().hex[:8]}"
     )
     return CloudflareZone.objects.create(
