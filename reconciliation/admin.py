@@ -140,7 +140,13 @@ class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     ]
     list_filter = ["state", "kind", "rule", "resolution", "partner"]
     search_fields = ["summary", "key", "vendor_ref", "customer__name", "partner__name"]
-    list_select_related = ["partner", "customer", "subscription__product", "target_type"]
+    list_select_related = [
+        "partner",
+        "customer",
+        "subscription__product",
+        "subscription__customer",
+        "target_type",
+    ]
     readonly_fields = [
         "kind",
         "rule",

@@ -300,7 +300,8 @@ def price_mismatch(subscription: BillingSubscription, target, plan: PlanTerms | 
         differs.append("frequency")
     if not differs:
         return None
-    if plan is not None:
+    if plan is not None:  # the units the product leaves out are the plan's defaults: shown as such
+        billing["component_values"], ours["component_values"] = billed_full, has_full
         billing["catalog_price"] = str(plan.price(billing["frequency"], billed_values))
         ours["catalog_price"] = str(plan.price(ours["frequency"] or billing["frequency"], has_values))
     what = " and ".join("components" if d == "component_values" else d for d in differs)

@@ -19,6 +19,7 @@ from partner.views import MemberMixin, MemberTemplateView, paginate
 from reconciliation import actions, selectors, services
 from reconciliation.models import FindingKind
 
+BADGES = {"open": "unknown", "resolved": "active", "dismissed": "off"}
 STATE_FILTERS = [("open", "Open"), ("resolved", "Resolved"), ("dismissed", "Dismissed"), ("all", "All")]
 
 
@@ -31,6 +32,7 @@ def finding_row(finding, *, can_act: bool) -> dict:
         "actions": [a for a in offered if a["refusal"] is None],
         "not_applicable": [a for a in offered if a["refusal"] is not None],
         "target_url": target_url(finding.target),
+        "badge": BADGES.get(finding.state, finding.state),
     }
 
 

@@ -67,7 +67,7 @@ def test_a_seeded_set_with_one_difference_of_each_kind_finds_each_exactly_once(s
     assert by_kind["plan_mismatch"].target == seeded["pro"]
     assert by_kind["state_mismatch"].target == seeded["addon"]
     price = by_kind["price_mismatch"].evidence
-    assert price["sides"]["billing"]["component_values"] == {}
+    assert price["sides"]["billing"]["component_values"] == {"page_rules": 50, "dedicated_certificates": 0}
     assert price["sides"]["ours"]["component_values"] == {"page_rules": 60, "dedicated_certificates": 0}
     assert price["differs"] == ["component_values"]
     assert by_kind["state_mismatch"].evidence["sides"]["vendor"]["component_values"] == {"endpoints": 4}
