@@ -207,6 +207,17 @@ def test_adopting_the_contracts_renewal_makes_billing_stop_renewing_too(
     assert subscription.ends_at_period_end
 
 
+def test_adopting_the_contracts_renewal_makes_stopped_billing_renew_again(
+    contract, acme_bo_product, bill, finding_of, act, reconcile, partner
+):
+    subscription = bill(contract, acme_bo_product, ends_at_period_end=True)
+    act(actions.adopt_vendor, finding_of("acme_renewal_mismatch"))
+    subscription.refresh_from_db()
+    assert not subscription.ends_at_period_end
+    reconcile()
+    assert found(partner) == []
+
+
 def test_adopting_digital_rivers_state_applies_it_to_billing_and_the_vendor_side_follows(
     checkout, pay, acme_product, digicert_subaccount, finding_of, act, reconcile, partner
 ):
