@@ -182,7 +182,7 @@ ErrorSerializer = inline_serializer(
 )
 
 
-class DowngradeSerializer(serializers.Serializer):
+class SubscriptionDowngradeSerializer(serializers.Serializer):
     product = serializers.IntegerField(
         help_text="A cheaper product of the same plan, providing the same kind of service."
     )
@@ -465,7 +465,7 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
         return self._end(cancellation.resume_renewal)
 
     @extend_schema(
-        request=DowngradeSerializer,
+        request=SubscriptionDowngradeSerializer,
         responses={202: SubscriptionSerializer, **ENDING_ERRORS},
         summary="Downgrade at the end of the paid period",
     )
@@ -474,7 +474,7 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
         """Move to a cheaper product of the same plan on the same agreement: it takes effect at the
         vendor at the end of the paid period, with the new price from that renewal (`scheduled_change`
         until then; 202). Needs the billing right."""
-        data = DowngradeSerializer(data=request.data)
+        data = SubscriptionDowngradeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         actor = api_actor(request)
         product = partner_selectors.get_or_404(
