@@ -47,6 +47,19 @@ def reason_given(reason: str | None) -> str:
     return cleaned
 
 
+def note_not_billed(actor: Actor, target, reason: str) -> NotBilled | None:
+    """A vendor change made with no billing change (staff in the admin): the service keeps the
+    reason it is not billed. Nothing to note when billing provides it or a mark already says so."""
+    if cancellation.billed_subscription_of(target) is not None:
+        return None
+    live = NotBilled.objects.filter(
+        target_type=ContentType.objects.get_for_model(target),
+        target_id=str(target.pk),
+        unmarked_at__isnull=True,
+    )
+    return None if live.exists() else mark_not_billed(actor, target, reason)
+
+
 def mark_not_billed(actor: Actor, target, reason: str) -> NotBilled:
     """Mark a paid vendor service (ACME contract, zone, add-on) as deliberately not billed, with a
     reason (required), audited; refused for what a live billing subscription already provides."""

@@ -34,6 +34,12 @@ class OrderContractForm(forms.Form):
     )
     auto_renew = forms.ChoiceField(choices=AUTO_RENEW_CHOICES, required=False)
     organization = forms.JSONField(required=False, help_text="OV/EV only: DigiCert's organization object.")
+    not_billed_reason = forms.CharField(
+        label="Why it is not billed",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Ordered here, the contract goes with no billing (sell it through a checkout to bill it): "
+        "the reason is recorded on it.",
+    )
 
 
 class SansForm(forms.Form):
@@ -363,6 +369,9 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
                     auto_renew={"": None, "true": True, "false": False}[data["auto_renew"] or ""],
                     organization=data["organization"] or None,
                 )
+                from reconciliation.services import note_not_billed
+
+                note_not_billed(admin_actor(request), contract, data["not_billed_reason"])
             except DomainError as error:
                 for field, errors in error.fields.items():
                     for message in errors:

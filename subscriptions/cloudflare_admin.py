@@ -95,20 +95,33 @@ def _frequency_field(label: str) -> forms.ChoiceField:
     return forms.ChoiceField(choices=[("", label), *Frequency.choices], required=False)
 
 
+def not_billed_reason_field():
+    """Staff changing a paid service with no billing change say why it is not billed (domain.md:
+    every paid service is billed, or carries an explicit, audited reason)."""
+    return forms.CharField(
+        label="Why it is not billed",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="No billing change goes with this vendor change: the reason is recorded on the service.",
+    )
+
+
 class UpgradeForm(forms.Form):
     rate_plan_id = _plan_field()
     frequency = _frequency_field("Monthly (Cloudflare's default)")
     component_values = ComponentValuesField(label="Components", required=False)
+    not_billed_reason = not_billed_reason_field()
 
 
 class DowngradeForm(UpgradeForm):
     rate_plan_id = _plan_field(initial=FREE_ZONE_PLAN)
     frequency = _frequency_field("Keep the current frequency")
+    not_billed_reason = None  # a downgrade adds nothing unbilled
 
 
 class ComponentsForm(forms.Form):
     component_values = ComponentValuesField(label="Components", required=False)
     frequency = _frequency_field("Keep the current frequency")
+    not_billed_reason = not_billed_reason_field()
 
 
 class NoInput(forms.Form):
@@ -196,13 +209,14 @@ class ConfirmedAction:
         rows = []
         if form.is_bound and form.is_valid():
             data = _data(form)
+            reason = data.pop("not_billed_reason", None)
             if "_confirm" in request.POST:
                 targets = self.run_on(queryset) if self.run_on else queryset
                 run_per_row(
                     modeladmin,
                     request,
                     targets,
-                    lambda actor, obj: self.run(actor, obj, **data),
+                    lambda actor, obj: _noting_not_billed(actor, self.run(actor, obj, **data), reason),
                     success=self.success,
                 )
                 return None  # back to the list, with a message per row
@@ -411,9 +425,12 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             data = _data(form)
             customer = data.pop("customer")
+            reason = data.pop("not_billed_reason", None)
             try:
                 if "_confirm" in request.POST:
-                    obj = page.run(admin_actor(request), customer, **data)
+                    obj = _noting_not_billed(
+                        admin_actor(request), page.run(admin_actor(request), customer, **data), reason
+                    )
                     self.message_user(request, page.success.format(obj=obj), messages.SUCCESS)
                     return HttpResponseRedirect(
                         reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
@@ -435,6 +452,15 @@ RETRY = dict(
     success="{count} operation(s) queued again.",
     when=lambda obj, failed: failed,
 )
+
+
+def _noting_not_billed(actor, obj, reason: str | None):
+    """After a paid vendor change made in the admin, record why it is not billed (when it is not)."""
+    if reason:
+        from reconciliation.services import note_not_billed
+
+        note_not_billed(actor, obj, reason)
+    return obj
 
 
 def _live_zone(zone, failed=False) -> bool:

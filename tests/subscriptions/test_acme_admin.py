@@ -48,11 +48,15 @@ def test_order_from_the_admin_goes_active(
                 "sans": "shop.example.com\nwww.shop.example.com",
                 "auto_renew": "",
                 "organization": "",
+                "not_billed_reason": "A free year for a charity",
             },
         )
     assert response.status_code == 302
     contract = AcmeContract.objects.get()
     assert contract.state == ContractState.ACTIVE and contract.auto_renew_source == "default"
+    from reconciliation.models import NotBilled
+
+    assert NotBilled.objects.get(target_id=str(contract.pk)).reason == "A free year for a charity"
 
 
 def test_order_refusal_shows_a_form_error(staff_client, customer, digicert_subaccount):
@@ -64,6 +68,7 @@ def test_order_refusal_shows_a_form_error(staff_client, customer, digicert_subac
             "sans": "a.example.com",
             "auto_renew": "",
             "organization": "",
+            "not_billed_reason": "A free year for a charity",
         },
     )
     assert response.status_code == 200 and "organization_required" in response.content.decode()
@@ -158,3 +163,17 @@ def test_operations_admin_lists_failed_operations_and_retries_them(
         )
     contract.refresh_from_db()
     assert contract.state == ContractState.RENEWAL_STOPPED
+
+
+def test_staff_ordering_a_contract_with_no_billing_must_say_why_it_is_not_billed(
+    staff_client, customer, digicert_subaccount
+):
+    from tests.sandbox_helpers import vendor_request_count
+
+    calls = vendor_request_count()
+    response = staff_client.post(
+        reverse("admin:subscriptions_acmecontract_add"),
+        {"customer": customer.pk, "product": "ssl_dv_rapidssl", "sans": "a.example.com", "auto_renew": ""},
+    )
+    assert response.status_code == 200 and "Why it is not billed" in response.content.decode()
+    assert not AcmeContract.objects.exists() and vendor_request_count() == calls

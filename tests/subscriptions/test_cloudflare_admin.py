@@ -23,8 +23,17 @@ def staff_client(client, staff):
     return client
 
 
+NOT_BILLED = "Included in the reseller's support contract"
+
+
 def _action(client, changelist, action, objects, capture=None, **data):
-    body = {"action": action, "_selected_action": [o.pk for o in objects], **data}
+    """Post an admin action; a paid change made here carries why it is not billed, unless the test says."""
+    body = {
+        "action": action,
+        "_selected_action": [o.pk for o in objects],
+        "not_billed_reason": NOT_BILLED,
+        **data,
+    }
     if capture is None:
         return client.post(reverse(changelist), body)
     with capture(execute=True):
@@ -311,6 +320,7 @@ def test_add_addon_page_previews_the_price_then_buys(
         "rate_plan_id": "TEAMS_STANDARD",
         "frequency": "",
         "component_values": "users=60",
+        "not_billed_reason": NOT_BILLED,
     }
     before = _nothing_sent()
     preview = staff_client.post(url, {**wanted, "_preview": "1"}).content.decode()
@@ -321,6 +331,9 @@ def test_add_addon_page_previews_the_price_then_buys(
     addon = CloudflareAddon.objects.get()
     assert response.status_code == 302 and addon.state == AddonState.ACTIVE
     assert addon.component_values == {"users": 60} and addon.price == Decimal("420.00")
+    from reconciliation.models import NotBilled
+
+    assert NotBilled.objects.get(target_id=str(addon.pk)).reason == NOT_BILLED  # paid, and why not billed
 
 
 def test_add_addon_outside_the_catalog_is_refused_with_the_allowed_add_ons(
@@ -328,7 +341,12 @@ def test_add_addon_outside_the_catalog_is_refused_with_the_allowed_add_ons(
 ):
     page = staff_client.post(
         reverse("admin:subscriptions_cloudflareaddon_add"),
-        {"customer": customer.pk, "rate_plan_id": "PARTNERS_WORKERS_BASIC", "_confirm": "1"},
+        {
+            "customer": customer.pk,
+            "rate_plan_id": "PARTNERS_WORKERS_BASIC",
+            "not_billed_reason": NOT_BILLED,
+            "_confirm": "1",
+        },
     ).content.decode()
     assert "plan_not_in_catalog" in page and "PARTNERS_LOAD_BALANCING, TEAMS_STANDARD" in page
     assert not CloudflareAddon.objects.exists()

@@ -197,6 +197,7 @@ class Command(BaseCommand):
         self._contract(actor, customers["initech"], ["initech.example", "*.initech.example"], age_days=40)
         self._cloudflare(actor, partner, customers)
         self._billing(actor, partner)
+        self._not_billed(actor, partner)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo vendor objects ready: subaccounts, a fresh ACME contract (globex, cancellable) and one "
@@ -239,6 +240,27 @@ class Command(BaseCommand):
                 actor, umbrella, rate_plan_id="PARTNERS_LOAD_BALANCING", component_values={"endpoints": 4}
             )
             self._wait_for(lambda: self._fresh(addon).vendor_id, f"the add-on {addon}")
+
+    def _not_billed(self, actor, partner: Partner) -> None:
+        """The demo's services made directly at the vendors carry the reason they are not billed, so
+        reconciliation starts empty (sell one through billing to see it billed instead)."""
+        from django.contrib.contenttypes.models import ContentType
+
+        from reconciliation.models import NotBilled
+        from reconciliation.services import mark_not_billed
+
+        reason = "Demo: set up at the vendor before billing; sold outside Digital River."
+        for model in (AcmeContract, CloudflareZone, CloudflareAddon):
+            for service in model.objects.filter(partner=partner):
+                if model is CloudflareZone and service.rate_plan_id in ("", "PARTNERS_FREE"):
+                    continue  # a free zone is paid by nobody
+                marked = NotBilled.objects.filter(
+                    target_type=ContentType.objects.get_for_model(model),
+                    target_id=str(service.pk),
+                    unmarked_at__isnull=True,
+                )
+                if not marked.exists():
+                    mark_not_billed(actor, service, reason)
 
     def _billing(self, actor, partner: Partner) -> None:
         """Digital River plans (annual, monthly) and what Northwind sells on them."""
