@@ -363,6 +363,9 @@ def start_external_subscription(actor: Actor, subscription: BillingSubscription)
     audit.record(
         actor, "billing.subscription_started", subscription, partner_id=subscription.partner_id, before=before
     )
+    from billing.services.changes import replacement_activated
+
+    replacement_activated(actor, subscription)  # the one it replaces ends now: never billed twice
 
 
 def set_period(subscription: BillingSubscription, start, end) -> None:

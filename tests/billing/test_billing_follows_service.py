@@ -317,3 +317,43 @@ def subscription_operations(subscription, kind):
         object_id=str(subscription.pk),
         kind=kind,
     )
+
+
+def test_a_billed_zone_upgrade_changes_nothing_at_cloudflare_until_it_is_paid(
+    checkout, pay, zone_product, add_zone, customer, run_tasks
+):
+    from decimal import Decimal
+
+    from billing.models import Provisions
+    from billing.rules import Change
+    from billing.services import catalog as billing_catalog
+    from billing.services import changes
+    from tests.sandbox_helpers import sandbox_zone_subscriptions
+
+    pro = billing_catalog.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id="zone-pro-monthly",
+        name="Pro zone, monthly",
+        price=Decimal("100.00"),
+        currency="USD",
+        plan=zone_product.plan,
+        provisions=Provisions.ZONE_PLAN,
+        provision_params={"rate_plan_id": "PARTNERS_PRO", "frequency": "monthly"},
+    )
+    zone = add_zone()
+    pay(checkout(OrderLine(pro, options={"zone": zone.pk})))
+    subscription = BillingSubscription.objects.get()
+    outcome = run_tasks(
+        changes.change_subscription, system_actor(), subscription, Change.UPGRADE, product=zone_product
+    )
+    upgrade = outcome.checkout
+    upgrade.refresh_from_db()  # opened at Digital River by its task
+    assert outcome.agreement == "new" and upgrade.payment_link
+    assert sandbox_zone_subscriptions(zone__id=zone.vendor_id).get().rate_plan_id == "PARTNERS_PRO"  # pending
+    pay(upgrade)
+    zone.refresh_from_db()
+    assert sandbox_zone_subscriptions(zone__id=zone.vendor_id).get().rate_plan_id == "PARTNERS_BIZ"
+    assert zone.rate_plan_id == "PARTNERS_BIZ"
+    subscription.refresh_from_db()
+    assert subscription.state == SubscriptionState.CANCELLED  # replaced, on the new agreement
