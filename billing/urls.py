@@ -38,6 +38,11 @@ urlpatterns = [
         views.SubscriptionEndingView.as_view(action=RESUME_RENEWAL),
         name="billing-subscription-resume",
     ),
+    path(
+        "billing/subscriptions/<int:pk>/downgrade/",
+        views.SubscriptionDowngradeView.as_view(),
+        name="billing-subscription-downgrade",
+    ),
     path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
     path(
         "customers/<int:pk>/payment-method/",

@@ -16,8 +16,8 @@ from django.views.decorators.http import require_POST
 from billing import dashboard_selectors as reads
 from billing import selectors
 from billing.forms import CheckoutForm, form_field_for
-from billing.models import RENEWING_STATES, CheckoutItem, CheckoutState, Notice
-from billing.services import acquisition, cancellation, events, payment_methods
+from billing.models import RENEWING_STATES, CheckoutItem, CheckoutState, Notice, Product
+from billing.services import acquisition, cancellation, changes, events, payment_methods
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 from core import audit, clock, operations
 from core import dashboard as dash
@@ -228,6 +228,12 @@ class SubscriptionDetailView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
             now=now,
             can_retry_provisioning=bool(subscription.provisioning_error) and can_bill,
             can_change_payment_method=can_bill,
+            downgrades=list(changes.downgrade_products(subscription))
+            if can_bill and subscription.state in RENEWING_STATES and not subscription.ends_at_period_end
+            else [],
+            scheduled_product=Product.objects.filter(pk=subscription.scheduled_change.get("product")).first()
+            if subscription.scheduled_change
+            else None,
             **ending_today(subscription, now),
         )
         return context
@@ -339,6 +345,28 @@ class SubscriptionEndingView(SubscriptionMixin, BillingTabsMixin, MemberTemplate
     def fresh_subscription(self):
         del self._subscription
         return self.get_subscription()
+
+
+class SubscriptionDowngradeView(SubscriptionMixin, ActionView):
+    """Downgrade at the end of the paid period (same agreement, the lower price from then)."""
+
+    capability = Can.MANAGE_BILLING
+
+    def get_target(self):
+        return self.get_subscription()
+
+    def perform(self, subscription) -> str:
+        product = Product.objects.filter(pk=_int(self.request.POST.get("product"))).first()
+        if product is None:
+            from core.errors import ValidationFailed
+
+            raise ValidationFailed("Choose the product to move to.", fields={"product": "Required."})
+        changes.schedule_downgrade(self.actor, subscription, product)
+        end = subscription.current_period_end_date
+        return f"Downgrade to {product.name} scheduled: it takes effect on {end:%d %b %Y}, at {product.price} {product.currency} from then."
+
+    def next_url(self, subscription) -> str:
+        return reverse("dashboard:billing-subscription", args=[subscription.pk])
 
 
 class ProvisioningRetryView(SubscriptionMixin, ActionView):

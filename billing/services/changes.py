@@ -112,6 +112,18 @@ def replacement_activated(actor: Actor, new: BillingSubscription) -> None:
         _replaced(actor, BillingSubscription.objects.select_for_update().get(pk=new.replaces_id))
 
 
+def downgrade_products(subscription: BillingSubscription):
+    """What the subscription can be downgraded to: the partner's active, cheaper products of the same
+    plan that provide the same kind of service."""
+    return Product.objects.filter(
+        partner_id=subscription.partner_id,
+        plan_id=subscription.plan_id,
+        provisions=subscription.product.provisions,
+        active=True,
+        price__lt=subscription.price,
+    ).order_by("-price", "name")
+
+
 def schedule_downgrade(
     actor: Actor, subscription: BillingSubscription, product: Product
 ) -> BillingSubscription:
@@ -121,20 +133,11 @@ def schedule_downgrade(
     require_billing(actor, subscription.customer)
     if subscription.state not in RENEWING_STATES:
         raise RuleViolation("Only a live subscription can change.", code="subscription_not_active")
-    if (
-        product.partner_id != subscription.partner_id
-        or product.plan_id != subscription.plan_id
-        or product.provisions != subscription.product.provisions
-        or not product.active
-    ):
+    if not downgrade_products(subscription).filter(pk=product.pk).exists():
         raise ValidationFailed(
-            "A downgrade moves to another product of the same plan that provides the same kind of service.",
+            "A downgrade moves to a lower-priced product of the same plan that provides the same kind of "
+            "service; a higher one is an upgrade (a new agreement).",
             fields={"product": "Not a downgrade of this subscription."},
-        )
-    if product.price >= subscription.price:
-        raise ValidationFailed(
-            "A downgrade moves to a lower-priced product; a higher one is an upgrade (a new agreement).",
-            fields={"product": "Not lower."},
         )
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)

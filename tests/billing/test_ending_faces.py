@@ -452,3 +452,34 @@ def test_the_api_schedules_a_downgrade_for_the_end_of_the_paid_period(api, sold_
     assert sold_bo.scheduled_change == {}
     done = client.post(url, {"product": cheaper.pk})
     assert done.status_code == 202 and done.json()["scheduled_change"] == {"product": cheaper.pk}
+
+
+def test_the_dashboard_schedules_a_downgrade_for_the_end_of_the_paid_period(sold_bo, run_tasks):
+    from django.urls import reverse
+
+    from billing.services import catalog as billing_catalog
+    from tests.conftest import system_actor
+
+    cheaper = billing_catalog.create_product(
+        system_actor(),
+        sold_bo.partner,
+        sku_id="acme-dv-annual-lite",
+        name="ACME DV annual, lite",
+        price=Decimal("90.00"),
+        currency="USD",
+        plan=sold_bo.plan,
+        provisions=sold_bo.product.provisions,
+        provision_params=sold_bo.product.provision_params,
+    )
+    page = reverse("dashboard:billing-subscription", args=[sold_bo.pk])
+    url = reverse("dashboard:billing-subscription-downgrade", args=[sold_bo.pk])
+    biller = _login(sold_bo.partner, "billing")
+    assert "ACME DV annual, lite (90.00 USD)" in biller.get(page).content.decode()
+    assert _login(sold_bo.partner, "technician").post(url, {"product": cheaper.pk}).status_code == 403
+    assert _login(PartnerFactory(), "owner").post(url, {"product": cheaper.pk}).status_code == 404
+    sold_bo.refresh_from_db()
+    assert sold_bo.scheduled_change == {}
+    done = biller.post(url, {"product": cheaper.pk}, follow=True)
+    assert "Downgrade to ACME DV annual, lite scheduled" in done.content.decode()
+    sold_bo.refresh_from_db()
+    assert sold_bo.scheduled_change == {"product": cheaper.pk}
