@@ -58,7 +58,7 @@ fmt: install ## Format and auto-fix with ruff
 	$(VENV)/bin/ruff check --fix .
 
 check-deploy: install ## manage.py check --deploy with production settings (throwaway values)
-	DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(openssl rand -hex 40) \
+	DJANGO_READ_DOT_ENV=0 DJANGO_SETTINGS_MODULE=config.settings.production SECRET_KEY=$$(openssl rand -hex 40) \
 	SECRET_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet;print(Fernet.generate_key().decode())') \
 	DATABASE_URL=postgres://u:p@localhost/db ALLOWED_HOSTS=backoffice.example.com \
 	DIGICERT_BASE_URL=https://www.digicert.com/partner-subscription/api/v1 \
