@@ -135,7 +135,7 @@ def available_actions(finding: Finding) -> list[dict]:
 
 def _open(actor: Actor, finding: Finding, action: str) -> Finding:
     finding = (
-        Finding.objects.select_for_update()
+        Finding.objects.select_for_update(of=("self",))  # its subscription is nullable: lock the row only
         .select_related("partner", "customer", "subscription__product", "subscription__plan")
         .get(pk=finding.pk)
     )
