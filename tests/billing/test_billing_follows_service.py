@@ -126,8 +126,7 @@ def test_a_back_office_renewal_stopped_can_be_resumed_while_the_period_runs(
     assert not subscription.ends_at_period_end and contract.auto_renew
 
 
-@pytest.fixture
-def zone_product(customer, external_monthly_plan):
+def _zone_product(customer, plan, sku_id, name, price, rate_plan_id):
     from decimal import Decimal
 
     from billing.models import Provisions
@@ -136,13 +135,34 @@ def zone_product(customer, external_monthly_plan):
     return billing_catalog.create_product(
         system_actor(),
         customer.partner,
-        sku_id="zone-biz-monthly",
-        name="Business zone, monthly",
-        price=Decimal("250.00"),
+        sku_id=sku_id,
+        name=name,
+        price=Decimal(price),
         currency="USD",
-        plan=external_monthly_plan,
+        plan=plan,
         provisions=Provisions.ZONE_PLAN,
-        provision_params={"rate_plan_id": "PARTNERS_BIZ", "frequency": "monthly"},
+        provision_params={"rate_plan_id": rate_plan_id, "frequency": "monthly"},
+    )
+
+
+@pytest.fixture
+def zone_product(customer, external_monthly_plan):
+    """PARTNERS_BIZ at 250.00 a month, renewed by the back office."""
+    return _zone_product(
+        customer,
+        external_monthly_plan,
+        "zone-biz-monthly",
+        "Business zone, monthly",
+        "250.00",
+        "PARTNERS_BIZ",
+    )
+
+
+@pytest.fixture
+def pro_zone_product(customer, zone_product):
+    """The cheaper zone plan on the same monthly plan: PARTNERS_PRO at 100.00."""
+    return _zone_product(
+        customer, zone_product.plan, "zone-pro-monthly", "Pro zone, monthly", "100.00", "PARTNERS_PRO"
     )
 
 
@@ -202,6 +222,7 @@ def test_a_billed_zone_is_not_changed_behind_billing_at_the_vendor(
 
 
 def test_a_downgrade_takes_effect_at_the_end_of_the_paid_period_with_the_lower_price_from_then(
+    pro_zone_product,
     checkout,
     pay,
     zone_product,
@@ -211,22 +232,10 @@ def test_a_downgrade_takes_effect_at_the_end_of_the_paid_period_with_the_lower_p
 ):
     from decimal import Decimal
 
-    from billing.models import Provisions
-    from billing.services import catalog as billing_catalog
     from billing.services import changes
     from billing.tasks import fulfil_ready_orders_task, run_renewals_task
 
-    pro = billing_catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="zone-pro-monthly",
-        name="Pro zone, monthly",
-        price=Decimal("100.00"),
-        currency="USD",
-        plan=zone_product.plan,
-        provisions=Provisions.ZONE_PLAN,
-        provision_params={"rate_plan_id": "PARTNERS_PRO", "frequency": "monthly"},
-    )
+    pro = pro_zone_product
     zone = add_zone()
     pay(checkout(OrderLine(zone_product, options={"zone": zone.pk})))
     subscription = BillingSubscription.objects.get()
@@ -320,27 +329,14 @@ def subscription_operations(subscription, kind):
 
 
 def test_a_billed_zone_upgrade_changes_nothing_at_cloudflare_until_it_is_paid(
-    checkout, pay, zone_product, add_zone, customer, run_tasks
+    pro_zone_product, checkout, pay, zone_product, add_zone, customer, run_tasks
 ):
-    from decimal import Decimal
 
-    from billing.models import Provisions
     from billing.rules import Change
-    from billing.services import catalog as billing_catalog
     from billing.services import changes
     from tests.sandbox_helpers import sandbox_zone_subscriptions
 
-    pro = billing_catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="zone-pro-monthly",
-        name="Pro zone, monthly",
-        price=Decimal("100.00"),
-        currency="USD",
-        plan=zone_product.plan,
-        provisions=Provisions.ZONE_PLAN,
-        provision_params={"rate_plan_id": "PARTNERS_PRO", "frequency": "monthly"},
-    )
+    pro = pro_zone_product
     zone = add_zone()
     pay(checkout(OrderLine(pro, options={"zone": zone.pk})))
     subscription = BillingSubscription.objects.get()
