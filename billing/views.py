@@ -245,24 +245,27 @@ def ending_today(subscription, now) -> dict:
     options = cancellation.ending_options(subscription, now)
     codes = {option.code for option in options}
     end = subscription.current_period_end_date
-    stopped_at_dr = subscription.ends_at_period_end and subscription.run_by_digital_river
-    if codes:
+    stopped = ""
+    if subscription.ends_at_period_end and subscription.state in RENEWING_STATES and end and now < end:
+        stopped = f"Renewal is stopped: no further charge; it runs until {end:%d %b %Y} and then ends."
+        if subscription.run_by_digital_river:
+            stopped += (
+                " Digital River cannot take a cancelled subscription back; sell it again in a new checkout."
+            )
+    if codes or stopped:
         why_none = ""
-    elif subscription.state not in RENEWING_STATES and not (stopped_at_dr and end and now < end):
+    elif subscription.state not in RENEWING_STATES:
         why_none = f"Nothing can change: the subscription is {subscription.get_state_display().lower()}."
-    elif stopped_at_dr:
-        why_none = (
-            f"Renewal is stopped: it runs until {end:%d %b %Y} and then ends. Digital River cannot take a "
-            "cancelled subscription back; sell it again in a new checkout."
-            if end
-            else "Renewal is stopped. Digital River cannot take a cancelled subscription back; sell it "
-            "again in a new checkout."
-        )
     elif subscription.ends_at_period_end:
         why_none = "Renewal is stopped and the paid period has ended."
     else:
         why_none = "Nothing can change today."
-    return {"ending_options": options, "ending_codes": codes, "ending_none": why_none}
+    return {
+        "ending_options": options,
+        "ending_codes": codes,
+        "ending_none": why_none,
+        "ending_stopped": stopped,
+    }
 
 
 # code -> (service, page heading, button, success message for the subscription and its option)
@@ -367,6 +370,17 @@ class SubscriptionDowngradeView(SubscriptionMixin, ActionView):
 
     def next_url(self, subscription) -> str:
         return reverse("dashboard:billing-subscription", args=[subscription.pk])
+
+
+class SubscriptionCancelDowngradeView(SubscriptionDowngradeView):
+    """Drop the scheduled downgrade before it takes effect: it renews on its current product and price."""
+
+    def perform(self, subscription) -> str:
+        changes.cancel_scheduled_downgrade(self.actor, subscription)
+        return (
+            f"Scheduled downgrade cancelled: it renews on {subscription.product.name} at "
+            f"{subscription.price} {subscription.product.currency}."
+        )
 
 
 class ProvisioningRetryView(SubscriptionMixin, ActionView):

@@ -210,11 +210,21 @@ class OperationAdmin(ReadOnlyAdmin):
         "face",
         "requested_by",
     ]
-    list_filter = ["state", "kind", "face"]
+    list_filter = ["state", "is_change", "kind", "face"]
     search_fields = ["kind", "object_id", "last_error_code", "last_error_message"]
     list_select_related = ["requested_by", "content_type"]
-    readonly_fields = [f.name for f in Operation._meta.concrete_fields]
+    readonly_fields = ["steps_of_change", *(f.name for f in Operation._meta.concrete_fields)]
     actions = ["retry_failed"]
+
+    @admin.display(description="Steps")
+    def steps_of_change(self, obj):
+        from core import operations
+
+        if obj.parent_id:
+            return format_html('A step of <a href="../../{}/change/">{}</a>.', obj.parent_id, obj.parent)
+        if not obj.is_change:
+            return "—"
+        return format_html_join("", "<p>{}</p>", ((line,) for line in operations.describe_steps(obj)))
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):

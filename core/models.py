@@ -126,10 +126,24 @@ class Operation(VendorOperation):
     """One vendor call requested by a service: what, on which object, its progress and outcome.
 
     The handler registered for `kind` (core.operations) performs it in a task; params never
-    hold a secret.
+    hold a secret. A multi-step change across vendor and biller is an operation too (`is_change`):
+    it calls nothing itself, its steps are the operations under it (`parent`), and `result` keeps
+    what happened outside any vendor call and what was undone when a step failed for good.
     """
 
     kind = models.CharField(max_length=64, db_index=True)
+    is_change = models.BooleanField(default=False, help_text="A multi-step change; its steps are under it.")
+    parent = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="steps",
+        help_text="The multi-step change this operation is a step of.",
+    )
+    is_undo = models.BooleanField(
+        default=False, help_text="A step that undoes an earlier one after a later step failed for good."
+    )
     partner_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
     object_id = models.CharField(max_length=64)

@@ -8,11 +8,20 @@ outcome on the target in one transaction with its audit event. Registering a kin
     class CancelContract(OperationHandler):
         kind = "acme.cancel"
         ...
+
+A multi-step change across vendor and biller (domain.md: "one recorded operation") is an operation
+with `is_change`, handled by a `ChangeHandler`. Every operation started inside `change(...)`, and
+every follow-up a step's outcome starts, becomes one of its steps; when a step fails for good the
+change's handler says what is undone (and starts the undoing steps). The change is pending while a
+step is pending or the handler waits for something else (a payment), then succeeded or failed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
@@ -29,6 +38,9 @@ logger = logging.getLogger(__name__)
 
 RUN_TASK = "core.tasks.run_operation_task"
 _HANDLERS: dict[str, type[OperationHandler]] = {}
+# The change new operations join as steps, and the step whose outcome is being recorded.
+_joining: ContextVar[int | None] = ContextVar("operations_joining", default=None)
+_recording: ContextVar[Operation | None] = ContextVar("operations_recording", default=None)
 
 
 class OperationHandler:
@@ -54,6 +66,24 @@ class OperationHandler:
         """A failed operation is queued again: show the target as in progress once more."""
 
 
+class ChangeHandler(OperationHandler):
+    """How a multi-step change reacts to its steps; it makes no vendor call of its own."""
+
+    def perform(self, operation, target):
+        raise TypeError("A change has no vendor call of its own: its steps do the work.")
+
+    def step_succeeded(self, change: Operation, step: Operation, actor: Actor) -> None:
+        """A step is done: start the next one if the change needs more than the step's own outcome."""
+
+    def step_failed(self, change: Operation, step: Operation, actor: Actor) -> str:
+        """A step failed for good: undo what can be undone (`start(..., undo=True)`), say what."""
+        return "Nothing to undo."
+
+    def waiting_for(self, change: Operation) -> str:
+        """What the change still waits for outside its steps (e.g. the customer's payment), or ""."""
+        return ""
+
+
 def register(handler: type[OperationHandler]) -> type[OperationHandler]:
     _HANDLERS[handler.kind] = handler
     return handler
@@ -64,11 +94,139 @@ def handler_for(kind: str) -> OperationHandler:
 
 
 def pending_for(target: models.Model):
+    """The vendor calls pending on `target` (a change in progress is not one: its steps are)."""
     return Operation.objects.filter(
         content_type=ContentType.objects.get_for_model(target),
         object_id=str(target.pk),
         state=OperationState.PENDING,
+        is_change=False,
     )
+
+
+def open_change(target: models.Model, kind: str) -> Operation | None:
+    """The change of `kind` still in progress on `target`, if any."""
+    return (
+        Operation.objects.filter(
+            content_type=ContentType.objects.get_for_model(target),
+            object_id=str(target.pk),
+            kind=kind,
+            is_change=True,
+            state=OperationState.PENDING,
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
+
+
+@contextmanager
+def joining(change: Operation | None) -> Iterator[None]:
+    """Operations started inside become steps of `change` (nothing changes when it is None)."""
+    token = _joining.set(change.pk if change is not None else _joining.get())
+    try:
+        yield
+    finally:
+        _joining.reset(token)
+
+
+@contextmanager
+def change(
+    actor: Actor, target: models.Model, kind: str, *, partner_id: int | None, params: dict | None = None
+) -> Iterator[Operation]:
+    """Record a multi-step change on `target`; the operations started inside are its steps.
+
+    Inside another change (or inside the outcome of one of its steps) this is that change. Inside
+    the outcome of an operation that belongs to no change yet, the new change takes that operation
+    as its first step: a change begun on the vendor's side continues as one record.
+    """
+    current = _joining.get()
+    if current is not None:
+        yield Operation.objects.get(pk=current)
+        return
+    recording = _recording.get()
+    with transaction.atomic():  # a refused change leaves no record
+        record = Operation.objects.create(
+            kind=kind,
+            is_change=True,
+            partner_id=partner_id,
+            content_type=ContentType.objects.get_for_model(target),
+            object_id=str(target.pk),
+            params=params or {},
+            requested_by=actor.user,
+            face=actor.face,
+        )
+        if recording is not None:
+            recording.parent = record
+            Operation.objects.filter(pk=recording.pk).update(parent=record)
+        with joining(record):
+            yield record
+        settle(record.pk, actor)
+
+
+def log_step(text: str) -> None:
+    """Record a step done outside any vendor call (ours alone) on the change being recorded, if any."""
+    change_id = _joining.get()
+    if change_id is None:
+        return
+    with transaction.atomic():
+        record = Operation.objects.select_for_update().get(pk=change_id)
+        record.result = {
+            **record.result,
+            "log": [*record.result.get("log", []), {"at": _now(), "text": text}],
+        }
+        record.save(update_fields=["result"])
+
+
+def _now() -> str:
+    return timezone.now().isoformat(timespec="seconds")
+
+
+def settle(change_id: int, actor: Actor, *, failed_step: Operation | None = None) -> Operation:
+    """Bring a change's state in line with its steps; a step failed for good is undone first."""
+    with transaction.atomic():
+        return _settle(change_id, actor, failed_step)
+
+
+def _settle(change_id: int, actor: Actor, failed_step: Operation | None) -> Operation:
+    record = Operation.objects.select_for_update().get(pk=change_id)
+    handler = handler_for(record.kind)
+    if failed_step is not None:
+        with joining(record):
+            undone = handler.step_failed(record, failed_step, actor)
+        record.result = {
+            **record.result,
+            "failed_step": failed_step.label,
+            "undone": undone,
+        }
+        audit.record(
+            actor,
+            "operation.change_step_failed",
+            record.target,
+            partner_id=record.partner_id,
+            changes={},
+            note=f"{record.label}: {failed_step.label} failed for good. {undone}",
+        )
+    steps = record.steps.all()
+    if steps.filter(state=OperationState.PENDING).exists() or (
+        "failed_step" not in record.result and handler.waiting_for(record)
+    ):
+        record.state, record.finished_at = OperationState.PENDING, None
+    else:
+        record.state = OperationState.FAILED if "failed_step" in record.result else OperationState.SUCCEEDED
+        record.finished_at = record.finished_at or timezone.now()
+    record.save()
+    return record
+
+
+@contextmanager
+def _outcome_of(operation: Operation) -> Iterator[None]:
+    """While a step's outcome is recorded, what it starts joins its change."""
+    recording = _recording.set(operation)
+    token = _joining.set(operation.parent_id)
+    try:
+        yield
+    finally:
+        _joining.reset(token)
+        _recording.reset(recording)
 
 
 def start(
@@ -79,11 +237,13 @@ def start(
     partner_id: int | None,
     params: dict | None = None,
     exclusive: bool = True,
+    undo: bool = False,
 ) -> Operation:
     """Record an operation on `target` and queue it on commit; call inside the service's transaction.
 
     With `exclusive`, a second operation while one is pending on the same object is refused:
-    vendor calls on one object run one at a time, in the order they were asked for.
+    vendor calls on one object run one at a time, in the order they were asked for. Inside a
+    change it is one of the change's steps (`undo`: one that undoes an earlier step).
     """
     if exclusive:
         current = pending_for(target).first()
@@ -101,6 +261,8 @@ def start(
         requested_by=actor.user,
         face=actor.face,
         next_attempt_at=lease_deadline(),
+        parent_id=_joining.get(),
+        is_undo=undo,
     )
     enqueue_on_commit(RUN_TASK, operation.pk)
     return operation
@@ -110,8 +272,15 @@ def retry(actor: Actor, operation: Operation) -> Operation:
     """Queue a failed operation again (the caller has checked the actor's right on its target)."""
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
+        if operation.is_change:
+            raise RuleViolation("A change is retried through its failed step.", code="retry_the_failed_step")
         if operation.state != OperationState.FAILED:
             raise RuleViolation("Only a failed operation can be retried.", code="not_retryable")
+        if operation.parent_id and operation.parent.steps.filter(is_undo=True).exists():
+            raise RuleViolation(
+                "This step's change was undone after it failed; start the change again instead.",
+                code="change_undone",
+            )
         if pending_for(operation.target).exclude(pk=operation.pk).exists():
             raise RuleViolation(
                 "Another operation is in progress on this object.", code="operation_in_progress"
@@ -132,6 +301,12 @@ def retry(actor: Actor, operation: Operation) -> Operation:
             note=operation.last_error,
         )
         enqueue_on_commit(RUN_TASK, operation.pk)
+        if operation.parent_id:  # the change is in progress again, its failure no longer stands
+            record = Operation.objects.select_for_update().get(pk=operation.parent_id)
+            for key in ("failed_step", "undone"):
+                record.result.pop(key, None)
+            record.save(update_fields=["result"])
+            settle(record.pk, actor)
     return operation
 
 
@@ -152,13 +327,19 @@ def run(operation_id: int) -> None:
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
-        handler.succeeded(operation, target, result, actor)
+        with _outcome_of(operation):
+            handler.succeeded(operation, target, result, actor)
         operation.state = OperationState.SUCCEEDED
         # Keys starting with "_" carry secrets to succeeded() and are never stored.
         operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
         operation.finished_at = timezone.now()
         operation.claimed_until = operation.next_attempt_at = None
         operation.save()
+        if operation.parent_id:
+            record = Operation.objects.get(pk=operation.parent_id)
+            with _outcome_of(operation):
+                handler_for(record.kind).step_succeeded(record, operation, actor)
+            settle(record.pk, actor)
 
 
 def _record_failure(operation_id: int, handler: OperationHandler, error, actor: Actor) -> None:
@@ -176,8 +357,11 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
         if not will_retry:
             operation.finished_at = timezone.now()
-            handler.failed(operation, target, actor)
+            with _outcome_of(operation):
+                handler.failed(operation, target, actor)
         operation.save()
+        if not will_retry and operation.parent_id:
+            settle(operation.parent_id, actor, failed_step=operation)
         audit.record(
             actor,
             "operation.failed" if not will_retry else "operation.attempt_failed",
@@ -189,6 +373,23 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
     logger.warning(
         "operation %s (%s) attempt %s failed: %s", operation_id, operation.kind, operation.attempts, error
     )
+
+
+def describe_steps(change: Operation) -> list[str]:
+    """A multi-step change, step by step: each vendor call with its outcome, what we did alone, and
+    what was undone when a step failed for good."""
+    lines = [
+        f"{'Undo: ' if step.is_undo else ''}{step.label}: {step.get_state_display().lower()}"
+        f"{f' ({step.last_error})' if step.state == OperationState.FAILED and step.last_error else ''}"
+        for step in sorted(change.steps.all(), key=lambda s: (s.created_at, s.pk))
+    ]
+    lines += [entry["text"] for entry in change.result.get("log", [])]
+    if change.result.get("undone"):
+        lines.append(f"{change.result['failed_step']} failed for good. {change.result['undone']}")
+    waiting = handler_for(change.kind).waiting_for(change) if change.state == OperationState.PENDING else ""
+    if waiting:
+        lines.append(f"Waiting for {waiting}.")
+    return lines
 
 
 def latest_by_target(objects) -> dict:
@@ -219,7 +420,11 @@ def unresolved_failures(objects: models.QuerySet) -> models.QuerySet[Operation]:
         object_id=models.OuterRef("object_id"),
         created_at__gt=models.OuterRef("created_at"),
     )
-    return on_objects(objects).filter(state=OperationState.FAILED).exclude(models.Exists(newer))
+    return (
+        on_objects(objects)
+        .filter(state=OperationState.FAILED, is_change=False)
+        .exclude(models.Exists(newer.filter(is_change=False)))
+    )
 
 
 def struggling(objects: models.QuerySet) -> models.QuerySet[Operation]:
@@ -228,4 +433,5 @@ def struggling(objects: models.QuerySet) -> models.QuerySet[Operation]:
     return on_objects(objects).filter(
         models.Q(last_error_code__gt="") | models.Q(next_attempt_at__lt=timezone.now()),
         state=OperationState.PENDING,
+        is_change=False,
     )

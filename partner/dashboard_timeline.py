@@ -126,20 +126,23 @@ OPERATION_TONES = {
 }
 
 
-def operation_entry(operation: Operation, names: dict[tuple[int, str], str]) -> TimelineEntry:
-    """A vendor operation with its outcome: done, given up (with the vendor's error), or in progress."""
-    lines = []
+def attempt_line(operation: Operation) -> str:
+    """One vendor call's outcome: done, given up, retrying or in progress."""
+    attempts = f"{operation.attempts} attempt{'s' if operation.attempts != 1 else ''}"
     if operation.state == OperationState.SUCCEEDED:
         when = f" on {operation.finished_at:%d %b %Y, %H:%M}" if operation.finished_at else ""
-        lines.append(
-            f"Done{when} after {operation.attempts} attempt{'s' if operation.attempts != 1 else ''}."
-        )
-    elif operation.state == OperationState.FAILED:
-        lines.append(f"Gave up after {operation.attempts} attempt{'s' if operation.attempts != 1 else ''}.")
-    elif operation.last_error_code:
-        lines.append(f"Attempt {operation.attempts} failed; retrying.")
-    else:
-        lines.append("In progress.")
+        return f"Done{when} after {attempts}."
+    if operation.state == OperationState.FAILED:
+        return f"Gave up after {attempts}."
+    if operation.last_error_code:
+        return f"Attempt {operation.attempts} failed; retrying."
+    return "In progress."
+
+
+def operation_entry(operation: Operation, names: dict[tuple[int, str], str]) -> TimelineEntry:
+    """A vendor operation with its outcome (the vendor's error when it gave up); a multi-step
+    change with each of its steps."""
+    lines = operations.describe_steps(operation) if operation.is_change else [attempt_line(operation)]
     key = (operation.content_type_id, operation.object_id)
     subject = names.get(key) or f"{operation.content_type.name} #{operation.object_id}"
     requested_by = operation.requested_by
@@ -169,7 +172,9 @@ def customer_timeline(actor: Actor, customer: Customer, *, limit: int = PAGE_SIZ
     )
     ops = list(
         operations_on_many(owned_by(customers))
+        .filter(parent__isnull=True)  # a change's steps are shown inside it
         .select_related("content_type", "requested_by")
+        .prefetch_related("steps")
         .order_by("-created_at", "-id")[:limit]
     )
     names = {(e.content_type_id, e.object_id): e.object_repr for e in reversed(events)}

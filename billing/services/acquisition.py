@@ -32,7 +32,7 @@ from billing.models import (
 )
 from billing.rules import Line, acquisition_item, check_acquisition, period_end, reminder_dates
 from billing.services import notices
-from billing.services.common import dr_customer_id, require_billing
+from billing.services.common import change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations
 from core.actor import Actor, Face
@@ -295,12 +295,13 @@ def order_accepted(order, actor: Actor) -> Checkout | None:
             subscription.billing_agreement_id = item.billing_agreement_id or subscription.billing_agreement_id
             subscription.payment_source_id = order.primary_source_id or subscription.payment_source_id
             subscription.save(update_fields=["billing_agreement_id", "payment_source_id", "updated_at"])
-            if subscription.run_by_digital_river:
-                operations.start(
-                    actor, subscription, ActivateSubscription.kind, partner_id=subscription.partner_id
-                )
-            else:
-                start_external_subscription(actor, subscription)
+            with operations.joining(change_of(subscription)):  # a change's next step, if it is one
+                if subscription.run_by_digital_river:
+                    operations.start(
+                        actor, subscription, ActivateSubscription.kind, partner_id=subscription.partner_id
+                    )
+                else:
+                    start_external_subscription(actor, subscription)
         enqueue_on_commit(FULFIL_TASK, checkout.pk)
     return checkout
 
@@ -490,7 +491,7 @@ def provision(subscription_id: int) -> None:
         before = audit.snapshot(subscription)
         subscription.provisioning_attempts += 1
         try:
-            with transaction.atomic():
+            with transaction.atomic(), operations.joining(change_of(subscription)):
                 target = _provision_target(actor, subscription)
         except DomainError as error:
             subscription.provisioning_error = f"{error.message} [{error.code}]"

@@ -22,6 +22,7 @@ from decimal import Decimal
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from billing.models import (
@@ -114,6 +115,13 @@ def _require_option(subscription: BillingSubscription, code: str) -> EndingOptio
         raise RuleViolation(
             f"This subscription is {subscription.get_state_display().lower()}.", code="not_live"
         )
+    if code == RESUME_RENEWAL and subscription.run_by_digital_river and subscription.ends_at_period_end:
+        end = subscription.current_period_end_date
+        raise RuleViolation(
+            f"Renewal is stopped and Digital River cannot take a cancelled subscription back: it runs until "
+            f"{end:%Y-%m-%d}, then ends. Sell it again in a new checkout.",
+            code="not_available_today",
+        )
     raise RuleViolation(
         " ".join(option.explanation for option in options.values()) or "Nothing can change today.",
         code="not_available_today",
@@ -129,10 +137,11 @@ def cancel_with_refund(actor: Actor, subscription: BillingSubscription) -> Billi
     )
     require_billing(actor, subscription.customer)
     _require_option(subscription, CANCEL_WITH_REFUND)
-    acme.cancel_acme_contract(Actor.system(actor.face), _contract(subscription))
-    audit.record(
-        actor, "billing.cancel_requested", subscription, partner_id=subscription.partner_id, changes={}
-    )
+    with operations.change(actor, subscription, CancelWithRefund.kind, partner_id=subscription.partner_id):
+        acme.cancel_acme_contract(Actor.system(actor.face), _contract(subscription))
+        audit.record(
+            actor, "billing.cancel_requested", subscription, partner_id=subscription.partner_id, changes={}
+        )
     return subscription
 
 
@@ -206,13 +215,14 @@ def _resume(actor: Actor, subscription: BillingSubscription, *, follow_vendor: b
 
 
 def end_stopped_subscriptions() -> int:
-    """Scheduled: a back-office subscription whose renewal was stopped ends with its paid period;
-    the vendor side follows (Digital River's own subscriptions end through its events)."""
+    """Scheduled: a subscription whose renewal was stopped ends with its paid period; the vendor
+    side follows. On Digital River's engine only once Digital River has it cancelled: until then
+    it would still charge, and its own events say what happened."""
     due = BillingSubscription.objects.filter(
+        Q(plan__engine="back_office") | Q(vendor_view__state="cancelled"),
         ends_at_period_end=True,
         state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
         current_period_end_date__lte=clock.now(),
-        plan__engine="back_office",
     )
     ended = 0
     for subscription in due:
@@ -283,8 +293,13 @@ def direct_change_requested(sender, target, action, planned, actor, **kwargs) ->
 
 
 def _cancel_and_refund(actor: Actor, subscription: BillingSubscription) -> None:
-    """The service was cancelled inside its refund window: billing ends now, refunded in full."""
-    with transaction.atomic():
+    """The service was cancelled inside its refund window: billing ends now, refunded in full.
+
+    The steps join the change the cancel began in (or a new one that takes the cancel as its first)."""
+    with (
+        transaction.atomic(),
+        operations.change(actor, subscription, CancelWithRefund.kind, partner_id=subscription.partner_id),
+    ):
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
         paid = paid_by(subscription)
         if subscription.run_by_digital_river:
@@ -293,7 +308,10 @@ def _cancel_and_refund(actor: Actor, subscription: BillingSubscription) -> None:
             )
         else:
             lifecycle.billing_ended(actor, subscription, SubscriptionState.CANCELLED, notify=False)
-        if paid is not None:
+            operations.log_step("Billing subscription cancelled (the back office runs it: ours alone).")
+        if paid is None:
+            operations.log_step("Nothing was paid for it: nothing to refund.")
+        else:
             operations.start(
                 actor,
                 paid,
@@ -312,6 +330,32 @@ def paid_by(subscription: BillingSubscription) -> Checkout | None:
         .order_by("-created_at", "-id")
         .first()
     )
+
+
+@operations.register
+class CancelWithRefund(operations.ChangeHandler):
+    """Cancel inside DigiCert's 30 days as one change: DigiCert cancels, billing is cancelled (at Digital
+    River or ours), what was paid is refunded in full, the customer is told."""
+
+    kind = "change.cancel_with_refund"
+    label = "Cancel with a full refund"
+
+    def step_failed(self, change, step, actor):
+        # DigiCert's cancel cannot be taken back, so nothing after it is undone: the failed step is
+        # retried until both sides tell the same story (reconciliation shows it meanwhile).
+        if step.kind == "acme.cancel":
+            return "Nothing to undo: nothing was cancelled or refunded; the contract stays active and billed."
+        if step.kind == CancelAtDigitalRiver.kind:
+            return (
+                "Nothing can be undone: DigiCert's cancellation is final and the refund goes on. Digital River "
+                "still has the subscription live; retry its cancel."
+            )
+        if step.kind == RefundOrder.kind:
+            return (
+                "Nothing can be undone: the contract and its billing are cancelled. The refund is still owed; "
+                "retry it."
+            )
+        return "Nothing to undo."
 
 
 @operations.register

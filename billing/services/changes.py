@@ -15,14 +15,18 @@ from billing.models import (
     BillingSubscription,
     Checkout,
     Product,
+    ProvisioningState,
+    Provisions,
     SubscriptionState,
 )
 from billing.rules import Change, needs_new_agreement
 from billing.services.acquisition import OrderLine, start_checkout
-from billing.services.common import require_billing
+from billing.services.common import NEW_AGREEMENT_CHANGE, require_billing
+from billing.services.fulfilment import FULFIL_TASK
 from core import audit, operations
 from core.actor import Actor
 from core.errors import RuleViolation, ValidationFailed
+from core.tasks import enqueue_on_commit
 from vendors.digitalriver import DigitalRiverClient
 
 
@@ -56,7 +60,12 @@ def change_subscription(
         )
         return ChangeOutcome("same", None, subscription)
     product, quantity = _check_change(subscription, change, product, quantity)
-    with transaction.atomic():
+    with (
+        transaction.atomic(),
+        operations.change(
+            actor, subscription, NewAgreementChange.kind, partner_id=subscription.partner_id
+        ) as record,
+    ):
         checkout = start_checkout(
             actor, subscription.customer, [OrderLine(product, quantity, dict(subscription.provision_options))]
         )
@@ -64,6 +73,8 @@ def change_subscription(
         if change != Change.ADDED_SUBSCRIPTION:
             new.replaces = subscription
             new.save(update_fields=["replaces", "updated_at"])
+        record.params = {"change": change, "new": new.pk, "checkout": checkout.pk}
+        record.save(update_fields=["params"])
         audit.record(
             actor,
             "billing.change_requested",
@@ -103,8 +114,18 @@ def _check_change(subscription, change, product, quantity) -> tuple[Product, int
 
 def replacement_activated(actor: Actor, new: BillingSubscription) -> None:
     """The replacing subscription is paid: the one it replaces ends (at Digital River when its
-    service runs it; ours alone for an external subscription, which Digital River holds no object for)."""
-    if not new.replaces_id:
+    service runs it; ours alone for an external subscription, which Digital River holds no object for).
+
+    A zone plan is provisioned anew: the old subscription goes on until Cloudflare has the new plan
+    (replacement_delivered), so a refused upgrade leaves the customer billed for what they have."""
+    if new.product.provisions == Provisions.ZONE_PLAN:
+        return
+    replacement_delivered(actor, new)
+
+
+def replacement_delivered(actor: Actor, new: BillingSubscription) -> None:
+    """What the replacing subscription sells is provided: the one it replaces ends now."""
+    if not new.replaces_id or new.replaces.state not in RENEWING_STATES:
         return
     if new.replaces.run_by_digital_river:
         operations.start(actor, new.replaces, CancelReplaced.kind, partner_id=new.partner_id)
@@ -183,6 +204,64 @@ def apply_scheduled_changes(now) -> int:
             )
             applied += 1
     return applied
+
+
+@operations.register
+class NewAgreementChange(operations.ChangeHandler):
+    """A change on a new agreement, as one record: the checkout opens, the customer pays, the vendor
+    change is made, the order is fulfilled (captured only for what was provided), the replaced
+    subscription ends. A vendor change refused for good is undone on the billing side."""
+
+    kind = NEW_AGREEMENT_CHANGE
+    label = "Change on a new billing agreement"
+
+    def step_succeeded(self, change, step, actor):
+        if step.kind == "cloudflare.change_zone_plan":
+            new = BillingSubscription.objects.select_for_update().get(pk=change.params["new"])
+            replacement_delivered(actor, new)
+            if new.acquisition_id:
+                enqueue_on_commit(FULFIL_TASK, new.acquisition_id)  # provided: now it is captured
+
+    def step_failed(self, change, step, actor):
+        new = BillingSubscription.objects.select_for_update().get(pk=change.params["new"])
+        if step.kind != "cloudflare.change_zone_plan":
+            return f"Nothing to undo yet: retry “{step.label}” once its cause is fixed."
+        return _undo_new_subscription(actor, new, step.last_error)
+
+    def waiting_for(self, change):
+        new = BillingSubscription.objects.select_related("acquisition").get(pk=change.params["new"])
+        if new.state == SubscriptionState.DRAFT:
+            return "the customer's payment"
+        if new.acquisition is not None and new.acquisition.fulfilled_at is None:
+            return "the vendor change and the order's fulfilment"
+        return ""
+
+
+def _undo_new_subscription(actor: Actor, new: BillingSubscription, error: str) -> str:
+    """The vendor refused the change for good: the new subscription provided nothing, so its order
+    item is cancelled (never captured) and it ends; the subscription it would replace goes on."""
+    from billing.services import cancellation, fulfilment, lifecycle, notices
+
+    before = audit.snapshot(new)
+    new.provisioning_state, new.provisioning_error = ProvisioningState.FAILED, error
+    new.provisioned_type, new.provisioned_id = None, ""
+    new.replaces = None
+    new.save()
+    audit.record(actor, "billing.change_undone", new, partner_id=new.partner_id, before=before, note=error)
+    if new.run_by_digital_river:
+        operations.start(
+            actor, new, cancellation.CancelAtDigitalRiver.kind, partner_id=new.partner_id, undo=True
+        )
+    else:
+        lifecycle.billing_ended(actor, new, SubscriptionState.CANCELLED, notify=False)
+        operations.log_step("New subscription cancelled (ours alone: the back office runs it).")
+    if new.acquisition_id:
+        fulfilment.fulfil_when_ready(new.acquisition_id)  # its item is cancelled: nothing captured
+    notices.alert_staff(new, f"The vendor refused the change for good ({error}); it was undone on billing.")
+    return (
+        "The new subscription provided nothing: its order item is cancelled (not charged) and it ends; "
+        "the subscription it would have replaced goes on at its price."
+    )
 
 
 @operations.register

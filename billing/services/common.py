@@ -14,3 +14,23 @@ def dr_customer_id(customer: Customer) -> str:
 
 def require_billing(actor: Actor, customer: Customer) -> None:
     require(actor, Can.MANAGE_BILLING, partner=customer.partner, customer=customer)
+
+
+NEW_AGREEMENT_CHANGE = "change.new_agreement"
+
+
+def change_of(subscription):
+    """The new-agreement change in progress that sells `subscription`, if any: the steps that follow
+    (activation, provisioning, fulfilment) join it (billing.services.changes.NewAgreementChange)."""
+    from core.models import Operation, OperationState
+
+    return (
+        Operation.objects.filter(
+            kind=NEW_AGREEMENT_CHANGE,
+            is_change=True,
+            state=OperationState.PENDING,
+            params__new=subscription.pk,
+        )
+        .order_by("-id")
+        .first()
+    )

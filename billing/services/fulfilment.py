@@ -15,7 +15,8 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Checkout, CheckoutKind, CheckoutState, ProvisioningState
+from billing.models import Checkout, CheckoutKind, CheckoutState, ProvisioningState, Provisions
+from billing.services.common import change_of
 from core import audit, operations
 from core.actor import Actor
 from core.errors import RuleViolation
@@ -38,12 +39,25 @@ def item_outcome(checkout: Checkout, item) -> str | None:
         return CANCEL
     if subscription.provisioning_state != ProvisioningState.DONE:
         return CANCEL if checkout.kind == CheckoutKind.RENEWAL else None
-    state = getattr(subscription.provisioned, "state", None)
+    target = subscription.provisioned
+    state = getattr(target, "state", None)
+    if state in GONE_STATES or target is None:
+        return CANCEL
+    if subscription.product.provisions == Provisions.ZONE_PLAN:
+        return zone_plan_outcome(subscription, target)
     if state in LIVE_STATES:
         return FULFIL
-    if state in GONE_STATES or subscription.provisioned is None:
-        return CANCEL
     return None
+
+
+def zone_plan_outcome(subscription, zone) -> str | None:
+    """A zone plan is delivered once the zone has it at Cloudflare: while its change is on its way
+    nothing is settled; a zone on another plan and nothing on its way has not got what was sold."""
+    if operations.pending_for(zone).exists():
+        return None
+    if zone.rate_plan_id == subscription.product.provision_params.get("rate_plan_id"):
+        return FULFIL
+    return CANCEL
 
 
 def settled_items(checkout: Checkout) -> list[dict] | None:
@@ -67,14 +81,18 @@ def fulfil_when_ready(checkout_pk: int) -> bool:
         items = settled_items(checkout)
         if items is None:
             return False
+        change = next(
+            (c for i in checkout.items.exclude(subscription=None) if (c := change_of(i.subscription))), None
+        )
         try:
-            operations.start(
-                Actor.system(),
-                checkout,
-                FulfilOrder.kind,
-                partner_id=checkout.partner_id,
-                params={"items": items},
-            )
+            with operations.joining(change):
+                operations.start(
+                    Actor.system(),
+                    checkout,
+                    FulfilOrder.kind,
+                    partner_id=checkout.partner_id,
+                    params={"items": items},
+                )
         except RuleViolation:  # a fulfilment (or another call) is already on its way
             return False
     return True

@@ -15,7 +15,10 @@ from core.errors import DomainError
 def vendor_subscription_changed(
     actor: Actor, subscription: BillingSubscription, vendor, *, state: str | None
 ) -> None:
-    """Record Digital River's view; a first payment failure alerts, an ending stops the vendor side."""
+    """Record Digital River's view; a first payment failure alerts, an ending stops the vendor side.
+
+    A stopped renewal runs to the end of the period that was paid: Digital River has it cancelled
+    (no further charge) but ours stays live until then (see runs_to_period_end)."""
     from billing.services.acquisition import apply_vendor_subscription
 
     with transaction.atomic():
@@ -26,6 +29,8 @@ def vendor_subscription_changed(
             apply_vendor_subscription(subscription, vendor)
         if state:
             subscription.state = state
+        if runs_to_period_end(subscription, vendor):
+            subscription.state = was
         first_failure = (
             state == SubscriptionState.ACTIVE_PENDING_INVOICE and not subscription.payment_failed_at
         )
@@ -50,6 +55,17 @@ def vendor_subscription_changed(
         notices.payment_failed(subscription, renewal_on)
     if ended:
         _after_billing_ended(actor, subscription)
+
+
+def runs_to_period_end(subscription: BillingSubscription, vendor) -> bool:
+    """Digital River cancelled a subscription whose renewal we stopped, inside the paid period."""
+    end = subscription.current_period_end_date
+    return (
+        vendor.state == SubscriptionState.CANCELLED
+        and subscription.ends_at_period_end
+        and end is not None
+        and end > clock.now()
+    )
 
 
 def billing_ended(

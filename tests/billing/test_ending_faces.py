@@ -189,7 +189,8 @@ def test_resuming_a_digital_river_subscription_is_refused_with_the_reason(
     )
 
     assert response.status_code == 409  # cancelled at Digital River: nothing renews it again
-    assert 'data-code="not_live"' in response.content.decode()
+    assert 'data-code="not_available_today"' in response.content.decode()
+    assert "runs until" in response.content.decode()
     assert _unchanged(subscription) == before
 
 
