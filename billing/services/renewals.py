@@ -70,6 +70,7 @@ def run_renewals() -> int:
     now = clock.now()
     apply_scheduled_changes(now)
     retry_declined_renewals(now)
+    end_unpaid_manual_renewals(now)
     taken: list[Renewal] = []
     with transaction.atomic():
         due = list(
@@ -125,6 +126,37 @@ def retry_declined_renewals(now) -> int:
                     _order(Actor.system(), [locked])
                     retried += 1
     return retried
+
+
+def end_unpaid_manual_renewals(now) -> int:
+    """A manual renewal the customer has not paid by the end of the plan's collection period after
+    its renewal date fails like a declined one: billing ends, and the vendor side follows."""
+    unpaid = Renewal.objects.filter(
+        state=RenewalState.AWAITING_CUSTOMER,
+        subscription__plan__engine=RenewalEngine.BACK_OFFICE,
+        subscription__state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
+    ).select_related("subscription__plan")
+    ended = 0
+    for renewal in unpaid:
+        if now < renewal.renewal_date + timedelta(days=renewal.subscription.plan.collection_period_days):
+            continue
+        with transaction.atomic():
+            locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
+            if locked.state != RenewalState.AWAITING_CUSTOMER:
+                continue
+            locked.state = RenewalState.FAILED
+            locked.save(update_fields=["state", "updated_at"])
+            audit.record(
+                Actor.system(),
+                "billing.manual_renewal_unpaid",
+                renewal.subscription,
+                partner_id=renewal.subscription.partner_id,
+                changes={"renewal": [RenewalState.AWAITING_CUSTOMER, RenewalState.FAILED]},
+                note=f"not paid within {renewal.subscription.plan.collection_period_days} days",
+            )
+        lifecycle.billing_ended(Actor.system(), renewal.subscription, SubscriptionState.FAILED)
+        ended += 1
+    return ended
 
 
 def _reminded(due: list[BillingSubscription]) -> dict[tuple[int, str, object], Notice]:

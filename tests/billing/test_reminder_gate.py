@@ -101,6 +101,33 @@ def test_a_held_renewal_can_be_renewed_manually_by_the_customer(annual, run_task
     assert renewal.state == RenewalState.CAPTURED
 
 
+def billing_alerts(caplog, text):
+    return [r for r in caplog.records if r.name == "billing.services.notices" and text in r.getMessage()]
+
+
+def test_a_manual_renewal_left_unpaid_past_the_collection_period_ends_billing_and_the_service(
+    annual, run_tasks, caplog
+):
+    from billing.models import SubscriptionState
+
+    renewal = _renew(annual, run_tasks)
+    run_tasks(renewals.renew_held_manually, system_actor(), renewal)
+    renewal.refresh_from_db()
+    days = annual.plan.collection_period_days
+    _at(renewal.renewal_date + timedelta(days=days - 1), run_tasks)
+    run_tasks(run_renewals_task)
+    annual.refresh_from_db()
+    assert annual.state == SubscriptionState.ACTIVE  # still inside the collection period
+
+    _at(renewal.renewal_date + timedelta(days=days, hours=1), run_tasks)
+    run_tasks(run_renewals_task)
+    annual.refresh_from_db()
+    renewal.refresh_from_db()
+    assert renewal.state == RenewalState.FAILED and annual.state == SubscriptionState.FAILED
+    assert billing_alerts(caplog, "Stopping the ACME renewal")  # the vendor side is told to follow
+    assert len(dr_captures_by_subscription()[annual.subscription_id]) == 1  # only the acquisition
+
+
 def test_releasing_a_held_renewal_needs_a_reason_and_is_audited_as_a_breach(annual, run_tasks):
     renewal = _renew(annual, run_tasks)
     before = (AuditEvent.objects.count(), vendor_request_count())
