@@ -17,6 +17,7 @@ from django.utils.text import capfirst
 
 from billing.dashboard_selectors import notice_details, renewed_by
 from billing.models import (
+    RENEWING_STATES,
     BillingAgreement,
     BillingSubscription,
     Checkout,
@@ -27,9 +28,9 @@ from billing.models import (
     Renewal,
     WebhookEvent,
 )
-from billing.services import acquisition, cancellation, catalog, events, notices, renewals
+from billing.services import acquisition, cancellation, catalog, changes, events, notices, renewals
 from billing.services.acquisition import OrderLine
-from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
+from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL, EndingOption
 from core import clock
 from core.admin_tools import (
     AuditTrailMixin,
@@ -362,15 +363,15 @@ class RenewalInline(admin.TabularInline):
 
 @dataclass(frozen=True)
 class Ending:
-    """One way to end (or keep) billing subscriptions from the admin: the service, and the words of
-    its confirmation page and of each row's result."""
+    """One way to end, keep or downgrade billing subscriptions from the admin: the service, and the
+    words of its confirmation page and of each row's result."""
 
     code: str
-    service: Callable
+    service: Callable  # (actor, subscription, **the form's answers)
     title: str
     intro: str
     confirm: str
-    done: Callable  # (subscription, option) -> what happened, for the row's message
+    done: Callable  # (subscription, option, **the form's answers) -> what happened, for the row's message
 
 
 ENDINGS = {
@@ -415,6 +416,107 @@ ENDINGS = {
     ),
 }
 ENDING_TEMPLATE = "admin/billing/billingsubscription/confirm_ending.html"
+
+SCHEDULE_DOWNGRADE, CANCEL_DOWNGRADE = "schedule_downgrade", "cancel_scheduled_downgrade"
+DOWNGRADES = {
+    SCHEDULE_DOWNGRADE: Ending(
+        SCHEDULE_DOWNGRADE,
+        changes.schedule_downgrade,
+        "Schedule downgrade",
+        "A cheaper product of the same plan that provides the same kind of service, on the same billing "
+        "agreement. Nothing changes before the end of the paid period.",
+        "Schedule the downgrade",
+        lambda s, option, product: (
+            f"downgrade to {product.name} scheduled: it takes effect on "
+            f"{s.current_period_end_date:%Y-%m-%d}, at {product.price} {product.currency} from then."
+        ),
+    ),
+    CANCEL_DOWNGRADE: Ending(
+        CANCEL_DOWNGRADE,
+        changes.cancel_scheduled_downgrade,
+        "Cancel scheduled downgrade",
+        "The scheduled downgrade is dropped: the subscription renews on its current product, at its "
+        "current price.",
+        "Cancel the downgrade",
+        lambda s, option: f"scheduled downgrade cancelled; it renews at {s.price} {s.product.currency}.",
+    ),
+}
+
+
+def scheduled_product(subscription: BillingSubscription) -> Product | None:
+    if not subscription.scheduled_change:
+        return None
+    return Product.objects.filter(pk=subscription.scheduled_change.get("product")).first()
+
+
+def scheduled_text(subscription: BillingSubscription, product: Product | None) -> str:
+    """The scheduled downgrade in words: to what, at which price, from when."""
+    end = subscription.current_period_end_date
+    when = f" from {end:%Y-%m-%d}, the end of the paid period" if end else ""
+    if product is None:
+        return f"a product no longer in the catalog{when}"
+    return f"{product.name} at {product.price} {product.currency}{when}"
+
+
+class DowngradeForm(forms.Form):
+    product = forms.ModelChoiceField(queryset=Product.objects.none(), widget=forms.RadioSelect)
+
+    def __init__(self, subscription: BillingSubscription, offered, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        field = self.fields["product"]
+        # Offered: the downgrades; looked up: any of the partner's products (the service says which
+        # is a downgrade, and its refusal is the row's message).
+        field.queryset = Product.objects.filter(partner_id=subscription.partner_id)
+        field.choices = [(p.pk, f"{p.name} ({p.price} {p.currency})") for p in offered]
+        field.label = "Downgrade to"
+        if len(offered) == 1:
+            field.initial = offered[0].pk
+
+
+def downgrade_offer(subscription: BillingSubscription) -> tuple[dict, list[Product]]:
+    """The subscription's row (when the downgrade takes effect, at which price, or why there is none)
+    and the products it can be downgraded to."""
+    end = subscription.current_period_end_date
+    products = []
+    if subscription.scheduled_change:
+        reason = (
+            f"A downgrade is already scheduled: to {scheduled_text(subscription, scheduled_product(subscription))}. "
+            "Cancel it first to choose another."
+        )
+    elif subscription.state not in RENEWING_STATES or subscription.ends_at_period_end or end is None:
+        reason = "Only a live subscription that renews can be downgraded."
+    else:
+        products = list(changes.downgrade_products(subscription))
+        reason = "" if products else "Nothing to downgrade to: no active, cheaper product of the same plan."
+    if not products:
+        return {"object": subscription, "option": None, "reason": reason}, products
+    prices = " or ".join(f"{p.price} {p.currency}" for p in products)
+    price = f"price {prices}" if len(products) == 1 else f"price of the chosen product ({prices})"
+    explanation = (
+        f"Takes effect at the end of the paid period ({end:%Y-%m-%d}); the new {price} applies from then; "
+        "until then the customer keeps what they paid for."
+    )
+    option = EndingOption(SCHEDULE_DOWNGRADE, end, explanation)
+    return {"object": subscription, "option": option, "reason": ""}, products
+
+
+def cancel_downgrade_rows(subscriptions) -> list[dict]:
+    """Each selected subscription with the downgrade that is dropped, or that none is scheduled."""
+    products = Product.objects.in_bulk(
+        [s.scheduled_change.get("product") for s in subscriptions if s.scheduled_change]
+    )
+    rows = []
+    for s in subscriptions:
+        if not s.scheduled_change:
+            rows.append({"object": s, "option": None, "reason": "No downgrade is scheduled."})
+            continue
+        explanation = (
+            f"The downgrade to {scheduled_text(s, products.get(s.scheduled_change.get('product')))} is "
+            f"dropped; it renews on {s.product.name} at {s.price} {s.product.currency}."
+        )
+        option = EndingOption(CANCEL_DOWNGRADE, s.current_period_end_date, explanation)
+        rows.append({"object": s, "option": option, "reason": ""})
+    return rows
 
 
 def ending_rows(subscriptions, code: str, now) -> list[dict]:
@@ -497,6 +599,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "provision_options",
         "ends_at_period_end",
         "ending_today",
+        "scheduled_downgrade",
         "cancel_at",
         "operations",
         "vendor_view",
@@ -507,15 +610,42 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "cancel_with_refund_selected",
         "stop_renewal_selected",
         "resume_renewal_selected",
+        "schedule_downgrade_selected",
+        "cancel_scheduled_downgrade_selected",
         "retry_provisioning",
         "run_renewals_now",
         "send_due_reminders_now",
     ]
 
+    # Its object-tools buttons post one of this page's actions for this one subscription.
+    change_form_template = "admin/subscriptions/cloudflare/change_form.html"
+    object_actions = {
+        SCHEDULE_DOWNGRADE: "schedule_downgrade_selected",
+        CANCEL_DOWNGRADE: "cancel_scheduled_downgrade_selected",
+    }
+
     def get_queryset(self, request):
         from django.db.models import Count
 
         return super().get_queryset(request).annotate(n_notices=Count("notices"))
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The change page offers scheduling a downgrade, or cancelling the scheduled one, to staff
+        with the billing permission (the actions Django lists for them)."""
+        obj = self.get_object(request, object_id)
+        available = self.get_actions(request)
+        offered = CANCEL_DOWNGRADE if obj is not None and obj.scheduled_change else SCHEDULE_DOWNGRADE
+        name = self.object_actions[offered]
+        object_actions = [(name, available[name][2])] if obj is not None and name in available else []
+        return super().change_view(
+            request, object_id, form_url, {**(extra_context or {}), "object_actions": object_actions}
+        )
+
+    @admin.display(description="Scheduled downgrade")
+    def scheduled_downgrade(self, obj):
+        if not obj.scheduled_change:
+            return "None."
+        return capfirst(scheduled_text(obj, scheduled_product(obj)))
 
     @admin.display(description="Ending, today")
     def ending_today(self, obj):
@@ -555,18 +685,40 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     def resume_renewal_selected(self, request, queryset):
         return self.confirm_ending(request, queryset, RESUME_RENEWAL)
 
+    @admin.action(description="Schedule downgrade", permissions=["billing"])
+    def schedule_downgrade_selected(self, request, queryset):
+        subscriptions = list(queryset.select_related("product", "plan")[:2])
+        if len(subscriptions) != 1:
+            self.message_user(
+                request,
+                "Schedule a downgrade one subscription at a time: each has its own cheaper products.",
+                messages.ERROR,
+            )
+            return None
+        row, products = downgrade_offer(subscriptions[0])
+        form = DowngradeForm(subscriptions[0], products, request.POST if "_confirm" in request.POST else None)
+        return self.confirm_rows(request, DOWNGRADES[SCHEDULE_DOWNGRADE], [row], form=form)
+
+    @admin.action(description="Cancel scheduled downgrade", permissions=["billing"])
+    def cancel_scheduled_downgrade_selected(self, request, queryset):
+        rows = cancel_downgrade_rows(list(queryset.select_related("product")))
+        return self.confirm_rows(request, DOWNGRADES[CANCEL_DOWNGRADE], rows)
+
     def confirm_ending(self, request, queryset, code: str):
-        """Django admin's intermediate page: each selected subscription with what applies today and
-        until when (or why not); only Confirm calls the service, row by row, each row's success or
-        refusal its own message."""
-        ending = ENDINGS[code]
         subscriptions = list(queryset.prefetch_related("provisioned"))
         rows = ending_rows(subscriptions, code, clock.now())
-        if "_confirm" in request.POST:
+        return self.confirm_rows(request, ENDINGS[code], rows, danger=code == CANCEL_WITH_REFUND)
+
+    def confirm_rows(self, request, ending: Ending, rows: list[dict], *, form=None, danger=False):
+        """Django admin's intermediate page: each selected subscription with what applies today and
+        until when (or why not), and the form when it asks something; only Confirm (with the form
+        valid) calls the service, row by row, each row's success or refusal its own message."""
+        if "_confirm" in request.POST and (form is None or form.is_valid()):
+            answers = form.cleaned_data if form is not None else {}
             for row in rows:
                 subscription = row["object"]
                 try:
-                    ending.service(admin_actor(request), subscription)
+                    ending.service(admin_actor(request), subscription, **answers)
                 except DomainError as error:
                     self.message_user(
                         request, f"{subscription}: {error.message} [{error.code}]", messages.ERROR
@@ -574,7 +726,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
                 else:
                     self.message_user(
                         request,
-                        f"{subscription}: {ending.done(subscription, row['option'])}",
+                        f"{subscription}: {ending.done(subscription, row['option'], **answers)}",
                         messages.SUCCESS,
                     )
             return None  # back to the list, with the messages
@@ -584,8 +736,9 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
             "title": ending.title,
             "intro": ending.intro,
             "confirm": ending.confirm,
-            "danger": code == CANCEL_WITH_REFUND,
+            "danger": danger,
             "rows": rows,
+            "form": form,
             "can_confirm": any(row["option"] for row in rows),
             "action": request.POST.get("action", ""),
             "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

@@ -200,7 +200,7 @@ ENDING_ERRORS = {
         description="A rule refuses it today, nothing changed: `cancel_window_closed` (DigiCert's 30 days "
         "are over: stop renewal instead; the message says until when it runs), `not_live` (the "
         "subscription has ended), `not_available_today` (the message says what applies), "
-        "`operation_in_progress`.",
+        "`operation_in_progress`, `no_downgrade_scheduled`.",
     ),
 }
 
@@ -483,6 +483,18 @@ class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
         subscription = changes.schedule_downgrade(actor, self.get_object(), product)
         subscription = self.get_queryset().get(pk=subscription.pk)
         return Response(self.get_serializer(subscription).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        request=None,
+        responses={202: SubscriptionSerializer, **ENDING_ERRORS},
+        summary="Cancel the scheduled downgrade",
+    )
+    @action(detail=True, methods=["post"], url_path="cancel-downgrade")
+    def cancel_downgrade(self, request, pk=None):
+        """Drop the scheduled downgrade before the end of the paid period: the subscription renews on
+        its current product at its current price (`scheduled_change` empty; 202). 409
+        `no_downgrade_scheduled` when none is. Needs the billing right."""
+        return self._end(changes.cancel_scheduled_downgrade)
 
 
 class AgreementViewSet(viewsets.ReadOnlyModelViewSet):

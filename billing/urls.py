@@ -43,6 +43,11 @@ urlpatterns = [
         views.SubscriptionDowngradeView.as_view(),
         name="billing-subscription-downgrade",
     ),
+    path(
+        "billing/subscriptions/<int:pk>/downgrade/cancel/",
+        views.SubscriptionCancelDowngradeView.as_view(),
+        name="billing-subscription-cancel-downgrade",
+    ),
     path("customers/<int:pk>/checkout/new/", views.CheckoutStartView.as_view(), name="checkout-start"),
     path(
         "customers/<int:pk>/payment-method/",

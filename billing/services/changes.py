@@ -298,3 +298,27 @@ def _replaced(actor: Actor, subscription: BillingSubscription) -> None:
             agreement_id=subscription.billing_agreement_id, superseded_at__isnull=True
         ).update(superseded_at=timezone.now())
     audit.record(actor, "billing.replaced", subscription, partner_id=subscription.partner_id, before=before)
+
+
+def cancel_scheduled_downgrade(actor: Actor, subscription: BillingSubscription) -> BillingSubscription:
+    """The scheduled downgrade is dropped before it takes effect: the subscription renews on its
+    current product at its current price."""
+    require_billing(actor, subscription.customer)
+    with transaction.atomic():
+        subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
+        if not subscription.scheduled_change:
+            raise RuleViolation("No downgrade is scheduled.", code="no_downgrade_scheduled")
+        product = Product.objects.filter(pk=subscription.scheduled_change.get("product")).first()
+        before = audit.snapshot(subscription)
+        subscription.scheduled_change = {}
+        subscription.save()
+        audit.record(
+            actor,
+            "billing.downgrade_cancelled",
+            subscription,
+            partner_id=subscription.partner_id,
+            before=before,
+            note=f"to {product.sku_id if product else 'a removed product'} no longer scheduled; "
+            f"renews at {subscription.price}",
+        )
+    return subscription

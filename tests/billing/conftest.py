@@ -163,3 +163,38 @@ def pay(run_tasks):
         return checkout
 
     return do
+
+
+def _zone_product(customer, plan, sku_id, name, price, rate_plan_id):
+    return catalog_service.create_product(
+        system_actor(),
+        customer.partner,
+        sku_id=sku_id,
+        name=name,
+        price=Decimal(price),
+        currency="USD",
+        plan=plan,
+        provisions=Provisions.ZONE_PLAN,
+        provision_params={"rate_plan_id": rate_plan_id, "frequency": "monthly"},
+    )
+
+
+@pytest.fixture
+def zone_product(customer, external_monthly_plan):
+    """PARTNERS_BIZ at 250.00 a month, renewed by the back office."""
+    return _zone_product(
+        customer,
+        external_monthly_plan,
+        "zone-biz-monthly",
+        "Business zone, monthly",
+        "250.00",
+        "PARTNERS_BIZ",
+    )
+
+
+@pytest.fixture
+def pro_zone_product(customer, zone_product):
+    """The cheaper zone plan on the same monthly plan: PARTNERS_PRO at 100.00."""
+    return _zone_product(
+        customer, zone_product.plan, "zone-pro-monthly", "Pro zone, monthly", "100.00", "PARTNERS_PRO"
+    )

@@ -126,46 +126,6 @@ def test_a_back_office_renewal_stopped_can_be_resumed_while_the_period_runs(
     assert not subscription.ends_at_period_end and contract.auto_renew
 
 
-def _zone_product(customer, plan, sku_id, name, price, rate_plan_id):
-    from decimal import Decimal
-
-    from billing.models import Provisions
-    from billing.services import catalog as billing_catalog
-
-    return billing_catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id=sku_id,
-        name=name,
-        price=Decimal(price),
-        currency="USD",
-        plan=plan,
-        provisions=Provisions.ZONE_PLAN,
-        provision_params={"rate_plan_id": rate_plan_id, "frequency": "monthly"},
-    )
-
-
-@pytest.fixture
-def zone_product(customer, external_monthly_plan):
-    """PARTNERS_BIZ at 250.00 a month, renewed by the back office."""
-    return _zone_product(
-        customer,
-        external_monthly_plan,
-        "zone-biz-monthly",
-        "Business zone, monthly",
-        "250.00",
-        "PARTNERS_BIZ",
-    )
-
-
-@pytest.fixture
-def pro_zone_product(customer, zone_product):
-    """The cheaper zone plan on the same monthly plan: PARTNERS_PRO at 100.00."""
-    return _zone_product(
-        customer, zone_product.plan, "zone-pro-monthly", "Pro zone, monthly", "100.00", "PARTNERS_PRO"
-    )
-
-
 def test_billing_that_ends_returns_the_zone_to_partners_free_at_the_end_of_the_paid_period(
     checkout,
     pay,
