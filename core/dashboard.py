@@ -11,7 +11,6 @@ whatever the number of rows, so the pages stay constant in queries as data grows
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from django.contrib import messages
 from django.http import StreamingHttpResponse
 from django.utils.module_loading import autodiscover_modules
 
+from core.csv_export import csv_lines
 from core.errors import DomainError
 
 SEVERITY_ORDER = {"danger": 0, "warning": 1, "info": 2}
@@ -260,21 +260,10 @@ def flash_domain_error(request, error: DomainError) -> None:
     messages.error(request, error.message)
 
 
-class _Echo:
-    def write(self, value):
-        return value
-
-
 def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
-    """Stream a CSV download (UTF-8 with BOM so spreadsheets read accents right)."""
-    writer = csv.writer(_Echo())
-
-    def lines():
-        yield "\ufeff" + writer.writerow(header)
-        for row in rows:
-            yield writer.writerow(["" if v is None else v for v in row])
-
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    """Stream a CSV download (UTF-8 with BOM so spreadsheets read accents right; formula-like
+    cells neutralised by core.csv_export)."""
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
