@@ -365,6 +365,38 @@ class RenewalState(models.TextChoices):
     FAILED = "failed", "Payment failed"
 
 
+# Where each renewal state may go next. Answers arrive out of order (a capture event before the
+# order's own answer, which was lost and read again): a state is never moved back by a late one.
+RENEWAL_MOVES: dict[str, set[str]] = {
+    RenewalState.DUE: {RenewalState.ORDERING, RenewalState.AWAITING_CUSTOMER},
+    RenewalState.HELD: {RenewalState.POSTPONED, RenewalState.ORDERING, RenewalState.AWAITING_CUSTOMER},
+    RenewalState.POSTPONED: set(),
+    RenewalState.ORDERING: {
+        RenewalState.ORDERED,
+        RenewalState.AWAITING_CUSTOMER,
+        RenewalState.CAPTURED,
+        RenewalState.CANCELLED,
+        RenewalState.FAILED,
+    },
+    RenewalState.ORDERED: {RenewalState.CAPTURED, RenewalState.CANCELLED, RenewalState.FAILED},
+    RenewalState.AWAITING_CUSTOMER: {
+        RenewalState.ORDERED,
+        RenewalState.CAPTURED,
+        RenewalState.CANCELLED,
+        RenewalState.FAILED,
+    },
+    RenewalState.FAILED: {RenewalState.ORDERING, RenewalState.CAPTURED},  # dunning retries; a late capture
+    RenewalState.CAPTURED: {RenewalState.REFUNDED},
+    RenewalState.CANCELLED: set(),
+    RenewalState.REFUNDED: set(),
+}
+
+
+def renewal_sources(to: str) -> list[str]:
+    """The renewal states that may move to `to`."""
+    return [state for state, moves in RENEWAL_MOVES.items() if to in moves]
+
+
 class Renewal(models.Model):
     """One renewal of one subscription for one period: the unique key that makes renewals happen once."""
 

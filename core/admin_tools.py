@@ -214,7 +214,7 @@ class OperationAdmin(ReadOnlyAdmin):
     search_fields = ["kind", "object_id", "last_error_code", "last_error_message"]
     list_select_related = ["requested_by", "content_type"]
     readonly_fields = ["steps_of_change", *(f.name for f in Operation._meta.concrete_fields)]
-    actions = ["retry_failed"]
+    actions = ["retry_failed", "resolve_unknown"]
 
     @admin.display(description="Steps")
     def steps_of_change(self, obj):
@@ -240,6 +240,14 @@ class OperationAdmin(ReadOnlyAdmin):
         from core import operations
 
         run_per_row(self, request, queryset, operations.retry, success="{count} operation(s) queued again.")
+
+    @admin.action(description="Ask the vendor now about selected unknown outcomes", permissions=["retry"])
+    def resolve_unknown(self, request, queryset):
+        from core import operations
+
+        run_per_row(
+            self, request, queryset, operations.resolve_now, success="{count} operation(s) asked about again."
+        )
 
     def has_retry_permission(self, request):
         return request.user.has_perm("core.retry_operation")

@@ -12,6 +12,6 @@ class CoreConfig(AppConfig):
         from core.tasks import register_sweepable
 
         post_migrate.connect(ensure_schedules, sender=self)
-        register_sweepable("core.Operation", ("pending",), "core.tasks.run_operation_task")
+        register_sweepable("core.Operation", ("pending", "unknown"), "core.tasks.run_operation_task")
         # Each app's dashboard.py registers its pages' parts (see core.dashboard).
         autodiscover()

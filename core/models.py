@@ -105,6 +105,13 @@ class VendorOperation(models.Model):
     last_error_code = models.CharField(max_length=100, blank=True)
     last_error_message = models.TextField(blank=True)
     last_error_at = models.DateTimeField(null=True, blank=True)
+    not_before = models.DateTimeField(
+        null=True, blank=True, help_text="Backoff (and the vendor's Retry-After): no attempt before this."
+    )
+    outcome_unknown = models.BooleanField(
+        default=False,
+        help_text="An attempt got no usable answer after the request was sent: the vendor may have done it.",
+    )
 
     class Meta:
         abstract = True
@@ -120,6 +127,9 @@ class OperationState(models.TextChoices):
     PENDING = "pending", "Pending"
     SUCCEEDED = "succeeded", "Succeeded"
     FAILED = "failed", "Failed"
+    # Out of attempts after an answer was lost: it may exist at the vendor. The sweeper (and staff,
+    # "Resolve now") ask the vendor again until its answer says which; never shown as failed.
+    UNKNOWN = "unknown", "Unknown outcome"
 
 
 class Operation(VendorOperation):

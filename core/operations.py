@@ -32,7 +32,7 @@ from core import audit
 from core.actor import Actor
 from core.errors import RuleViolation
 from core.models import Operation, OperationState
-from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure
+from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def _settle(change_id: int, actor: Actor, failed_step: Operation | None) -> Oper
             note=f"{record.label}: {failed_step.label} failed for good. {undone}",
         )
     steps = record.steps.all()
-    if steps.filter(state=OperationState.PENDING).exists() or (
+    if steps.filter(state__in=[OperationState.PENDING, OperationState.UNKNOWN]).exists() or (
         "failed_step" not in record.result and handler.waiting_for(record)
     ):
         record.state, record.finished_at = OperationState.PENDING, None
@@ -310,11 +310,32 @@ def retry(actor: Actor, operation: Operation) -> Operation:
     return operation
 
 
+def resolve_now(actor: Actor, operation: Operation) -> Operation:
+    """Staff ask the vendor now what became of an operation whose outcome is unknown (the same
+    read-first attempt the sweeper makes later): its answer settles it, one way or the other."""
+    with transaction.atomic():
+        operation = Operation.objects.select_for_update().get(pk=operation.pk)
+        if operation.state != OperationState.UNKNOWN:
+            raise RuleViolation("Only an operation with an unknown outcome is resolved.", code="not_unknown")
+        operation.not_before = operation.next_attempt_at = None
+        operation.save(update_fields=["not_before", "next_attempt_at"])
+        audit.record(
+            actor,
+            "operation.resolve_requested",
+            operation.target,
+            partner_id=operation.partner_id,
+            changes={},
+            note=operation.label,
+        )
+        enqueue_on_commit(RUN_TASK, operation.pk)
+    return operation
+
+
 def run(operation_id: int) -> None:
     """Task side: perform one operation at most once at a time, record success or failure."""
     from vendors.errors import VendorError
 
-    operation = claim(Operation, operation_id, states=[OperationState.PENDING])
+    operation = claim(Operation, operation_id, states=[OperationState.PENDING, OperationState.UNKNOWN])
     if operation is None:
         return
     handler = handler_for(operation.kind)
@@ -330,6 +351,7 @@ def run(operation_id: int) -> None:
         with _outcome_of(operation):
             handler.succeeded(operation, target, result, actor)
         operation.state = OperationState.SUCCEEDED
+        unknown_resolved(operation)
         # Keys starting with "_" carry secrets to succeeded() and are never stored.
         operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
         operation.finished_at = timezone.now()
@@ -353,7 +375,21 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
             retry_after=error.retry_after,
             failed_state=OperationState.FAILED,
             retry_state=OperationState.PENDING,
+            outcome_unknown=error.outcome_unknown,
+            unknown_state=OperationState.UNKNOWN,
         )
+        if not will_retry and operation.state == OperationState.UNKNOWN:
+            operation.save()
+            audit.record(
+                actor,
+                "operation.outcome_unknown",
+                operation.target,
+                partner_id=operation.partner_id,
+                changes={},
+                note=f"{handler.label}: out of attempts after a lost answer; asking the vendor again "
+                f"from {operation.not_before:%Y-%m-%d %H:%M} UTC",
+            )
+            return
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
         if not will_retry:
             operation.finished_at = timezone.now()
@@ -428,10 +464,10 @@ def unresolved_failures(objects: models.QuerySet) -> models.QuerySet[Operation]:
 
 
 def struggling(objects: models.QuerySet) -> models.QuerySet[Operation]:
-    """Pending operations that failed at least once (retrying with backoff) or that nobody picked up
-    in time (stuck: their lease or next attempt is past; wall-clock time, not the business clock)."""
+    """Pending operations that failed at least once (retrying with backoff), whose outcome is unknown
+    (being asked again), or that nobody picked up in time (stuck: their lease or next attempt is past; wall-clock time, not the business clock)."""
     return on_objects(objects).filter(
         models.Q(last_error_code__gt="") | models.Q(next_attempt_at__lt=timezone.now()),
-        state=OperationState.PENDING,
+        state__in=[OperationState.PENDING, OperationState.UNKNOWN],
         is_change=False,
     )

@@ -46,6 +46,9 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
     claimed = (
         model.objects.filter(pk=pk, state__in=states)
         .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
+        # Backoff and Retry-After hold on every path into the task (sweeper, retry, a duplicate
+        # delivery): a row asked to wait is not called early.
+        .filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
         .update(
             claimed_until=now + lease,
             next_attempt_at=now + lease,  # if this worker dies, the sweeper retries after the lease
@@ -65,19 +68,39 @@ def release_after_failure(
     retry_after: float | None,
     failed_state: str,
     retry_state: str,
+    outcome_unknown: bool = False,
+    unknown_state: str | None = None,
 ) -> bool:
-    """Record a failed attempt; schedule a retry with backoff or give up. True if it will be retried."""
+    """Record a failed attempt; schedule a retry with backoff or give up. True if it will be retried.
+
+    Once an attempt's answer was lost (`outcome_unknown`), running out of attempts is not a failure:
+    the row goes to `unknown_state`, and the sweeper asks the vendor again every
+    TASK_RESOLVE_SECONDS until an answer says whether it happened."""
     now = timezone.now()
+    # A definite refusal (not worth retrying, answer received) settles an earlier doubt: retries
+    # read first, so it came after the vendor said the thing does not exist.
+    row.outcome_unknown = outcome_unknown or (row.outcome_unknown and retryable)
     will_retry = retryable and row.attempts < settings.TASK_MAX_ATTEMPTS
     row.last_error_code = code[:100]
     row.last_error_message = message
     row.last_error_at = now
     row.claimed_until = None
-    row.state = retry_state if will_retry else failed_state
-    row.next_attempt_at = (
-        now + timedelta(seconds=backoff_seconds(row.attempts, retry_after)) if will_retry else None
-    )
+    if will_retry:
+        row.state = retry_state
+        row.not_before = now + timedelta(seconds=backoff_seconds(row.attempts, retry_after))
+    elif row.outcome_unknown and unknown_state:
+        row.state = unknown_state
+        row.not_before = now + timedelta(seconds=max(settings.TASK_RESOLVE_SECONDS, retry_after or 0))
+    else:
+        row.state, row.not_before = failed_state, None
+    row.next_attempt_at = row.not_before
     return will_retry
+
+
+def unknown_resolved(row) -> None:
+    """A definite answer came: the row's outcome is known again (call before saving a success)."""
+    row.outcome_unknown = False
+    row.not_before = None
 
 
 @dataclass(frozen=True)

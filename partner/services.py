@@ -22,7 +22,7 @@ from core import audit
 from core.actor import Actor
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import ApiToken
-from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure
+from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
 from core.validation import full_clean_or_refuse
 from partner.access import Can, require
 from partner.models import (
@@ -323,11 +323,13 @@ def provision_subaccount(subaccount_id: int) -> None:
         subaccount.vendor_id = vendor_id
         if api_key:
             subaccount.api_key = api_key
+        lost_key = response.pop("_lost_key_name", None)
         subaccount.vendor_response = response
         subaccount.state = SubaccountState.ACTIVE
         subaccount.activated_at = timezone.now()
         subaccount.claimed_until = subaccount.next_attempt_at = None
         subaccount.last_error_code = subaccount.last_error_message = ""
+        unknown_resolved(subaccount)
         subaccount.save()
         audit.record(
             actor,
@@ -335,6 +337,16 @@ def provision_subaccount(subaccount_id: int) -> None:
             subaccount,
             partner_id=subaccount.partner_id,
             before=before,
+            note=f"adopted after a lost answer; revoke the key {lost_key!r} in DigiCert's console "
+            "(the Partner Subscriptions API documents no key revocation)"
+            if lost_key
+            else "",
+        )
+    if lost_key:
+        logger.warning(
+            "subaccount %s adopted after a lost answer: revoke its unused key %r at DigiCert",
+            subaccount.pk,
+            lost_key,
         )
 
 
@@ -346,9 +358,11 @@ def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None,
         client = DigiCertClient(partner.digicert_api_key.reveal())
         found = client.find_subaccount(subaccount.name) if maybe_created else None
         if found:
-            # The key of the lost response is gone for good: mint a fresh one for the subaccount.
-            key = client.create_api_key(found.account_id, name=f"{subaccount.name}-backoffice")
-            return found.account_id, key, found.raw
+            # The key of the lost response is gone for good: mint a fresh one under its own name.
+            # The Partner Subscriptions API documents no way to list or revoke keys, so the lost one
+            # ("<name>-backoffice") is left for staff to revoke in DigiCert's console (we alert).
+            key = client.create_api_key(found.account_id, name=f"{subaccount.name}-backoffice-adopted")
+            return found.account_id, key, {**found.raw, "_lost_key_name": f"{subaccount.name}-backoffice"}
         created = client.create_subaccount(
             name=subaccount.name,
             api_key_name=f"{subaccount.name}-backoffice",
@@ -378,6 +392,8 @@ def _record_vendor_failure(actor: Actor, subaccount_id: int, error: VendorError)
             retry_after=error.retry_after,
             failed_state=SubaccountState.FAILED,
             retry_state=retry_state,
+            outcome_unknown=error.outcome_unknown,
+            unknown_state=SubaccountState.UNKNOWN,
         )
         subaccount.save()
         audit.record(

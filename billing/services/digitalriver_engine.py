@@ -171,7 +171,9 @@ class RefundInvoice(operations.OperationHandler):
         return {"refund_id": refund.id, "state": refund.state}
 
     def succeeded(self, operation, renewal, result, actor):
-        renewal.state = RenewalState.REFUNDED
+        from billing.services.renewals import move_renewal
+
+        move_renewal(renewal, RenewalState.REFUNDED)
         renewal.save(update_fields=["state", "updated_at"])
         audit.record(
             actor,

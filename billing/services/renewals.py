@@ -21,6 +21,7 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from billing.models import (
     BillingSubscription,
@@ -34,6 +35,7 @@ from billing.models import (
     RenewalEngine,
     RenewalState,
     SubscriptionState,
+    renewal_sources,
 )
 from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
 from billing.services import lifecycle, notices
@@ -46,6 +48,26 @@ from vendors.digitalriver import DigitalRiverClient
 logger = logging.getLogger(__name__)
 BATCH = 200
 RETRY_EVERY = timedelta(days=1)  # a declined renewal is tried again once a day, as Digital River does
+
+
+def move_renewal(renewal: Renewal, to: str) -> None:
+    """Move one renewal (saved by the caller) as billing.models.RENEWAL_MOVES allows, or refuse."""
+    if renewal.state not in renewal_sources(to):
+        raise RuleViolation(
+            f"A renewal that is {renewal.get_state_display().lower()} cannot become {RenewalState(to).label.lower()}.",
+            code="renewal_state_refused",
+        )
+    renewal.state = to
+
+
+def move_renewals(renewals, to: str) -> list[int]:
+    """The renewals that move to `to` as RENEWAL_MOVES allows, in one conditional update; the others
+    are left as they are: a late answer never takes a renewal back (a capture stays a capture)."""
+    sources = renewal_sources(to)
+    moving = list(renewals.filter(state__in=sources).values_list("pk", flat=True))
+    if moving:
+        Renewal.objects.filter(pk__in=moving, state__in=sources).update(state=to, updated_at=timezone.now())
+    return moving
 
 
 def due_subscriptions(now):
@@ -144,7 +166,7 @@ def end_unpaid_manual_renewals(now) -> int:
             locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
             if locked.state != RenewalState.AWAITING_CUSTOMER:
                 continue
-            locked.state = RenewalState.FAILED
+            move_renewal(locked, RenewalState.FAILED)
             locked.save(update_fields=["state", "updated_at"])
             audit.record(
                 Actor.system(),
@@ -232,7 +254,7 @@ def _order(actor: Actor, renewals: list[Renewal], *, manual: bool = False) -> Ch
             subscription=renewal.subscription,
         )
         renewal.checkout, renewal.attempted_at = checkout, clock.now()
-        renewal.state = RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER
+        move_renewal(renewal, RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER)
         renewal.save(update_fields=["checkout", "attempted_at", "state", "updated_at"])
     audit.record(
         actor,
@@ -290,7 +312,7 @@ def postpone_held_renewal(actor: Actor, renewal: Renewal) -> Renewal:
         new_date = max(renewal.renewal_date, clock.now()) + timedelta(days=30)
         set_period(subscription, subscription.current_period_end_date, new_date)
         subscription.save()
-        renewal.state = RenewalState.POSTPONED
+        move_renewal(renewal, RenewalState.POSTPONED)
         renewal.save(update_fields=["state", "updated_at"])
         audit.record(
             actor,
@@ -392,7 +414,7 @@ class OrderRenewal(operations.OperationHandler):
             )
         checkout.checkout_id = result["checkout_id"]
         record_order(checkout, order)  # the agreement the order returns is the one to keep
-        checkout.renewals.update(state=RenewalState.ORDERED)
+        move_renewals(checkout.renewals.all(), RenewalState.ORDERED)  # not back from a capture
         audit.record(
             actor, "billing.renewal_order_created", checkout, partner_id=checkout.partner_id, before=before
         )
@@ -406,7 +428,7 @@ class OrderRenewal(operations.OperationHandler):
     def retrying(self, operation, checkout):
         checkout.state = CheckoutState.PENDING
         checkout.save(update_fields=["state", "updated_at"])
-        checkout.renewals.update(state=RenewalState.ORDERING)
+        move_renewals(checkout.renewals.all(), RenewalState.ORDERING)
 
 
 def renewal_captured(checkout: Checkout, actor: Actor) -> list[Renewal]:
@@ -419,10 +441,8 @@ def renewal_captured(checkout: Checkout, actor: Actor) -> list[Renewal]:
         for renewal in checkout.renewals.select_for_update().select_related(
             "subscription__plan", "subscription__customer"
         ):
-            if renewal.state == RenewalState.CAPTURED:
-                continue
-            renewal.state = RenewalState.CAPTURED
-            renewal.save(update_fields=["state", "updated_at"])
+            if not move_renewals(Renewal.objects.filter(pk=renewal.pk), RenewalState.CAPTURED):
+                continue  # captured already (told once), or refunded
             subscription = BillingSubscription.objects.select_for_update().get(pk=renewal.subscription_id)
             before = audit.snapshot(subscription)
             start = subscription.current_period_end_date
@@ -440,8 +460,8 @@ def renewal_payment_failed(checkout: Checkout, actor: Actor, *, reason: str = ""
     """The renewal's payment failed (declined at the order, or at capture): the renewal failed, the
     subscription records its first failure, the customer gets a link to change the card and the
     reseller and staff are told."""
-    checkout.renewals.update(state=RenewalState.FAILED)
-    for renewal in checkout.renewals.select_related("subscription"):
+    failed = move_renewals(checkout.renewals.all(), RenewalState.FAILED)  # never a captured one
+    for renewal in checkout.renewals.filter(pk__in=failed).select_related("subscription"):
         BillingSubscription.objects.filter(pk=renewal.subscription_id, payment_failed_at=None).update(
             payment_failed_at=clock.now()
         )
@@ -452,8 +472,8 @@ def renewal_payment_failed(checkout: Checkout, actor: Actor, *, reason: str = ""
 
 def renewal_not_charged(checkout: Checkout, actor: Actor) -> None:
     """Everything in the renewal was cancelled at fulfilment: nothing was charged, nothing renews."""
-    checkout.renewals.update(state=RenewalState.CANCELLED)
-    for renewal in checkout.renewals.select_related("subscription"):
+    cancelled = move_renewals(checkout.renewals.all(), RenewalState.CANCELLED)
+    for renewal in checkout.renewals.filter(pk__in=cancelled).select_related("subscription"):
         notices.alert_staff(
             renewal.subscription,
             f"Renewal on {renewal.renewal_date:%Y-%m-%d} was not charged: nothing left to renew.",

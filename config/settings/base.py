@@ -161,6 +161,9 @@ TASK_BACKOFF_MAX_SECONDS = env.int("TASK_BACKOFF_MAX_SECONDS", default=3600)
 # A claimed vendor call that has not reported back after this long is presumed dead (worker
 # killed) and is picked up again by the sweeper.
 TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=120)
+# An operation out of attempts after a lost answer has an unknown outcome: the sweeper asks the
+# vendor again this often until its answer says whether it happened.
+TASK_RESOLVE_SECONDS = env.int("TASK_RESOLVE_SECONDS", default=3600)
 
 Q_CLUSTER = {
     "name": "backoffice",

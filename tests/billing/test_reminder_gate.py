@@ -202,3 +202,24 @@ def test_support_staff_bring_a_held_renewal_back_from_the_admin(annual, run_task
     assert b"moved 30 days" in done.content
     renewal.refresh_from_db()
     assert renewal.state == RenewalState.POSTPONED
+
+
+def test_a_late_order_answer_never_takes_a_captured_renewal_back_nor_tells_the_customer_twice(
+    annual, run_tasks
+):
+    """Answers arrive out of order (the capture event before the order's own answer, read again
+    after it was lost): a renewal's state moves only forward (billing.models.RENEWAL_MOVES)."""
+    _at(annual.current_period_end_date - timedelta(days=30), run_tasks)  # the reminder, in time
+    renewal = _renew(annual, run_tasks)
+    assert renewal.state == RenewalState.CAPTURED
+    notices_before = list(annual.notices.values_list("kind", flat=True))
+    checkout = renewal.checkout
+
+    assert renewals.move_renewals(checkout.renewals.all(), RenewalState.ORDERED) == []  # the late answer
+    renewals.renewal_payment_failed(checkout, system_actor(), reason="lost answer, out of attempts")
+    assert renewals.renewal_captured(checkout, system_actor()) == []  # the capture event again
+
+    renewal.refresh_from_db()
+    assert renewal.state == RenewalState.CAPTURED
+    assert list(annual.notices.values_list("kind", flat=True)) == notices_before  # nobody told twice
+    assert len(dr_captures_by_subscription()[annual.subscription_id]) == 2
