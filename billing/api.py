@@ -4,6 +4,7 @@ customer's payment-method change (202)."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -85,16 +86,16 @@ class ProductSerializer(serializers.ModelSerializer):
 
 
 class CheckoutItemSerializer(serializers.Serializer):
-    product = serializers.IntegerField()
-    quantity = serializers.IntegerField(min_value=1, default=1)
+    product = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField(min_value=1, max_value=settings.BILLING_MAX_QUANTITY, default=1)
     options = serializers.DictField(
         required=False, help_text='What to provision, e.g. {"sans": ["a.example"]}.'
     )
 
 
 class StartCheckoutSerializer(serializers.Serializer):
-    customer = serializers.IntegerField()
-    items = CheckoutItemSerializer(many=True)
+    customer = serializers.IntegerField(min_value=1)
+    items = CheckoutItemSerializer(many=True, min_length=1, max_length=settings.BILLING_MAX_ITEMS)
     auto_renewal = serializers.BooleanField(required=False, allow_null=True, default=True)
 
 

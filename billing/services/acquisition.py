@@ -63,6 +63,11 @@ def start_checkout(
     require_billing(actor, customer)
     if not lines:
         raise ValidationFailed("Add at least one product.", fields={"items": "At least one item."})
+    if len(lines) > settings.BILLING_MAX_ITEMS:
+        raise ValidationFailed(
+            f"A checkout holds at most {settings.BILLING_MAX_ITEMS} items.",
+            fields={"items": f"At most {settings.BILLING_MAX_ITEMS}."},
+        )
     currencies = {line.product.currency for line in lines}
     for i, line in enumerate(lines):
         if line.product.partner_id != customer.partner_id or not line.product.active:
@@ -70,8 +75,11 @@ def start_checkout(
                 f"Item {i + 1}: {line.product} is not for sale to this customer.",
                 fields={f"items[{i}].product": "Not one of this partner's products."},
             )
-        if line.quantity < 1:
-            raise ValidationFailed("Quantities start at 1.", fields={f"items[{i}].quantity": "At least 1."})
+        if not 1 <= line.quantity <= settings.BILLING_MAX_QUANTITY:
+            raise ValidationFailed(
+                f"Quantities run from 1 to {settings.BILLING_MAX_QUANTITY}.",
+                fields={f"items[{i}].quantity": f"From 1 to {settings.BILLING_MAX_QUANTITY}."},
+            )
     if len(currencies) > 1:
         raise ValidationFailed(
             "One checkout, one currency.", fields={"items": f"Mixed: {sorted(currencies)}."}

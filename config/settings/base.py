@@ -182,6 +182,12 @@ Q_CLUSTER = {
 }
 
 # --- API ------------------------------------------------------------------------------------
+# Our own bounds on a checkout, checked before any call to Digital River (which documents none).
+BILLING_MAX_ITEMS = env.int("BILLING_MAX_ITEMS", default=50)
+BILLING_MAX_QUANTITY = env.int("BILLING_MAX_QUANTITY", default=10_000)
+# Bounds of an API JSON body (core/api/parsers.py): deeper or larger bodies are refused with 400.
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=32)
+API_JSON_MAX_ITEMS = env.int("API_JSON_MAX_ITEMS", default=10_000)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.api.authentication.HashedTokenAuthentication",
@@ -204,6 +210,11 @@ REST_FRAMEWORK = {
         "user": env("API_THROTTLE_USER", default="600/minute"),
     },
     "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "core.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }

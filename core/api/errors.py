@@ -43,6 +43,8 @@ def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         for name, value in detail.items():
             key = f"{prefix}.{name}" if prefix else str(name)
+            if prefix and name == "non_field_errors":
+                key = prefix  # a nested serializer's own error (e.g. a list too long) is its field's
             if isinstance(value, dict):
                 fields.update(_field_errors(value, key))
             else:
@@ -67,7 +69,9 @@ def exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         return None  # a bug: Django's handler500 answers (JSON under /api/)
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = getattr(exc, "error_code", None) or next(
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+    )
     if isinstance(exc, drf_exceptions.ValidationError):
         fields = _field_errors(exc.detail)
         body = error_body(code, "The request has invalid fields.", fields)
