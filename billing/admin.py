@@ -25,6 +25,7 @@ from billing.models import (
     Notice,
     Plan,
     Product,
+    RejectedWebhook,
     Renewal,
     WebhookEvent,
 )
@@ -954,3 +955,15 @@ class WebhookEventAdmin(ReadOnlyAdmin):
 
     def has_replay_permission(self, request):
         return request.user.has_perm("billing.replay_webhookevent")
+
+
+@admin.register(RejectedWebhook)
+class RejectedWebhookAdmin(ReadOnlyAdmin):
+    """Webhook requests refused before anything was stored (no body is ever kept)."""
+
+    list_display = ["received_at", "reason", "source_address", "body_bytes", "event_type", "detail"]
+    list_filter = ["reason"]
+    search_fields = ["source_address", "event_type"]
+    date_hierarchy = "received_at"
+    readonly_fields = list_display
+    fields = readonly_fields

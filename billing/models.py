@@ -486,7 +486,7 @@ class EventState(models.TextChoices):
 
 
 class WebhookEvent(models.Model):
-    """A Digital River event as received: the raw body is stored before anything else happens."""
+    """A Digital River event as received, once its signature verified: the raw body, kept once per event id."""
 
     event_id = models.CharField(max_length=64, null=True, blank=True)
     type = models.CharField(max_length=64, blank=True, db_index=True)
@@ -499,6 +499,10 @@ class WebhookEvent(models.Model):
     error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(
+        default=1, help_text="Times Digital River delivered this event (a redelivery adds one, never a copy)."
+    )
+    last_delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at", "-id"]
@@ -511,3 +515,34 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type or 'event'} {self.event_id or '(unsigned)'}"
+
+
+class RejectionReason(models.TextChoices):
+    THROTTLED = "throttled", "Too many refused requests from the address"
+    TOO_LARGE = "too_large", "Body over the size limit"
+    MISSING_SIGNATURE = "missing_signature", "No signature"
+    MALFORMED_SIGNATURE = "malformed_signature", "Signature not in the configured format"
+    STALE_TIMESTAMP = "stale_timestamp", "Timestamp outside the tolerance"
+    BAD_SIGNATURE = "bad_signature", "Signature does not match"
+    UNREADABLE_EVENT = "unreadable_event", "Signed, but not a readable event"
+
+
+class RejectedWebhook(models.Model):
+    """A webhook request refused before anything else was written: what it was, never its body."""
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    reason = models.CharField(max_length=24, choices=RejectionReason.choices, db_index=True)
+    detail = models.CharField(max_length=200, blank=True)
+    body_bytes = models.PositiveBigIntegerField(
+        default=0, help_text="Size of the body in bytes (as announced, when it was not read)."
+    )
+    source_address = models.GenericIPAddressField(null=True, blank=True, db_index=True)
+    event_type = models.CharField(
+        max_length=64, blank=True, help_text="The type the body claims (unverified), when it could be read."
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} from {self.source_address or 'unknown address'}"

@@ -40,9 +40,18 @@ from subscriptions.views import progress_context, progress_response
 @csrf_exempt
 @require_POST
 def digitalriver_webhook(request):
-    """Store, verify, acknowledge; processing happens in a task."""
-    status, event = events.receive(request.body, request.headers.get("DigitalRiver-Signature", ""))
-    return JsonResponse({"received": status == 200, "id": event.pk}, status=status)
+    """Throttle, size, verify, then store and acknowledge; processing happens in a task. The body
+    is read by the service, at most the size limit (never request.body)."""
+    answer = events.receive(
+        request.read,
+        content_length=request.META.get("CONTENT_LENGTH"),
+        signature=request.headers.get("DigitalRiver-Signature", ""),
+        source=request.META.get("REMOTE_ADDR", ""),
+    )
+    response = JsonResponse(answer.json, status=answer.status)
+    if answer.retry_after:
+        response["Retry-After"] = str(answer.retry_after)
+    return response
 
 
 # --- The customer's own payment-method link (from the dunning e-mail; no sign-in) ----------------

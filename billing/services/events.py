@@ -1,19 +1,38 @@
-"""Digital River webhooks: store the raw event first, verify its signature, process each event once.
+"""Digital River webhooks: refuse cheaply, verify first, keep each signed event once, process it once.
 
-Processing runs in a task; an unknown event type is acknowledged and kept as "ignored".
+A request is checked before anything is written, cheapest first: the address's throttle (cache),
+the announced size (CONTENT_LENGTH, the body unread), then at most the size limit plus one byte
+is read and the signature verified. A refusal writes one RejectedWebhook (reason, size, address,
+the type the body claims; never the body) and nothing else. Only a signed, readable event is
+stored; the same event id delivered again counts a delivery on its row. Processing runs in a
+task; an unknown event type is acknowledged and kept as "ignored".
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
-from billing.models import BillingSubscription, EventState, SubscriptionState, WebhookEvent
+from billing.models import (
+    BillingSubscription,
+    EventState,
+    RejectedWebhook,
+    RejectionReason,
+    SubscriptionState,
+    WebhookEvent,
+)
 from billing.services import acquisition, digitalriver_engine, fulfilment, lifecycle
 from core import audit
 from core.actor import Actor, Face
@@ -24,13 +43,50 @@ from vendors.digitalriver_signature import SignatureError, verify
 
 logger = logging.getLogger(__name__)
 PROCESS_TASK = "billing.tasks.process_event_task"
+_ID_LENGTH = WebhookEvent._meta.get_field("event_id").max_length
+_TYPE_LENGTH = WebhookEvent._meta.get_field("type").max_length
+_PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
-def receive(body: bytes, signature: str) -> tuple[int, WebhookEvent]:
-    """Store the raw event, then verify it; answer 2xx only for a signed event we have kept."""
-    event = WebhookEvent.objects.create(
-        body=body.decode("utf-8", errors="replace"), signature=signature[:500]
-    )
+@dataclass(frozen=True)
+class Answer:
+    """What the endpoint answers: the status, its JSON and, for a 429, the seconds to wait."""
+
+    status: int
+    event: WebhookEvent | None = None
+    rejected: RejectedWebhook | None = None
+    duplicate: bool = False
+    retry_after: int | None = None
+
+    @property
+    def json(self) -> dict:
+        if self.event is not None:
+            return {"received": True, "id": self.event.pk, **({"duplicate": True} if self.duplicate else {})}
+        return {
+            "received": False,
+            "reason": self.rejected.reason if self.rejected else RejectionReason.THROTTLED,
+        }
+
+
+def receive(read: Callable[[int], bytes], *, content_length, signature: str, source: str = "") -> Answer:
+    """One webhook request: `read(n)` reads at most n bytes of its body, `content_length` is the
+    announced size (CONTENT_LENGTH), `source` the client's address. 200 only for a signed event
+    we have kept (or kept before)."""
+    limit, window = throttle_rate()
+    counter = _counter_key(source, window) if limit else ""
+    if limit and (cache.get(counter) or 0) >= limit:
+        return _throttled(source, window, content_length)
+    announced = _announced_size(content_length)
+    max_bytes = settings.DIGITALRIVER_WEBHOOK_MAX_BYTES
+    if announced > max_bytes:
+        return _reject(counter, window, RejectionReason.TOO_LARGE, announced, source, status=413)
+    if not signature.strip():  # refused before the body is read
+        return _reject(counter, window, RejectionReason.MISSING_SIGNATURE, announced, source)
+    body = _read_at_most(read, max_bytes + 1)
+    if len(body) > max_bytes:
+        return _reject(
+            counter, window, RejectionReason.TOO_LARGE, max(announced, len(body)), source, status=413
+        )
     try:
         verify(
             signature,
@@ -40,29 +96,148 @@ def receive(body: bytes, signature: str) -> tuple[int, WebhookEvent]:
             tolerance=settings.DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS,
             fmt=settings.DIGITALRIVER_SIGNATURE_FORMAT,
         )
-        payload = json.loads(body)
-        event_id, event_type = str(payload["id"]), str(payload["type"])
     except SignatureError as error:
-        return _reject(event, f"signature: {error.code}")
-    except (ValueError, KeyError, TypeError) as error:
-        return _reject(event, f"unreadable event: {error}")
+        return _reject(counter, window, error.code, len(body), source, body=body, detail=error.message)
+    try:
+        event_id, event_type = _envelope(body)
+    except (ValueError, KeyError, TypeError, RecursionError) as error:
+        return _reject(
+            counter, window, RejectionReason.UNREADABLE_EVENT, len(body), source, body=body, detail=str(error)
+        )
+    now = timezone.now()
     try:
         with transaction.atomic():
-            WebhookEvent.objects.filter(pk=event.pk).update(event_id=event_id, type=event_type)
-    except IntegrityError:  # seen before: acknowledged, never processed twice
-        WebhookEvent.objects.filter(pk=event.pk).update(
-            type=event_type, state=EventState.DUPLICATE, error=f"duplicate of event {event_id}"
+            event = WebhookEvent.objects.create(
+                event_id=event_id,
+                type=event_type,
+                body=body.decode("utf-8", errors="replace"),
+                signature=signature[:500],
+                received_at=now,
+                last_delivered_at=now,
+            )
+            enqueue_on_commit(PROCESS_TASK, event.pk)
+    except IntegrityError:  # delivered before: counted on its row, acknowledged, never processed twice
+        WebhookEvent.objects.filter(event_id=event_id).update(
+            deliveries=F("deliveries") + 1, last_delivered_at=now
         )
-        return 200, event
-    with transaction.atomic():
-        enqueue_on_commit(PROCESS_TASK, event.pk)
-    return 200, event
+        _count(counter, window)
+        return Answer(200, event=WebhookEvent.objects.get(event_id=event_id), duplicate=True)
+    return Answer(200, event=event)
 
 
-def _reject(event: WebhookEvent, reason: str) -> tuple[int, WebhookEvent]:
-    WebhookEvent.objects.filter(pk=event.pk).update(state=EventState.REJECTED, error=reason)
-    logger.warning("rejected Digital River webhook %s: %s", event.pk, reason)
-    return 400, event
+def throttle_rate() -> tuple[int, int]:
+    """DIGITALRIVER_WEBHOOK_THROTTLE_RATE as (requests, seconds); (0, 0) when it is off."""
+    rate = (getattr(settings, "DIGITALRIVER_WEBHOOK_THROTTLE_RATE", "") or "").strip()
+    if not rate:
+        return 0, 0
+    count, _, period = rate.partition("/")
+    try:
+        requests, seconds = int(count), _PERIODS[period.strip()[:1].lower()]
+    except (ValueError, KeyError):
+        raise ImproperlyConfigured(
+            f"DIGITALRIVER_WEBHOOK_THROTTLE_RATE={rate!r} is not <count>/<second|minute|hour|day>."
+        ) from None
+    return max(requests, 0), seconds
+
+
+def _counter_key(source: str, window: int) -> str:
+    return f"billing:webhook-refusals:{source or 'unknown'}:{int(time.time()) // window}"
+
+
+def _count(counter: str, window: int) -> None:
+    """One more refused (or redelivered) request from the address in this window."""
+    if not counter:
+        return
+    if not cache.add(counter, 1, timeout=window):
+        try:
+            cache.incr(counter)
+        except ValueError:  # expired in between
+            cache.set(counter, 1, timeout=window)
+
+
+def _throttled(source: str, window: int, content_length) -> Answer:
+    """429 with Retry-After, nothing read; one RejectedWebhook per address and window, not one per request."""
+    retry_after = max(1, math.ceil(window - time.time() % window))
+    rejected = None
+    if cache.add(f"{_counter_key(source, window)}:recorded", True, timeout=window):
+        rejected = _record(RejectionReason.THROTTLED, _announced_size(content_length), source)
+        logger.warning("throttled Digital River webhook requests from %s", source or "an unknown address")
+    return Answer(429, rejected=rejected, retry_after=retry_after)
+
+
+def _reject(
+    counter: str,
+    window: int,
+    reason: str,
+    size: int,
+    source: str,
+    *,
+    status: int = 400,
+    body: bytes = b"",
+    detail: str = "",
+) -> Answer:
+    _count(counter, window)
+    rejected = _record(reason, size, source, event_type=_claimed_type(body), detail=detail)
+    logger.warning("rejected Digital River webhook from %s: %s", source or "an unknown address", reason)
+    return Answer(status, rejected=rejected)
+
+
+def _record(
+    reason: str, size: int, source: str, *, event_type: str = "", detail: str = ""
+) -> RejectedWebhook:
+    return RejectedWebhook.objects.create(
+        reason=reason,
+        detail=detail[:200],
+        body_bytes=size,
+        source_address=_address(source),
+        event_type=event_type,
+    )
+
+
+def _read_at_most(read: Callable[[int], bytes], size: int) -> bytes:
+    """Up to `size` bytes of the body, however the stream hands them over."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = read(size - got)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def _announced_size(content_length) -> int:
+    try:
+        return max(int(content_length or 0), 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _address(source: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(source))
+    except ValueError:
+        return None
+
+
+def _envelope(body: bytes) -> tuple[str, str]:
+    """The event's id and type; ValueError when the (signed) body is no event we can keep."""
+    payload = json.loads(body)
+    event_id, event_type = str(payload["id"]), str(payload["type"])
+    if not event_id or len(event_id) > _ID_LENGTH or len(event_type) > _TYPE_LENGTH:
+        raise ValueError("the event id or type is empty or too long")
+    return event_id, event_type
+
+
+def _claimed_type(body: bytes) -> str:
+    """The type an unverified body claims, for the record only (Digital River sends no type header)."""
+    if not body:
+        return ""
+    try:
+        claimed = json.loads(body).get("type")
+    except (ValueError, AttributeError, RecursionError):
+        return ""
+    return claimed[:_TYPE_LENGTH] if isinstance(claimed, str) else ""
 
 
 def process(event_pk: int) -> None:

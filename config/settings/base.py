@@ -136,6 +136,14 @@ DIGITALRIVER_WEBHOOK_SECRETS = env.list("DIGITALRIVER_WEBHOOK_SECRETS", default=
 # Refused provisionings are retried every 5 minutes; after this many the item is cancelled, not charged.
 BILLING_PROVISION_ATTEMPTS = env.int("BILLING_PROVISION_ATTEMPTS", default=5)
 DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS = env.int("DIGITALRIVER_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The largest webhook body accepted; a larger one is answered 413 unread. Digital River documents
+# no size for events (an envelope around one object: an order with its items, a subscription,
+# an invoice), so the default is generous: 256 KB.
+DIGITALRIVER_WEBHOOK_MAX_BYTES = env.int("DIGITALRIVER_WEBHOOK_MAX_BYTES", default=256 * 1024)
+# Refused webhook requests (bad or missing signature, oversized, unreadable, redeliveries) an
+# address may make per period ("<count>/<second|minute|hour|day>") before it is answered 429 with
+# Retry-After, in the cache (CACHE_URL). Fresh signed events never count. Empty: no throttling.
+DIGITALRIVER_WEBHOOK_THROTTLE_RATE = env("DIGITALRIVER_WEBHOOK_THROTTLE_RATE", default="60/minute")
 # The DigitalRiver-Version header on every Digital River API call, so that answers keep their
 # shape (the sandbox follows 2021-12-13). Empty sends none: the account's default version.
 DIGITALRIVER_API_VERSION = env("DIGITALRIVER_API_VERSION", default="2021-12-13")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from billing.models import EventState, WebhookEvent
+from billing.models import EventState, RejectedWebhook, WebhookEvent
 from vendors.digitalriver_signature import FORMATS, SignatureError, parse, sign, verify
 from vendors.sandbox.digitalriver.events import deliver
 from vendors.sandbox.models import DREvent
@@ -203,8 +203,8 @@ def test_the_webhook_refuses_a_header_in_another_format(sent_in, expected_in, se
     )
 
     assert response.status_code == 400
-    rejected = WebhookEvent.objects.get()
-    assert rejected.state == EventState.REJECTED and rejected.error == "signature: malformed_signature"
+    rejected = RejectedWebhook.objects.get()
+    assert rejected.reason == "malformed_signature" and not WebhookEvent.objects.exists()
 
 
 # --- DigitalRiver-Version --------------------------------------------------------------------------
