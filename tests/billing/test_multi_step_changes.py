@@ -116,7 +116,9 @@ def test_a_zone_upgrade_is_one_change_and_the_old_plan_is_billed_until_cloudflar
     billed_pro_zone, zone_product, pay, run_tasks
 ):
     zone, old = billed_pro_zone
-    outcome = run_tasks(changes.change_subscription, system_actor(), old, Change.UPGRADE, product=zone_product)
+    outcome = run_tasks(
+        changes.change_subscription, system_actor(), old, Change.UPGRADE, product=zone_product
+    )
     change = _changes().get()
     assert change.state == OperationState.PENDING  # waits for the customer's payment
     assert operations.handler_for(change.kind).waiting_for(change) == "the customer's payment"
@@ -142,7 +144,9 @@ def test_a_zone_upgrade_cloudflare_refuses_for_good_is_undone_on_billing_and_not
     billed_pro_zone, zone_product, pay, run_tasks, sweep_later
 ):
     zone, old = billed_pro_zone
-    outcome = run_tasks(changes.change_subscription, system_actor(), old, Change.UPGRADE, product=zone_product)
+    outcome = run_tasks(
+        changes.change_subscription, system_actor(), old, Change.UPGRADE, product=zone_product
+    )
     inject_fault("cloudflare", "http_500", method="PUT", path=r"/zones/[^/]+/subscription$", times=50)
     outcome.checkout.refresh_from_db()  # opened at Digital River by its task
     pay(outcome.checkout)
@@ -189,7 +193,9 @@ def test_a_stopped_digital_river_renewal_runs_to_its_term_and_only_then_says_it_
     subscription.refresh_from_db()
     assert subscription.state == SubscriptionState.ENDED
     assert subscription.notices.filter(kind=NoticeKind.ENDED).count() == 1
-    assert sum(a for _, a in dr_captures_by_subscription()[subscription.subscription_id]) == subscription.price
+    assert (
+        sum(a for _, a in dr_captures_by_subscription()[subscription.subscription_id]) == subscription.price
+    )
 
 
 def test_the_customer_timeline_and_the_admin_show_the_change_with_each_step(sold, run_tasks, superuser):
