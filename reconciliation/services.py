@@ -1,7 +1,8 @@
 """Reconciliation services: not-billed marks and runs (the actions on a finding: `actions`).
 
 Every write needs the billing right (`Can.MANAGE_BILLING`; staff: its Django permission) and is
-audited.
+audited; the mark of a direct paid vendor change is recorded with the right to manage that service
+(`note_not_billed`, on `subscriptions.signals.unbilled_service_started`).
 """
 
 from __future__ import annotations
@@ -47,29 +48,53 @@ def reason_given(reason: str | None) -> str:
     return cleaned
 
 
-def note_not_billed(actor: Actor, target, reason: str) -> NotBilled | None:
-    """A vendor change made with no billing change (staff in the admin): the service keeps the
-    reason it is not billed. Nothing to note when billing provides it or a mark already says so."""
-    if cancellation.billed_subscription_of(target) is not None:
-        return None
+# The right to manage each kind of service: whoever makes a paid change to it directly has it anyway.
+SERVICE_RIGHTS = {"acme": Can.MANAGE_SERVICES, "zone": Can.MANAGE_CLOUDFLARE, "addon": Can.MANAGE_CLOUDFLARE}
+
+
+def unbilled_service_started(sender, target, reason: str, actor: Actor, **kwargs) -> None:
+    """subscriptions.signals.unbilled_service_started: a direct paid vendor change, on any face,
+    keeps the reason it is not billed (inside the change's transaction: a refusal undoes it)."""
+    note_not_billed(actor, target, reason)
+
+
+def note_not_billed(actor: Actor, target, reason: str) -> NotBilled:
+    """A paid vendor change made with no billing change: the service keeps the reason it is not
+    billed, as a not-billed mark with the right to manage that service (the person making the
+    change needs it anyway). A service already marked keeps its mark; the new reason is audited."""
     live = NotBilled.objects.filter(
         target_type=ContentType.objects.get_for_model(target),
         target_id=str(target.pk),
         unmarked_at__isnull=True,
+    ).first()
+    right = SERVICE_RIGHTS.get(rules.service_kind(target), Can.MANAGE_BILLING)
+    if live is None:
+        return mark_not_billed(actor, target, reason, right=right)
+    require(actor, right, partner=target.partner, customer=target.customer)
+    audit.record(
+        actor,
+        "reconciliation.not_billed_reason_given",
+        live,
+        partner_id=live.partner_id,
+        changes={},
+        note=reason_given(reason),
     )
-    return None if live.exists() else mark_not_billed(actor, target, reason)
+    return live
 
 
-def mark_not_billed(actor: Actor, target, reason: str) -> NotBilled:
+def mark_not_billed(actor: Actor, target, reason: str, *, right: Can = Can.MANAGE_BILLING) -> NotBilled:
     """Mark a paid vendor service (ACME contract, zone, add-on) as deliberately not billed, with a
-    reason (required), audited; refused for what a live billing subscription already provides."""
+    reason (required), audited; refused for what a live billing subscription already provides.
+
+    Marking an existing service takes the billing right; a direct paid change records its mark
+    with the right to manage that service (`note_not_billed`)."""
     if rules.service_kind(target) == "":
         raise ValidationFailed(
             "Only an ACME contract, a Cloudflare zone or a Cloudflare add-on can be marked not billed.",
             code="not_a_service",
             fields={"target": "An ACME contract, zone or add-on."},
         )
-    require(actor, Can.MANAGE_BILLING, partner=target.partner, customer=target.customer)
+    require(actor, right, partner=target.partner, customer=target.customer)
     reason = reason_given(reason)
     billed = cancellation.billed_subscription_of(target)
     if billed is not None:

@@ -6,11 +6,12 @@ the same functions again when asked: what was previewed is what is sent to Cloud
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from core.errors import RuleViolation, ValidationFailed
 from subscriptions.models import FREE_ZONE_PLAN, Frequency, PlanScope
+from subscriptions.signals import BillingTerms
 
 CENT = Decimal("0.01")
 # How many months one billing period is worth (weekly: 12 months over 52 weeks).
@@ -125,6 +126,21 @@ class PlannedChange:
     new: Price | None
     from_rate_plan_id: str = ""
     from_frequency: str = ""
+    billed: bool = False  # billing provides the zone or add-on: it changes through billing
+    takes_effect: str = ""  # when a change of a billed one takes effect (empty when not billed)
+
+    @property
+    def costs_more(self) -> bool:
+        """An upgrade or a purchase, or a change that costs more a month (or in another currency)."""
+        if self.action in ("upgrade", "purchase"):
+            return True
+        difference = self.monthly_difference
+        return self.action == "change" and (difference is None or difference > 0)
+
+    @property
+    def needs_not_billed_reason(self) -> bool:
+        """Made directly, it is a paid service nothing bills: the reason why is asked (domain.md)."""
+        return self.costs_more and not self.billed
 
     @property
     def monthly_difference(self) -> Decimal | None:
@@ -150,6 +166,20 @@ class PlannedChange:
                 "from_frequency": self.from_frequency,
             },
         }
+
+
+def with_billing_terms(planned: PlannedChange, terms: BillingTerms | None) -> PlannedChange:
+    """The preview of a change to a zone or add-on that billing provides says when it takes effect:
+    a cheaper one at the end of the paid period, a dearer one once the customer has paid for it."""
+    if terms is None:
+        return planned
+    difference = planned.monthly_difference
+    if planned.action in ("downgrade", "cancel") or (difference is not None and difference < 0):
+        end = f" ({terms.period_end:%Y-%m-%d})" if terms.period_end else ""
+        when = f"takes effect at the end of the paid period{end}, with the new price from then."
+    else:
+        when = "needs the customer's payment in a new checkout and takes effect at Cloudflare once paid."
+    return replace(planned, billed=True, takes_effect=f"Billed through {terms.product}: this change {when}")
 
 
 # --- Catalog checks -----------------------------------------------------------------------------

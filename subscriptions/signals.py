@@ -1,8 +1,12 @@
-"""What the vendor side tells the rest of the product, without importing it (billing listens).
+"""What the vendor side tells the rest of the product, without importing it (billing and
+reconciliation listen), and what it asks billing.
 
 `service_changed(sender=<model class>, target=<object>, change=<one of CHANGES>, actor=<Actor>)` is
 sent inside the transaction that records the vendor's confirmation.
 """
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.dispatch import Signal
 
@@ -18,3 +22,29 @@ service_changed = Signal()
 # core.errors.DomainError (billing refuses direct changes of a service it bills: they go through
 # billing, by the agreement rule). Billing's own changes pass `billed=True` and skip it.
 change_requested = Signal()
+
+# `unbilled_service_started(sender=<model class>, target=<object>, reason=<str>, actor=<Actor>)` is
+# sent inside the transaction of a direct paid vendor change (an ACME order, a zone upgrade, an
+# add-on purchase, a change that costs more) that billing does not make: every paid vendor service
+# is billed, or carries an explicit, audited reason why not (domain.md). Reconciliation records the
+# reason as a not-billed mark; a receiver that raises a core.errors.DomainError refuses the change.
+unbilled_service_started = Signal()
+
+
+@dataclass(frozen=True)
+class BillingTerms:
+    """How billing provides a service: the product it is sold as and the end of the paid period."""
+
+    product: str
+    period_end: datetime | None
+
+
+# `billing_terms(sender=<model class>, target=<object>)`: a receiver answers the BillingTerms of a
+# service that billing provides, None otherwise (billing answers; subscriptions never imports it).
+billing_terms = Signal()
+
+
+def billing_terms_of(target) -> BillingTerms | None:
+    """The terms billing provides `target` on, or None when nothing bills it."""
+    answers = billing_terms.send(type(target), target=target)
+    return next((terms for _receiver, terms in answers if terms is not None), None)

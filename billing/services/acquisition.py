@@ -552,6 +552,7 @@ def _provision_target(actor: Actor, subscription: BillingSubscription):
             product=params.get("product", "ssl_dv_rapidssl"),
             sans=opts["sans"],
             auto_renew=True,  # renews with the billing; when the billing ends, renewal is stopped
+            billed=True,  # billing's own order: what the checkout sold (no not-billed reason)
         )
     from billing.services import cloudflare_provisioning
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from billing.models import BillingSubscription, Provisions
+from billing.services.cancellation import billed_subscription_of
 from core.actor import Actor, Face
 from core.errors import DomainError, ValidationFailed
 from partner.models import Customer
 from subscriptions.models import CloudflareAddon, CloudflareZone
 from subscriptions.services import cloudflare
+from subscriptions.signals import BillingTerms
 
 
 def check_options(customer: Customer, provisions: str, options: dict, index: int) -> dict:
@@ -34,7 +36,7 @@ def provision(actor: Actor, subscription: BillingSubscription):
     if subscription.product.provisions == Provisions.ZONE_PLAN:
         zone = CloudflareZone.objects.get(pk=subscription.provision_options["zone"])
         return cloudflare.upgrade_zone_plan(actor, zone, **plan, billed=True)
-    return cloudflare.add_addon(actor, subscription.customer, **plan)
+    return cloudflare.add_addon(actor, subscription.customer, **plan, billed=True)
 
 
 def apply_product(actor: Actor, subscription: BillingSubscription) -> None:
@@ -66,3 +68,12 @@ def cancel(subscription: BillingSubscription) -> None:
             cloudflare.downgrade_zone_plan(actor, target, billed=True)
     except DomainError as error:
         notices.alert_staff(subscription, f"Ending {target} after the billing ended: {error.message}")
+
+
+def billing_terms(sender, target, **kwargs) -> BillingTerms | None:
+    """subscriptions.signals.billing_terms: how billing provides a zone or add-on (its price previews
+    say when a change takes effect): the product and the end of the paid period, None if not billed."""
+    subscription = billed_subscription_of(target)
+    if subscription is None:
+        return None
+    return BillingTerms(product=subscription.product.name, period_end=subscription.current_period_end_date)

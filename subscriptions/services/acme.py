@@ -19,7 +19,7 @@ from core.errors import RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
-from subscriptions import selectors, signals
+from subscriptions import not_billed, selectors, signals
 from subscriptions.acme_clients import client_configs
 from subscriptions.acme_rules import clean_sans, end_options, renewal_source
 from subscriptions.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
@@ -43,8 +43,14 @@ def order_acme_contract(
     sans,
     auto_renew: bool | None = None,
     organization: dict | None = None,
+    billed: bool = False,
+    not_billed_reason: str = "",
 ) -> AcmeContract:
-    """Order an ACME contract in the customer's DigiCert subaccount (created at the vendor in a task)."""
+    """Order an ACME contract in the customer's DigiCert subaccount (created at the vendor in a task).
+
+    Billing's own order (`billed=True`) is what a checkout sold; any other is a paid service that
+    nothing bills, so it needs `not_billed_reason` (see subscriptions.not_billed).
+    """
     require(actor, Can.MANAGE_SERVICES, partner=customer.partner, customer=customer)
     if product not in AcmeProduct.values:
         raise ValidationFailed(
@@ -66,6 +72,7 @@ def order_acme_contract(
             "in the customer's own subaccount and use its key).",
             code="subaccount_not_active",
         )
+    reason = "" if billed else not_billed.required_reason(not_billed_reason, "Ordering an ACME contract")
     with transaction.atomic():
         contract = AcmeContract.objects.create(
             partner=customer.partner,
@@ -78,6 +85,8 @@ def order_acme_contract(
         )
         audit.record(actor, "acme.ordered", contract, partner_id=contract.partner_id)
         operations.start(actor, contract, CreateContract.kind, partner_id=contract.partner_id)
+        if reason:
+            not_billed.started(actor, contract, reason)
     return contract
 
 

@@ -21,7 +21,7 @@ from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
-from subscriptions import selectors, signals
+from subscriptions import not_billed, selectors, signals
 from subscriptions.acme_rules import clean_sans
 from subscriptions.cloudflare_rules import (
     CENT,
@@ -32,6 +32,7 @@ from subscriptions.cloudflare_rules import (
     addon_change,
     addon_purchase,
     explain_refusal,
+    with_billing_terms,
     zone_change,
 )
 from subscriptions.models import (
@@ -162,9 +163,10 @@ def preview_zone_change(
 ) -> PlannedChange:
     """The price per period before and after an upgrade, component change or downgrade, checked like the change."""
     require(actor, Can.VIEW, partner=zone.partner, customer=zone.customer)
-    return _plan_zone_change(
+    planned = _plan_zone_change(
         zone, action, rate_plan_id=rate_plan_id, frequency=frequency, component_values=component_values
     )
+    return with_billing_terms(planned, signals.billing_terms_of(zone))
 
 
 def upgrade_zone_plan(
@@ -175,13 +177,17 @@ def upgrade_zone_plan(
     frequency: str | None = None,
     component_values: dict | None = None,
     billed: bool = False,
+    not_billed_reason: str = "",
 ) -> CloudflareZone:
-    """Upgrade to a catalog zone plan that costs no less (POST on a zone without subscription, else PUT)."""
+    """Upgrade to a catalog zone plan that costs no less (POST on a zone without subscription, else PUT).
+
+    Not billing's own (`billed=False`), it needs `not_billed_reason` (see subscriptions.not_billed)."""
     return _change_zone(
         actor,
         zone,
         "upgrade",
         billed=billed,
+        not_billed_reason=not_billed_reason,
         rate_plan_id=rate_plan_id,
         frequency=frequency,
         component_values=component_values,
@@ -195,10 +201,18 @@ def change_zone_components(
     component_values: dict | None = None,
     frequency: str | None = None,
     billed: bool = False,
+    not_billed_reason: str = "",
 ) -> CloudflareZone:
-    """New component values (or frequency) on the zone's plan, within the catalog's limits (PUT)."""
+    """New component values (or frequency) on the zone's plan, within the catalog's limits (PUT);
+    one that costs more, not billing's own, needs `not_billed_reason`."""
     return _change_zone(
-        actor, zone, "change", billed=billed, frequency=frequency, component_values=component_values
+        actor,
+        zone,
+        "change",
+        billed=billed,
+        not_billed_reason=not_billed_reason,
+        frequency=frequency,
+        component_values=component_values,
     )
 
 
@@ -247,16 +261,13 @@ def _plan_zone_change(zone: CloudflareZone, action: str, **request) -> PlannedCh
 
 
 def _change_zone(
-    actor: Actor, zone: CloudflareZone, action: str, *, billed: bool, **request
+    actor: Actor, zone: CloudflareZone, action: str, *, billed: bool, not_billed_reason: str = "", **request
 ) -> CloudflareZone:
     _require_manage(actor, zone)
     with transaction.atomic():
         zone = _lock(CloudflareZone, zone)
         planned = _plan_zone_change(zone, action, **request)
-        if not billed:  # a zone that billing provides changes through billing
-            signals.change_requested.send(
-                CloudflareZone, target=zone, action=action, planned=planned, actor=actor
-            )
+        reason = "" if billed else _direct_change(actor, zone, action, planned, not_billed_reason)
         _record_request(actor, zone, planned, f"cloudflare.zone_{action}_requested")
         # POST creates the zone's first subscription; once there is one, PUT changes it.
         method = "PUT" if zone.subscription_id else "POST"
@@ -267,7 +278,21 @@ def _change_zone(
             partner_id=zone.partner_id,
             params={**planned.as_params(), "method": method},
         )
+        if reason:
+            not_billed.started(actor, zone, reason)
     return zone
+
+
+def _direct_change(
+    actor: Actor, record: CloudflarePlanRecord, action: str, planned: PlannedChange, reason: str
+) -> str:
+    """A change that billing does not make: refused for a zone or add-on that billing provides (it
+    changes through billing, by the agreement rule); one that costs more needs the reason it is not
+    billed (returned, cleaned; empty when none is needed)."""
+    signals.change_requested.send(type(record), target=record, action=action, planned=planned, actor=actor)
+    if not planned.costs_more:
+        return ""
+    return not_billed.required_reason(reason, f"This change of {record}")
 
 
 # --- Account add-ons ----------------------------------------------------------------------------
@@ -293,13 +318,20 @@ def add_addon(
     rate_plan_id: str,
     frequency: str | None = None,
     component_values: dict | None = None,
+    billed: bool = False,
+    not_billed_reason: str = "",
 ) -> CloudflareAddon:
-    """Buy a catalog add-on for the customer's account (POST in a task); one live add-on per plan."""
+    """Buy a catalog add-on for the customer's account (POST in a task); one live add-on per plan.
+
+    Not billing's own (`billed=False`), it needs `not_billed_reason` (see subscriptions.not_billed)."""
     require(actor, Can.MANAGE_CLOUDFLARE, partner=customer.partner, customer=customer)
     account = _cloudflare_account(customer)
     planned = _plan_addon_purchase(customer, rate_plan_id, frequency, component_values)
     with transaction.atomic():
         _require_no_live_addon(account, planned.rate_plan_id)
+        reason = (
+            "" if billed else not_billed.required_reason(not_billed_reason, f"Buying {planned.rate_plan_id}")
+        )
         # The plan identifies what is being bought; price, components and state come from Cloudflare.
         addon = CloudflareAddon.objects.create(
             partner=customer.partner, customer=customer, subaccount=account, rate_plan_id=planned.rate_plan_id
@@ -308,6 +340,8 @@ def add_addon(
         operations.start(
             actor, addon, CreateAddon.kind, partner_id=addon.partner_id, params=planned.as_params()
         )
+        if reason:
+            not_billed.started(actor, addon, reason)
     return addon
 
 
@@ -321,7 +355,8 @@ def preview_addon_change(
 ) -> PlannedChange:
     """The price per period before and after changing or cancelling an add-on, checked like the change."""
     require(actor, Can.VIEW, partner=addon.partner, customer=addon.customer)
-    return _plan_addon_change(addon, action, frequency=frequency, component_values=component_values)
+    planned = _plan_addon_change(addon, action, frequency=frequency, component_values=component_values)
+    return with_billing_terms(planned, signals.billing_terms_of(addon))
 
 
 def change_addon(
@@ -331,20 +366,21 @@ def change_addon(
     frequency: str | None = None,
     component_values: dict | None = None,
     billed: bool = False,
+    not_billed_reason: str = "",
 ) -> CloudflareAddon:
-    """New component values or frequency for a live add-on, within its catalog plan (PUT)."""
+    """New component values or frequency for a live add-on, within its catalog plan (PUT); one that
+    costs more, not billing's own, needs `not_billed_reason`."""
     _require_manage(actor, addon)
     with transaction.atomic():
         addon = _lock(CloudflareAddon, addon)
         planned = _plan_addon_change(addon, "change", frequency=frequency, component_values=component_values)
-        if not billed:  # an add-on that billing provides changes through billing
-            signals.change_requested.send(
-                CloudflareAddon, target=addon, action="change", planned=planned, actor=actor
-            )
+        reason = "" if billed else _direct_change(actor, addon, "change", planned, not_billed_reason)
         _record_request(actor, addon, planned, "cloudflare.addon_change_requested")
         operations.start(
             actor, addon, ChangeAddon.kind, partner_id=addon.partner_id, params=planned.as_params()
         )
+        if reason:
+            not_billed.started(actor, addon, reason)
     return addon
 
 
@@ -355,9 +391,7 @@ def cancel_addon(actor: Actor, addon: CloudflareAddon, *, billed: bool = False) 
         addon = _lock(CloudflareAddon, addon)
         planned = _plan_addon_change(addon, "cancel")
         if not billed:  # a billed add-on ends with its billing, at the end of the paid period
-            signals.change_requested.send(
-                CloudflareAddon, target=addon, action="downgrade", planned=planned, actor=actor
-            )
+            _direct_change(actor, addon, "downgrade", planned, "")
         before = audit.snapshot(addon)
         addon.state = AddonState.CANCEL_PENDING
         addon.save(update_fields=["state", "updated_at"])

@@ -33,6 +33,9 @@ RESELLER = ("reseller", "reseller-demo-2026")
 DEMO_DIGICERT_KEY = "demo-digicert-partner-key-7f3a9c"
 DEMO_CLOUDFLARE_TOKEN = "demo-cloudflare-tenant-token-5b2e1d"
 DEMO_UNIT = "unit-northwind"
+# The demo's services made directly at the vendors say why they are not billed (a not-billed mark),
+# so reconciliation starts empty; sell one through billing to see it billed instead.
+DEMO_NOT_BILLED = "Demo: set up at the vendor before billing; sold outside Digital River."
 DEMO_PLANS = [
     dict(
         plan_id="northwind-annual",
@@ -197,7 +200,6 @@ class Command(BaseCommand):
         self._contract(actor, customers["initech"], ["initech.example", "*.initech.example"], age_days=40)
         self._cloudflare(actor, partner, customers)
         self._billing(actor, partner)
-        self._not_billed(actor, partner)
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo vendor objects ready: subaccounts, a fresh ACME contract (globex, cancellable) and one "
@@ -231,36 +233,23 @@ class Command(BaseCommand):
         paid = self._zone(actor, customers["umbrella"], "umbrella-health.example")
         if paid is not None and not paid.subscription_id:
             cloudflare.upgrade_zone_plan(
-                actor, paid, rate_plan_id="PARTNERS_PRO", component_values={"page_rules": 25}
+                actor,
+                paid,
+                rate_plan_id="PARTNERS_PRO",
+                component_values={"page_rules": 25},
+                not_billed_reason=DEMO_NOT_BILLED,
             )
             self._wait_for(lambda: self._fresh(paid).subscription_id, f"the upgrade of {paid}")
         umbrella = customers["umbrella"]
         if not CloudflareAddon.objects.filter(customer=umbrella).exists():
             addon = cloudflare.add_addon(
-                actor, umbrella, rate_plan_id="PARTNERS_LOAD_BALANCING", component_values={"endpoints": 4}
+                actor,
+                umbrella,
+                rate_plan_id="PARTNERS_LOAD_BALANCING",
+                component_values={"endpoints": 4},
+                not_billed_reason=DEMO_NOT_BILLED,
             )
             self._wait_for(lambda: self._fresh(addon).vendor_id, f"the add-on {addon}")
-
-    def _not_billed(self, actor, partner: Partner) -> None:
-        """The demo's services made directly at the vendors carry the reason they are not billed, so
-        reconciliation starts empty (sell one through billing to see it billed instead)."""
-        from django.contrib.contenttypes.models import ContentType
-
-        from reconciliation.models import NotBilled
-        from reconciliation.services import mark_not_billed
-
-        reason = "Demo: set up at the vendor before billing; sold outside Digital River."
-        for model in (AcmeContract, CloudflareZone, CloudflareAddon):
-            for service in model.objects.filter(partner=partner):
-                if model is CloudflareZone and service.rate_plan_id in ("", "PARTNERS_FREE"):
-                    continue  # a free zone is paid by nobody
-                marked = NotBilled.objects.filter(
-                    target_type=ContentType.objects.get_for_model(model),
-                    target_id=str(service.pk),
-                    unmarked_at__isnull=True,
-                )
-                if not marked.exists():
-                    mark_not_billed(actor, service, reason)
 
     def _billing(self, actor, partner: Partner) -> None:
         """Digital River plans (annual, monthly) and what Northwind sells on them."""
@@ -299,7 +288,12 @@ class Command(BaseCommand):
         if AcmeContract.objects.filter(customer=customer).exists():
             return
         contract = acme.order_acme_contract(
-            actor, customer, product="ssl_dv_rapidssl", sans=sans, auto_renew=True
+            actor,
+            customer,
+            product="ssl_dv_rapidssl",
+            sans=sans,
+            auto_renew=True,
+            not_billed_reason=DEMO_NOT_BILLED,
         )
         if not self._wait_for(lambda: AcmeContract.objects.get(pk=contract.pk).vendor_id, f"{contract}"):
             return
