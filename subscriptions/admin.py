@@ -17,6 +17,7 @@ from core.errors import DomainError
 from partner.models import Customer
 from subscriptions import cloudflare_admin  # noqa: F401 - registers the Cloudflare admin pages
 from subscriptions.acme_rules import end_options
+from subscriptions.forms import not_billed_reason_field
 from subscriptions.models import AcmeContract, AcmeProduct
 from subscriptions.selectors import operations_of
 from subscriptions.services import acme
@@ -34,12 +35,7 @@ class OrderContractForm(forms.Form):
     )
     auto_renew = forms.ChoiceField(choices=AUTO_RENEW_CHOICES, required=False)
     organization = forms.JSONField(required=False, help_text="OV/EV only: DigiCert's organization object.")
-    not_billed_reason = forms.CharField(
-        label="Why it is not billed",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Ordered here, the contract goes with no billing (sell it through a checkout to bill it): "
-        "the reason is recorded on it.",
-    )
+    not_billed_reason = not_billed_reason_field()
 
 
 class SansForm(forms.Form):
@@ -368,10 +364,8 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
                     sans=data["sans"],
                     auto_renew={"": None, "true": True, "false": False}[data["auto_renew"] or ""],
                     organization=data["organization"] or None,
+                    not_billed_reason=data["not_billed_reason"],
                 )
-                from reconciliation.services import note_not_billed
-
-                note_not_billed(admin_actor(request), contract, data["not_billed_reason"])
             except DomainError as error:
                 for field, errors in error.fields.items():
                     for message in errors:

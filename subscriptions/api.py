@@ -13,10 +13,24 @@ from core.api.base import IsMemberOrStaff, api_actor
 from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.access import Can, require
-from subscriptions import selectors
+from subscriptions import not_billed, selectors
 from subscriptions.acme_rules import end_options
 from subscriptions.models import AcmeContract, AcmeProduct, ContractState
 from subscriptions.services import acme
+
+
+def not_billed_reason_field() -> serializers.CharField:
+    """Why a direct paid change is not billed; the service refuses one that needs it without it
+    (400 `not_billed_reason_required`, a field error on `not_billed_reason`)."""
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=500,
+        help_text=f"{not_billed.HELP_TEXT} Required for a paid change that billing does not make "
+        "(400 `not_billed_reason_required` without it).",
+    )
 
 
 class EndOptionSerializer(serializers.Serializer):
@@ -107,6 +121,7 @@ class OrderSerializer(serializers.Serializer):
         help_text="Leave out to let the account setting decide (else off).",
     )
     organization = serializers.DictField(required=False, allow_null=True)
+    not_billed_reason = not_billed_reason_field()
 
 
 class SansSerializer(serializers.Serializer):
@@ -218,6 +233,7 @@ class AcmeContractViewSet(
             sans=data.validated_data["sans"],
             auto_renew=data.validated_data["auto_renew"],
             organization=data.validated_data.get("organization"),
+            not_billed_reason=data.validated_data["not_billed_reason"],
         )
         return accepted(self, contract)
 

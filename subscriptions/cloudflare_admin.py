@@ -22,6 +22,7 @@ from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, run
 from core.errors import DomainError
 from partner.models import Customer, Subaccount
 from subscriptions.cloudflare_rules import Price
+from subscriptions.forms import not_billed_reason_field, reason_of
 from subscriptions.models import (
     FREE_ZONE_PLAN,
     AddonState,
@@ -37,6 +38,7 @@ from subscriptions.selectors import operations_of
 from subscriptions.services import cloudflare
 
 CONFIRM_TEMPLATE = "admin/subscriptions/cloudflare/confirm.html"
+NEEDS_REASON = "Nothing bills this: give the reason it is not billed above."
 MANAGE_PERMISSION = "subscriptions.manage_cloudflare"
 
 
@@ -95,16 +97,6 @@ def _frequency_field(label: str) -> forms.ChoiceField:
     return forms.ChoiceField(choices=[("", label), *Frequency.choices], required=False)
 
 
-def not_billed_reason_field():
-    """Staff changing a paid service with no billing change say why it is not billed (domain.md:
-    every paid service is billed, or carries an explicit, audited reason)."""
-    return forms.CharField(
-        label="Why it is not billed",
-        widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="No billing change goes with this vendor change: the reason is recorded on the service.",
-    )
-
-
 class UpgradeForm(forms.Form):
     rate_plan_id = _plan_field()
     frequency = _frequency_field("Monthly (Cloudflare's default)")
@@ -142,9 +134,11 @@ class AddAddonForm(UpgradeForm):
     field_order = ["customer", "rate_plan_id", "frequency", "component_values"]
 
 
-def _data(form: forms.Form) -> dict:
-    """The form's answers as service arguments (an empty choice is "left out")."""
-    return {name: value or None for name, value in form.cleaned_data.items()}
+def _data(form: forms.Form) -> tuple[dict, dict]:
+    """The form's answers as service arguments (an empty choice is "left out"), and apart the
+    not-billed reason, for the change itself only (its price preview does not take it)."""
+    reason = reason_of(form)
+    return {name: value or None for name, value in form.cleaned_data.items() if name not in reason}, reason
 
 
 # --- The intermediate page ----------------------------------------------------------------------
@@ -161,7 +155,7 @@ def _row(obj, planned=None, *, note: str = "", error: DomainError | None = None)
         "current": planned.current,
         "new": planned.new,
         "difference": f"{difference:+} {currency} a month" if difference is not None else "",
-        "note": note,
+        "note": note or planned.takes_effect or (NEEDS_REASON if planned.needs_not_billed_reason else ""),
     }
 
 
@@ -208,15 +202,14 @@ class ConfirmedAction:
         form = self.form_class(request.POST if asked else None)
         rows = []
         if form.is_bound and form.is_valid():
-            data = _data(form)
-            reason = data.pop("not_billed_reason", None)
+            data, reason = _data(form)
             if "_confirm" in request.POST:
                 targets = self.run_on(queryset) if self.run_on else queryset
                 run_per_row(
                     modeladmin,
                     request,
                     targets,
-                    lambda actor, obj: _noting_not_billed(actor, self.run(actor, obj, **data), reason),
+                    lambda actor, obj: self.run(actor, obj, **data, **reason),
                     success=self.success,
                 )
                 return None  # back to the list, with a message per row
@@ -423,14 +416,11 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
         form = page.form_class(request.POST or None, initial=request.GET.dict())
         rows = []
         if request.method == "POST" and form.is_valid():
-            data = _data(form)
+            data, reason = _data(form)
             customer = data.pop("customer")
-            reason = data.pop("not_billed_reason", None)
             try:
                 if "_confirm" in request.POST:
-                    obj = _noting_not_billed(
-                        admin_actor(request), page.run(admin_actor(request), customer, **data), reason
-                    )
+                    obj = page.run(admin_actor(request), customer, **data, **reason)
                     self.message_user(request, page.success.format(obj=obj), messages.SUCCESS)
                     return HttpResponseRedirect(
                         reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
@@ -452,15 +442,6 @@ RETRY = dict(
     success="{count} operation(s) queued again.",
     when=lambda obj, failed: failed,
 )
-
-
-def _noting_not_billed(actor, obj, reason: str | None):
-    """After a paid vendor change made in the admin, record why it is not billed (when it is not)."""
-    if reason:
-        from reconciliation.services import note_not_billed
-
-        note_not_billed(actor, obj, reason)
-    return obj
 
 
 def _live_zone(zone, failed=False) -> bool:

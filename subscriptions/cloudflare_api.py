@@ -17,7 +17,7 @@ from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.models import Vendor
 from subscriptions import selectors
-from subscriptions.api import OperationsViewMixin, accepted, latest_operation
+from subscriptions.api import OperationsViewMixin, accepted, latest_operation, not_billed_reason_field
 from subscriptions.models import (
     FREE_ZONE_PLAN,
     AddonState,
@@ -56,6 +56,12 @@ class PreviewSerializer(serializers.Serializer):
     new = PriceSerializer(allow_null=True, help_text="Price per period after the change (null: ended).")
     monthly_difference = serializers.DecimalField(
         max_digits=12, decimal_places=2, allow_null=True, help_text="New minus current, per month."
+    )
+    needs_not_billed_reason = serializers.BooleanField(
+        help_text="Made directly, the change needs `not_billed_reason` (it costs more and nothing bills it)."
+    )
+    takes_effect = serializers.CharField(
+        help_text="For a zone or add-on that billing provides: when the change takes effect (empty otherwise)."
     )
 
 
@@ -195,31 +201,43 @@ class AddZoneSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=253)
 
 
-class UpgradeSerializer(serializers.Serializer):
+class PlanRequestSerializer(serializers.Serializer):
     rate_plan_id = serializers.CharField(max_length=64)
     frequency = _frequency_field()
     component_values = _components_field()
 
 
-class DowngradeSerializer(UpgradeSerializer):
+class UpgradeSerializer(PlanRequestSerializer):
+    not_billed_reason = not_billed_reason_field()
+
+
+class DowngradeSerializer(PlanRequestSerializer):
     rate_plan_id = serializers.CharField(max_length=64, default=FREE_ZONE_PLAN)
 
 
-class ComponentsSerializer(serializers.Serializer):
+class ComponentsRequestSerializer(serializers.Serializer):
     frequency = _frequency_field()
     component_values = _components_field()
 
 
-class ZonePreviewSerializer(ComponentsSerializer):
+class ComponentsSerializer(ComponentsRequestSerializer):
+    not_billed_reason = not_billed_reason_field()
+
+
+class ZonePreviewSerializer(ComponentsRequestSerializer):
     action = serializers.ChoiceField(choices=cloudflare.ZONE_ACTIONS)
     rate_plan_id = serializers.CharField(max_length=64, required=False, allow_null=True)
 
 
-class AddonPurchaseSerializer(UpgradeSerializer):
+class AddonPurchasePreviewSerializer(PlanRequestSerializer):
     customer = serializers.IntegerField()
 
 
-class AddonPreviewSerializer(ComponentsSerializer):
+class AddonPurchaseSerializer(AddonPurchasePreviewSerializer):
+    not_billed_reason = not_billed_reason_field()
+
+
+class AddonPreviewSerializer(ComponentsRequestSerializer):
     action = serializers.ChoiceField(choices=cloudflare.ADDON_ACTIONS)
 
 
@@ -355,14 +373,14 @@ class CloudflareAddonViewSet(
         return accepted(self, cloudflare.add_addon(api_actor(request), customer, **data))
 
     @extend_schema(
-        request=AddonPurchaseSerializer,
+        request=AddonPurchasePreviewSerializer,
         responses={200: PreviewSerializer},
         operation_id="v1_cloudflare_addons_purchase_preview",
     )
     @action(detail=False, methods=["post"], url_path="preview", url_name="purchase-preview")
     def purchase_preview(self, request):
         """Price a new add-on per period; checked like the purchase."""
-        data = _valid(AddonPurchaseSerializer, request)
+        data = _valid(AddonPurchasePreviewSerializer, request)
         customer = _customer(request, data.pop("customer"))
         return _preview(cloudflare.preview_addon_purchase(api_actor(request), customer, **data))
 

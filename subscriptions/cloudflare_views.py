@@ -25,7 +25,7 @@ from partner.views import (
     paginate,
 )
 from subscriptions import dashboard_selectors, selectors
-from subscriptions.forms import PlanChangeForm, ZoneForm
+from subscriptions.forms import PlanChangeForm, ZoneForm, reason_of
 from subscriptions.models import AddonState, PlanScope, ZoneState
 from subscriptions.services import cloudflare
 from subscriptions.views import progress_context, progress_response
@@ -133,8 +133,9 @@ class PricedChangeView(MemberTemplateView):
     """Ask for a plan change, show its price before and after, and only then send it.
 
     POST without `_confirm` (or with values edited since the preview) shows the preview; POST with
-    `_confirm` on the previewed values calls the service. A refusal becomes the form's errors.
-    Subclasses define `preview(values)`, `perform(values)`, `done(result)` and `back_url()`.
+    `_confirm` on the previewed values calls the service. A refusal becomes the form's errors, next
+    to the preview still shown (a missing "Not billed because" is asked for there).
+    Subclasses define `preview(values)`, `perform(values, **reason)`, `done(result)` and `back_url()`.
     """
 
     template_name = "dashboard/cloudflare/change.html"
@@ -143,6 +144,7 @@ class PricedChangeView(MemberTemplateView):
     heading = ""
     button = ""
     fixed_plan = False
+    asks_reason = True  # a change that may cost more: the preview asks why it is not billed
 
     def plans(self):
         return []
@@ -151,7 +153,13 @@ class PricedChangeView(MemberTemplateView):
         return {}
 
     def form(self, data=None) -> PlanChangeForm:
-        return PlanChangeForm(data, plans=self.plans(), fixed_plan=self.fixed_plan, initial=self.initial())
+        return PlanChangeForm(
+            data,
+            plans=self.plans(),
+            fixed_plan=self.fixed_plan,
+            asks_reason=self.asks_reason,
+            initial=self.initial(),
+        )
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(form=self.form()))
@@ -161,13 +169,18 @@ class PricedChangeView(MemberTemplateView):
         planned = None
         if form.is_valid():
             values = form.values()
+            refusal = None
+            if "_confirm" in request.POST and form.confirmed_as_previewed():
+                try:
+                    return self.done(self.perform(values, **reason_of(form)))
+                except DomainError as error:
+                    refusal = error
             try:
-                if "_confirm" in request.POST and form.confirmed_as_previewed():
-                    result = self.perform(values)
-                    return self.done(result)
                 planned = self.preview(values)
             except DomainError as error:
-                dash.show_domain_error(form, error)
+                refusal = refusal or error
+            if refusal is not None:
+                dash.show_domain_error(form, refusal)
             else:
                 if "_confirm" in request.POST:
                     messages.warning(
@@ -201,6 +214,7 @@ class ZonePlanView(RecordMixin, PricedChangeView):
         self.action = kwargs["action"]
         self.heading, self.button, self.service = ZONE_ACTIONS[self.action]
         self.fixed_plan = self.action == "change"
+        self.asks_reason = self.action != "downgrade"
 
     def plans(self):
         zone = self.get_record()
@@ -225,8 +239,8 @@ class ZonePlanView(RecordMixin, PricedChangeView):
     def preview(self, values):
         return cloudflare.preview_zone_change(self.actor, self.get_record(), self.action, **values)
 
-    def perform(self, values):
-        return self.service(self.actor, self.get_record(), **values)
+    def perform(self, values, **reason):
+        return self.service(self.actor, self.get_record(), **values, **reason)
 
     def done(self, zone):
         messages.success(self.request, f"{self.heading} of {zone}: sent to Cloudflare.")
@@ -252,8 +266,8 @@ class AddonBuyView(CustomerObjectMixin, PricedChangeView):
     def preview(self, values):
         return cloudflare.preview_addon_purchase(self.actor, self.get_customer(), **values)
 
-    def perform(self, values):
-        return cloudflare.add_addon(self.actor, self.get_customer(), **values)
+    def perform(self, values, **reason):
+        return cloudflare.add_addon(self.actor, self.get_customer(), **values, **reason)
 
     def done(self, addon):
         messages.success(self.request, f"{addon.rate_plan_id} ordered at Cloudflare.")
@@ -282,8 +296,8 @@ class AddonChangeView(RecordMixin, PricedChangeView):
     def preview(self, values):
         return cloudflare.preview_addon_change(self.actor, self.get_record(), "change", **values)
 
-    def perform(self, values):
-        return cloudflare.change_addon(self.actor, self.get_record(), **values)
+    def perform(self, values, **reason):
+        return cloudflare.change_addon(self.actor, self.get_record(), **values, **reason)
 
     def done(self, addon):
         messages.success(self.request, "The change is sent to Cloudflare.")

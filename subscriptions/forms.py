@@ -6,6 +6,7 @@ import json
 
 from django import forms
 
+from subscriptions import not_billed
 from subscriptions.models import AcmeProduct, Frequency
 
 # EV orders need verified contacts, which the ordering service does not take yet: offered by support.
@@ -22,6 +23,28 @@ RENEWAL_CHOICES = [
     ("off", "Do not renew: the subscription ends with its term"),
     ("account", "Leave it to the DigiCert account setting"),
 ]
+
+
+def not_billed_reason_field() -> forms.CharField:
+    """The "Not billed because" field, asked where a paid vendor change is made directly. The
+    service says when it is needed and refuses without it (subscriptions.not_billed); the form only
+    carries it, shown as required (`shown_required`) where it applies."""
+    field = forms.CharField(
+        label=not_billed.LABEL,
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Free for the partner's own use"}),
+        help_text=not_billed.HELP_TEXT,
+    )
+    field.shown_required = True
+    return field
+
+
+def reason_of(form: forms.Form) -> dict:
+    """The not-billed reason as the service's argument, when the form asks for one."""
+    if not_billed.FIELD not in form.fields:
+        return {}
+    return {not_billed.FIELD: form.cleaned_data.get(not_billed.FIELD) or ""}
 
 
 class OrderForm(forms.Form):
@@ -45,6 +68,7 @@ class OrderForm(forms.Form):
     organization_country = forms.CharField(
         max_length=2, required=False, label="Country (ISO code)", widget=forms.TextInput(attrs={"size": 2})
     )
+    not_billed_reason = not_billed_reason_field()
 
     def __init__(self, *args, account_setting: bool | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,7 +144,15 @@ class PlanChangeForm(forms.Form):
     frequency = forms.ChoiceField(label="Billed", required=False)
     previewed = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args, plans, fixed_plan=None, keep_label="Keep the current frequency", **kwargs):
+    def __init__(
+        self,
+        *args,
+        plans,
+        fixed_plan=None,
+        keep_label="Keep the current frequency",
+        asks_reason=False,
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.plans = list(plans)
         if fixed_plan:
@@ -150,6 +182,8 @@ class PlanChangeForm(forms.Form):
                 + ".",
             )
         self.order_fields(["rate_plan_id", "frequency", *(f"component_{n}" for n in self.component_names)])
+        if asks_reason:  # shown with the price preview when the change costs more and nothing bills it
+            self.fields[not_billed.FIELD] = not_billed_reason_field()
 
     def component_fields(self):
         return [self[f"component_{name}"] for name in self.component_names]

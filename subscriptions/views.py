@@ -29,7 +29,7 @@ from partner.views import (
 )
 from subscriptions import dashboard_selectors, selectors
 from subscriptions.dashboard import ENDS_WITHIN
-from subscriptions.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm
+from subscriptions.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm, reason_of
 from subscriptions.models import AcmeContract, AcmeProduct, ContractState
 from subscriptions.services import acme
 
@@ -113,6 +113,7 @@ class OrderView(CustomerObjectMixin, ServiceFormView):
             sans=form.cleaned_data["sans"],
             auto_renew=form.auto_renew(),
             organization=form.organization(),
+            **reason_of(form),
         )
 
     def done(self, contract):
