@@ -32,6 +32,7 @@ def _contract(customer, **kwargs):
     kwargs.setdefault("product", "ssl_dv_rapidssl")
     kwargs.setdefault("sans", ["shop.globex.example", "www.globex.example"])
     kwargs.setdefault("auto_renew", True)
+    kwargs.setdefault("not_billed_reason", "Test: made directly at the vendor, not sold through billing.")
     contract = acme.order_acme_contract(_system(), customer, **kwargs)
     contract.refresh_from_db()
     assert contract.state == "active"
@@ -72,6 +73,7 @@ def test_order_an_acme_subscription_and_watch_it_go_active(page, reseller, sign_
     page.get_by_role("link", name="Order ACME").click()
     page.get_by_label("Domain names").fill("shop.globex.example\nwww.globex.example")
     page.get_by_label("Renew automatically at the end of each term").check()
+    page.get_by_label("Not billed because").fill("A free year for the partner's own shop")
     page.get_by_role("button", name="Order at DigiCert").click()
 
     expect(page.get_by_text("Create ACME contract…")).to_be_visible()
@@ -164,6 +166,7 @@ def test_upgrade_a_zone_plan_after_the_price_preview(page, reseller, catalog, si
     shot("09-zone-price-preview")
     assert CloudflareZone.objects.get().rate_plan_id == "PARTNERS_FREE"  # nothing sent yet
 
+    page.get_by_label("Not billed because").fill("The partner's own site")
     page.get_by_role("button", name="Upgrade", exact=True).click()
 
     expect(

@@ -6,6 +6,7 @@ import uuid
 from datetime import timedelta
 from decimal import Decimal
 
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from billing.models import (
@@ -81,6 +82,18 @@ def subscription(customer, product, *, renews_in_days=20, **fields) -> BillingSu
     )
     CheckoutItem.objects.create(checkout=checkout, product=product, price=product.price, subscription=sub)
     return sub
+
+
+def providing(target, product, **fields) -> BillingSubscription:
+    """An active, paid subscription (see `subscription`) that provides `target` (a contract, zone or add-on)."""
+    return subscription(
+        target.customer,
+        product,
+        provisioned_type=ContentType.objects.get_for_model(target),
+        provisioned_id=str(target.pk),
+        provisioning_state=ProvisioningState.DONE,
+        **fields,
+    )
 
 
 def notice(sub, kind, *, delivered=True, error="") -> Notice:

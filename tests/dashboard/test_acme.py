@@ -8,6 +8,7 @@ from core.models import AuditEvent, Operation
 from subscriptions.models import AcmeContract, ContractState
 from tests.dashboard.factories import AcmeContractFactory, operation_on
 from tests.sandbox_helpers import advance_vendor_clock, sandbox_hmac_is_active, vendor_request_count
+from tests.subscriptions.conftest import NOT_BILLED_REASON
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -33,7 +34,12 @@ def test_ordering_creates_the_contract_at_digicert_and_shows_it_active(
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(
             reverse("dashboard:acme-order", args=[customer.pk]),
-            {"product": "ssl_dv_rapidssl", "sans": "shop.example.com\nwww.shop.example.com", "renewal": "on"},
+            {
+                "product": "ssl_dv_rapidssl",
+                "sans": "shop.example.com\nwww.shop.example.com",
+                "renewal": "on",
+                "not_billed_reason": NOT_BILLED_REASON,
+            },
         )
 
     contract = AcmeContract.objects.get()
@@ -47,7 +53,12 @@ def test_ordering_creates_the_contract_at_digicert_and_shows_it_active(
 def test_an_order_shows_its_progress_until_the_task_has_run(owner_client, customer, digicert_subaccount):
     response = owner_client.post(
         reverse("dashboard:acme-order", args=[customer.pk]),
-        {"product": "ssl_dv_rapidssl", "sans": "shop.example.com", "renewal": "account"},
+        {
+            "product": "ssl_dv_rapidssl",
+            "sans": "shop.example.com",
+            "renewal": "account",
+            "not_billed_reason": NOT_BILLED_REASON,
+        },
         follow=True,
     )
 
@@ -114,6 +125,7 @@ def test_an_ov_order_sends_the_organization(
                 "renewal": "off",
                 "organization_name": "Acme Corp",
                 "organization_country": "nl",
+                "not_billed_reason": NOT_BILLED_REASON,
             },
         )
 

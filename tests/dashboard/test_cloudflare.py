@@ -15,6 +15,7 @@ from subscriptions.models import CloudflareAddon, CloudflareZone
 from tests.dashboard.factories import operation_on
 from tests.factories import MembershipFactory
 from tests.sandbox_helpers import vendor_request_count
+from tests.subscriptions.conftest import NOT_BILLED_REASON
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -25,11 +26,14 @@ def _preview(client, url, **data):
 
 
 def _confirm(client, url, capture, **data):
-    """Preview, then confirm the previewed values (running the vendor call), as the page does."""
+    """Preview, then confirm the previewed values (running the vendor call), as the page does; a paid
+    change made here says why it is not billed (the pages that do not ask ignore it)."""
     preview = _preview(client, url, **data)
     previewed = preview.context["form"]["previewed"].value()
     with capture(execute=True):
-        return client.post(url, {"_confirm": "", "previewed": previewed, **data})
+        return client.post(
+            url, {"_confirm": "", "previewed": previewed, "not_billed_reason": NOT_BILLED_REASON, **data}
+        )
 
 
 # --- The customer page and zones ------------------------------------------------------------

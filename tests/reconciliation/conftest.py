@@ -4,10 +4,9 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 
-from billing.models import BillingSubscription, ProvisioningState, Provisions, RenewalEngine
+from billing.models import Provisions, RenewalEngine
 from reconciliation import services
 from reconciliation.models import Run
 from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures, shared)
@@ -22,15 +21,31 @@ from tests.dashboard import billing_factories
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.subscriptions.conftest import (  # noqa: F401  (the subscriptions tests' fixtures, shared)
     add_zone,
-    addon,
     catalog,
     cloudflare_account,
     digicert_subaccount,
+    load_balancing_of,
     order,
-    paid_zone,
     run_cloudflare,
+    upgraded_to_biz,
     zone,
 )
+
+# The services below are made as billing makes them (`billed=True`: no not-billed mark), and nothing
+# bills them until a test writes their billing row (`bill`): paid services that nothing bills and
+# nothing explains, what a reconciliation reports.
+
+
+@pytest.fixture
+def paid_zone(zone, run_cloudflare):  # noqa: F811
+    """The zone on PARTNERS_BIZ with 60 page rules."""
+    return upgraded_to_biz(run_cloudflare, zone, billed=True)
+
+
+@pytest.fixture
+def addon(run_cloudflare, customer, cloudflare_account, catalog):  # noqa: F811
+    """A live PARTNERS_LOAD_BALANCING add-on with its default components."""
+    return load_balancing_of(run_cloudflare, customer, billed=True)
 
 
 @pytest.fixture
@@ -54,24 +69,13 @@ def product_for(partner, bo_plan):
 @pytest.fixture
 def bill():
     """`bill(target, product)`: an active, paid billing subscription that provides `target`."""
-
-    def make(target, product, **fields) -> BillingSubscription:
-        return billing_factories.subscription(
-            target.customer,
-            product,
-            provisioned_type=ContentType.objects.get_for_model(target),
-            provisioned_id=str(target.pk),
-            provisioning_state=ProvisioningState.DONE,
-            **fields,
-        )
-
-    return make
+    return billing_factories.providing
 
 
 @pytest.fixture
 def contract(order):  # noqa: F811
-    """A live ACME contract at the sandbox, renewing."""
-    return order(auto_renew=True)
+    """A live ACME contract at the sandbox, renewing (made as billing makes it, see above)."""
+    return order(auto_renew=True, billed=True)
 
 
 @pytest.fixture

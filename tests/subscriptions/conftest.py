@@ -3,6 +3,26 @@ import pytest
 from partner import services as partner_services
 from tests.conftest import system_actor
 
+# Services made directly in tests are paid vendor services nothing bills: they say why (domain.md).
+NOT_BILLED_REASON = "Test: made directly at the vendor, not sold through billing."
+
+
+def not_billed(service, kwargs: dict) -> dict:
+    """The test's arguments, with the not-billed reason a direct paid change needs (left as given
+    when the test passes its own, or calls it as billing's own change)."""
+    from subscriptions.services import acme, cloudflare
+
+    paid_changes = (
+        acme.order_acme_contract,
+        cloudflare.upgrade_zone_plan,
+        cloudflare.change_zone_components,
+        cloudflare.add_addon,
+        cloudflare.change_addon,
+    )
+    if service in paid_changes and not kwargs.get("billed"):
+        return {"not_billed_reason": NOT_BILLED_REASON, **kwargs}
+    return kwargs
+
 
 @pytest.fixture
 def digicert_subaccount(sandbox, customer, run_tasks):
@@ -21,7 +41,12 @@ def order(run_tasks, customer, digicert_subaccount):
     def make(actor=None, **kwargs):
         kwargs.setdefault("product", "ssl_dv_rapidssl")
         kwargs.setdefault("sans", ["example.com", "www.example.com"])
-        contract = run_tasks(acme.order_acme_contract, actor or system_actor(), customer, **kwargs)
+        contract = run_tasks(
+            acme.order_acme_contract,
+            actor or system_actor(),
+            customer,
+            **not_billed(acme.order_acme_contract, kwargs),
+        )
         contract.refresh_from_db()
         return contract
 
@@ -111,29 +136,139 @@ def zone(add_zone):
 
 @pytest.fixture
 def run_cloudflare(run_tasks):
-    """Call a Cloudflare service, run what it queued, and return the object reloaded."""
+    """Call a Cloudflare service, run what it queued, and return the object reloaded (a direct paid
+    change with the test's not-billed reason)."""
 
     def run(service, obj, *args, **kwargs):
-        result = run_tasks(service, kwargs.pop("actor", None) or system_actor(), obj, *args, **kwargs)
+        actor = kwargs.pop("actor", None) or system_actor()
+        result = run_tasks(service, actor, obj, *args, **not_billed(service, kwargs))
         result.refresh_from_db()
         return result
 
     return run
 
 
-@pytest.fixture
-def paid_zone(zone, run_cloudflare):
+def upgraded_to_biz(run_cloudflare, zone, **kwargs):
     """The zone upgraded to PARTNERS_BIZ with 60 page rules."""
     from subscriptions.services import cloudflare
 
     return run_cloudflare(
-        cloudflare.upgrade_zone_plan, zone, rate_plan_id="PARTNERS_BIZ", component_values={"page_rules": 60}
+        cloudflare.upgrade_zone_plan,
+        zone,
+        rate_plan_id="PARTNERS_BIZ",
+        component_values={"page_rules": 60},
+        **kwargs,
     )
+
+
+def load_balancing_of(run_cloudflare, customer, **kwargs):
+    """A live PARTNERS_LOAD_BALANCING add-on of the customer, with its default components."""
+    from subscriptions.services import cloudflare
+
+    return run_cloudflare(cloudflare.add_addon, customer, rate_plan_id="PARTNERS_LOAD_BALANCING", **kwargs)
+
+
+@pytest.fixture
+def paid_zone(zone, run_cloudflare):
+    """The zone upgraded to PARTNERS_BIZ with 60 page rules (directly: with a not-billed reason)."""
+    return upgraded_to_biz(run_cloudflare, zone)
 
 
 @pytest.fixture
 def addon(run_cloudflare, customer, cloudflare_account, catalog):
-    """A live PARTNERS_LOAD_BALANCING add-on with its default components."""
-    from subscriptions.services import cloudflare
+    """A live PARTNERS_LOAD_BALANCING add-on with its default components (directly: not billed, why)."""
+    return load_balancing_of(run_cloudflare, customer)
 
-    return run_cloudflare(cloudflare.add_addon, customer, rate_plan_id="PARTNERS_LOAD_BALANCING")
+
+def written() -> tuple:
+    """Everything a refused paid change must leave as it was: our services, their operations, audit
+    events and not-billed marks, the vendors' objects and requests, and Digital River's ledger."""
+    from core.models import AuditEvent, Operation
+    from reconciliation.models import NotBilled
+    from subscriptions.models import AcmeContract, CloudflareAddon, CloudflareZone
+    from tests.sandbox_helpers import (
+        dr_ledger,
+        sandbox_account_subscriptions,
+        sandbox_acme_contracts,
+        sandbox_zone_subscriptions,
+        vendor_request_count,
+    )
+
+    return (
+        list(AcmeContract.objects.order_by("pk").values()),
+        list(CloudflareZone.objects.order_by("pk").values()),
+        list(CloudflareAddon.objects.order_by("pk").values()),
+        Operation.objects.count(),
+        AuditEvent.objects.count(),
+        NotBilled.objects.count(),
+        sandbox_acme_contracts().count(),
+        list(sandbox_zone_subscriptions().order_by("pk").values()),
+        list(sandbox_account_subscriptions().order_by("pk").values()),
+        dr_ledger().count(),
+        vendor_request_count(),
+    )
+
+
+# --- Not billed, or billed -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def acme_customer(customer, digicert_subaccount):
+    return customer
+
+
+@pytest.fixture
+def addon_customer(customer, cloudflare_account, catalog):
+    return customer
+
+
+@pytest.fixture
+def unmarked_paid_zone(zone, run_cloudflare):
+    """PARTNERS_BIZ with 60 page rules as billing made it (no mark), and nothing bills it now."""
+    return upgraded_to_biz(run_cloudflare, zone, billed=True)
+
+
+@pytest.fixture
+def unmarked_addon(addon_customer, run_cloudflare):
+    """A load-balancing add-on as billing bought it (no mark), and nothing bills it now."""
+    return load_balancing_of(run_cloudflare, addon_customer, billed=True)
+
+
+@pytest.fixture
+def provided_by_billing(partner):
+    """`provided_by_billing(target, rate_plan_id)`: a live billing subscription (back-office engine,
+    written directly) provides the zone or add-on."""
+    from billing.models import Provisions, RenewalEngine
+    from subscriptions.models import CloudflareAddon
+    from tests.dashboard import billing_factories
+
+    plan = billing_factories.plan("month", engine=RenewalEngine.BACK_OFFICE, plan_id="bo-monthly")
+
+    def make(target, rate_plan_id):
+        product = billing_factories.product(
+            partner,
+            plan,
+            price="250.00",
+            name=f"Cloudflare {rate_plan_id}, monthly",
+            provisions=Provisions.ADDON if isinstance(target, CloudflareAddon) else Provisions.ZONE_PLAN,
+            provision_params={"rate_plan_id": rate_plan_id},
+        )
+        return billing_factories.providing(target, product)
+
+    return make
+
+
+def takes_effect_later(subscription) -> str:
+    """What the preview of a cheaper change of a billed zone or add-on says."""
+    return (
+        f"Billed through {subscription.product.name}: this change takes effect at the end of the paid "
+        f"period ({subscription.current_period_end_date:%Y-%m-%d}), with the new price from then."
+    )
+
+
+def takes_effect_once_paid(subscription) -> str:
+    """What the preview of a dearer change of a billed zone or add-on says."""
+    return (
+        f"Billed through {subscription.product.name}: this change needs the customer's payment in a new "
+        "checkout and takes effect at Cloudflare once paid."
+    )

@@ -163,17 +163,3 @@ def test_operations_admin_lists_failed_operations_and_retries_them(
         )
     contract.refresh_from_db()
     assert contract.state == ContractState.RENEWAL_STOPPED
-
-
-def test_staff_ordering_a_contract_with_no_billing_must_say_why_it_is_not_billed(
-    staff_client, customer, digicert_subaccount
-):
-    from tests.sandbox_helpers import vendor_request_count
-
-    calls = vendor_request_count()
-    response = staff_client.post(
-        reverse("admin:subscriptions_acmecontract_add"),
-        {"customer": customer.pk, "product": "ssl_dv_rapidssl", "sans": "a.example.com", "auto_renew": ""},
-    )
-    assert response.status_code == 200 and "Why it is not billed" in response.content.decode()
-    assert not AcmeContract.objects.exists() and vendor_request_count() == calls

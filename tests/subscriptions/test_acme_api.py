@@ -106,7 +106,12 @@ def test_order_answers_202_pending_then_active_with_its_renewal_decision(
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/api/v1/acme-contracts/",
-            {"customer": customer.pk, "product": "ssl_dv_rapidssl", "sans": ["shop.example.com"]},
+            {
+                "customer": customer.pk,
+                "product": "ssl_dv_rapidssl",
+                "sans": ["shop.example.com"],
+                "not_billed_reason": "Free for the partner's own shop.",
+            },
             format="json",
         )
     assert response.status_code == 202 and response.json()["state"] == "pending"

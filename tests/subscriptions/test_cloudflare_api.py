@@ -11,10 +11,13 @@ from subscriptions.services import cloudflare
 from tests.conftest import system_actor
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.sandbox_helpers import inject_fault, vendor_request_count
+from tests.subscriptions.conftest import NOT_BILLED_REASON
 
 pytestmark = pytest.mark.django_db
 
 Z, A = "/api/v1/cloudflare-zones", "/api/v1/cloudflare-addons"
+# A direct paid change says why it is not billed.
+WHY = {"not_billed_reason": NOT_BILLED_REASON}
 
 
 def _as(api, partner, role):
@@ -32,11 +35,11 @@ ENDPOINTS = [
     ("get", Z + "/{z}/operations/", None, None, "viewer", 200),
     ("post", Z + "/", {"customer": "{c}", "name": "new.example"}, "viewer", "technician", 202),
     ("post", Z + "/{z}/preview/", {"action": "downgrade"}, None, "viewer", 200),
-    ("post", Z + "/{z}/upgrade/", {"rate_plan_id": "PARTNERS_ENT"}, "viewer", "technician", 202),
+    ("post", Z + "/{z}/upgrade/", {"rate_plan_id": "PARTNERS_ENT", **WHY}, "viewer", "technician", 202),
     (
         "post",
         Z + "/{z}/change-components/",
-        {"component_values": {"page_rules": 70}},
+        {"component_values": {"page_rules": 70}, **WHY},
         "billing",
         "admin",
         202,
@@ -45,13 +48,20 @@ ENDPOINTS = [
     ("post", Z + "/{z}/sync/", None, "viewer", "technician", 202),
     ("get", A + "/{a}/", None, None, "viewer", 200),
     ("get", A + "/{a}/operations/", None, None, "viewer", 200),
-    ("post", A + "/", {"customer": "{c}", "rate_plan_id": "TEAMS_STANDARD"}, "billing", "technician", 202),
+    (
+        "post",
+        A + "/",
+        {"customer": "{c}", "rate_plan_id": "TEAMS_STANDARD", **WHY},
+        "billing",
+        "technician",
+        202,
+    ),
     ("post", A + "/preview/", {"customer": "{c}", "rate_plan_id": "TEAMS_STANDARD"}, None, "viewer", 200),
     ("post", A + "/{a}/preview/", {"action": "cancel"}, None, "viewer", 200),
     (
         "post",
         A + "/{a}/change-components/",
-        {"component_values": {"endpoints": 4}},
+        {"component_values": {"endpoints": 4}, **WHY},
         "viewer",
         "technician",
         202,
@@ -173,7 +183,7 @@ def test_preview_then_upgrade_answers_202_with_the_pending_change_then_cloudflar
     assert preview["new"] == {"amount": "200.00", "currency": "USD", "frequency": "monthly"}
     assert preview["monthly_difference"] == "200.00"
     with django_capture_on_commit_callbacks() as queued:
-        response = client.post(f"{Z}/{zone.pk}/upgrade/", wanted, format="json")
+        response = client.post(f"{Z}/{zone.pk}/upgrade/", {**wanted, **WHY}, format="json")
     body = response.json()
     assert response.status_code == 202 and body["rate_plan_id"] == "PARTNERS_FREE"  # not confirmed yet
     assert body["pending_change"]["preview"]["new"] == preview["new"]
@@ -237,7 +247,7 @@ def test_invalid_bodies_are_400_with_field_errors(api, zone, body, field):
 def test_entitlement_refusal_shows_on_the_zone(api, zone, django_capture_on_commit_callbacks):
     client = _as(api, zone.partner, "owner")
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(f"{Z}/{zone.pk}/upgrade/", {"rate_plan_id": "PARTNERS_ENT"}, format="json")
+        client.post(f"{Z}/{zone.pk}/upgrade/", {"rate_plan_id": "PARTNERS_ENT", **WHY}, format="json")
     body = client.get(f"{Z}/{zone.pk}/").json()
     assert body["rate_plan_id"] == "PARTNERS_FREE" and body["refusal"]["code"] == "1225"
     assert "entitlement" in body["refusal"]["message"] and body["last_operation"]["state"] == "failed"
@@ -251,7 +261,7 @@ def test_add_on_purchase_preview_create_and_cancel(
     preview = client.post(f"{A}/preview/", wanted, format="json").json()
     assert (preview["current"], preview["new"]["amount"], preview["component_values"]) == (None, "5.00", None)
     with django_capture_on_commit_callbacks(execute=True):
-        created = client.post(A + "/", wanted, format="json")
+        created = client.post(A + "/", {**wanted, **WHY}, format="json")
     assert created.status_code == 202 and created.json()["state"] == "pending"
     addon_id = created.json()["id"]
     body = client.get(f"{A}/{addon_id}/").json()
@@ -316,7 +326,9 @@ def test_lists_are_scoped_and_their_query_count_does_not_grow(
     few = [_count_queries(client, url) for url in urls]
     for i in range(3):
         zone = add_zone(f"site{i}.example")
-        cloudflare.upgrade_zone_plan(system_actor(), zone, rate_plan_id="PARTNERS_PRO")  # one pending each
+        cloudflare.upgrade_zone_plan(  # one pending each
+            system_actor(), zone, rate_plan_id="PARTNERS_PRO", not_billed_reason=NOT_BILLED_REASON
+        )
     run_cloudflare(cloudflare.add_addon, customer, rate_plan_id="TEAMS_STANDARD")
     plan = CatalogPlan.objects.create(
         partner=customer.partner, rate_plan_id="X", name="X", scope="account", monthly_price=1

@@ -26,6 +26,7 @@ from tests.sandbox_helpers import (
     set_cloudflare_entitlements,
     vendor_request_count,
 )
+from tests.subscriptions.conftest import NOT_BILLED_REASON
 from vendors.cloudflare import CloudflareClient
 
 pytestmark = pytest.mark.django_db
@@ -187,7 +188,9 @@ def test_upgrade_from_partners_free_creates_the_zone_subscription_with_its_compo
 
 
 def test_requested_change_is_applied_only_when_cloudflare_confirms(zone):
-    cloudflare.upgrade_zone_plan(system_actor(), zone, rate_plan_id="PARTNERS_PRO")  # queued, not run
+    cloudflare.upgrade_zone_plan(  # queued, not run
+        system_actor(), zone, rate_plan_id="PARTNERS_PRO", not_billed_reason=NOT_BILLED_REASON
+    )
     zone.refresh_from_db()
     assert (zone.rate_plan_id, zone.subscription_id, zone.price) == ("PARTNERS_FREE", "", None)
     operation = Operation.objects.get(kind="cloudflare.change_zone_plan")
@@ -200,8 +203,12 @@ def test_requested_change_is_applied_only_when_cloudflare_confirms(zone):
 
 
 def test_a_second_change_waits_for_the_one_in_flight(zone):
-    cloudflare.upgrade_zone_plan(system_actor(), zone, rate_plan_id="PARTNERS_PRO")
-    error = _upgrade_refused(zone, RuleViolation, rate_plan_id="PARTNERS_BIZ")
+    cloudflare.upgrade_zone_plan(
+        system_actor(), zone, rate_plan_id="PARTNERS_PRO", not_billed_reason=NOT_BILLED_REASON
+    )
+    error = _upgrade_refused(
+        zone, RuleViolation, rate_plan_id="PARTNERS_BIZ", not_billed_reason=NOT_BILLED_REASON
+    )
     assert error.code == "operation_in_progress"
 
 
