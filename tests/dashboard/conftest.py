@@ -5,14 +5,19 @@ from django.test import Client
 
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
 from tests.subscriptions.conftest import (  # noqa: F401  (the subscriptions tests' fixtures, shared)
+    acme_customer,
     add_zone,
     addon,
+    addon_customer,
     catalog,
     cloudflare_account,
     digicert_subaccount,
     order,
     paid_zone,
+    provided_by_billing,
     run_cloudflare,
+    unmarked_addon,
+    unmarked_paid_zone,
     zone,
 )
 
