@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import IsMemberOrStaff, api_actor
+from core.api.fields import OptionalChoiceField
 from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.models import Vendor
@@ -91,6 +92,10 @@ class PlanRecordSerializer(serializers.ModelSerializer):
         help_text="The change waiting for Cloudflare's confirmation, with its price preview."
     )
     last_operation = serializers.SerializerMethodField()
+    frequency = OptionalChoiceField(Frequency.choices, help_text="null while the record has no subscription.")
+    vendor_state = OptionalChoiceField(
+        VendorState.choices, help_text="Cloudflare's state; null before its answer."
+    )
 
     COMMON = [
         "id",
