@@ -13,3 +13,17 @@ def full_clean_or_refuse(obj: models.Model, *, exclude: list[str] | None = None)
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         raise ValidationFailed("Some fields are invalid.", fields=fields) from exc
+
+
+def check_country(code, *, field: str = "country") -> str:
+    """An ISO 3166-1 alpha-2 country code (upper-cased), or a field error: `5`, `ZZ` are refused."""
+    from django_countries.data import COUNTRIES
+
+    value = str(code or "").strip().upper()
+    if value not in COUNTRIES:
+        raise ValidationFailed(
+            f"{code!r} is not an ISO 3166-1 alpha-2 country code.",
+            code="invalid_country",
+            fields={field: "An ISO 3166-1 alpha-2 code, e.g. US or DE."},
+        )
+    return value

@@ -7,11 +7,74 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.errors import ValidationFailed
+from core.validation import check_country
 from subscriptions.models import AutoRenewSource, ContractState
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 SAN_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)+[a-z]{{2,63}}$")
 MAX_SANS = 250
+
+
+# The OV/EV organization DigiCert documents (vendors.md 1.1), each text bounded before any call:
+# X.509's upper bounds where the field ends up in a certificate (RFC 5280: O 64, L and ST 128).
+ORGANIZATION_FIELDS = {
+    "name": 64,
+    "assumed_name": 64,
+    "address": 128,
+    "address2": 128,
+    "city": 128,
+    "state": 128,
+    "zip": 40,
+    "telephone": 32,
+}
+CONTACT_FIELDS = {"first_name": 64, "last_name": 64, "email": 254, "telephone": 32, "job_title": 64}
+CONTACTS = ("organization_contact", "technical_contact")
+
+
+def clean_organization(organization, *, field: str = "organization") -> dict | None:
+    """The OV/EV organization: only its documented fields, each text bounded, an ISO country."""
+    if not organization:
+        return None
+    if not isinstance(organization, dict):
+        raise ValidationFailed("The organization is an object.", fields={field: "An object."})
+    unknown = sorted(set(organization) - set(ORGANIZATION_FIELDS) - set(CONTACTS) - {"country"})
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown organization fields: {', '.join(unknown)}.",
+            fields={f"{field}.{name}": "Not a field of the organization." for name in unknown},
+        )
+    cleaned = _bounded_texts(organization, ORGANIZATION_FIELDS, field)
+    if not cleaned.get("name"):
+        raise ValidationFailed("The organization needs its name.", fields={f"{field}.name": "Required."})
+    if "country" in organization:
+        cleaned["country"] = check_country(organization["country"], field=f"{field}.country")
+    for contact in CONTACTS:
+        if organization.get(contact) is not None:
+            value = organization[contact]
+            if not isinstance(value, dict) or set(value) - set(CONTACT_FIELDS):
+                raise ValidationFailed(
+                    f"The {contact.replace('_', ' ')} takes {', '.join(CONTACT_FIELDS)}.",
+                    fields={f"{field}.{contact}": f"An object of {', '.join(CONTACT_FIELDS)}."},
+                )
+            cleaned[contact] = _bounded_texts(value, CONTACT_FIELDS, f"{field}.{contact}")
+    return cleaned
+
+
+def _bounded_texts(values: dict, bounds: dict[str, int], field: str) -> dict:
+    cleaned, errors = {}, {}
+    for name, limit in bounds.items():
+        if values.get(name) in (None, ""):
+            continue
+        value = values[name]
+        if not isinstance(value, str):
+            errors[f"{field}.{name}"] = "Text."
+        elif len(value.strip()) > limit:
+            errors[f"{field}.{name}"] = f"At most {limit} characters."
+        else:
+            cleaned[name] = value.strip()
+    if errors:
+        raise ValidationFailed("Some organization fields are invalid.", fields=errors)
+    return cleaned
 
 
 def clean_sans(sans, *, field: str = "sans") -> list[str]:

@@ -21,7 +21,7 @@ from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
 from subscriptions import not_billed, selectors, signals
 from subscriptions.acme_clients import client_configs
-from subscriptions.acme_rules import clean_sans, end_options, renewal_source
+from subscriptions.acme_rules import clean_organization, clean_sans, end_options, renewal_source
 from subscriptions.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
 from vendors.digicert import AcmeContract as VendorContract
 from vendors.digicert import DigiCertClient
@@ -59,6 +59,7 @@ def order_acme_contract(
             fields={"product": f"One of {AcmeProduct.values}."},
         )
     sans = clean_sans(sans)
+    organization = clean_organization(organization)
     if AcmeProduct.needs_organization(product) and not organization:
         raise ValidationFailed(
             f"{AcmeProduct(product).label} certificates are organization-validated: give the organization.",

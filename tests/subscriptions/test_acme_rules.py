@@ -443,3 +443,54 @@ def test_hmac_key_never_reaches_logs_or_task_arguments(order, run_tasks, caplog,
     revealed = acme.reveal_credentials(system_actor(), contract)
     assert revealed.hmac_key not in caplog.text
     assert all(args == (args[0],) and isinstance(args[0], int) for _, args, _ in queued)
+
+
+@pytest.mark.parametrize(
+    "organization,field",
+    [
+        ({"name": "x" * 1_000_000}, "organization.name"),  # a 1 MB name never reaches DigiCert
+        ({"name": "Initech", "country": "5"}, "organization.country"),
+        ({"name": "Initech", "country": "ZZ"}, "organization.country"),
+        ({"name": "Initech", "shoe_size": 44}, "organization.shoe_size"),
+        (
+            {"name": "Initech", "technical_contact": {"email": "a@b.c", "pin": "1234"}},
+            "organization.technical_contact",
+        ),
+        ({"city": "Austin"}, "organization.name"),
+    ],
+)
+def test_an_organization_out_of_bounds_is_a_field_error_before_any_vendor_call(
+    digicert_subaccount, customer, organization, field
+):
+    before = (AcmeContract.objects.count(), vendor_request_count())
+    with pytest.raises(ValidationFailed) as refused:
+        acme.order_acme_contract(
+            system_actor(),
+            customer,
+            product="ssl_basic",
+            sans=["a.example.com"],
+            organization=organization,
+            not_billed_reason="tests",
+        )
+    assert field in refused.value.fields
+    assert (AcmeContract.objects.count(), vendor_request_count()) == before
+
+
+def test_an_organization_within_bounds_is_kept_with_its_country_upper_cased(digicert_subaccount, customer):
+    contract = acme.order_acme_contract(
+        system_actor(),
+        customer,
+        product="ssl_basic",
+        sans=["a.example.com"],
+        organization={
+            "name": " Initech ",
+            "country": "us",
+            "organization_contact": {"email": "p@initech.example"},
+        },
+        not_billed_reason="tests",
+    )
+    assert contract.organization == {
+        "name": "Initech",
+        "country": "US",
+        "organization_contact": {"email": "p@initech.example"},
+    }
