@@ -8,7 +8,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from core.api.base import IsMemberOrStaff, api_actor
+from core.api.base import IdFilterSet, IsMemberOrStaff, api_actor
 from core.errors import ValidationFailed
 from partner import selectors, services
 from partner.models import Customer, Partner, Subaccount, SubaccountState, Vendor
@@ -44,6 +44,8 @@ class PartnerSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["id", "slug", "created_at", "updated_at"]
+        # The unit's uniqueness is the service's rule (one code, case and spaces ignored).
+        extra_kwargs = {"cloudflare_unit_id": {"validators": []}}
 
     def _checklist(self, obj):
         cache = self.context.setdefault("_checklists", {})
@@ -129,7 +131,13 @@ class SubaccountSerializer(serializers.ModelSerializer):
 # --- Filters -------------------------------------------------------------------------------
 
 
-class SubaccountFilter(filters.FilterSet):
+class CustomerFilter(IdFilterSet):
+    class Meta:
+        model = Customer
+        fields = ["partner", "country"]
+
+
+class SubaccountFilter(IdFilterSet):
     state = filters.MultipleChoiceFilter(choices=SubaccountState.choices)
     vendor = filters.ChoiceFilter(choices=Vendor.choices)
 
@@ -176,7 +184,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
 
     serializer_class = CustomerSerializer
     permission_classes = [IsMemberOrStaff]
-    filterset_fields = ["partner", "country"]
+    filterset_class = CustomerFilter
     search_fields = ["name", "reference", "contact_email", "contact_name"]
     ordering_fields = ["name", "reference", "created_at"]
     ordering = ["name"]
