@@ -67,11 +67,13 @@ def membership_of(actor: Actor) -> Membership | None:
 
 
 def allowed_customer_ids(membership: Membership) -> set[int] | None:
-    """The customers a limited member may see, or None when the member sees them all."""
-    cache = getattr(membership, "_allowed_customer_ids", False)
-    if cache is False:
-        ids = set(membership.customers.values_list("id", flat=True))
-        cache = ids or None
+    """The customers a limited member may see (possibly none), or None when the member is not
+    limited. Only the membership's flag says "not limited": an empty list never does."""
+    if not membership.limited_to_customers:
+        return None
+    cache = getattr(membership, "_allowed_customer_ids", None)
+    if cache is None:
+        cache = set(membership.customers.values_list("id", flat=True))
         membership._allowed_customer_ids = cache
     return cache
 

@@ -242,10 +242,33 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
             obj.pk = created.pk
 
 
+class MembershipAdminForm(forms.ModelForm):
+    """A member is limited (to the customers listed, possibly none) or sees every customer; the
+    listed customers are the member's partner's."""
+
+    class Meta:
+        model = Membership
+        fields = ["user", "partner", "role", "limited_to_customers", "customers"]
+
+    def clean(self):
+        data = super().clean()
+        customers = list(data.get("customers") or ())
+        if customers and not data.get("limited_to_customers"):
+            self.add_error(
+                "customers",
+                "A member who is not limited sees every customer: untick these, or tick “limited”.",
+            )
+        partner = data.get("partner")
+        if partner is not None and any(c.partner_id != partner.pk for c in customers):
+            self.add_error("customers", f"Choose among {partner}'s customers.")
+        return data
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "partner", "role", "created_at"]
-    list_filter = ["role", "partner"]
+    form = MembershipAdminForm
+    list_display = ["user", "partner", "role", "limited_to_customers", "created_at"]
+    list_filter = ["role", "partner", "limited_to_customers"]
     search_fields = ["user__username", "user__email", "partner__name"]
     autocomplete_fields = ["user", "partner"]
     filter_horizontal = ["customers"]

@@ -82,14 +82,27 @@ class SubaccountForm(forms.Form):
                 self.fields["vendor"].initial = vendors[0]
 
 
+ACCESS_CHOICES = [("all", "Every customer"), ("some", "Only the customers ticked below")]
+
+
 class MemberForm(forms.Form):
+    """Role and customer limits. `cleaned_data["customers"]` is None for "every customer", else the
+    customers ticked (possibly none: a limited member with no customers sees none)."""
+
     role = forms.ChoiceField(choices=ROLE_CHOICES, widget=forms.RadioSelect)
+    access = forms.ChoiceField(
+        choices=ACCESS_CHOICES,
+        required=False,
+        widget=forms.RadioSelect,
+        label="Customers",
+        help_text="Left out: every customer if none is ticked, else only those ticked.",
+    )
     customers = forms.ModelMultipleChoiceField(
         queryset=Customer.objects.none(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label="Limit to these customers",
-        help_text="Leave all unticked for access to every customer.",
+        help_text="With “only the customers ticked”: ticking none gives access to no customer.",
     )
 
     def __init__(self, *args, partner: Partner, **kwargs):
@@ -98,13 +111,28 @@ class MemberForm(forms.Form):
         self.fields["role"].choices = [
             (value, f"{label} — {role_description(value)}") for value, label in ROLE_CHOICES
         ]
+        if "access" not in self.initial:
+            limited = self.initial.get("limited_to_customers")
+            if limited is None:
+                limited = bool(self.initial.get("customers"))
+            self.initial["access"] = "some" if limited else "all"
+
+    def clean(self):
+        data = super().clean()
+        ticked = list(data.get("customers") or ())
+        access = data.get("access") or ("some" if ticked else "all")
+        if access == "all" and ticked:
+            self.add_error("customers", "Untick these, or choose “Only the customers ticked below”.")
+        data["access"] = access
+        data["customers"] = None if access == "all" else ticked
+        return data
 
 
 class InviteForm(MemberForm):
     email = forms.EmailField(label="E-mail", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
     first_name = forms.CharField(max_length=150, required=False)
     last_name = forms.CharField(max_length=150, required=False)
-    field_order = ["email", "first_name", "last_name", "role", "customers"]
+    field_order = ["email", "first_name", "last_name", "role", "access", "customers"]
 
 
 EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]

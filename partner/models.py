@@ -8,6 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
+from django.db.models.signals import m2m_changed
 from django.utils import timezone
 
 from core.fields import EncryptedSecretField
@@ -84,6 +85,16 @@ class Partner(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # A Cloudflare tenant unit belongs to one partner: accounts created there are its own.
+            models.UniqueConstraint(
+                fields=["cloudflare_unit_id"],
+                condition=~models.Q(cloudflare_unit_id=""),
+                name="partner_cloudflare_unit_unique",
+                violation_error_code="cloudflare_unit_in_use",
+                violation_error_message="This Cloudflare tenant unit belongs to another partner.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -92,22 +103,35 @@ class Partner(models.Model):
     def address_complete(self) -> bool:
         return all([self.address_line1, self.city, self.postal_code, self.country])
 
-    def naming_regex(self) -> re.Pattern | None:
-        """The convention compiled: literal text as is, each {token} one slug-like word."""
+    def naming_regex(self, customer: Customer | None = None, vendor: str | None = None) -> re.Pattern | None:
+        """The convention compiled: literal text as is, each {token} one slug-like word (the shape).
+
+        Given the customer (and vendor), each token is bound to its value instead: {customer} is
+        that customer's own reference, {partner} this partner's slug, {vendor} the vendor, so
+        another customer's name never matches.
+        """
         if not self.subaccount_naming_pattern:
             return None
+        values = self._naming_values(customer, vendor) if customer is not None else {}
         parts, last = [], 0
         for match in _TOKEN_RE.finditer(self.subaccount_naming_pattern):
             parts.append(re.escape(self.subaccount_naming_pattern[last : match.start()]))
-            parts.append(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+            value = values.get(match.group(1))
+            parts.append(re.escape(value) if value is not None else r"[a-z0-9]+(?:-[a-z0-9]+)*")
             last = match.end()
         parts.append(re.escape(self.subaccount_naming_pattern[last:]))
-        return re.compile("^" + "".join(parts) + "$")
+        return re.compile(r"\A" + "".join(parts) + r"\Z")
+
+    def _naming_values(self, customer: Customer, vendor: str | None) -> dict[str, str]:
+        values = {"partner": self.slug, "customer": customer.reference}
+        if vendor is not None:
+            values["vendor"] = vendor
+        return values
 
     def suggest_subaccount_name(self, customer: Customer, vendor: str) -> str:
         if not self.subaccount_naming_pattern:
             return customer.reference
-        values = {"partner": self.slug, "customer": customer.reference, "vendor": vendor}
+        values = self._naming_values(customer, vendor)
         return _TOKEN_RE.sub(lambda m: values.get(m.group(1), m.group(0)), self.subaccount_naming_pattern)
 
 
@@ -147,16 +171,27 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    """A reseller user: one partner, one role, optionally limited to some customers."""
+    """A reseller user: one partner, one role, optionally limited to some customers.
+
+    `limited_to_customers` says whether the member is limited; `customers` lists the customers
+    they are limited to. A limited member whose customers are all gone sees none: removing a
+    customer never widens access, only clearing the flag does (see `_limit_on_add`).
+    """
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="membership")
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.VIEWER)
+    limited_to_customers = models.BooleanField(
+        "limited to some customers",
+        default=False,
+        help_text="Ticked: sees only the customers below (none if the list is empty). "
+        "Unticked: sees every customer of the partner (leave the list empty).",
+    )
     customers = models.ManyToManyField(
         Customer,
         blank=True,
         related_name="+",
-        help_text="Leave empty for access to every customer.",
+        help_text="The customers a limited member sees.",
     )
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -165,6 +200,26 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()} at {self.partner})"
+
+
+def _limit_on_add(sender, instance, action, reverse, pk_set, **kwargs):
+    """Adding a customer to a member's list limits the member to their list: a list is never read
+    as "no limit", and removing customers (or deleting them) never lifts the limit."""
+    if not action.startswith("post_"):
+        return
+    if not reverse:
+        instance.__dict__.pop("_allowed_customer_ids", None)  # the access cache of this object
+    if action != "post_add" or not pk_set:
+        return
+    ids = pk_set if reverse else {instance.pk}
+    Membership.objects.filter(pk__in=ids, limited_to_customers=False).update(limited_to_customers=True)
+    if not reverse:
+        instance.limited_to_customers = True
+
+
+m2m_changed.connect(
+    _limit_on_add, sender=Membership.customers.through, dispatch_uid="membership_limit_on_add"
+)
 
 
 class SubaccountState(models.TextChoices):

@@ -82,6 +82,7 @@ def create_partner(actor: Actor, *, slug: str, **profile) -> Partner:
     if not (actor.is_system or (actor.is_staff and actor.user.has_perm("partner.add_partner"))):
         raise PermissionDenied("Only support staff may register partners.")
     partner = Partner(slug=slug, **{k: v for k, v in profile.items() if k in PARTNER_PROFILE_FIELDS})
+    _check_cloudflare_unit(partner)
     full_clean_or_refuse(partner)
     if partner.subaccount_naming_pattern:
         _check_naming_pattern(partner.subaccount_naming_pattern)
@@ -116,12 +117,37 @@ def update_partner_profile(actor: Actor, partner: Partner, **changes) -> Partner
                     fields={field: "Fixed once the first subaccount was created."},
                 )
             setattr(partner, field, value)
+        _check_cloudflare_unit(partner)
         full_clean_or_refuse(partner)
         if partner.subaccount_naming_pattern:
             _check_naming_pattern(partner.subaccount_naming_pattern)
-        partner.save()
+        try:
+            with transaction.atomic():
+                partner.save()
+        except IntegrityError as exc:  # another partner took the unit meanwhile
+            raise _unit_in_use(partner.cloudflare_unit_id) from exc
         audit.record(actor, "partner.updated", partner, partner_id=partner.pk, before=before)
     return partner
+
+
+def _check_cloudflare_unit(partner: Partner) -> None:
+    """A partner's Cloudflare tenant unit is its own: one another partner uses is refused.
+
+    The back office keeps no list of the units a partner's tenant holds (that is Cloudflare's
+    GET /user/tenants, a vendor call); Cloudflare refuses accounts in a unit the partner's token
+    cannot reach, and this rule keeps one partner from pointing at another's."""
+    partner.cloudflare_unit_id = (partner.cloudflare_unit_id or "").strip()
+    unit = partner.cloudflare_unit_id
+    if unit and Partner.objects.exclude(pk=partner.pk).filter(cloudflare_unit_id__iexact=unit).exists():
+        raise _unit_in_use(unit)
+
+
+def _unit_in_use(unit: str) -> ValidationFailed:
+    return ValidationFailed(
+        f"The Cloudflare tenant unit {unit!r} belongs to another partner.",
+        code="cloudflare_unit_in_use",
+        fields={"cloudflare_unit_id": "Used by another partner: give your own tenant unit."},
+    )
 
 
 def _check_naming_pattern(pattern: str) -> None:
@@ -249,15 +275,7 @@ def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str 
             code="vendor_credentials_missing",
         )
     name = (name or partner.suggest_subaccount_name(customer, vendor)).strip()
-    pattern = partner.naming_regex()
-    if not pattern.match(name):
-        example = partner.suggest_subaccount_name(customer, vendor)
-        raise ValidationFailed(
-            f"The name {name!r} breaks {partner}'s naming convention "
-            f"{partner.subaccount_naming_pattern!r}; for this customer use {example!r}.",
-            code="naming_convention_violated",
-            fields={"name": f"Must follow {partner.subaccount_naming_pattern}, e.g. {example}."},
-        )
+    _check_subaccount_name(partner, customer, vendor, name)
     if Subaccount.objects.filter(customer=customer, vendor=vendor).exists():
         raise RuleViolation(
             f"{customer} already has a {Vendor(vendor).label} subaccount.", code="subaccount_exists"
@@ -280,6 +298,28 @@ def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str 
             fields={"name": "Already used."},
         ) from exc
     return subaccount
+
+
+def _check_subaccount_name(partner: Partner, customer: Customer, vendor: str, name: str) -> None:
+    """The name follows the partner's convention with every token bound to this subaccount: the
+    {customer} part is this customer's own reference (another customer's name is refused, so it
+    stays free for its customer), {partner} the partner's slug, {vendor} the vendor."""
+    example = partner.suggest_subaccount_name(customer, vendor)
+    if not partner.naming_regex().match(name):
+        raise ValidationFailed(
+            f"The name {name!r} breaks {partner}'s naming convention "
+            f"{partner.subaccount_naming_pattern!r}; for this customer use {example!r}.",
+            code="naming_convention_violated",
+            fields={"name": f"Must follow {partner.subaccount_naming_pattern}, e.g. {example}."},
+        )
+    if not partner.naming_regex(customer, vendor).match(name):
+        raise ValidationFailed(
+            f"The name {name!r} is not {customer}'s under {partner}'s naming convention "
+            f"{partner.subaccount_naming_pattern!r}: its {{customer}} part must be the customer's "
+            f"reference {customer.reference!r}; use {example!r}.",
+            code="naming_customer_mismatch",
+            fields={"name": f"Must be {example} for {customer} (reference {customer.reference})."},
+        )
 
 
 def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
@@ -429,10 +469,11 @@ def invite_member(
     role: str,
     first_name: str = "",
     last_name: str = "",
-    customers=(),
+    customers=None,
 ) -> Membership:
     """The owner invites a member: a user without a password, its membership (role and optional
-    customer limits), and an e-mail with a link to choose a password."""
+    customer limits: None for every customer, else exactly these, possibly none), and an e-mail
+    with a link to choose a password."""
     require(actor, Can.MANAGE_MEMBERS, partner=partner)
     email = (email or "").strip().lower()
     _check_role(role)
@@ -452,8 +493,10 @@ def invite_member(
         user = User.objects.create_user(
             username=email, email=email, first_name=first_name.strip(), last_name=last_name.strip()
         )  # no password: unusable until the invitation link sets one
-        membership = Membership.objects.create(user=user, partner=partner, role=role)
-        membership.customers.set(limits)
+        membership = Membership.objects.create(
+            user=user, partner=partner, role=role, limited_to_customers=limits is not None
+        )
+        membership.customers.set(limits or ())
         audit.record(
             actor,
             "member.invited",
@@ -462,7 +505,8 @@ def invite_member(
             changes={
                 "email": [None, email],
                 "role": [None, role],
-                "customers": [None, sorted(c.reference for c in limits)],
+                "limited_to_customers": [None, limits is not None],
+                "customers": [None, sorted(c.reference for c in limits or ())],
             },
         )
         enqueue_on_commit(INVITATION_TASK, membership.pk)
@@ -486,8 +530,9 @@ def resend_invitation(actor: Actor, membership: Membership) -> Membership:
     return membership
 
 
-def update_member(actor: Actor, membership: Membership, *, role: str, customers=()) -> Membership:
-    """The owner changes a member's role and customer limits; a partner always keeps one owner."""
+def update_member(actor: Actor, membership: Membership, *, role: str, customers=None) -> Membership:
+    """The owner changes a member's role and customer limits (None: every customer; a list: exactly
+    these, possibly none); a partner always keeps one owner."""
     require(actor, Can.MANAGE_MEMBERS, partner=membership.partner)
     _check_role(role)
     limits = _customer_limits(membership.partner, customers)
@@ -498,14 +543,17 @@ def update_member(actor: Actor, membership: Membership, *, role: str, customers=
         before_customers = sorted(membership.customers.values_list("reference", flat=True))
         if membership.role == Role.OWNER and role != Role.OWNER:
             _require_another_owner(membership, "change the role of")
-        before_role = membership.role
+        before_role, before_limited = membership.role, membership.limited_to_customers
         membership.role = role
-        membership.save(update_fields=["role"])
-        membership.customers.set(limits)
-        after_customers = sorted(c.reference for c in limits)
+        membership.limited_to_customers = limits is not None
+        membership.save(update_fields=["role", "limited_to_customers"])
+        membership.customers.set(limits or ())
+        after_customers = sorted(c.reference for c in limits or ())
         changes = {}
         if before_role != role:
             changes["role"] = [before_role, role]
+        if before_limited != membership.limited_to_customers:
+            changes["limited_to_customers"] = [before_limited, membership.limited_to_customers]
         if before_customers != after_customers:
             changes["customers"] = [before_customers, after_customers]
         audit.record(actor, "member.updated", membership, partner_id=membership.partner_id, changes=changes)
@@ -567,9 +615,11 @@ def _check_role(role: str) -> None:
         raise ValidationFailed(f"Unknown role {role!r}.", fields={"role": f"One of {Role.values}."})
 
 
-def _customer_limits(partner: Partner, customers) -> list[Customer]:
-    """The customers a member is limited to: all of them must be this partner's."""
-    ids = {c.pk if isinstance(c, Customer) else int(c) for c in customers or ()}
+def _customer_limits(partner: Partner, customers) -> list[Customer] | None:
+    """The customers a member is limited to (None: not limited); all of them must be this partner's."""
+    if customers is None:
+        return None
+    ids = {c.pk if isinstance(c, Customer) else int(c) for c in customers}
     found = list(Customer.objects.filter(partner=partner, pk__in=ids))
     if len(found) != len(ids):
         raise ValidationFailed(
