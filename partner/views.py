@@ -477,7 +477,11 @@ class MemberEditView(MemberObjectMixin, ServiceFormView):
 
     def get_initial(self):
         member = self.get_member()
-        return {"role": member.role, "customers": list(member.customers.all())}
+        return {
+            "role": member.role,
+            "customers": list(member.customers.all()),
+            "limited_to_customers": member.limited_to_customers,  # a limit never widens by saving
+        }
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "member": self.get_member()}

@@ -205,7 +205,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "core.api.pagination.StandardPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
-        "django_filters.rest_framework.DjangoFilterBackend",
+        "core.api.base.IdFilterBackend",  # foreign ids as plain numbers: no existence oracle
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
