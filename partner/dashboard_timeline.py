@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, prefetch_related_objects
 
 from core import dashboard as dash
 from core import operations
@@ -174,9 +174,9 @@ def customer_timeline(actor: Actor, customer: Customer, *, limit: int = PAGE_SIZ
         operations_on_many(owned_by(customers))
         .filter(parent__isnull=True)  # a change's steps are shown inside it
         .select_related("content_type", "requested_by")
-        .prefetch_related("steps")
         .order_by("-created_at", "-id")[:limit]
     )
+    prefetch_related_objects([o for o in ops if o.is_change], "steps")  # a change shows its steps
     names = {(e.content_type_id, e.object_id): e.object_repr for e in reversed(events)}
     entries = [change_entry(e) for e in events] + [operation_entry(o, names) for o in ops]
     for source in _sources:
