@@ -27,3 +27,11 @@ def check_country(code, *, field: str = "country") -> str:
             fields={field: "An ISO 3166-1 alpha-2 code, e.g. US or DE."},
         )
     return value
+
+
+def validate_country_code(value: str) -> None:
+    """Model validator: a blank country, or an ISO 3166-1 alpha-2 code."""
+    from django_countries.data import COUNTRIES
+
+    if value and value.upper() not in COUNTRIES:
+        raise ValidationError(f"{value!r} is not an ISO 3166-1 alpha-2 country code (e.g. US, DE).")

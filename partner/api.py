@@ -81,8 +81,19 @@ class CustomerSerializer(serializers.ModelSerializer):
         validators = []  # uniqueness is the service's call (it knows the partner)
 
 
+class OwnCustomerField(serializers.PrimaryKeyRelatedField):
+    """One of the caller's own customers, by a whole-number id: `1.5` is not customer 1, and another
+    partner's id is refused exactly like a missing one."""
+
+    def __init__(self, **kwargs):
+        super().__init__(pk_field=serializers.IntegerField(min_value=1), **kwargs)
+
+    def get_queryset(self):
+        return selectors.customers_for(api_actor(self.context["request"]))
+
+
 class SubaccountSerializer(serializers.ModelSerializer):
-    customer = serializers.PrimaryKeyRelatedField(queryset=Customer.objects.all())
+    customer = OwnCustomerField()
     vendor = serializers.ChoiceField(choices=Vendor.choices)
     name = serializers.CharField(
         required=False,

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.fields import EncryptedSecretField
 from core.models import VendorOperation
+from core.validation import validate_country_code
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens."
@@ -52,7 +53,9 @@ class Partner(models.Model):
     city = models.CharField(max_length=100, blank=True)
     region = models.CharField(max_length=100, blank=True)
     postal_code = models.CharField(max_length=20, blank=True)
-    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2 code.")
+    country = models.CharField(
+        max_length=2, blank=True, validators=[validate_country_code], help_text="ISO 3166-1 alpha-2 code."
+    )
     org_contact_name = models.CharField("organization contact name", max_length=200, blank=True)
     org_contact_email = models.EmailField("organization contact e-mail", blank=True)
     org_contact_phone = models.CharField("organization contact phone", max_length=40, blank=True)
@@ -95,6 +98,9 @@ class Partner(models.Model):
                 violation_error_message="This Cloudflare tenant unit belongs to another partner.",
             )
         ]
+
+    def clean(self) -> None:
+        self.country = (self.country or "").strip().upper()
 
     def __str__(self) -> str:
         return self.name
@@ -147,7 +153,9 @@ class Customer(models.Model):
     )
     contact_name = models.CharField(max_length=200, blank=True)
     contact_email = models.EmailField(blank=True)
-    country = models.CharField(max_length=2, blank=True)
+    country = models.CharField(
+        max_length=2, blank=True, validators=[validate_country_code], help_text="ISO 3166-1 alpha-2 code."
+    )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -157,6 +165,9 @@ class Customer(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["partner", "reference"], name="customer_reference_unique")
         ]
+
+    def clean(self) -> None:
+        self.country = (self.country or "").strip().upper()
 
     def __str__(self) -> str:
         return self.name

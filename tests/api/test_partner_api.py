@@ -166,15 +166,17 @@ def test_subaccount_create_with_a_bad_name_is_a_400_with_the_convention(api, wor
     assert not Subaccount.objects.filter(customer=customer).exists()
 
 
-def test_subaccount_create_for_another_partners_customer_is_404(api, world):
+def test_subaccount_create_for_another_partners_customer_answers_as_for_a_missing_one(api, world):
     client = _as(api, PartnerFactory(), "owner")
-    response = client.post(
-        "/api/v1/subaccounts/",
-        {"customer": world["customer"].pk, "vendor": "digicert"},
-        format="json",
+    theirs = client.post(
+        "/api/v1/subaccounts/", {"customer": world["customer"].pk, "vendor": "digicert"}, format="json"
     )
-    assert response.status_code == 404
-    assert not Subaccount.objects.filter(customer=world["customer"]).exists()
+    missing = client.post("/api/v1/subaccounts/", {"customer": 10**9, "vendor": "digicert"}, format="json")
+    assert theirs.status_code == missing.status_code == 400 and "customer" in theirs.json()["fields"]
+    assert theirs.json()["fields"]["customer"] != [] and not Subaccount.objects.filter(
+        customer=world["customer"]
+    ).exists()
+    assert theirs.json()["code"] == missing.json()["code"]
 
 
 def test_onboarding_incomplete_is_a_409_with_its_code(api, sandbox):

@@ -555,3 +555,36 @@ def test_defect6_the_member_page_of_a_member_whose_customers_are_gone_keeps_the_
     assert "No customers (limited)" in listing
     client.post(reverse("dashboard:member-edit", args=[limited.pk]), {"role": "viewer", "access": "some"})
     assert Membership.objects.get(pk=limited.pk).limited_to_customers
+
+
+@pytest.mark.parametrize("country", ["5", "ZZ", "Germany"])
+def test_defect12_a_country_outside_iso_3166_is_a_field_error_and_nothing_is_stored(partner, country):
+    from partner import services as partner_services
+    from partner.models import Customer
+
+    with pytest.raises(ValidationFailed) as refused:
+        partner_services.create_customer(
+            Actor.system(), partner, name="Acme", reference="acme", country=country
+        )
+    assert "country" in refused.value.fields
+    assert not Customer.objects.filter(reference="acme").exists()
+
+
+def test_defect12_a_country_code_is_stored_upper_cased(partner):
+    from partner import services as partner_services
+
+    customer = partner_services.create_customer(
+        Actor.system(), partner, name="Acme", reference="acme", country="de"
+    )
+    assert customer.country == "DE"
+
+
+def test_defect12_a_fractional_customer_id_is_not_read_as_another(partner, customer):
+    from partner.models import Subaccount
+
+    client = _client(MembershipFactory(partner=partner, role="owner").user)
+    response = client.post(
+        "/api/v1/subaccounts/", {"customer": customer.pk + 0.5, "vendor": "digicert"}, format="json"
+    )
+    assert response.status_code == 400 and "customer" in response.json()["fields"]
+    assert not Subaccount.objects.exists()
