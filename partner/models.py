@@ -99,11 +99,11 @@ class Partner(models.Model):
             )
         ]
 
-    def clean(self) -> None:
-        self.country = (self.country or "").strip().upper()
-
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.country = (self.country or "").strip().upper()
 
     @property
     def address_complete(self) -> bool:
@@ -166,11 +166,11 @@ class Customer(models.Model):
             models.UniqueConstraint(fields=["partner", "reference"], name="customer_reference_unique")
         ]
 
-    def clean(self) -> None:
-        self.country = (self.country or "").strip().upper()
-
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        self.country = (self.country or "").strip().upper()
 
 
 class Role(models.TextChoices):
