@@ -43,13 +43,47 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> ApiToken:
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at:
             raise RuleViolation("This token is already revoked.", code="already_revoked")
-        token.revoked_at = timezone.now()
-        token.save(update_fields=["revoked_at"])
-        audit.record(
-            actor,
-            "api_token.revoked",
-            token,
-            partner_id=_partner_id(token.user),
-            changes={"revoked_at": [None, token.revoked_at.isoformat()]},
-        )
+        _revoke(actor, token)
     return token
+
+
+def _revoke(actor: Actor, token: ApiToken, note: str = "") -> None:
+    """Mark a locked live token revoked and audit it; inside the caller's transaction."""
+    token.revoked_at = timezone.now()
+    token.save(update_fields=["revoked_at"])
+    audit.record(
+        actor,
+        "api_token.revoked",
+        token,
+        partner_id=_partner_id(token.user),
+        changes={"revoked_at": [None, token.revoked_at.isoformat()]},
+        note=note,
+    )
+
+
+def revoke_all_api_tokens(actor: Actor, user, *, note: str = "") -> int:
+    """Revoke every live token of `user` (each audited like a single revocation); returns how many."""
+    if user.pk is None:
+        return 0
+    with transaction.atomic():
+        tokens = list(ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True))
+        for token in tokens:
+            token.user = user  # the caller's instance: its membership is looked up once
+            _revoke(actor, token, note)
+    return len(tokens)
+
+
+class RevokeApiTokensOnPasswordChange:
+    """Listed in AUTH_PASSWORD_VALIDATORS for Django's `password_changed` hook, which runs whenever
+    a user's new password is saved (dashboard change or reset, admin, `changepassword`): a password
+    reset must lock out whoever held the old one, API scripts included. It refuses no password."""
+
+    def validate(self, password, user=None):
+        return None
+
+    def password_changed(self, password, user=None):
+        if user is not None:
+            revoke_all_api_tokens(Actor.system(), user, note="Revoked: the user's password was changed.")
+
+    def get_help_text(self):
+        return "Changing the password revokes your API tokens."

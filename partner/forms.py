@@ -5,11 +5,19 @@ Forms only parse input; every rule is the service's (its refusals come back as f
 
 from __future__ import annotations
 
+import logging
+
+from axes.helpers import get_client_ip_address
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import PasswordResetForm
+from django.core.cache import cache
 
 from partner.access import ROLE_CAPABILITIES, Can
 from partner.models import Customer, Partner, Role, Vendor
 from partner.services import CUSTOMER_FIELDS, LOCKED_ONCE_SUBACCOUNTS_EXIST, PARTNER_PROFILE_FIELDS
+
+logger = logging.getLogger(__name__)
 
 CAPABILITY_LABELS = {
     Can.VIEW: "see customers and subscriptions",
@@ -196,3 +204,46 @@ class VendorCredentialsForm(forms.Form):
         if not (data.get("digicert_api_key") or data.get("cloudflare_api_token")):
             raise forms.ValidationError("Enter at least one key to replace.")
         return data
+
+
+# --- Password reset -------------------------------------------------------------------------------
+
+
+def _within_limit(key: str, limit: int) -> bool:
+    """Count one more use of `key` in the current window (the default cache); False past `limit`."""
+    window = settings.PASSWORD_RESET_LIMIT_WINDOW_SECONDS
+    cache.add(key, 0, timeout=window)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window ended between add and incr
+        cache.set(key, 1, timeout=window)
+        count = 1
+    return count <= limit
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Django's reset form, sending at most PASSWORD_RESET_LIMIT_PER_ADDRESS e-mails per client
+    address and PASSWORD_RESET_LIMIT_PER_USER per account in each window. Past a limit nothing is
+    sent and the page is the usual "if an account uses that address" one: it tells nobody whether
+    the account exists or was limited."""
+
+    _address_allowed = True
+
+    def save(self, *args, request=None, **kwargs):
+        if request is not None:
+            address = get_client_ip_address(request) or "unknown"
+            self._address_allowed = _within_limit(
+                f"password-reset:address:{address}", settings.PASSWORD_RESET_LIMIT_PER_ADDRESS
+            )
+            if not self._address_allowed:
+                logger.warning("Password reset e-mails limited for address %s", address)
+        return super().save(*args, request=request, **kwargs)
+
+    def get_users(self, email):
+        if not self._address_allowed:
+            return
+        for user in super().get_users(email):
+            if _within_limit(f"password-reset:user:{user.pk}", settings.PASSWORD_RESET_LIMIT_PER_USER):
+                yield user
+            else:
+                logger.warning("Password reset e-mails limited for user %s", user.pk)

@@ -8,6 +8,7 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
@@ -31,6 +32,7 @@ from partner.dashboard_timeline import timeline_page
 from partner.forms import (
     CustomerForm,
     InviteForm,
+    LimitedPasswordResetForm,
     MemberForm,
     PartnerProfileForm,
     SubaccountForm,
@@ -647,3 +649,23 @@ class ExportView(MemberMixin, View):
         return dash.csv_response(
             f"{self.partner.slug}-{key}-{stamp}.csv", export.header, export.rows(self.actor, request.GET)
         )
+
+
+# --- Sign-in pages ------------------------------------------------------------------------------
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset page with the dashboard's e-mail, sending a limited number per address and
+    per account (LimitedPasswordResetForm); past the limit the answer looks the same."""
+
+    form_class = LimitedPasswordResetForm
+    email_template_name = "emails/password_reset.txt"
+    subject_template_name = "emails/password_reset_subject.txt"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Choosing the new password signs the user in: through Django's model backend (django-axes'
+    backend, listed first, only watches sign-ins); the new password also revokes their API tokens."""
+
+    post_reset_login = True
+    post_reset_login_backend = "django.contrib.auth.backends.ModelBackend"

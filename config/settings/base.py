@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 from vendors.digitalriver_signature import FORMATS as _DR_SIGNATURE_FORMATS
@@ -35,6 +36,9 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_q",
     "django_htmx",
+    "csp",
+    # django-axes under the admin heading "Sign-in protection" (config/signin.py).
+    "config.signin.SignInProtectionConfig",
     "config",
     "core",
     "partner",
@@ -53,6 +57,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.security.SecurityHeadersMiddleware",
+    # Last, as django-axes asks: turns a locked-out sign-in into its page (config/signin.py).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -96,10 +104,58 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Not a rule: its password_changed hook revokes the user's API tokens (change, reset, admin).
+    {"NAME": "core.tokens.RevokeApiTokensOnPasswordChange"},
+]
+# Every password sign-in (dashboard and admin) passes django-axes first: a locked-out user and
+# address is refused before the password is checked. API tokens are not password sign-ins.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 # The dashboard's sign-in; the admin keeps its own login page at /admin/login/.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
+
+# --- Sign-in protection (django-axes) ---------------------------------------------------------
+# After AXES_FAILURE_LIMIT wrong passwords for one user from one address, that user is locked out
+# from that address for AXES_COOLOFF_TIME hours (0: until staff unlock it in the admin, Sign-in
+# protection -> Access attempts). Other addresses and other users are not affected.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME", default=0.25) or None
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a right password (or a password reset) clears the count
+AXES_LOCKOUT_CALLABLE = "config.signin.locked_out"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # each failure is listed for staff under Access failures
+AXES_VERBOSE = False
+# Behind a reverse proxy, the client's address: the header to trust and how many proxies set it.
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.list("AXES_IPWARE_META_PRECEDENCE_ORDER", default=["REMOTE_ADDR"])
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
+# Password-reset e-mails per client address and per user account within the window; past either,
+# the form answers as usual ("if the address exists...") and sends nothing. The counters live in
+# the default cache: use a shared one (CACHE_URL) when several web processes serve.
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env.int("PASSWORD_RESET_LIMIT_PER_ADDRESS", default=10)
+PASSWORD_RESET_LIMIT_PER_USER = env.int("PASSWORD_RESET_LIMIT_PER_USER", default=3)
+PASSWORD_RESET_LIMIT_WINDOW_SECONDS = env.int("PASSWORD_RESET_LIMIT_WINDOW_SECONDS", default=3600)
+
+# --- Content-Security-Policy (django-csp) -----------------------------------------------------
+# Scripts and style sheets from this site only; a <style> or <script> in a template carries
+# nonce="{{ request.csp_nonce }}". Inline style attributes (admin badges, layout tweaks) are allowed;
+# inline event handlers are not (the dashboard's data-confirm, the admin's confirm.js).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF, NONCE],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -83,8 +84,12 @@ def exception_handler(exc, context):
     return response
 
 
+@csrf_exempt
 def api_not_found(request, *args, **kwargs):
-    """Unknown /api/ URLs answer in the API's error shape, not with an HTML page."""
+    """Unknown /api/ URLs answer in the API's error shape, not with an HTML page, for every method.
+
+    CSRF-exempt because it changes nothing: a POST here would otherwise get Django's HTML CSRF 403.
+    """
     return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
 
 
