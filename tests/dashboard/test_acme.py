@@ -207,6 +207,17 @@ def test_reveal_shows_the_key_once_with_client_configuration(owner_client, contr
     assert event.face == "dashboard" and hmac_key not in str(event.changes)
 
 
+def test_reveal_of_a_wildcard_contract_gives_dns01_configuration_and_says_why(owner_client, order):
+    contract = order(sans=["initech.example", "*.initech.example"])
+
+    page = owner_client.post(reverse("dashboard:acme-reveal", args=[contract.pk])).content.decode()
+
+    assert "Challenge: <strong>DNS-01</strong>" in page
+    assert "a wildcard name can only be validated by DNS-01" in page
+    assert "--preferred-challenges dns" in page and "--dns dns_PROVIDER" in page and "dns01:" in page
+    assert "&#x27;*.initech.example&#x27;" in page and "--standalone" not in page
+
+
 def test_a_second_reveal_is_refused_and_the_key_stays_masked(owner_client, contract):
     hmac_key = contract.eab_hmac_key.reveal()
     owner_client.post(reverse("dashboard:acme-reveal", args=[contract.pk]))
