@@ -143,6 +143,14 @@ class CloudflareClient(VendorHTTP):
             return None
         return self._account(oldest_first(matches, "created_on")[0], "list accounts")
 
+    def list_accounts(self, *, per_page: int = 1) -> list[CloudflareAccount]:
+        """The first page of the accounts the token sees (`GET /accounts`): a cheap authenticated read."""
+        body = self._request("GET", "/accounts", params={"page": 1, "per_page": per_page})
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, list):
+            raise self._unreadable("list accounts", body)
+        return [self._account(item, "list accounts") for item in result if isinstance(item, dict)]
+
     def get_account(self, account_id: str) -> CloudflareAccount:
         """Read one account (`GET /accounts/{account_id}`)."""
         body = self._request("GET", f"/accounts/{quote(account_id, safe='')}")

@@ -300,6 +300,14 @@ class DigitalRiverClient(VendorHTTP):
         )
         return self._parse(plan_from, body)
 
+    def list_plans(self, *, limit: int = 1) -> list[DRPlan]:
+        """One page of `GET /plans` (`limit` 1-100): a cheap authenticated read."""
+        body = self._request("GET", "/plans", params={"limit": max(1, min(limit, PAGE_SIZE))})
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            raise self._unreadable("list plans", body)
+        return [self._parse(plan_from, item) for item in data if isinstance(item, dict)]
+
     def get_plan(self, plan_id: str) -> DRPlan | None:
         """GET /plans/{id}; None when Digital River does not know it (404)."""
         try:
@@ -526,6 +534,17 @@ class DigitalRiverClient(VendorHTTP):
         return _oldest_first([self._parse(event_from, item) for item in items])
 
     # --- Plumbing --------------------------------------------------------------------------------
+
+    # --- Webhooks ----------------------------------------------------------------------------
+
+    def list_webhooks(self) -> list[dict]:
+        """`GET /webhooks`: the registered endpoints (a bare array, not `{hasMore, data}`), raw."""
+        body = self._request("GET", "/webhooks")
+        if isinstance(body, dict) and isinstance(body.get("data"), list):
+            body = body["data"]  # the spec's prose speaks of a `data` property: read that too
+        if not isinstance(body, list):
+            raise self._unreadable("list webhooks", body)
+        return [self._scrub(item) for item in body if isinstance(item, dict)]
 
     def _list(self, path: str, params: dict, what: str) -> list[dict]:
         """Every item of a `{"hasMore", "data"}` list, page after page."""

@@ -12,6 +12,7 @@ from functools import wraps
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
 from vendors.sandbox.models import Fault
@@ -54,6 +55,9 @@ def sandbox_endpoint(vendor: str, base_path: str, error_response: ErrorResponse)
                 response = error_response(fault.http_status, f"sandbox fault: {fault.kind}")
                 if fault.kind == "rate_limit" or fault.retry_after is not None:
                     response["Retry-After"] = f"{fault.retry_after if fault.retry_after is not None else 1:g}"
+            if response is not None and not response.has_header("Date"):
+                # As every real server does (in-process answers have none): the clock-skew check reads it.
+                response["Date"] = http_date()
             # The log is written before any interruption so that it is there when the client gives up.
             record_request(vendor, request.method, path, response.status_code if response else None, fault)
             if fault and fault.interruption:

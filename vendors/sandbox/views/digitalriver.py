@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hmac
 import re
+import uuid
 from collections.abc import Callable
 from functools import wraps
 
@@ -39,7 +40,7 @@ from vendors.sandbox.digitalriver.errors import (
     missing,
     not_found,
 )
-from vendors.sandbox.digitalriver.events import emit
+from vendors.sandbox.digitalriver.events import emit, webhook_url
 from vendors.sandbox.digitalriver.render import (
     checkout_json,
     customer_json,
@@ -656,6 +657,31 @@ def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
     return JsonResponse(event_json(event))
 
 
+# --- Webhooks --------------------------------------------------------------------------------------
+
+
+@api("GET")
+def webhooks(request: HttpRequest) -> HttpResponse:
+    """`GET /webhooks`: the one endpoint the sandbox delivers events to, as a bare array (vendors.md 3).
+
+    Registering webhooks (POST, PATCH, DELETE) is done at Digital River by hand; the sandbox's
+    address is settings (SANDBOX_DR_WEBHOOK_URL, else SITE_URL), so only the read is served.
+    """
+    address = webhook_url()
+    webhook = {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, address)),
+        "address": address,
+        "types": ["*"],
+        # The schema's enum is literally ["default", "<YYYY-MM-DD>"]: "default" is the one value
+        # every validator accepts (events follow the account's pinned version).
+        "apiVersion": "default",
+        "enabled": True,
+        "transportType": "HTTP",
+        "createdTime": "2021-12-13T00:00:00.000Z",
+    }
+    return JsonResponse([webhook], safe=False)
+
+
 @endpoint
 def no_route(request: HttpRequest) -> HttpResponse:
     return DRError(404, "not_found", f"No resource at {request.path}.").response()
@@ -684,5 +710,6 @@ urlpatterns = [
     re_path(r"^subscriptions/(?P<subscription_id>[^/]+)/?$", subscription_detail),
     re_path(r"^events/?$", events),
     re_path(r"^events/(?P<event_id>[^/]+)/?$", event_detail),
+    re_path(r"^webhooks/?$", webhooks),
     re_path(r"", no_route),
 ]
