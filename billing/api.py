@@ -383,7 +383,9 @@ class ChangeOutcomeSerializer(serializers.Serializer):
 class SubscriptionViewSet(viewsets.ReadOnlyModelViewSet):
     """Billing subscriptions with their dates, agreement and provisioning state."""
 
-    @extend_schema(request=ChangeSerializer, responses={202: ChangeOutcomeSerializer})
+    @extend_schema(
+        request=ChangeSerializer, responses={200: ChangeOutcomeSerializer, 202: ChangeOutcomeSerializer}
+    )
     @action(detail=True, methods=["post"])
     def change(self, request, pk=None):
         """Change a subscription: within its terms the agreement stays (200 with `same`); outside them a new
