@@ -7,6 +7,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Platform"
 
     def ready(self):
+        import core.api.schema  # noqa: F401  (its drf-spectacular field extension registers itself)
         from core.dashboard import autodiscover
         from core.schedules import ensure_schedules
         from core.tasks import register_sweepable

@@ -14,6 +14,8 @@ from rest_framework.parsers import JSONParser
 class BodyRefused(ParseError):
     """A JSON body refused for its shape, with its own code."""
 
+    codes = ("body_too_deep", "body_too_large")  # every code it is raised with (listed in the schema)
+
     def __init__(self, message: str, code: str):
         super().__init__(message, code=code)
         self.error_code = code

@@ -1,0 +1,109 @@
+"""The OpenAPI schema documents every operation's 4xx answers in the one error shape, and what the
+fuzzer (tests/api/test_fuzz.py) found the schema or the URLs got wrong."""
+
+import pytest
+
+from core.api.schema import error_codes
+
+WRITES = {"post", "put", "patch", "delete"}
+ERROR_REF = "#/components/schemas/Error"
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def _operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield f"{method.upper()} {path}", method, operation
+
+
+def test_every_operation_documents_its_4xx_answers_with_the_error_schema(schema):
+    missing = []
+    for label, method, operation in _operations(schema):
+        expected = {"400", "401", "403", "404", "429"} | ({"409"} if method in WRITES else set())
+        for status in sorted(expected):
+            response = operation["responses"].get(status)
+            if response is None:
+                missing.append(f"{label}: no {status}")
+            elif response["content"]["application/json"]["schema"] != {"$ref": ERROR_REF}:
+                missing.append(f"{label}: {status} is not the Error schema")
+            elif not response["description"]:
+                missing.append(f"{label}: {status} says nothing")
+
+    assert len(list(_operations(schema))) > 50
+    assert not missing, "\n".join(missing)
+
+
+def test_the_error_schema_is_the_one_error_shape(schema):
+    error = schema["components"]["schemas"]["Error"]
+
+    assert set(error["required"]) == {"code", "message", "fields"}
+    assert error["properties"]["fields"]["additionalProperties"] == {
+        "type": "array",
+        "items": {"type": "string"},
+    }
+    assert error["properties"]["retry_after"]["type"] == "integer"
+
+
+def test_each_status_names_the_codes_of_the_error_tree(schema):
+    assert error_codes(400) == ["parse_error", "invalid", "body_too_deep", "body_too_large"]
+    assert error_codes(401) == ["not_authenticated", "authentication_failed"]
+    assert error_codes(403) == ["permission_denied"]
+    assert error_codes(404) == ["not_found"]
+    assert error_codes(409) == ["rule_violation"]
+    assert error_codes(429) == ["throttled"]
+
+    responses = schema["paths"]["/api/v1/customers/{id}/"]["delete"]["responses"]
+    for status, codes in {
+        "400": ["invalid", "body_too_deep"],
+        "409": ["rule_violation", "not_retryable"],
+    }.items():
+        assert all(f"`{code}`" in responses[status]["description"] for code in codes)
+    assert "Retry-After" in responses["429"]["headers"]
+
+
+def test_an_operation_keeps_the_4xx_it_documents_itself(schema):
+    cancel = schema["paths"]["/api/v1/billing/subscriptions/{id}/cancel/"]["post"]["responses"]
+
+    assert "`cancel_window_closed`" in cancel["409"]["description"]
+    assert cancel["409"]["content"]["application/json"]["schema"] == {"$ref": ERROR_REF}
+
+
+def test_a_body_taking_operation_documents_415(schema):
+    assert "415" in schema["paths"]["/api/v1/customers/"]["post"]["responses"]
+    assert "415" not in schema["paths"]["/api/v1/customers/"]["get"]["responses"]
+
+
+# --- What the fuzzer found ------------------------------------------------------------------------
+
+
+def test_url_and_email_fields_that_may_be_blank_document_the_blank(schema):
+    """A checkout's `payment_link` is "" until the checkout is open (read-only: DRF drops allow_blank
+    there); a customer's `contact_email` may be left "". "" is neither a `uri` nor an `email`."""
+    components = schema["components"]["schemas"]
+    blank = {"type": "string", "enum": [""]}
+
+    link = components["Checkout"]["properties"]["payment_link"]
+    assert link["oneOf"] == [{"type": "string", "format": "uri"}, blank] and link["readOnly"] is True
+    for component in ("Customer", "CustomerRequest"):
+        assert blank in components[component]["properties"]["contact_email"]["oneOf"]
+
+
+def test_a_subscription_change_documents_both_of_its_answers(schema):
+    responses = schema["paths"]["/api/v1/billing/subscriptions/{id}/change/"]["post"]["responses"]
+
+    assert {"200", "202"} <= set(responses)  # 200: same agreement; 202: a new checkout
+
+
+@pytest.mark.parametrize("path", ["/api/v1/cloudflare-addons/%0AT/preview/", "/api/v1/x%0A", "/api/%0A"])
+def test_an_unknown_api_url_with_a_newline_answers_in_the_error_shape(client, path):
+    response = client.post(path)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["code"] == "not_found"
