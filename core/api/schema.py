@@ -19,6 +19,7 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
+from core.api.base import STAFF_API_PERMISSION_REQUIRED
 from core.api.errors import _DRF_CODES
 from core.api.parsers import BodyRefused
 from core.errors import DomainError
@@ -59,7 +60,10 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
         ["unknown_product", "invalid_frequency", "naming_convention_violated", "reason_required"],
     ),
     401: ("No token, or a malformed, unknown, expired or revoked one (`Authorization: Token <key>`).", []),
-    403: ("Authenticated, but the role (or staff permission) does not allow this operation.", []),
+    403: (
+        "Authenticated, but the role (or staff permission) does not allow this operation.",
+        [STAFF_API_PERMISSION_REQUIRED],
+    ),
     404: (
         "No such object among yours (absent and another partner's are the same answer, on purpose), "
         "or no such page of a list.",
