@@ -50,6 +50,11 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
         # delivery): a row asked to wait is not called early.
         .filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
         .update(
+            # A lease taken over from a worker that died mid-call: that attempt's outcome is unknown.
+            outcome_unknown=models.Case(
+                models.When(claimed_until__isnull=False, then=models.Value(True)),
+                default=models.F("outcome_unknown"),
+            ),
             claimed_until=now + lease,
             next_attempt_at=now + lease,  # if this worker dies, the sweeper retries after the lease
             attempts=models.F("attempts") + 1,

@@ -362,8 +362,41 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.retry_view),
                 name="partner_subaccount_retry",
             ),
+            path(
+                "<int:pk>/link/",
+                self.admin_site.admin_view(self.decide_view),
+                {"decision": "link"},
+                name="partner_subaccount_link",
+            ),
+            path(
+                "<int:pk>/confirm-create/",
+                self.admin_site.admin_view(self.decide_view),
+                {"decision": "create"},
+                name="partner_subaccount_confirm_create",
+            ),
             *super().get_urls(),
         ]
+
+    def decide_view(self, request, pk, decision):
+        """A DigiCert subaccount whose create answer was lost: link the id found in CertCentral, or
+        confirm that it is not there and create it (partner.services)."""
+        url = reverse("admin:partner_subaccount_change", args=[pk])
+        if request.method != "POST" or not self.has_retry_permission(request):
+            return HttpResponseRedirect(url)
+        subaccount = Subaccount.objects.get(pk=pk)
+        try:
+            if decision == "link":
+                services.link_digicert_subaccount(
+                    admin_actor(request), subaccount, request.POST.get("account_id")
+                )
+                self.message_user(request, "Linked; the back office's key is being minted.", messages.SUCCESS)
+            else:
+                services.confirm_fresh_create(admin_actor(request), subaccount)
+                self.message_user(request, "Creating it at DigiCert.", messages.SUCCESS)
+        except DomainError as error:
+            fields = " ".join(f"{k}: {v}" for k, v in getattr(error, "fields", {}).items())
+            self.message_user(request, f"{error.message} {fields} [{error.code}]", messages.ERROR)
+        return HttpResponseRedirect(url)
 
     def retry_view(self, request, pk):
         if request.method != "POST" or not self.has_retry_permission(request):
@@ -379,9 +412,12 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "show_retry": self.has_retry_permission(request)}
         obj = self.get_object(request, object_id)
         extra_context["is_failed"] = obj is not None and obj.state == SubaccountState.FAILED
-        extra_context["is_in_flight"] = obj is not None and obj.state in (
-            SubaccountState.PENDING,
-            SubaccountState.UNKNOWN,
+        awaiting = obj is not None and obj.state == SubaccountState.UNKNOWN and obj.next_attempt_at is None
+        extra_context["awaiting_decision"] = awaiting
+        extra_context["is_in_flight"] = (
+            obj is not None
+            and obj.state in (SubaccountState.PENDING, SubaccountState.UNKNOWN)
+            and not awaiting
         )
         return super().change_view(request, object_id, form_url, extra_context)
 

@@ -342,6 +342,73 @@ def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
     return subaccount
 
 
+def _decide_unknown(actor: Actor, subaccount: Subaccount, code: str) -> Subaccount:
+    """Common checks of a staff decision on a DigiCert subaccount whose create answer was lost."""
+    require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
+    subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
+    if subaccount.vendor != Vendor.DIGICERT or subaccount.state != SubaccountState.UNKNOWN:
+        raise RuleViolation(
+            "Only a DigiCert subaccount whose outcome is unknown waits for this decision.", code=code
+        )
+    return subaccount
+
+
+def link_digicert_subaccount(actor: Actor, subaccount: Subaccount, account_id: str) -> Subaccount:
+    """Staff found the subaccount in CertCentral after a lost create answer: link its id; the task
+    mints the back office's key for it (POST /api-key/account/{id}) instead of creating anything."""
+    account_id = str(account_id or "").strip()
+    if not account_id.isdigit():
+        raise ValidationFailed(
+            "Give the subaccount's numeric id from CertCentral.", fields={"account_id": "Digits only."}
+        )
+    with transaction.atomic():
+        subaccount = _decide_unknown(actor, subaccount, "not_awaiting_decision")
+        before = audit.snapshot(subaccount)
+        subaccount.vendor_id, subaccount.state = account_id, SubaccountState.PENDING
+        subaccount.outcome_unknown, subaccount.not_before, subaccount.claimed_until = False, None, None
+        subaccount.next_attempt_at = lease_deadline()
+        subaccount.save()
+        audit.record(actor, "subaccount.linked", subaccount, partner_id=subaccount.partner_id, before=before)
+        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+    return subaccount
+
+
+def confirm_fresh_create(actor: Actor, subaccount: Subaccount) -> Subaccount:
+    """Staff checked CertCentral and the lost create did not happen: create it now, once."""
+    with transaction.atomic():
+        subaccount = _decide_unknown(actor, subaccount, "not_awaiting_decision")
+        before = audit.snapshot(subaccount)
+        subaccount.state, subaccount.outcome_unknown = SubaccountState.PENDING, False
+        subaccount.not_before, subaccount.claimed_until = None, None
+        subaccount.next_attempt_at = lease_deadline()
+        subaccount.save()
+        audit.record(
+            actor, "subaccount.create_confirmed", subaccount, partner_id=subaccount.partner_id, before=before
+        )
+        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+    return subaccount
+
+
+def _await_decision(actor: Actor, subaccount_id: int, why: str) -> None:
+    """DigiCert documents no way to find a subaccount by name: after a create whose answer was lost
+    nothing is created blindly. The subaccount waits, unknown, for staff to link or confirm."""
+    with transaction.atomic():
+        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount_id)
+        before = audit.snapshot(subaccount)
+        subaccount.state, subaccount.outcome_unknown = SubaccountState.UNKNOWN, True
+        subaccount.claimed_until = subaccount.next_attempt_at = subaccount.not_before = None
+        subaccount.save()
+        audit.record(
+            actor,
+            "subaccount.awaiting_decision",
+            subaccount,
+            partner_id=subaccount.partner_id,
+            before=before,
+            note=f"{why} Look for {subaccount.name!r} in CertCentral: link its id, or confirm a fresh create.",
+        )
+    logger.warning("subaccount %s: %s; waiting for staff to link or confirm", subaccount_id, why)
+
+
 def provision_subaccount(subaccount_id: int) -> None:
     """Worker side: create the subaccount at the vendor exactly once and record the outcome.
 
@@ -352,6 +419,9 @@ def provision_subaccount(subaccount_id: int) -> None:
     if subaccount is None:
         return  # already done, or another worker holds the lease
     actor = Actor.system()
+    if subaccount.vendor == Vendor.DIGICERT and subaccount.outcome_unknown and not subaccount.vendor_id:
+        _await_decision(actor, subaccount.pk, "An earlier attempt may have created it at DigiCert.")
+        return
     try:
         vendor_id, api_key, response = _create_or_adopt_at_vendor(subaccount)
     except VendorError as error:
@@ -391,18 +461,18 @@ def provision_subaccount(subaccount_id: int) -> None:
 
 
 def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None, dict]:
-    """The vendor call itself: look up first if an earlier attempt may have created it."""
+    """The vendor call itself. Cloudflare: look the account up by name first if an earlier attempt
+    may have created it. DigiCert documents no such read: a lost answer waits for staff instead."""
     partner = subaccount.partner
     maybe_created = subaccount.attempts > 1
     if subaccount.vendor == Vendor.DIGICERT:
         client = DigiCertClient(partner.digicert_api_key.reveal())
-        found = client.find_subaccount(subaccount.name) if maybe_created else None
-        if found:
+        if subaccount.vendor_id:  # linked by staff after a lost answer: it exists, give it our key
             # The key of the lost response is gone for good: mint a fresh one under its own name.
             # The Partner Subscriptions API documents no way to list or revoke keys, so the lost one
             # ("<name>-backoffice") is left for staff to revoke in DigiCert's console (we alert).
-            key = client.create_api_key(found.account_id, name=f"{subaccount.name}-backoffice-adopted")
-            return found.account_id, key, {**found.raw, "_lost_key_name": f"{subaccount.name}-backoffice"}
+            key = client.create_api_key(subaccount.vendor_id, name=f"{subaccount.name}-backoffice-linked")
+            return subaccount.vendor_id, key, {"_lost_key_name": f"{subaccount.name}-backoffice"}
         created = client.create_subaccount(
             name=subaccount.name,
             api_key_name=f"{subaccount.name}-backoffice",
@@ -420,6 +490,12 @@ def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None,
 
 
 def _record_vendor_failure(actor: Actor, subaccount_id: int, error: VendorError) -> None:
+    # Creating (no id yet) after a lost answer waits for staff; minting a key for a known id is
+    # simply retried (a key lost in transit is unusable either way).
+    waiting = Subaccount.objects.filter(pk=subaccount_id, vendor=Vendor.DIGICERT, vendor_id="")
+    if error.outcome_unknown and waiting.exists():
+        _await_decision(actor, subaccount_id, f"DigiCert's answer was lost ({error}).")
+        return
     with transaction.atomic():
         subaccount = Subaccount.objects.select_for_update().get(pk=subaccount_id)
         before = audit.snapshot(subaccount)

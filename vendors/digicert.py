@@ -120,34 +120,6 @@ class DigiCertClient(VendorHTTP):
             raw=self._without_key(body, api_key),
         )
 
-    def find_subaccount(self, name: str) -> DigiCertSubaccount | None:
-        """Find the oldest subaccount named `name`, to reconcile a create whose answer was lost.
-
-        ASSUMPTION: `GET /account/subaccount?name=` answering `{"subaccounts": [{"account_id",
-        "name", "created_at"}]}` is modelled on CertCentral's "list subaccounts"; the Partner
-        API documents no listing. Names are compared exactly here whatever the vendor filters.
-        """
-        body = self._request("GET", "/account/subaccount", params={"name": name})
-        items = body.get("subaccounts") if isinstance(body, dict) else None
-        if not isinstance(items, list):
-            raise self._unreadable("list subaccounts", body)
-        matches = [
-            item
-            for item in items
-            if isinstance(item, dict)
-            and item.get("name") == name
-            and item.get("account_id", item.get("id")) not in (None, "")
-        ]
-        if not matches:
-            return None
-        oldest = oldest_first(matches, "created_at")[0]
-        return DigiCertSubaccount(
-            account_id=str(oldest.get("account_id", oldest.get("id"))),
-            name=name,
-            api_key=None,
-            raw=self._scrub(oldest),
-        )
-
     def create_api_key(self, account_id: str, name: str) -> str:
         """Mint a new key for a subaccount (parent key only), e.g. after its first key was lost."""
         body = self._request(

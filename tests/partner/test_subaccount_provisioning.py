@@ -128,22 +128,76 @@ def test_retry_is_refused_unless_failed(sandbox, customer, run_tasks):
     assert refused.value.code == "not_retryable" and vendor_request_count() == before
 
 
-@pytest.mark.parametrize("vendor", ["digicert", "cloudflare"])
+def staff_decide(subaccount):
+    """What staff do for a DigiCert subaccount whose create answer was lost: look in CertCentral
+    (here: the sandbox's own table), then link the id found there or confirm a fresh create."""
+    from vendors.sandbox.models import DigiCertSubaccount
+
+    found = DigiCertSubaccount.objects.filter(name=subaccount.name).first()
+    if found:
+        return services.link_digicert_subaccount(system_actor(), subaccount, str(found.pk))
+    return services.confirm_fresh_create(system_actor(), subaccount)
+
+
 @pytest.mark.parametrize("fault", ["timeout_after", "drop_after"])
-def test_vendor_created_it_but_the_answer_was_lost_is_reconciled_exactly_once(
-    sandbox, customer, run_tasks, vendor, fault, sweep_later
+def test_cloudflare_created_it_but_the_answer_was_lost_is_reconciled_exactly_once(
+    sandbox, customer, run_tasks, fault, sweep_later
 ):
-    inject_fault(vendor, fault, times=1)
-    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
+    inject_fault("cloudflare", fault, times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.UNKNOWN
-    assert sandbox_account_count(vendor, subaccount.name) == 1  # it does exist at the vendor
+    assert sandbox_account_count("cloudflare", subaccount.name) == 1  # it does exist at the vendor
     sweep_later(4000)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
-    assert sandbox_account_count(vendor, subaccount.name) == 1
-    if vendor == "digicert":  # the lost key was replaced by a fresh one that works
-        assert sandbox_account_key_works(subaccount.vendor_id, subaccount.api_key.reveal())
+    assert sandbox_account_count("cloudflare", subaccount.name) == 1
+
+
+@pytest.mark.parametrize("fault", ["timeout_after", "drop_after"])
+def test_a_lost_digicert_answer_waits_for_staff_and_nothing_is_created_blindly(
+    sandbox, customer, run_tasks, fault, sweep_later
+):
+    inject_fault("digicert", fault, times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    calls = vendor_request_count()
+    sweep_later(100_000)  # nothing the sweeper could do: DigiCert documents no read that decides
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.next_attempt_at is None
+    assert vendor_request_count() == calls
+    assert AuditEvent.objects.filter(action="subaccount.awaiting_decision").exists()
+
+    run_tasks(staff_decide, subaccount)
+
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert sandbox_account_count("digicert", subaccount.name) == 1
+    assert sandbox_account_key_works(subaccount.vendor_id, subaccount.api_key.reveal())
+
+
+def test_a_lost_digicert_answer_that_created_nothing_is_created_once_when_staff_confirm(
+    sandbox, customer, run_tasks
+):
+    inject_fault("digicert", "timeout_before", times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.UNKNOWN
+    assert sandbox_account_count("digicert", subaccount.name) == 0
+    run_tasks(services.confirm_fresh_create, system_actor(), subaccount)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
+    assert sandbox_account_count("digicert", subaccount.name) == 1
+
+
+def test_linking_refuses_a_subaccount_that_is_not_waiting_and_a_bad_id(sandbox, customer, run_tasks):
+    from core.errors import RuleViolation, ValidationFailed
+
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    with pytest.raises(RuleViolation) as refused:
+        services.link_digicert_subaccount(system_actor(), subaccount, "12")
+    assert refused.value.code == "not_awaiting_decision"
+    with pytest.raises(ValidationFailed):
+        services.link_digicert_subaccount(system_actor(), subaccount, "twelve")
 
 
 def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
@@ -162,9 +216,13 @@ def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
     sweep_later(settings.TASK_LEASE_SECONDS // 2)  # lease still held: nobody touches it
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
-    sweep_later(settings.TASK_LEASE_SECONDS + 1)
+    sweep_later(settings.TASK_LEASE_SECONDS + 1)  # the dead worker's attempt: outcome unknown
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
+    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.outcome_unknown
+    assert sandbox_account_count("digicert", subaccount.name) == 1  # nothing created blindly
+    run_tasks(staff_decide, subaccount)
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE
     assert sandbox_account_count("digicert", subaccount.name) == 1
 
 
@@ -192,5 +250,42 @@ def test_any_sequence_of_two_faults_ends_with_exactly_one_subaccount(
         for _ in range(4):
             sweep_later(4000)
         subaccount.refresh_from_db()
+        for _ in range(2):  # each lost DigiCert answer: staff look and decide
+            if subaccount.state == SubaccountState.UNKNOWN and vendor == "digicert":
+                run_tasks(staff_decide, subaccount)
+                for _ in range(4):
+                    sweep_later(4000)
+                subaccount.refresh_from_db()
         assert subaccount.state == SubaccountState.ACTIVE, subaccount.last_error
         assert sandbox_account_count(vendor, subaccount.name) == 1
+
+
+def test_staff_decide_on_the_admin_page_of_a_subaccount_whose_answer_was_lost(
+    sandbox, customer, run_tasks, superuser
+):
+    from django.test import Client
+    from django.urls import reverse
+
+    from vendors.sandbox.models import DigiCertSubaccount
+
+    inject_fault("digicert", "timeout_after", times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    client = Client()
+    client.force_login(superuser)
+    page = client.get(reverse("admin:partner_subaccount_change", args=[subaccount.pk])).content.decode()
+    assert "Outcome unknown: DigiCert may have created it" in page and 'http-equiv="refresh"' not in page
+
+    bad = client.post(
+        reverse("admin:partner_subaccount_link", args=[subaccount.pk]), {"account_id": "x"}, follow=True
+    )
+    assert "numeric id" in bad.content.decode()
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.UNKNOWN  # nothing changed
+
+    found = DigiCertSubaccount.objects.get(name=subaccount.name)
+    run_tasks(
+        client.post, reverse("admin:partner_subaccount_link", args=[subaccount.pk]), {"account_id": found.pk}
+    )
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.vendor_id == str(found.pk)
+    assert AuditEvent.objects.filter(action="subaccount.linked", actor=superuser).exists()

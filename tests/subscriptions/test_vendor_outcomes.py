@@ -21,29 +21,43 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_lost_answer_then_failures_until_the_last_attempt_ends_unknown_and_is_adopted_exactly_once(
-    sandbox, customer, run_tasks, settings, sweep_later, caplog
+    sandbox, customer, run_tasks, settings, sweep_later
 ):
     settings.TASK_MAX_ATTEMPTS = 3
-    inject_fault("digicert", "timeout_after", times=1)  # created at DigiCert, the answer lost
-    inject_fault("digicert", "http_500", method="GET", path=r"/account/subaccount$", times=2)
-    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    inject_fault("cloudflare", "timeout_after", times=1)  # created at Cloudflare, the answer lost
+    inject_fault("cloudflare", "http_500", method="GET", path=r"/accounts$", times=2)  # lookups fail
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     for _ in range(2):
-        sweep_later(4000)  # every retry until the last attempt: each lookup fails
+        sweep_later(4000)  # every retry until the last attempt
 
     subaccount.refresh_from_db()
     assert subaccount.attempts == 3
     assert subaccount.state == SubaccountState.UNKNOWN  # not failed: it may exist (it does)
-    assert sandbox_account_count("digicert", subaccount.name) == 1
+    assert sandbox_account_count("cloudflare", subaccount.name) == 1
     assert subaccount.next_attempt_at is not None  # the sweeper will ask again
 
     sweep_later(settings.TASK_RESOLVE_SECONDS + 1)
 
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE and not subaccount.outcome_unknown
-    assert sandbox_account_count("digicert", subaccount.name) == 1  # adopted, not created twice
+    assert sandbox_account_count("cloudflare", subaccount.name) == 1  # adopted, not created twice
+
+
+def test_a_digicert_subaccount_linked_after_a_lost_answer_gets_its_own_key_and_staff_the_lost_ones_name(
+    sandbox, customer, run_tasks, caplog
+):
+    from vendors.sandbox.models import DigiCertSubaccount
+
+    inject_fault("digicert", "timeout_after", times=1)
+    subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
+    found = DigiCertSubaccount.objects.get(name=subaccount.name)  # what staff find in CertCentral
+    run_tasks(services.link_digicert_subaccount, system_actor(), subaccount, str(found.pk))
+
+    subaccount.refresh_from_db()
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.vendor_id == str(found.pk)
     assert sandbox_account_key_works(subaccount.vendor_id, subaccount.api_key.reveal())
     activated = AuditEvent.objects.get(action="subaccount.activated")
-    assert f"{subaccount.name}-backoffice" in activated.note  # staff are told which key to revoke
+    assert f"{subaccount.name}-backoffice'" in activated.note  # staff are told which key to revoke
     assert "revoke its unused key" in caplog.text
 
 

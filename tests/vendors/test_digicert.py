@@ -57,11 +57,8 @@ def test_subaccount_key_is_refused_on_partner_endpoint(digicert):
 
     with pytest.raises(VendorError) as caught:
         new_subaccount(as_subaccount, "grandchild")
-    with pytest.raises(VendorError) as listing:
-        as_subaccount.find_subaccount("acme-customer")
 
     assert (caught.value.status, caught.value.code) == (403, "access_denied")
-    assert listing.value.code == "access_denied"
     assert DigiCertSubaccount.objects.count() == 1
 
 
@@ -90,27 +87,12 @@ def test_duplicate_names_are_allowed(digicert):
     assert DigiCertSubaccount.objects.filter(name="twin").count() == 2
 
 
-def test_find_subaccount_returns_the_oldest_match_without_a_key(digicert):
-    oldest = new_subaccount(digicert, "twin")
-    new_subaccount(digicert, "twin")
-    new_subaccount(digicert, "twin-brother")
-
-    found = digicert.find_subaccount("twin")
-
-    assert (found.account_id, found.name, found.api_key) == (oldest.account_id, "twin", None)
-
-
-def test_find_subaccount_is_none_when_absent(digicert):
-    new_subaccount(digicert, "someone-else")
-
-    assert digicert.find_subaccount("acme-customer") is None
-
-
-def test_find_subaccount_sees_only_the_partners_own_subaccounts(digicert, vendor_sandbox):
-    other = DigiCertClient(vendor_sandbox.register_key("digicert", OTHER_PARTNER_KEY))
-    new_subaccount(other, "acme-customer")
-
-    assert digicert.find_subaccount("acme-customer") is None
+def test_the_sandbox_serves_no_subaccount_listing_as_the_partner_api_documents_none(digicert):
+    """vendors.md section 0, item 8: no documented way to find a subaccount by name."""
+    new_subaccount(digicert, "acme-customer")
+    with pytest.raises(VendorError) as caught:
+        digicert._request("GET", "/account/subaccount", params={"name": "acme-customer"})
+    assert caught.value.status == 405
 
 
 def test_create_api_key_mints_a_working_subaccount_key(digicert):

@@ -26,7 +26,7 @@ def _failure(**answer) -> VendorError:
     client = _client()
     canned(client, **answer)
     with pytest.raises(VendorError) as caught:
-        client.find_subaccount("acme")
+        client.get_account_settings()
     return caught.value
 
 

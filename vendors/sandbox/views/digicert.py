@@ -108,22 +108,11 @@ def timestamp(value) -> str:
 
 @endpoint
 def subaccounts(request: HttpRequest) -> JsonResponse:
-    """POST creates a subaccount with its first API key; GET lists them (optionally by name)."""
-    if request.method not in ("GET", "POST"):
-        return method_not_allowed(request, ["GET", "POST"])
+    """POST creates a subaccount with its first API key. The Partner Subscriptions API documents no
+    listing of subaccounts (vendors.md section 0, item 8), so neither does the sandbox."""
+    if request.method != "POST":
+        return method_not_allowed(request, ["POST"])
     parent = partner_key(request)
-    if request.method == "GET":
-        found = DigiCertSubaccount.objects.filter(parent_key=parent)
-        if "name" in request.GET:
-            found = found.filter(name=request.GET["name"])
-        return JsonResponse(
-            {
-                "subaccounts": [
-                    {"account_id": s.id, "name": s.name, "created_at": timestamp(s.created_at)}
-                    for s in found.order_by("created_at", "id")
-                ]
-            }
-        )
     body = json_body(request, invalid)
     name = _text(body, "name")
     api_key_name = _text(body, "api_key_name")
