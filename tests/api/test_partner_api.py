@@ -173,9 +173,10 @@ def test_subaccount_create_for_another_partners_customer_answers_as_for_a_missin
     )
     missing = client.post("/api/v1/subaccounts/", {"customer": 10**9, "vendor": "digicert"}, format="json")
     assert theirs.status_code == missing.status_code == 400 and "customer" in theirs.json()["fields"]
-    assert theirs.json()["fields"]["customer"] != [] and not Subaccount.objects.filter(
-        customer=world["customer"]
-    ).exists()
+    assert (
+        theirs.json()["fields"]["customer"] != []
+        and not Subaccount.objects.filter(customer=world["customer"]).exists()
+    )
     assert theirs.json()["code"] == missing.json()["code"]
 
 

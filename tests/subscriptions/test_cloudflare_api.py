@@ -350,7 +350,6 @@ def test_lists_need_a_signed_in_member_or_staff(api, url, staff):
     assert api.as_user(staff).get(url).status_code == 200
 
 
-
 def test_enum_fields_of_a_free_zone_are_null_never_outside_their_enum(api, zone):
     """A free zone has no subscription: its `frequency` and `vendor_state` are null, not "" (issue 11)."""
     body = _as(api, zone.partner, "viewer").get(f"{Z}/{zone.pk}/").json()
