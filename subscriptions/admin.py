@@ -7,6 +7,7 @@ import json
 from django import forms
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -287,7 +288,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         if request.method != "POST":
             return self._back(pk)
         try:
-            call(admin_actor(request), AcmeContract.objects.get(pk=pk))
+            call(admin_actor(request), get_object_or_404(AcmeContract, pk=pk))
             self.message_user(request, success, messages.SUCCESS)
         except DomainError as error:
             self.message_user(request, f"{error.message} [{error.code}]", messages.ERROR)
@@ -334,7 +335,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
 
     def reveal_view(self, request, pk):
         """Confirmation page, then the credentials and client configuration, shown this once."""
-        contract = AcmeContract.objects.select_related("customer", "partner").get(pk=pk)
+        contract = get_object_or_404(AcmeContract.objects.select_related("customer", "partner"), pk=pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

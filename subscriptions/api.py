@@ -149,6 +149,8 @@ RevealedSerializer = inline_serializer(
                 "client": serializers.CharField(),
                 "language": serializers.CharField(),
                 "text": serializers.CharField(),
+                "challenge": serializers.ChoiceField(choices=["http-01", "dns-01"]),
+                "challenge_reason": serializers.CharField(),
             },
             many=True,
         ),
