@@ -240,22 +240,7 @@ class RunAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     list_filter = ["state", "face", "partner"]
     search_fields = ["partner__name", "partner__slug"]
     list_select_related = ["partner", "requested_by"]
-    readonly_fields = [
-        "partner",
-        "state",
-        "requested_by",
-        "face",
-        "created_at",
-        "started_at",
-        "finished_at",
-        "checked",
-        "counts",
-        "new_count",
-        "reopened_count",
-        "cleared_count",
-        "errors_table",
-        "audit_trail",
-    ]
+    readonly_fields = [*Run.SHOWN_FIELDS, "errors_table", "audit_trail"]
     fields = readonly_fields
     actions = ["run_again"]
     change_list_template = "admin/reconciliation/run/change_list.html"

@@ -110,22 +110,7 @@ class ReconciliationRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Run
-        fields = [
-            "id",
-            "partner",
-            "state",
-            "requested_by",
-            "face",
-            "created_at",
-            "started_at",
-            "finished_at",
-            "checked",
-            "counts",
-            "new_count",
-            "reopened_count",
-            "cleared_count",
-            "errors",
-        ]
+        fields = ["id", *Run.SHOWN_FIELDS, "errors"]
         read_only_fields = fields
 
     def get_requested_by(self, obj) -> str:

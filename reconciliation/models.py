@@ -64,6 +64,22 @@ class RunState(models.TextChoices):
 class Run(models.Model):
     """One reconciliation of a partner: when, by whom, what it read, what it found, which reads failed."""
 
+    # What the admin and the API show of a run (besides its errors), in this order.
+    SHOWN_FIELDS = (
+        "partner",
+        "state",
+        "requested_by",
+        "face",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "checked",
+        "counts",
+        "new_count",
+        "reopened_count",
+        "cleared_count",
+    )
+
     partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="+")
     state = models.CharField(max_length=12, choices=RunState.choices, default=RunState.QUEUED, db_index=True)
     requested_by = models.ForeignKey(
