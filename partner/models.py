@@ -40,7 +40,21 @@ class Vendor(models.TextChoices):
     CLOUDFLARE = "cloudflare", "Cloudflare"
 
 
-class Partner(models.Model):
+class SupportContacts(models.Model):
+    """Who support staff call about an account: the first line, and where trouble escalates to."""
+
+    support_contact_name = models.CharField(max_length=200, blank=True)
+    support_contact_email = models.EmailField(blank=True)
+    support_contact_phone = models.CharField(max_length=40, blank=True)
+    escalation_contact_name = models.CharField(max_length=200, blank=True)
+    escalation_contact_email = models.EmailField(blank=True)
+    escalation_contact_phone = models.CharField(max_length=40, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Partner(SupportContacts):
     """A reseller organisation: its registration, contacts, onboarding decisions and vendor keys."""
 
     name = models.CharField(max_length=200, help_text="Display name.")
@@ -141,7 +155,7 @@ class Partner(models.Model):
         return _TOKEN_RE.sub(lambda m: values.get(m.group(1), m.group(0)), self.subaccount_naming_pattern)
 
 
-class Customer(models.Model):
+class Customer(SupportContacts):
     """An end customer of a partner; each gets its own subaccount per vendor."""
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="customers")

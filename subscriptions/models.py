@@ -77,6 +77,9 @@ class AcmeContract(models.Model):
     vendor_view = models.JSONField(default=dict, blank=True, help_text="The vendor's view at the last sync.")
     synced_at = models.DateTimeField(null=True, blank=True)
     drift = models.JSONField(default=dict, blank=True, help_text="{field: {ours, vendor}} at the last sync.")
+    certificates_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="When DigiCert's list of the contract's certificates was last read."
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -96,6 +99,38 @@ class AcmeContract(models.Model):
     def cancel_window_closes_at(self):
         """The moment after which DigiCert no longer accepts a cancellation (30 days after creation)."""
         return self.term_started_at + CANCEL_WINDOW if self.term_started_at else None
+
+
+class Certificate(models.Model):
+    """A certificate DigiCert issued under an ACME contract, as its certificate list last showed it."""
+
+    partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("partner.Customer", on_delete=models.PROTECT, related_name="certificates")
+    contract = models.ForeignKey(AcmeContract, on_delete=models.CASCADE, related_name="certificates")
+    serial_number = models.CharField(max_length=64)
+    domain = models.CharField(max_length=253)
+    sans = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=32, blank=True, help_text="DigiCert's status, e.g. issued.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    vendor_view = models.JSONField(default=dict, blank=True, help_text="The vendor's item, as listed.")
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    gone_at = models.DateTimeField(
+        null=True, blank=True, help_text="No longer in DigiCert's list (replaced, or the contract ended)."
+    )
+
+    class Meta:
+        ordering = ["expires_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "serial_number"], name="certificate_serial_unique")
+        ]
+        indexes = [
+            models.Index(fields=["partner", "expires_at"], name="certificate_partner_expiry"),
+            models.Index(fields=["customer", "expires_at"], name="certificate_customer_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.domain} ({self.serial_number[:12]})"
 
 
 # --- Cloudflare ----------------------------------------------------------------------------------
@@ -256,6 +291,11 @@ class CloudflareZone(CloudflarePlanRecord):
         max_length=16, choices=ZoneState.choices, default=ZoneState.PENDING, db_index=True
     )
     vendor_id = models.CharField("zone id", max_length=32, blank=True)
+    zone_plan = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The zone's own plan object, raw (its id is opaque); the rate plan comes from the subscription.",
+    )
     zone_status = models.CharField(max_length=32, blank=True, help_text="Cloudflare's zone status.")
     subscription_id = models.CharField(
         max_length=32, blank=True, help_text="Empty while the zone has no subscription (free)."
