@@ -1,5 +1,8 @@
 """Reads of subscriptions, scoped to the actor through the partner selectors."""
 
+from datetime import datetime, timedelta
+
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db.models import QuerySet
 
@@ -8,7 +11,7 @@ from core.models import Operation, OperationState
 from partner.models import Partner
 from partner.selectors import customers_for, partners_for
 from subscriptions.cloudflare_rules import Catalog, ComponentTerms, PlanTerms
-from subscriptions.models import AcmeContract, CatalogPlan, CloudflareAddon, CloudflareZone
+from subscriptions.models import AcmeContract, CatalogPlan, Certificate, CloudflareAddon, CloudflareZone
 
 
 def acme_contracts_for(actor: Actor) -> QuerySet[AcmeContract]:
@@ -81,3 +84,28 @@ def _of_visible_customers(actor: Actor, manager) -> QuerySet:
     if actor.is_system or actor.is_staff:
         return qs
     return qs.filter(customer__in=customers_for(actor).values("pk"))
+
+
+# --- Certificate inventory ------------------------------------------------------------------------
+
+
+def certificates_for(actor: Actor, *, include_gone: bool = False) -> QuerySet[Certificate]:
+    """The certificates of the customers the actor may see; ones DigiCert no longer lists only if asked."""
+    qs = Certificate.objects.select_related("customer", "contract")
+    if not include_gone:
+        qs = qs.filter(gone_at__isnull=True)
+    if actor.is_system or actor.is_staff:
+        return qs
+    return qs.filter(customer__in=customers_for(actor).values("pk"))
+
+
+def expiry_warning_until(now: datetime) -> datetime:
+    """The end of the expiry warning: CERTIFICATE_EXPIRY_WARNING_DAYS (30) from the business clock's now."""
+    return now + timedelta(days=settings.CERTIFICATE_EXPIRY_WARNING_DAYS)
+
+
+def certificates_expiring(actor: Actor, now: datetime) -> QuerySet[Certificate]:
+    """Listed certificates that expire within the warning days (expired ones too), soonest first."""
+    return (
+        certificates_for(actor).filter(expires_at__lte=expiry_warning_until(now)).order_by("expires_at", "id")
+    )

@@ -1,6 +1,6 @@
 """django-q2 entry points of the subscriptions app."""
 
-from subscriptions.services import acme, cloudflare
+from subscriptions.services import acme, certificates, cloudflare
 
 
 def sync_acme_contracts_task() -> int:
@@ -11,3 +11,8 @@ def sync_acme_contracts_task() -> int:
 def sync_cloudflare_task() -> int:
     """Scheduled: queue a sync of every live Cloudflare zone and of every account with add-ons."""
     return cloudflare.queue_scheduled_syncs()
+
+
+def refresh_certificates_task() -> int:
+    """Scheduled: queue a certificate-list refresh of every live ACME contract."""
+    return certificates.queue_scheduled_refreshes()

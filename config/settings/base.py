@@ -217,6 +217,7 @@ VENDOR_TIMEOUT_SECONDS = env.float("VENDOR_TIMEOUT_SECONDS", default=15.0)
 SANDBOX_ENABLED = env.bool("SANDBOX_ENABLED", default=False)
 # What "now" is for business rules (30-day windows, terms, reminders); see core/clock.py.
 BUSINESS_CLOCK = "django.utils.timezone.now"
+CERTIFICATE_EXPIRY_WARNING_DAYS = env.int("CERTIFICATE_EXPIRY_WARNING_DAYS", default=30)
 
 # --- Background work ------------------------------------------------------------------------
 TASK_MAX_ATTEMPTS = env.int("TASK_MAX_ATTEMPTS", default=5)

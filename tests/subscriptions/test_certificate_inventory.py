@@ -1,0 +1,153 @@
+"""Certificate inventory: DigiCert's certificate list of each ACME contract, read through the sandbox
+with the subaccount key; replaced certificates and ended contracts leave rows marked gone."""
+
+import pytest
+
+from core.models import AuditEvent, Operation
+from subscriptions.models import Certificate
+from subscriptions.services import acme, certificates
+from tests.conftest import system_actor
+from tests.sandbox_helpers import advance_vendor_clock, inject_fault
+
+pytestmark = pytest.mark.django_db
+
+REFRESH = certificates.RefreshCertificates.kind
+
+
+@pytest.fixture
+def contract(order):
+    return order(auto_renew=True, sans=["example.com", "www.example.com"])
+
+
+def _refresh(run_tasks, contract, actor=None):
+    run_tasks(certificates.refresh_certificates, actor or system_actor(), contract)
+    contract.refresh_from_db()
+    return contract
+
+
+def _rows(contract):
+    return list(
+        Certificate.objects.filter(contract=contract)
+        .order_by("id")
+        .values("serial_number", "domain", "sans", "status", "expires_at", "gone_at", "first_seen_at")
+    )
+
+
+def test_a_refresh_through_the_sandbox_records_every_listed_certificate(run_tasks, contract):
+    contract = _refresh(run_tasks, contract)
+
+    certs = Certificate.objects.filter(contract=contract).order_by("domain")
+    assert [c.domain for c in certs] == ["example.com", "www.example.com"]
+    for cert in certs:
+        assert cert.status == "issued" and len(cert.serial_number) == 32 and cert.gone_at is None
+        assert cert.sans == [cert.domain]
+        assert cert.customer_id == contract.customer_id and cert.partner_id == contract.partner_id
+        assert (cert.expires_at - contract.term_started_at).days == 90
+        assert "pem" not in " ".join(cert.vendor_view).lower()
+    assert contract.certificates_synced_at is not None
+    operation = Operation.objects.filter(kind=REFRESH).get()
+    assert operation.state == "succeeded" and operation.result == {"listed": 2}
+    assert AuditEvent.objects.filter(action="acme.certificates_changed").count() == 1
+
+
+def test_a_second_refresh_changes_nothing(run_tasks, contract):
+    _refresh(run_tasks, contract)
+    before, events = _rows(contract), AuditEvent.objects.count()
+
+    _refresh(run_tasks, contract)
+
+    assert _rows(contract) == before
+    assert AuditEvent.objects.count() == events  # the same list is not an event
+
+
+def test_a_replaced_certificate_marks_the_old_one_gone(run_tasks, contract):
+    _refresh(run_tasks, contract)
+    old = set(Certificate.objects.values_list("serial_number", flat=True))
+
+    advance_vendor_clock(days=61)  # the ACME client renewed every certificate at day 60
+    _refresh(run_tasks, contract)
+
+    current = Certificate.objects.filter(contract=contract, gone_at__isnull=True)
+    gone = Certificate.objects.filter(contract=contract, gone_at__isnull=False)
+    assert set(gone.values_list("serial_number", flat=True)) == old
+    assert len(current) == 2 and not old & set(current.values_list("serial_number", flat=True))
+    event = AuditEvent.objects.filter(action="acme.certificates_changed").latest("id")
+    assert "2 new, 2 gone" in event.note
+
+
+def test_a_cancelled_contracts_certificates_are_all_gone(run_tasks, contract):
+    _refresh(run_tasks, contract)
+    run_tasks(acme.cancel_acme_contract, system_actor(), contract)
+    contract.refresh_from_db()
+    assert contract.state == "cancelled"
+
+    _refresh(run_tasks, contract)
+
+    assert Certificate.objects.filter(contract=contract).count() == 2
+    assert not Certificate.objects.filter(contract=contract, gone_at__isnull=True).exists()
+
+
+def test_a_contract_not_at_digicert_yet_is_refused_before_any_call(run_tasks, contract):
+    contract.vendor_id = ""
+    contract.save()
+    with pytest.raises(certificates.RuleViolation) as refused:
+        certificates.refresh_certificates(system_actor(), contract)
+    assert refused.value.code == "not_at_vendor"
+    assert not Operation.objects.filter(kind=REFRESH).exists()
+
+
+def test_the_schedule_starts_one_refresh_per_active_contract_and_none_for_one_pending(
+    run_tasks, order, django_capture_on_commit_callbacks
+):
+    first, second = order(sans=["a.example.com"]), order(sans=["b.example.com"])
+    run_tasks(acme.sync_acme_contract, system_actor(), second)  # finished: not in flight
+    with django_capture_on_commit_callbacks(execute=False):  # queued, never run: still pending
+        certificates.refresh_certificates(system_actor(), second)
+    pending = Operation.objects.get(kind=REFRESH)
+
+    with django_capture_on_commit_callbacks(execute=False):
+        started = certificates.queue_scheduled_refreshes()
+
+    assert started == 1
+    refreshes = Operation.objects.filter(kind=REFRESH)
+    assert refreshes.count() == 2
+    assert refreshes.exclude(pk=pending.pk).get().object_id == str(first.pk)
+
+
+def test_the_schedule_also_clears_an_ended_contract_still_showing_certificates(
+    run_tasks, contract, django_capture_on_commit_callbacks
+):
+    _refresh(run_tasks, contract)
+    run_tasks(acme.cancel_acme_contract, system_actor(), contract)
+
+    run_tasks(certificates.queue_scheduled_refreshes)
+    assert not Certificate.objects.filter(gone_at__isnull=True).exists()
+
+    with django_capture_on_commit_callbacks(execute=False):
+        assert certificates.queue_scheduled_refreshes() == 0  # nothing left to clear
+
+
+def test_the_schedule_is_declared():
+    from config.schedules import SCHEDULES
+
+    assert ("Refresh ACME certificate inventories", "subscriptions.tasks.refresh_certificates_task") in [
+        (name, func) for name, func, _ in SCHEDULES
+    ]
+
+
+def test_a_vendor_error_is_shown_on_the_contracts_operation_and_retryable(run_tasks, contract, settings):
+    settings.TASK_MAX_ATTEMPTS = 1
+    inject_fault("digicert", "http_503", method="GET", path=r"/certificates$")
+
+    _refresh(run_tasks, contract)
+
+    operation = Operation.objects.get(kind=REFRESH)
+    assert operation.state == "failed" and operation.object_id == str(contract.pk)
+    assert operation.last_error_code and operation.last_error_message
+    assert not Certificate.objects.exists() and contract.certificates_synced_at is None
+
+    run_tasks(acme.retry_last_operation, system_actor(), contract)
+
+    operation.refresh_from_db()
+    assert operation.state == "succeeded"
+    assert Certificate.objects.filter(contract=contract).count() == 2
