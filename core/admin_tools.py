@@ -5,9 +5,11 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from core.actor import Actor, Face
-from core.audit import events_for
+from core.audit import change_lines, events_for
+from core.dashboard import action_label
 from core.errors import DomainError
 from core.models import ApiToken, AuditEvent, Operation
 
@@ -86,6 +88,11 @@ class ServiceSaveMixin:
         return super().response_change(request, obj)
 
 
+def change_lines_html(event: AuditEvent) -> str:
+    """An audit event's changes, one "field: before → after" line per field."""
+    return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in change_lines(event))) or "—"
+
+
 class AuditTrailMixin:
     """Shows an object's audit trail (newest first) on its change page."""
 
@@ -97,14 +104,14 @@ class AuditTrailMixin:
             return "No changes recorded yet."
         rows = format_html_join(
             "",
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
                     e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
                     e.actor_label,
-                    e.face,
-                    e.action,
-                    ", ".join(f"{k}: {v[0]!r} → {v[1]!r}" for k, v in e.changes.items()),
+                    e.get_face_display(),
+                    action_label(e.action),
+                    change_lines_html(e),
                     e.note,
                 )
                 for e in events
@@ -126,6 +133,12 @@ class AuditEventAdmin(ReadOnlyAdmin):
     search_fields = ["object_repr", "actor_label", "action", "object_id"]
     date_hierarchy = "created_at"
     list_select_related = ["content_type"]
+    exclude = ["changes"]
+    readonly_fields = ["changes_in_words"]
+
+    @admin.display(description="Changes")
+    def changes_in_words(self, obj):
+        return change_lines_html(obj)
 
 
 @admin.register(ApiToken)

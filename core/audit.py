@@ -9,6 +9,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Cast
 
+from core import dashboard
 from core.actor import Actor
 from core.fields import EncryptedSecretField
 from core.models import AuditEvent
@@ -82,3 +83,16 @@ def events_for_many(querysets) -> models.QuerySet[AuditEvent]:
         ids = qs.order_by().annotate(_audit_id=Cast("pk", models.CharField())).values("_audit_id")
         condition |= models.Q(content_type=content_type, object_id__in=ids)
     return AuditEvent.objects.filter(condition).select_related("actor")
+
+
+def field_labels(model: type[models.Model] | None) -> dict[str, str]:
+    """Each field's verbose name by field name, to show an audit event's changes in words."""
+    if model is None:
+        return {}
+    return {f.name: str(f.verbose_name) for f in model._meta.get_fields() if hasattr(f, "verbose_name")}
+
+
+def change_lines(event: AuditEvent) -> list[str]:
+    """An audit event's changes for support staff: every field, one "field: before → after" line each."""
+    model = ContentType.objects.get_for_id(event.content_type_id).model_class()  # cached: no query
+    return dashboard.change_lines(event.changes, field_labels(model), full=True)

@@ -210,19 +210,21 @@ def _shown(value) -> str:
     )
 
 
-def change_lines(changes: dict) -> list[str]:
-    """An audit event's changes as short "field: before → after" lines, bookkeeping left out."""
+def change_lines(changes: dict, labels: dict[str, str] | None = None, *, full: bool = False) -> list[str]:
+    """An audit event's changes as short "field: before → after" lines, one per field, named by
+    `labels` (else the code name in words); bookkeeping and a new object's values left out unless
+    `full` (support staff see every field)."""
     lines = []
     pairs = [v for v in (changes or {}).values() if isinstance(v, list | tuple) and len(v) == 2]
-    if len(pairs) > 4 and all(before is None for before, _ in pairs):
+    if not full and len(pairs) > 4 and all(before is None for before, _ in pairs):
         return []  # a whole new object: the action says it all
     for name, values in (changes or {}).items():
-        if name in QUIET_FIELDS or not isinstance(values, list | tuple) or len(values) != 2:
+        if (name in QUIET_FIELDS and not full) or not isinstance(values, list | tuple) or len(values) != 2:
             continue
         before, after = values
         if before == after:
             continue  # e.g. a secret re-encrypted: "[secret] → [secret]" tells nothing
-        label = name.replace("_", " ")
+        label = (labels or {}).get(name) or name.replace("_", " ")
         lines.append(
             f"{label}: {_shown(after)}" if before is None else f"{label}: {_shown(before)} → {_shown(after)}"
         )
