@@ -36,8 +36,9 @@ from billing.services.common import change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations
 from core.actor import Actor, Face
-from core.errors import DomainError, ValidationFailed
+from core.errors import DomainError, RuleViolation, ValidationFailed
 from core.tasks import enqueue_on_commit
+from partner import billing_model
 from partner.models import Customer
 from subscriptions.acme_rules import clean_sans
 from vendors.digitalriver import DigitalRiverClient
@@ -80,6 +81,7 @@ def start_checkout(
                 f"Quantities run from 1 to {settings.BILLING_MAX_QUANTITY}.",
                 fields={f"items[{i}].quantity": f"From 1 to {settings.BILLING_MAX_QUANTITY}."},
             )
+        _check_billed_here(customer, line, i)
     if len(currencies) > 1:
         raise ValidationFailed(
             "One checkout, one currency.", fields={"items": f"Mixed: {sorted(currencies)}."}
@@ -132,6 +134,20 @@ def start_checkout(
         )
         operations.start(actor, checkout, OpenCheckout.kind, partner_id=checkout.partner_id)
     return checkout
+
+
+def _check_billed_here(customer: Customer, line: OrderLine, index: int) -> None:
+    """Billing model per subaccount: DigiCert bills the subaccount, so a DigiCert product is refused
+    here (billing the customer too would bill twice); Cloudflare products are sold either way."""
+    if line.product.provisions == Provisions.ACME_CONTRACT and billing_model.digicert_bills_subaccounts(
+        customer.partner
+    ):
+        raise RuleViolation(
+            f"Item {index + 1}: {line.product} is a DigiCert product and {customer.partner} is billed "
+            "per subaccount by DigiCert; the back office does not bill it (that would bill twice).",
+            code=billing_model.REFUSED_CODE,
+            fields={f"items[{index}].product": "DigiCert bills this partner's subaccounts directly."},
+        )
 
 
 def _check_options(customer: Customer, line: OrderLine, index: int) -> dict:

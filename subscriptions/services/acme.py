@@ -17,6 +17,8 @@ from core import audit, clock, operations
 from core.actor import Actor
 from core.errors import RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
+from partner import billing_model
+from partner import signals as partner_signals
 from partner.access import Can, require
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
 from subscriptions import not_billed, selectors, signals
@@ -49,7 +51,8 @@ def order_acme_contract(
     """Order an ACME contract in the customer's DigiCert subaccount (created at the vendor in a task).
 
     Billing's own order (`billed=True`) is what a checkout sold; any other is a paid service that
-    nothing bills, so it needs `not_billed_reason` (see subscriptions.not_billed).
+    nothing bills, so it needs `not_billed_reason` (see subscriptions.not_billed), unless DigiCert
+    bills the partner's subaccounts itself (billing model per subaccount: that is the reason).
     """
     require(actor, Can.MANAGE_SERVICES, partner=customer.partner, customer=customer)
     if product not in AcmeProduct.values:
@@ -73,7 +76,12 @@ def order_acme_contract(
             "in the customer's own subaccount and use its key).",
             code="subaccount_not_active",
         )
-    reason = "" if billed else not_billed.required_reason(not_billed_reason, "Ordering an ACME contract")
+    if billed:
+        reason = ""
+    elif billing_model.digicert_bills_subaccounts(customer.partner):
+        reason = billing_model.NOT_BILLED_REASON
+    else:
+        reason = not_billed.required_reason(not_billed_reason, "Ordering an ACME contract")
     with transaction.atomic():
         contract = AcmeContract.objects.create(
             partner=customer.partner,
@@ -306,6 +314,20 @@ def set_account_auto_renew(actor: Actor, subaccount: Subaccount, value: bool | N
             params={"value": value},
         )
     return subaccount
+
+
+def apply_auto_renew_default(sender, subaccount: Subaccount, actor: Actor, **kwargs) -> None:
+    """A new DigiCert subaccount takes the partner's auto-renew default as its account setting
+    (through set_account_auto_renew: one operation, retried on failure, never a second subaccount)."""
+    default = subaccount.partner.auto_renew_default
+    if subaccount.vendor != Vendor.DIGICERT or default is None:
+        return
+    set_account_auto_renew(actor, subaccount, default)
+
+
+# Connected here, where the handler lives (imported at start-up by SubscriptionsConfig.ready):
+# partner never imports subscriptions, it only says a subaccount is ready.
+partner_signals.subaccount_activated.connect(apply_auto_renew_default, dispatch_uid="acme-auto-renew-default")
 
 
 def queue_scheduled_syncs() -> int:
