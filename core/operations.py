@@ -28,7 +28,7 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from core import audit
+from core import audit, signals
 from core.actor import Actor
 from core.errors import RuleViolation
 from core.models import Operation, OperationState
@@ -398,6 +398,10 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
         operation.save()
         if not will_retry and operation.parent_id:
             settle(operation.parent_id, actor, failed_step=operation)
+        if not will_retry:  # staff hear of it (core.signals: apps add who to contact)
+            transaction.on_commit(
+                lambda: signals.operation_gave_up.send(Operation, operation=operation, target=target)
+            )
         audit.record(
             actor,
             "operation.failed" if not will_retry else "operation.attempt_failed",

@@ -18,7 +18,8 @@ from core.admin_tools import (
     state_badge,
 )
 from core.errors import DomainError
-from partner import services
+from partner import billing_model, services
+from partner.contacts import who_to_contact
 from partner.models import Customer, Membership, Partner, Subaccount, SubaccountState, Vendor
 from partner.onboarding import onboarding_checklist
 
@@ -42,6 +43,10 @@ class PartnerForm(forms.ModelForm):
     class Meta:
         model = Partner
         fields = ["slug", *services.PARTNER_PROFILE_FIELDS]
+        help_texts = {
+            "billing_model": billing_model.HELP_TEXT,
+            "auto_renew_default": billing_model.AUTO_RENEW_DEFAULT_HELP,
+        }
 
 
 @admin.register(Partner)
@@ -50,7 +55,7 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "onboarding", "billing_model", "customer_count", "created_at"]
     list_filter = ["billing_model", "country"]
     search_fields = ["name", "legal_name", "slug", "org_contact_email"]
-    readonly_fields = ["onboarding_checklist", "credentials", "audit_trail"]
+    readonly_fields = ["onboarding_checklist", "billing_model_effect", "credentials", "audit_trail"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
         ("Onboarding", {"fields": ["onboarding_checklist"]}),
@@ -82,9 +87,17 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
                 ]
             },
         ),
+        ("Support and escalation contacts", {"fields": services.SUPPORT_CONTACT_FIELDS}),
         (
             "Decisions",
-            {"fields": ["billing_model", "subaccount_naming_pattern", "auto_renew_default"]},
+            {
+                "fields": [
+                    "billing_model",
+                    "billing_model_effect",
+                    "subaccount_naming_pattern",
+                    "auto_renew_default",
+                ]
+            },
         ),
         (
             "Vendor access",
@@ -127,6 +140,14 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
                     for i in onboarding_checklist(obj)
                 ),
             ),
+        )
+
+    @admin.display(description="What the billing model changes")
+    def billing_model_effect(self, obj):
+        if obj is None or obj.pk is None:
+            return billing_model.NOT_CHOSEN
+        return format_html(
+            "{}<br><strong>At DigiCert:</strong> {}", billing_model.effect(obj), billing_model.AT_DIGICERT
         )
 
     @admin.display(description="Stored credentials")
@@ -194,12 +215,34 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
     list_filter = ["partner", "country"]
     search_fields = ["name", "reference", "contact_email", "partner__name"]
     list_select_related = ["partner"]
-    readonly_fields = ["audit_trail"]
+    readonly_fields = ["who_to_contact", "audit_trail"]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["partner", "name", "reference", "contact_name", "contact_email", "country", "notes"]},
+        ),
+        ("Support and escalation contacts", {"fields": services.SUPPORT_CONTACT_FIELDS}),
+        ("Who to contact", {"fields": ["who_to_contact"]}),
+        ("History", {"fields": ["audit_trail"], "classes": ["collapse"]}),
+    ]
     inlines = [SubaccountInline]
     actions = ["create_digicert_subaccount", "create_cloudflare_subaccount"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("subaccounts")
+
+    @admin.display(description="Who to contact")
+    def who_to_contact(self, obj):
+        if obj is None or obj.pk is None:
+            return "Save the customer to see who to contact."
+        return format_html_join(
+            "",
+            "<div style='margin-bottom:.4em'><strong>{}</strong>: {}{}</div>",
+            (
+                (line.role, line.text, format_html(" <em style='color:#57606a'>({})</em>", line.source))
+                for line in who_to_contact(obj)
+            ),
+        )
 
     @admin.display(description="Subaccounts")
     def subaccount_states(self, obj):
@@ -318,6 +361,8 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
         "last_error_message",
         "last_error_at",
         "activated_at",
+        "auto_renew_setting",
+        "settings_read_at",
         "vendor_response",
         "created_at",
         "audit_trail",
@@ -361,6 +406,11 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
                 "<int:pk>/retry/",
                 self.admin_site.admin_view(self.retry_view),
                 name="partner_subaccount_retry",
+            ),
+            path(
+                "<int:pk>/retry-operation/",
+                self.admin_site.admin_view(self.retry_operation_view),
+                name="partner_subaccount_retry_operation",
             ),
             path(
                 "<int:pk>/link/",
@@ -408,9 +458,21 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
             self.message_user(request, f"{error.message} [{error.code}]", messages.ERROR)
         return HttpResponseRedirect(reverse("admin:partner_subaccount_change", args=[pk]))
 
+    def retry_operation_view(self, request, pk):
+        url = reverse("admin:partner_subaccount_change", args=[pk])
+        if request.method != "POST" or not self.has_retry_permission(request):
+            return HttpResponseRedirect(url)
+        try:
+            services.retry_subaccount_operation(admin_actor(request), Subaccount.objects.get(pk=pk))
+            self.message_user(request, "Queued for another attempt.", messages.SUCCESS)
+        except DomainError as error:
+            self.message_user(request, f"{error.message} [{error.code}]", messages.ERROR)
+        return HttpResponseRedirect(url)
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "show_retry": self.has_retry_permission(request)}
         obj = self.get_object(request, object_id)
+        extra_context["failed_operation"] = obj and services.failed_subaccount_operation(obj)
         extra_context["is_failed"] = obj is not None and obj.state == SubaccountState.FAILED
         awaiting = obj is not None and obj.state == SubaccountState.UNKNOWN and obj.next_attempt_at is None
         extra_context["awaiting_decision"] = awaiting

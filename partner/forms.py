@@ -13,6 +13,7 @@ from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core.cache import cache
 
+from partner import billing_model
 from partner.access import ROLE_CAPABILITIES, Can
 from partner.models import Customer, Partner, Role, Vendor
 from partner.services import CUSTOMER_FIELDS, LOCKED_ONCE_SUBACCOUNTS_EXIST, PARTNER_PROFILE_FIELDS
@@ -158,7 +159,7 @@ class PartnerProfileForm(forms.ModelForm):
         required=False,
         label="Account-level auto-renew default",
         widget=forms.NullBooleanSelect,
-        help_text="Applies to ACME orders that leave renewal to the account setting.",
+        help_text=billing_model.AUTO_RENEW_DEFAULT_HELP,
     )
 
     class Meta:
@@ -173,6 +174,7 @@ class PartnerProfileForm(forms.ModelForm):
             ("true", "On"),
             ("false", "Off"),
         ]
+        self.fields["billing_model"].help_text = billing_model.HELP_TEXT
         if locked:
             for name in LOCKED_ONCE_SUBACCOUNTS_EXIST:
                 self.fields[name].disabled = True

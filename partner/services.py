@@ -18,12 +18,13 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from core import audit
+from core import audit, operations
 from core.actor import Actor
-from core.errors import PermissionDenied, RuleViolation, ValidationFailed
-from core.models import ApiToken
+from core.errors import DomainError, PermissionDenied, RuleViolation, ValidationFailed
+from core.models import ApiToken, Operation
 from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
 from core.validation import full_clean_or_refuse
+from partner import signals
 from partner.access import Can, require
 from partner.models import (
     NAMING_TOKENS,
@@ -45,6 +46,15 @@ logger = logging.getLogger(__name__)
 
 PROVISION_TASK = "partner.tasks.provision_subaccount_task"
 
+# Who support staff call about a partner or a customer (partner.models.SupportContacts).
+SUPPORT_CONTACT_FIELDS = [
+    "support_contact_name",
+    "support_contact_email",
+    "support_contact_phone",
+    "escalation_contact_name",
+    "escalation_contact_email",
+    "escalation_contact_phone",
+]
 # Profile fields a partner (owner/admin) or staff may edit; secrets have their own service.
 PARTNER_PROFILE_FIELDS = [
     "name",
@@ -61,6 +71,7 @@ PARTNER_PROFILE_FIELDS = [
     "verification_contact_name",
     "verification_contact_email",
     "verification_contact_phone",
+    *SUPPORT_CONTACT_FIELDS,
     "billing_model",
     "subaccount_naming_pattern",
     "auto_renew_default",
@@ -71,7 +82,15 @@ LOCKED_ONCE_SUBACCOUNTS_EXIST = {
     "subaccount_naming_pattern": "naming_convention_locked",
     "billing_model": "billing_model_locked",
 }
-CUSTOMER_FIELDS = ["name", "reference", "contact_name", "contact_email", "country", "notes"]
+CUSTOMER_FIELDS = [
+    "name",
+    "reference",
+    "contact_name",
+    "contact_email",
+    "country",
+    "notes",
+    *SUPPORT_CONTACT_FIELDS,
+]
 
 
 # --- Partners -----------------------------------------------------------------------------
@@ -342,6 +361,23 @@ def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
     return subaccount
 
 
+def failed_subaccount_operation(subaccount: Subaccount) -> Operation | None:
+    """The vendor call on the subaccount (e.g. its account setting) that failed for good and that
+    nothing has fixed since, if any."""
+    failures = operations.unresolved_failures(Subaccount.objects.filter(pk=subaccount.pk))
+    return failures.order_by("-created_at", "-id").first()
+
+
+def retry_subaccount_operation(actor: Actor, subaccount: Subaccount) -> Operation:
+    """Retry the subaccount's failed vendor call (its account setting): only that call runs again,
+    the subaccount is never created a second time."""
+    require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
+    failed = failed_subaccount_operation(subaccount)
+    if failed is None:
+        raise RuleViolation("Nothing to retry: no call on this subaccount failed.", code="not_retryable")
+    return operations.retry(actor, failed)
+
+
 def _decide_unknown(actor: Actor, subaccount: Subaccount, code: str) -> Subaccount:
     """Common checks of a staff decision on a DigiCert subaccount whose create answer was lost."""
     require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
@@ -458,6 +494,28 @@ def provision_subaccount(subaccount_id: int) -> None:
             subaccount.pk,
             lost_key,
         )
+    _announce_activated(actor, subaccount)
+
+
+def _announce_activated(actor: Actor, subaccount: Subaccount) -> None:
+    """Once the activation is committed, what a new subaccount needs starts (the partner's
+    auto-renew default as its DigiCert account setting, run as its own retried operation).
+
+    Its own transaction after the activation's: a refusal here never undoes the recorded
+    subaccount (undoing it would create a second one at the vendor on the next attempt)."""
+    try:
+        with transaction.atomic():
+            signals.subaccount_activated.send(Subaccount, subaccount=subaccount, actor=actor)
+    except DomainError as error:
+        audit.record(
+            actor,
+            "subaccount.settings_not_applied",
+            subaccount,
+            partner_id=subaccount.partner_id,
+            changes={},
+            note=f"{error.message} Apply the partner's defaults on the subaccount page.",
+        )
+        logger.warning("subaccount %s: defaults not applied: %s", subaccount.pk, error)
 
 
 def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None, dict]:

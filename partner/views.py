@@ -25,8 +25,9 @@ from core.actor import Actor, Face
 from core.errors import DomainError, NotFound, PermissionDenied
 from core.models import ApiToken
 from core.tokens import issue_api_token, revoke_api_token
-from partner import selectors, services
+from partner import billing_model, selectors, services
 from partner.access import Can, can, require
+from partner.contacts import who_to_contact
 from partner.dashboard import IN_PROGRESS
 from partner.dashboard_timeline import timeline_page
 from partner.forms import (
@@ -586,6 +587,9 @@ class OrganizationView(MemberTemplateView):
             onboarding_done=all(item.done for item in checklist),
             has_digicert=bool(self.partner.digicert_api_key),
             has_cloudflare=bool(self.partner.cloudflare_api_token),
+            billing_model_effect=billing_model.effect(self.partner),
+            billing_model_at_digicert=billing_model.AT_DIGICERT,
+            contacts=who_to_contact(partner=self.partner),
         )
         return context
 

@@ -20,6 +20,7 @@ from core import audit, clock
 from core.actor import Actor
 from core.errors import RuleViolation
 from partner.access import Can, require
+from partner.contacts import contacts_text
 from partner.models import Membership, Role
 
 logger = logging.getLogger(__name__)
@@ -196,7 +197,8 @@ def alert_staff(subscription: BillingSubscription, message: str) -> None:
     """Support staff hear of billing trouble by e-mail (ADMINS) and see it in the admin."""
     mail_admins(
         f"Billing: {subscription}",
-        f"{message}\n\n{settings.SITE_URL}/admin/billing/billingsubscription/{subscription.pk}/change/",
+        f"{message}\n\n{settings.SITE_URL}/admin/billing/billingsubscription/{subscription.pk}/change/"
+        f"\n\n{contacts_text(subscription.customer)}",
         fail_silently=True,
     )
     logger.warning("billing alert for subscription %s: %s", subscription.pk, message)
