@@ -818,7 +818,7 @@ class RenewalAdmin(ReadOnlyAdmin):
         "subscription__product",
         "subscription__customer",
         "subscription__plan",
-        "checkout",
+        "checkout__customer",  # the checkout's name carries its customer
     ]
     actions = ["postpone", "renew_manually", "release"]
 

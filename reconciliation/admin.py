@@ -327,6 +327,10 @@ class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     list_filter = ["partner", "target_type"]
     search_fields = ["reason", "customer__name", "partner__name", "target_id"]
     list_select_related = ["partner", "customer", "marked_by", "target_type"]
+
+    def get_queryset(self, request):
+        # Each row is named after what it marks: fetch the targets per type, not per row.
+        return super().get_queryset(request).prefetch_related("target")
     readonly_fields = [
         "partner",
         "customer",
