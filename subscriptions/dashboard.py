@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.urls import reverse
 
 from core import clock, operations
@@ -17,7 +18,15 @@ from partner.models import SubaccountState, Vendor
 from subscriptions import dashboard_selectors as reads
 from subscriptions.cloudflare_rules import CENT, MONTHS_PER_PERIOD
 from subscriptions.models import AcmeContract, AcmeProduct, CloudflareAddon, CloudflareZone
-from subscriptions.selectors import acme_contracts_for, cloudflare_addons_for, cloudflare_zones_for
+from subscriptions.selectors import (
+    acme_contracts_for,
+    certificates_expiring,
+    certificates_for,
+    cloudflare_addons_for,
+    cloudflare_zones_for,
+    expiry_warning_until,
+)
+from subscriptions.services import certificates as _certificates  # noqa: F401 - registers its handler
 
 SHOWN_PER_KIND = 5
 RENEWAL_HORIZON = timedelta(days=30)
@@ -291,6 +300,142 @@ registry.action_labels.update(
         "digicert.account_setting_read": "Account setting read",
     }
 )
+
+
+# --- Certificate inventory -------------------------------------------------------------------
+
+registry.add_nav(NavItem("Certificates", "dashboard:certificates", order=25, icon="shield"))
+
+
+def certificates_url(**params) -> str:
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return reverse("dashboard:certificates") + (f"?{query}" if query else "")
+
+
+@registry.attention_source
+def certificate_attention(actor, now) -> list[Attention]:
+    """Certificates DigiCert lists that expire within CERTIFICATE_EXPIRY_WARNING_DAYS (expired ones too)."""
+    days = settings.CERTIFICATE_EXPIRY_WARNING_DAYS
+    expiring = list(certificates_expiring(actor, now)[: SHOWN_PER_KIND + 1])
+    items = []
+    for cert in expiring[:SHOWN_PER_KIND]:
+        expired = cert.expires_at <= now
+        items.append(
+            Attention(
+                "danger" if expired else "warning",
+                f"Certificate {'expired' if expired else 'expires'} on {cert.expires_at:%d %b %Y}: "
+                f"{cert.domain} ({cert.customer.name})",
+                "DigiCert lists no replacement yet: check that the customer's ACME client renews it.",
+                certificates_url(contract=cert.contract_id),
+                when=cert.expires_at,
+                category="certificate",
+            )
+        )
+    if len(expiring) > SHOWN_PER_KIND:
+        items.append(
+            Attention(
+                "info",
+                f"More certificates expire within {days} days",
+                f"See every certificate that expires within {days} days.",
+                certificates_url(expiring=1),
+                "See all",
+                when=now + timedelta(days=days),
+                category="certificate",
+            )
+        )
+    return items
+
+
+def certificates_section(actor, customer) -> dict:
+    """The customer page's certificate block: the certificates DigiCert lists now, soonest to expire first."""
+    now = clock.now()
+    certs = list(
+        certificates_for(actor).filter(customer=customer).order_by("expires_at", "id")[: SHOWN_PER_KIND * 4]
+    )
+    return {
+        "certificates": certs,
+        "warning_until": expiry_warning_until(now),
+        "now": now,
+        "all_url": certificates_url(customer=customer.pk),
+    }
+
+
+registry.add_customer_section(
+    CustomerSection(
+        "certificates", "Certificates", "dashboard/customers/_certificates.html", certificates_section, 25
+    )
+)
+
+
+@registry.customer_summary
+def certificate_summary(actor, customer_ids) -> dict[int, list[str]]:
+    counts = reads.certificate_counts(actor, customer_ids)
+    return {cid: [f"{n} certificate{'s' if n != 1 else ''}"] for cid, n in counts.items()}
+
+
+def certificate_rows(actor, params) -> list[list]:
+    """One row per certificate the actor sees (with the list's search and filters)."""
+    return [
+        [
+            c.customer.name,
+            c.customer.reference,
+            c.contract_id,
+            c.contract.vendor_id,
+            c.domain,
+            " ".join(c.sans),
+            c.serial_number,
+            c.status,
+            _date(c.expires_at),
+            _date(c.first_seen_at),
+            _date(c.last_seen_at),
+            _date(c.gone_at),
+        ]
+        for c in certificate_search(actor, params)
+    ]
+
+
+def certificate_search(actor, params):
+    """The certificates of the list page and of its CSV, from the same query-string filters."""
+    return reads.search_certificates(
+        actor,
+        now=clock.now(),
+        q=params.get("q", "").strip(),
+        customer=_int(params.get("customer")),
+        contract=_int(params.get("contract")),
+        expiring=bool(params.get("expiring")),
+        include_gone=bool(params.get("gone")),
+    )
+
+
+def _int(value) -> int | None:
+    return int(value) if value and str(value).isdigit() and len(str(value)) < 12 else None
+
+
+registry.add_export(
+    CsvExport(
+        "certificates",
+        "Certificates",
+        [
+            "customer",
+            "customer_reference",
+            "contract",
+            "contract_vendor_id",
+            "domain",
+            "sans",
+            "serial_number",
+            "status",
+            "expires",
+            "first_seen",
+            "last_seen",
+            "gone",
+        ],
+        certificate_rows,
+        order=25,
+        capability=Can.VIEW,
+    )
+)
+
+registry.action_labels["acme.certificates_changed"] = "Certificates changed at DigiCert"
 
 
 # --- Cloudflare -------------------------------------------------------------------------------

@@ -17,12 +17,19 @@ from subscriptions.models import (
     LIVE_STATES,
     AcmeContract,
     AddonState,
+    Certificate,
     CloudflareAddon,
     CloudflareZone,
     ContractState,
     ZoneState,
 )
-from subscriptions.selectors import acme_contracts_for, cloudflare_addons_for, cloudflare_zones_for
+from subscriptions.selectors import (
+    acme_contracts_for,
+    certificates_expiring,
+    certificates_for,
+    cloudflare_addons_for,
+    cloudflare_zones_for,
+)
 
 ENDING_STATES = [*LIVE_STATES, ContractState.CANCEL_PENDING]
 
@@ -240,3 +247,50 @@ def _search_records(qs: QuerySet, text_field: str, *, q: str, state: str, plan: 
     elif state:
         qs = qs.filter(state=state)
     return qs.filter(rate_plan_id=plan) if plan else qs
+
+
+# --- Certificate inventory ----------------------------------------------------------------------
+
+
+def search_certificates(
+    actor: Actor,
+    *,
+    now: datetime,
+    q: str = "",
+    customer: int | None = None,
+    contract: int | None = None,
+    expiring: bool = False,
+    include_gone: bool = False,
+) -> QuerySet[Certificate]:
+    """The certificates list: search on domain, serial and customer; filters on customer, contract,
+    expiring within the warning days, and whether ones DigiCert no longer lists are shown."""
+    qs = (
+        certificates_expiring(actor, now)
+        if expiring
+        else certificates_for(actor, include_gone=include_gone).order_by("expires_at", "id")
+    )
+    if q:
+        qs = qs.filter(
+            Q(domain__icontains=q)
+            | Q(sans__icontains=q.lower())
+            | Q(serial_number__iexact=q)
+            | Q(customer__name__icontains=q)
+            | Q(customer__reference__icontains=q)
+        )
+    if customer is not None:
+        qs = qs.filter(customer_id=customer)
+    if contract is not None:
+        qs = qs.filter(contract_id=contract)
+    return qs
+
+
+def certificate_counts(actor: Actor, customer_ids: list[int]) -> dict[int, int]:
+    """Listed certificates per customer, for a page of the customer list."""
+    rows = (
+        certificates_for(actor)
+        .filter(customer_id__in=customer_ids)
+        .order_by()
+        .values("customer_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["customer_id"]: row["n"] for row in rows}

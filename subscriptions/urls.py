@@ -21,6 +21,12 @@ urlpatterns = [
     path("acme/<int:pk>/sync/", views.SyncView.as_view(), name="acme-sync"),
     path("acme/<int:pk>/drift/", views.DriftView.as_view(), name="acme-drift"),
     path("acme/<int:pk>/retry/", views.RetryView.as_view(), name="acme-retry"),
+    path(
+        "acme/<int:pk>/certificates/refresh/",
+        views.CertificatesRefreshView.as_view(),
+        name="acme-certificates-refresh",
+    ),
+    path("certificates/", views.CertificateListView.as_view(), name="certificates"),
 ]
 
 urlpatterns += [

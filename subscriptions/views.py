@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -28,10 +29,10 @@ from partner.views import (
     paginate,
 )
 from subscriptions import dashboard_selectors, selectors
-from subscriptions.dashboard import ENDS_WITHIN
+from subscriptions.dashboard import ENDS_WITHIN, certificate_search
 from subscriptions.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm, reason_of
 from subscriptions.models import AcmeContract, AcmeProduct, ContractState
-from subscriptions.services import acme
+from subscriptions.services import acme, certificates
 
 STATE_FILTERS = [("", "Any state"), *ContractState.choices]
 RENEWAL_FILTERS = [
@@ -41,6 +42,7 @@ RENEWAL_FILTERS = [
     ("drift", "Drift with DigiCert"),
 ]
 PUSHABLE = set(acme.PUSHABLE_FIELDS)
+CONTRACT_CERTIFICATES_SHOWN = 20
 
 
 class SubscriptionListView(MemberTemplateView):
@@ -201,6 +203,12 @@ class ContractDetailView(ContractMixin, MemberTemplateView):
                 for field, values in sorted(contract.drift.items())
             ],
             sans_form=SansForm(),
+            certificates=list(
+                selectors.certificates_for(self.actor)
+                .filter(contract=contract)
+                .order_by("expires_at", "id")[:CONTRACT_CERTIFICATES_SHOWN]
+            ),
+            certificate_warning_until=selectors.expiry_warning_until(now),
             live=contract.state in (ContractState.ACTIVE, ContractState.RENEWAL_STOPPED),
             **ending_today(contract, now),
         )
@@ -368,3 +376,55 @@ class RetryView(ContractActionView):
     def perform(self, contract):
         operation = acme.retry_last_operation(self.actor, contract)
         return f"{operation.label} is queued again."
+
+
+class CertificatesRefreshView(ContractActionView):
+    anchor = "certificates"
+
+    def perform(self, contract):
+        certificates.refresh_certificates(self.actor, contract)
+        return "Reading the contract's certificates from DigiCert."
+
+
+# --- Certificate inventory ----------------------------------------------------------------------
+
+
+class CertificateListView(MemberTemplateView):
+    """Every certificate DigiCert issued under the actor's contracts; a filter on a customer or
+    contract the actor cannot see is "not found"."""
+
+    template_name = "dashboard/certificates/list.html"
+    nav = "certificates"
+    title = "Certificates"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        params, now = self.request.GET, clock.now()
+        customer = contract = None
+        if params.get("customer"):
+            customer = partner_selectors.get_or_404(
+                partner_selectors.customers_for(self.actor), pk=_pk(params["customer"])
+            )
+        if params.get("contract"):
+            contract = partner_selectors.get_or_404(
+                selectors.acme_contracts_for(self.actor), pk=_pk(params["contract"])
+            )
+        page, query = paginate(self.request, certificate_search(self.actor, params))
+        context.update(
+            page=page,
+            query=query,
+            rows=list(page.object_list),
+            now=now,
+            warning_until=selectors.expiry_warning_until(now),
+            warning_days=settings.CERTIFICATE_EXPIRY_WARNING_DAYS,
+            filters={k: params.get(k, "") for k in ("q", "expiring", "gone")},
+            customer=customer,
+            contract=contract,
+            export_query=query,
+        )
+        return context
+
+
+def _pk(value: str) -> int:
+    """A primary key from the query string; anything else matches nothing (a 404, like another's)."""
+    return int(value) if value.isdigit() and len(value) < 12 else 0
