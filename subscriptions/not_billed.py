@@ -4,7 +4,9 @@ A direct paid change (an ACME order, a zone upgrade, an add-on purchase, a chang
 that billing does not make (`billed=False`) needs the reason it is not billed: refused without one
 before anything is written, and sent with `signals.unbilled_service_started` once the change is
 recorded, inside the same transaction (reconciliation keeps it as a not-billed mark, audited).
-Every face (admin, dashboard, API) passes what the user typed; none of them decides.
+Every face (admin, dashboard, API) passes what the user typed; none of them decides. An ACME order
+of a partner billed per subaccount needs none: DigiCert bills it, and the service gives that reason
+(partner.billing_model).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ CODE = "not_billed_reason_required"
 LABEL = "Not billed because"
 HELP_TEXT = (
     "This is not sold through billing: say why (e.g. free for a partner's own use). "
-    "Recorded in the audit log and shown in reconciliation."
+    "Recorded in the audit log and shown in reconciliation. Not needed for ACME contracts of a "
+    "partner billed per subaccount: DigiCert bills those."
 )
 
 
