@@ -13,15 +13,22 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core import clock
-from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, run_per_row, state_badge
+from core.admin_tools import (
+    AuditTrailMixin,
+    ReadOnlyAdmin,
+    admin_actor,
+    operations_table,
+    run_per_row,
+    state_badge,
+)
 from core.errors import DomainError
 from partner.models import Customer
 from subscriptions import cloudflare_admin  # noqa: F401 - registers the Cloudflare admin pages
 from subscriptions.acme_rules import end_options
 from subscriptions.forms import not_billed_reason_field
-from subscriptions.models import AcmeContract, AcmeProduct
-from subscriptions.selectors import operations_of
-from subscriptions.services import acme
+from subscriptions.models import AcmeContract, AcmeProduct, Certificate
+from subscriptions.selectors import expiry_warning_until, operations_of
+from subscriptions.services import acme, certificates
 
 AUTO_RENEW_CHOICES = [("", "Leave out (account setting, else off)"), ("true", "On"), ("false", "Off")]
 
@@ -55,6 +62,10 @@ CONTRACT_ACTIONS = {
     ),
     "sync": (acme.sync_acme_contract, "Sync with DigiCert queued."),
     "retry": (acme.retry_last_operation, "The failed operation is queued again."),
+    "refresh_certificates": (
+        certificates.refresh_certificates,
+        "Reading the certificate list from DigiCert.",
+    ),
 }
 
 
@@ -95,6 +106,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         "vendor_view",
         "synced_at",
         "vendor_response",
+        "certificates_panel",
         "created_at",
         "audit_trail",
     ]
@@ -117,10 +129,17 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         ),
         ("Term and renewal", {"fields": ["term", "renewal_decision", "ending_today"]}),
         ("ACME client", {"fields": ["credentials"]}),
+        ("Certificates", {"fields": ["certificates_panel"]}),
         ("Vendor", {"fields": ["drift_table", "operations", "synced_at", "vendor_view", "vendor_response"]}),
         ("History", {"fields": ["audit_trail", "created_at"], "classes": ["collapse"]}),
     ]
-    actions = ["cancel_selected", "stop_renewal_selected", "sync_selected", "retry_selected"]
+    actions = [
+        "cancel_selected",
+        "stop_renewal_selected",
+        "sync_selected",
+        "refresh_certificates_selected",
+        "retry_selected",
+    ]
     change_form_template = "admin/subscriptions/acmecontract/change_form.html"
 
     # --- columns and panels ---------------------------------------------------------------------
@@ -229,6 +248,35 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             ),
         )
 
+    @admin.display(description="Certificates")
+    def certificates_panel(self, obj):
+        listed = obj.certificates.filter(gone_at__isnull=True)
+        soon = listed.filter(expires_at__lte=expiry_warning_until(clock.now())).count()
+        url = reverse("admin:subscriptions_certificate_changelist") + f"?contract__id__exact={obj.pk}"
+        read = (
+            f"last read {obj.certificates_synced_at:%Y-%m-%d %H:%M} UTC"
+            if obj.certificates_synced_at
+            else "never read yet"
+        )
+        # The change form is the page's one <form>: the button posts it (with its CSRF token) elsewhere.
+        refresh = (
+            format_html(
+                ' <button type="submit" class="button" formaction="{}">Refresh now</button>',
+                reverse("admin:subscriptions_acmecontract_do", args=[obj.pk, "refresh_certificates"]),
+            )
+            if obj.vendor_id
+            else ""
+        )
+        return format_html(
+            '<a href="{}">{} listed</a> ({} expiring soon), {} removed from the list; DigiCert\'s list {}.{}',
+            url,
+            listed.count(),
+            soon,
+            obj.certificates.filter(gone_at__isnull=False).count(),
+            read,
+            refresh,
+        )
+
     @admin.display(description="Vendor operations")
     def operations(self, obj):
         return operations_table(operations_of(obj)[:20])
@@ -250,6 +298,16 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
     @admin.action(description="Sync with DigiCert", permissions=["manage"])
     def sync_selected(self, request, queryset):
         run_per_row(self, request, queryset, acme.sync_acme_contract, success="{count} sync(s) queued.")
+
+    @admin.action(description="Refresh certificates", permissions=["manage"])
+    def refresh_certificates_selected(self, request, queryset):
+        run_per_row(
+            self,
+            request,
+            queryset,
+            certificates.refresh_certificates,
+            success="{count} certificate refresh(es) queued.",
+        )
 
     @admin.action(description="Retry the failed operation", permissions=["manage"])
     def retry_selected(self, request, queryset):
@@ -396,3 +454,78 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             extra["has_failed_op"] = operations_of(contract).filter(state="failed").exists()
             extra["is_live"] = contract.state in ("active", "renewal_stopped")
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
+
+
+class ListedFilter(admin.SimpleListFilter):
+    title = "DigiCert lists it"
+    parameter_name = "listed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Listed now"), ("no", "Gone (replaced, or the contract ended)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(gone_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(gone_at__isnull=False)
+        return queryset
+
+
+class ExpiryFilter(admin.SimpleListFilter):
+    title = "expiry"
+    parameter_name = "expiry"
+
+    def lookups(self, request, model_admin):
+        return [("soon", "Expiring within the warning days"), ("expired", "Expired")]
+
+    def queryset(self, request, queryset):
+        now = clock.now()
+        if self.value() == "soon":
+            return queryset.filter(gone_at__isnull=True, expires_at__lte=expiry_warning_until(now))
+        if self.value() == "expired":
+            return queryset.filter(expires_at__lte=now)
+        return queryset
+
+
+@admin.register(Certificate)
+class CertificateAdmin(ReadOnlyAdmin):
+    """DigiCert's certificates of every contract, as its certificate lists last showed them (read-only)."""
+
+    list_display = ["domain", "customer", "contract_link", "status", "expires_at", "serial_number", "gone_at"]
+    list_filter = [ListedFilter, ExpiryFilter, "status", "partner"]
+    search_fields = ["domain", "serial_number", "customer__name", "contract__vendor_id"]
+    list_select_related = ["customer", "contract"]
+    date_hierarchy = "expires_at"
+    readonly_fields = [
+        "partner",
+        "customer",
+        "contract_link",
+        "serial_number",
+        "domain",
+        "sans",
+        "status",
+        "expires_at",
+        "first_seen_at",
+        "last_seen_at",
+        "gone_at",
+        "vendor_view",
+    ]
+    fields = readonly_fields
+    actions = ["refresh_selected"]
+
+    @admin.display(description="ACME contract", ordering="contract")
+    def contract_link(self, obj):
+        url = reverse("admin:subscriptions_acmecontract_change", args=[obj.contract_id])
+        return format_html('<a href="{}">{}</a>', url, obj.contract)
+
+    @admin.action(description="Refresh certificates (their contracts)", permissions=["manage"])
+    def refresh_selected(self, request, queryset):
+        contracts = AcmeContract.objects.filter(pk__in=queryset.values("contract_id")).select_related(
+            "partner", "customer"
+        )
+        run_per_row(
+            self, request, contracts, certificates.refresh_certificates, success="{count} refresh(es) queued."
+        )
+
+    def has_manage_permission(self, request):
+        return request.user.has_perm("subscriptions.manage_acmecontract")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
@@ -15,8 +16,8 @@ from partner import selectors as partner_selectors
 from partner.access import Can, require
 from subscriptions import not_billed, selectors
 from subscriptions.acme_rules import end_options
-from subscriptions.models import AcmeContract, AcmeProduct, ContractState
-from subscriptions.services import acme
+from subscriptions.models import AcmeContract, AcmeProduct, Certificate, ContractState
+from subscriptions.services import acme, certificates
 
 
 def not_billed_reason_field() -> serializers.CharField:
@@ -79,6 +80,7 @@ class AcmeContractSerializer(serializers.ModelSerializer):
             "credentials",
             "drift",
             "synced_at",
+            "certificates_synced_at",
             "last_operation",
             "created_at",
             "updated_at",
@@ -303,6 +305,12 @@ class AcmeContractViewSet(
         return self._do(acme.resolve_drift, data.validated_data["field"], keep=data.validated_data["keep"])
 
     @extend_schema(request=None, responses={202: AcmeContractSerializer})
+    @action(detail=True, methods=["post"], url_path="certificates/refresh")
+    def refresh_certificates(self, request, pk=None):
+        """Read the contract's certificate list at DigiCert now (GET /api/v1/certificates/?contract= lists them)."""
+        return self._do(certificates.refresh_certificates)
+
+    @extend_schema(request=None, responses={202: AcmeContractSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Retry the contract's last failed vendor operation."""
@@ -313,6 +321,76 @@ class AcmeContractViewSet(
     def operations(self, request, pk=None):
         """The contract's vendor operations, newest first."""
         return self._operations(request)
+
+
+class CertificateSerializer(serializers.ModelSerializer):
+    gone = serializers.SerializerMethodField(
+        help_text="DigiCert no longer lists it (replaced, or the contract ended)."
+    )
+
+    class Meta:
+        model = Certificate
+        fields = [
+            "id",
+            "customer",
+            "contract",
+            "domain",
+            "sans",
+            "serial_number",
+            "status",
+            "expires_at",
+            "gone",
+            "first_seen_at",
+            "last_seen_at",
+            "gone_at",
+        ]
+        read_only_fields = fields
+
+    def get_gone(self, obj) -> bool:
+        return obj.gone_at is not None
+
+
+class CertificateFilter(filters.FilterSet):
+    expiring = filters.BooleanFilter(
+        method="filter_expiring",
+        help_text="true: listed certificates expiring within CERTIFICATE_EXPIRY_WARNING_DAYS (30), expired "
+        "ones included; false: the others.",
+    )
+    include_gone = filters.BooleanFilter(
+        method="keep",
+        help_text="true: also certificates DigiCert no longer lists (replaced, or the contract ended).",
+    )
+
+    class Meta:
+        model = Certificate
+        fields = ["customer", "contract", "status", "expiring", "include_gone"]
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        return (
+            queryset if self.form.cleaned_data.get("include_gone") else queryset.filter(gone_at__isnull=True)
+        )
+
+    def filter_expiring(self, queryset, name, value):
+        soon = Q(gone_at__isnull=True, expires_at__lte=selectors.expiry_warning_until(clock.now()))
+        return queryset.filter(soon) if value else queryset.exclude(soon)
+
+    def keep(self, queryset, name, value):
+        return queryset  # applied in filter_queryset: absent means "listed ones only"
+
+
+class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
+    """Certificates DigiCert issued under your customers' ACME contracts, as its lists last showed them."""
+
+    serializer_class = CertificateSerializer
+    permission_classes = [IsMemberOrStaff]
+    filterset_class = CertificateFilter
+    search_fields = ["domain", "serial_number", "customer__name"]
+    ordering_fields = ["expires_at", "domain", "first_seen_at"]
+    ordering = ["expires_at", "id"]
+
+    def get_queryset(self):
+        return selectors.certificates_for(api_actor(self.request), include_gone=True)
 
 
 class AccountSettingsSerializer(serializers.Serializer):

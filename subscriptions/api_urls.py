@@ -5,6 +5,7 @@ from subscriptions import api, cloudflare_api
 
 router = SimpleRouter()
 router.register("acme-contracts", api.AcmeContractViewSet, basename="acme-contract")
+router.register("certificates", api.CertificateViewSet, basename="certificate")
 router.register("cloudflare-zones", cloudflare_api.CloudflareZoneViewSet, basename="cloudflare-zone")
 router.register("cloudflare-addons", cloudflare_api.CloudflareAddonViewSet, basename="cloudflare-addon")
 router.register("cloudflare-catalog", cloudflare_api.CatalogPlanViewSet, basename="cloudflare-catalog")

@@ -151,3 +151,82 @@ def test_a_vendor_error_is_shown_on_the_contracts_operation_and_retryable(run_ta
     operation.refresh_from_db()
     assert operation.state == "succeeded"
     assert Certificate.objects.filter(contract=contract).count() == 2
+
+
+# --- Admin --------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+def test_the_admin_lists_certificates_read_only(staff_client, run_tasks, contract):
+    from django.urls import reverse
+
+    _refresh(run_tasks, contract)
+    serials = list(Certificate.objects.values_list("serial_number", flat=True))
+
+    listing = staff_client.get(reverse("admin:subscriptions_certificate_changelist")).content.decode()
+    by_contract = staff_client.get(
+        reverse("admin:subscriptions_certificate_changelist") + f"?contract__id__exact={contract.pk}"
+    )
+    cert = Certificate.objects.first()
+    detail = staff_client.get(reverse("admin:subscriptions_certificate_change", args=[cert.pk]))
+
+    assert all(serial in listing for serial in serials)
+    assert by_contract.status_code == 200 and all(s in by_contract.content.decode() for s in serials)
+    assert detail.status_code == 200 and cert.serial_number in detail.content.decode()
+    assert b'name="_save"' not in detail.content  # read-only
+
+
+def test_the_contract_admin_page_links_the_certificates_and_refreshes_them(
+    staff_client, contract, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    page = staff_client.get(reverse("admin:subscriptions_acmecontract_change", args=[contract.pk]))
+    assert b"never read yet" in page.content and b"Refresh now" in page.content
+    assert f"?contract__id__exact={contract.pk}".encode() in page.content
+
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.post(
+            reverse("admin:subscriptions_acmecontract_do", args=[contract.pk, "refresh_certificates"])
+        )
+
+    assert Certificate.objects.filter(contract=contract, gone_at__isnull=True).count() == 2
+    page = staff_client.get(reverse("admin:subscriptions_acmecontract_change", args=[contract.pk]))
+    assert b"2 listed</a> (0 expiring soon)" in page.content
+
+
+def test_the_admin_action_refreshes_the_selected_contracts(
+    staff_client, order, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    first, second = order(sans=["a.example.com"]), order(sans=["b.example.com"])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:subscriptions_acmecontract_changelist"),
+            {"action": "refresh_certificates_selected", "_selected_action": [first.pk, second.pk]},
+            follow=True,
+        )
+
+    assert b"2 certificate refresh(es) queued." in response.content
+    assert {c.domain for c in Certificate.objects.all()} == {"a.example.com", "b.example.com"}
+
+
+def test_staff_without_the_manage_permission_cannot_refresh(client, contract):
+    from django.urls import reverse
+
+    from core.actor import Actor, Face
+    from core.errors import PermissionDenied
+    from tests.factories import StaffFactory
+
+    viewer = StaffFactory(permissions=["view_acmecontract", "view_certificate"])
+    client.force_login(viewer)
+    client.post(reverse("admin:subscriptions_acmecontract_do", args=[contract.pk, "refresh_certificates"]))
+    with pytest.raises(PermissionDenied):
+        certificates.refresh_certificates(Actor(viewer, Face.ADMIN), contract)
+    assert not Operation.objects.filter(kind=REFRESH).exists()
