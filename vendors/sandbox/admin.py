@@ -255,14 +255,16 @@ class FaultAdmin(admin.ModelAdmin):
 
 @admin.register(Clock)
 class ClockAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "sandbox_now", "updated_at"]
-    fields = ["offset_seconds", "sandbox_now", "updated_at"]
-    readonly_fields = ["sandbox_now", "updated_at"]
+    """The offset only: the time itself is the business clock every admin page shows in its header."""
+
+    list_display = ["__str__", "moved_at"]
+    fields = ["offset_seconds", "moved_at"]
+    readonly_fields = ["moved_at"]
     actions = ["advance_one_day", "advance_seven_days", "advance_thirty_one_days", "reset"]
 
-    @admin.display(description="sandbox now")
-    def sandbox_now(self, obj):
-        return obj.now
+    @admin.display(description="moved at (real time)")
+    def moved_at(self, obj):
+        return obj.updated_at
 
     def changelist_view(self, request, extra_context=None):
         Clock.objects.get_or_create(pk=Clock.SINGLETON)  # one row to act on, from the first visit
@@ -275,9 +277,9 @@ class ClockAdmin(admin.ModelAdmin):
         return False
 
     def _advance(self, request, days: int):
-        now = advance_clock(timedelta(days=days))
+        advance_clock(timedelta(days=days))
         self.message_user(
-            request, f"Sandbox clock moved forward {days} day(s): it is now {now:%Y-%m-%d %H:%M}."
+            request, f"Sandbox clock moved forward {days} day(s); business time (top of the page) follows it."
         )
 
     @admin.action(description="Advance 1 day")

@@ -7,6 +7,7 @@ class SandboxConfig(AppConfig):
     name = "vendors.sandbox"
     label = "sandbox"
     verbose_name = "Sandbox vendors"
+    admin_section = "sandbox"  # its own section of the admin, apart from the business (core.templatetags)
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
