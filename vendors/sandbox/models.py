@@ -1007,3 +1007,18 @@ class DREvent(models.Model):
     @property
     def delivered(self) -> bool:
         return self.delivered_at is not None
+
+
+class DRWebhook(models.Model):
+    """The webhook endpoint registered with Digital River: where its events are posted."""
+
+    id = models.CharField(primary_key=True, max_length=64, default=new_dr_id)
+    address = models.URLField(max_length=500, help_text="The back office's webhook URL.")
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = "Digital River webhook"
+
+    def __str__(self) -> str:
+        return self.address

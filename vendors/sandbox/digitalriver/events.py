@@ -7,7 +7,10 @@ clock). Anything but a 2xx, or no answer, leaves the event undelivered with its 
 and error; `manage.py sandbox_dr deliver` and the admin try again. Each attempt is signed anew,
 as Digital River does when it retries.
 
-SANDBOX_DR_WEBHOOK_URL overrides where events go (default SITE_URL + /webhooks/digitalriver/).
+Events go where a real Digital River sends them: to the webhook registered with it
+(`manage.py sandbox_dr register-webhook --url ...`, done by seed_demo and so by `make run` for
+its port), not to whatever SITE_URL the process posting them has. With none registered they go
+to SANDBOX_DR_WEBHOOK_URL, else SITE_URL + /webhooks/digitalriver/ (tests).
 """
 
 from __future__ import annotations
@@ -25,14 +28,26 @@ from django.utils import timezone
 from vendors import http as vendor_http
 from vendors.digitalriver_signature import HEADER, sign
 from vendors.sandbox.digitalriver.render import event_json
-from vendors.sandbox.models import DREvent
+from vendors.sandbox.models import DREvent, DRWebhook
 
 logger = logging.getLogger("vendors.sandbox")
 
 
 def webhook_url() -> str:
+    """Where events are posted: the registered webhook, else the configured default."""
+    registered = DRWebhook.objects.filter(enabled=True).values_list("address", flat=True).first()
+    if registered:
+        return registered
     configured = getattr(settings, "SANDBOX_DR_WEBHOOK_URL", "")
     return configured or f"{settings.SITE_URL.rstrip('/')}/webhooks/digitalriver/"
+
+
+def register_webhook(address: str) -> DRWebhook:
+    """Register the one endpoint events go to, replacing any other (Digital River's dashboard)."""
+    with transaction.atomic():
+        DRWebhook.objects.exclude(address=address).delete()
+        webhook, _ = DRWebhook.objects.update_or_create(address=address, defaults={"enabled": True})
+    return webhook
 
 
 def emit(event_type: str, obj: dict, previous: dict | None = None) -> DREvent:

@@ -665,7 +665,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
     """`GET /webhooks`: the one endpoint the sandbox delivers events to, as a bare array (vendors.md 3).
 
     Registering webhooks (POST, PATCH, DELETE) is done at Digital River by hand; the sandbox's
-    address is settings (SANDBOX_DR_WEBHOOK_URL, else SITE_URL), so only the read is served.
+    stand-in is `manage.py sandbox_dr register-webhook` (events.webhook_url), so only the read is served.
     """
     address = webhook_url()
     webhook = {

@@ -1,11 +1,12 @@
 """manage.py sandbox_dr: act on the Digital River sandbox as the customer, the bank or its outbox."""
 
+from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from vendors.sandbox.digitalriver import checkouts, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
-from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
+from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered, register_webhook, webhook_url
 from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DREvent, DRRefund, DRSource, DRSubscription
 
 
@@ -15,8 +16,10 @@ class Command(BaseCommand):
         "the customer; `fail-payment (--source ID | --subscription ID) [--times N] "
         "[--at authorization|capture]` makes the source's next charge(s) fail; `expire-card (--source ID "
         "| --subscription ID)` puts the card's expiry in the past; `new-source [--customer ID] "
-        "[--single-use]` makes a card source; `refund --refund ID [--fail]` completes a pending refund; `lapse --subscription ID`; `deliver [--event ID]` posts "
-        "undelivered events to the webhook again; `run` applies what the sandbox clock made due."
+        "[--single-use]` makes a card source; `refund --refund ID [--fail]` completes a pending refund; "
+        "`lapse --subscription ID`; `deliver [--event ID]` posts undelivered events to the webhook again; "
+        "`register-webhook --url URL` sets where events go; `run` applies what the sandbox clock made due. "
+        "A subscription is the back office's id (as in the admin) or Digital River's."
     )
 
     def add_arguments(self, parser):
@@ -49,12 +52,20 @@ class Command(BaseCommand):
         lapse.add_argument("--subscription", required=True)
         send = actions.add_parser("deliver", help="Post undelivered events to the webhook again.")
         send.add_argument("--event", help="Only this event (delivered or not).")
+        hook = actions.add_parser(
+            "register-webhook",
+            help="Register the webhook endpoint events are posted to (replaces any other).",
+        )
+        hook.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8000/webhooks/digitalriver/")
         actions.add_parser("run", help="Apply what the sandbox clock has made due.")
 
     @staticmethod
     def _source_arguments(parser):
         parser.add_argument("--source", help="The source id.")
-        parser.add_argument("--subscription", help="Or: the source of this subscription (its sourceId).")
+        parser.add_argument(
+            "--subscription",
+            help="Or: the source of this subscription (its sourceId); the back office's id or Digital River's.",
+        )
 
     def handle(self, *args, action, **options):
         try:
@@ -136,21 +147,44 @@ class Command(BaseCommand):
             self.stdout.write(f"{found.type} {found.event_id}: " + ("delivered." if ok else found.last_error))
             return
         delivered, failed = deliver_undelivered()
-        self.stdout.write(f"Delivered {delivered} event(s); {failed} still undelivered.")
+        self.stdout.write(f"Delivered {delivered} event(s) to {webhook_url()}; {failed} still undelivered.")
+
+    def _register_webhook(self, url, **options):
+        webhook = register_webhook(url)
+        self.stdout.write(f"Digital River webhook {webhook.id}: events now go to {webhook.address}.")
 
     def _run(self, **options):
         self.stdout.write(f"Digital River: {lifecycle.describe(lifecycle.run_due())}.")
 
-    def _subscription(self, subscription_id: str) -> DRSubscription:
-        found = (
-            DRSubscription.objects.select_for_update()
-            .select_related("plan")
-            .filter(pk=subscription_id)
-            .first()
-        )
+    def _subscription(self, given: str) -> DRSubscription:
+        """Digital River's subscription, named by its own id or by the back office's (the admin's)."""
+        subscriptions = DRSubscription.objects.select_for_update().select_related("plan")
+        found = subscriptions.filter(pk=given).first()
+        if found is not None:
+            return found
+        ours = self._back_office_subscription_id(given)
+        if ours is None:
+            raise CommandError(
+                f"No Digital River subscription {given}, and no billing subscription of the back office "
+                "with that id (admin -> Billing subscriptions)."
+            )
+        found = subscriptions.filter(pk=ours).first()
         if found is None:
-            raise CommandError(f"No Digital River subscription {subscription_id}.")
+            raise CommandError(
+                f"Billing subscription {given} ({ours}) is not at Digital River (not acquired yet?)."
+            )
         return found
+
+    @staticmethod
+    def _back_office_subscription_id(given: str) -> str | None:
+        """The Digital River id the back office's subscription `given` goes by, if there is one.
+
+        Looked up by name, not imported: the sandbox stands apart from the apps (it is a vendor).
+        """
+        if not given.isdigit() or not apps.is_installed("billing"):
+            return None
+        model = apps.get_model("billing", "BillingSubscription")
+        return model.objects.filter(pk=int(given)).values_list("subscription_id", flat=True).first()
 
     def _source(self, source_id: str | None, subscription_id: str | None) -> DRSource:
         if bool(source_id) == bool(subscription_id):

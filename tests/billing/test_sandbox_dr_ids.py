@@ -1,0 +1,64 @@
+"""`sandbox_dr fail-payment|expire-card|lapse --subscription` takes the id the admin and the dashboard
+show (the back office's), as well as Digital River's own, and says so when neither matches."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from billing.models import BillingSubscription
+from billing.services.acquisition import OrderLine
+from tests.factories import CustomerFactory
+from vendors.sandbox.models import DRSource
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def subscription(checkout, acme_product, pay, digicert_subaccount) -> BillingSubscription:
+    pay(checkout(OrderLine(acme_product, options={"sans": ["ids.example.com"]})))
+    return BillingSubscription.objects.get()
+
+
+def fail_payment(subscription_id) -> str:
+    out = io.StringIO()
+    call_command("sandbox_dr", "fail-payment", subscription=str(subscription_id), stdout=out)
+    return out.getvalue()
+
+
+def test_the_back_office_id_names_the_subscriptions_source(subscription):
+    out = fail_payment(subscription.pk)
+
+    assert subscription.payment_source_id in out
+    assert DRSource.objects.get(pk=subscription.payment_source_id).failing_charges == 1
+
+
+def test_digital_rivers_id_still_works(subscription):
+    fail_payment(subscription.subscription_id)
+
+    assert DRSource.objects.get(pk=subscription.payment_source_id).failing_charges == 1
+
+
+def test_an_id_matching_neither_is_a_clear_error(subscription):
+    with pytest.raises(
+        CommandError, match=r"No Digital River subscription .*, and no billing subscription of the back office"
+    ):
+        fail_payment(subscription.pk + 100)
+    with pytest.raises(CommandError, match="No Digital River subscription no-such-subscription"):
+        fail_payment("no-such-subscription")
+    assert DRSource.objects.get(pk=subscription.payment_source_id).failing_charges == 0
+
+
+def test_a_back_office_subscription_not_at_digital_river_says_so(subscription, acme_product):
+    draft = BillingSubscription.objects.create(
+        partner=subscription.partner,
+        customer=CustomerFactory(partner=subscription.partner),
+        product=acme_product,
+        plan=subscription.plan,
+        acquisition=subscription.acquisition,
+        price=subscription.price,
+    )
+
+    with pytest.raises(CommandError, match=f"Billing subscription {draft.pk} .* is not at Digital River"):
+        fail_payment(draft.pk)
