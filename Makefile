@@ -21,8 +21,8 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed ## Create .venv and install pinned dependencies
 
-env: ## Write .env with fresh development keys (never overwrites an existing one)
-	@$(PYTHON) config/make_env.py
+env: ## Write .env with fresh development keys (never overwrites its keys; `make run` sets its SITE_URL port)
+	@$(PYTHON) config/make_env.py $(ENV_ARGS)
 
 migrate: install env ## Apply database migrations
 	@mkdir -p var
@@ -31,9 +31,14 @@ migrate: install env ## Apply database migrations
 demo: migrate ## Load demo data (idempotent)
 	$(PY) manage.py seed_demo
 
-run: demo ## Set up everything, then start web + worker (+ embedded sandbox) and print the logins
-	@SITE_URL=http://127.0.0.1:$(PORT) $(PY) manage.py seed_demo --print-logins --port $(PORT)
-	SITE_URL=http://127.0.0.1:$(PORT) PORT=$(PORT) $(VENV)/bin/honcho start --env /dev/null  # Django reads .env itself
+# Everything `run` sets up follows PORT: .env's SITE_URL (for commands in another shell), the
+# webhook seed_demo registers at the Digital River sandbox, and the processes honcho starts.
+run: ENV_ARGS = --port $(PORT)
+run: export SITE_URL = http://127.0.0.1:$(PORT)
+run: demo ## Set up everything, start web + worker (+ embedded sandbox); the logins print once web answers
+	@echo "Starting on $(SITE_URL); the logins follow once the web server answers. Ctrl-C stops."
+	@# Django reads .env itself; honcho exits 130 after a Ctrl-C, which is the normal way to stop.
+	PORT=$(PORT) $(VENV)/bin/honcho start --env /dev/null || [ $$? -eq 130 ]
 
 test: install ## Run the whole test suite on SQLite (browser tests too when chromium is installed)
 	$(VENV)/bin/pytest -n 2 --dist loadgroup

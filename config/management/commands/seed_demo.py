@@ -1,9 +1,12 @@
 """Demo data for `make run`: an onboarded partner with customers, a reseller owner, a support user.
 
-`--vendor-objects` then creates what lives at the vendors (subaccounts, ACME contracts of different
-ages, Cloudflare zones on free and paid plans and an add-on) through the real path, once web,
-worker and sandbox are up: it is the Procfile's `demo` process, which stays alive afterwards so
-honcho keeps the others running.
+`--vendor-objects` waits for the web server to answer, prints the logins ("ready"), then creates
+what lives at the vendors (subaccounts, ACME contracts of different ages, Cloudflare zones on free
+and paid plans and an add-on) through the real path: it is the Procfile's `demo` process, which
+stays alive afterwards so honcho keeps the others running.
+
+With the sandbox, the demo registers SITE_URL's webhook endpoint at Digital River's sandbox, so
+its events reach the port this run serves (`make run PORT=...` sets SITE_URL).
 """
 
 import signal
@@ -19,6 +22,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.db.models import Model
+from django.urls import reverse
 
 from billing.models import Plan, Product
 from billing.services import catalog
@@ -126,17 +130,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--print-logins", action="store_true", help="Only print URLs and logins.")
-        parser.add_argument("--port", default="8000")
         parser.add_argument(
             "--vendor-objects",
             action="store_true",
-            help="Wait for the web server, then create the demo's vendor objects.",
+            help="Wait for the web server, print the logins, then create the demo's vendor objects.",
         )
         parser.add_argument("--stay", action="store_true", help="Keep running afterwards (Procfile).")
 
-    def handle(self, *args, print_logins=False, port="8000", vendor_objects=False, stay=False, **options):
+    def handle(self, *args, print_logins=False, vendor_objects=False, stay=False, **options):
         if print_logins:
-            return self._print_logins(port)
+            return self._print_logins()
         if vendor_objects:
             try:
                 self._vendor_objects()
@@ -169,6 +172,8 @@ class Command(BaseCommand):
                 label=partner.name,
                 unit_id=DEMO_UNIT,
             )
+            webhook = f"{settings.SITE_URL.rstrip('/')}{reverse('digitalriver-webhook')}"
+            call_command("sandbox_dr", "register-webhook", url=webhook, stdout=self.stdout)
         self.stdout.write(
             self.style.SUCCESS(f"Demo data ready: {partner} with {partner.customers.count()} customers.")
         )
@@ -179,6 +184,7 @@ class Command(BaseCommand):
             lambda: requests.get(f"{settings.SITE_URL}/healthz", timeout=2).ok, "the web server"
         ):
             return
+        self._print_logins(ready=True)
         partner = Partner.objects.get(slug="northwind")
         actor = Actor(get_user_model().objects.get(username=SUPPORT[0]), Face.COMMAND)
         customers = {c.reference: c for c in partner.customers.all()}
@@ -380,11 +386,12 @@ class Command(BaseCommand):
             user.save()
         Membership.objects.get_or_create(user=user, defaults={"partner": partner, "role": Role.OWNER})
 
-    def _print_logins(self, port: str) -> None:
-        base = f"http://127.0.0.1:{port}"
+    def _print_logins(self, *, ready: bool = False) -> None:
+        base = settings.SITE_URL.rstrip("/")
+        state = f"ready at {base}" if ready else "starting"
         lines = [
             "",
-            "Partner back office is starting (web + django-q2 worker; the vendor sandbox is served by web).",
+            f"Partner back office {state} (web + django-q2 worker; the vendor sandbox is served by web).",
             f"  Admin (support staff):  {base}/admin/        login {SUPPORT[0]} / {SUPPORT[1]}",
             f"  Reseller dashboard:     {base}/              login {RESELLER[0]} / {RESELLER[1]}",
             f"  API for scripts:        {base}/api/docs/     token from the dashboard's API tokens page, or",
@@ -393,4 +400,7 @@ class Command(BaseCommand):
             f"  Vendors in use:         {settings.DIGICERT_BASE_URL}, {settings.CLOUDFLARE_BASE_URL}",
             "",
         ]
+        if ready:
+            lines.insert(-1, "  The demo's vendor objects follow (a minute); Ctrl-C stops everything.")
         self.stdout.write("\n".join(lines))
+        self.stdout.flush()
