@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
@@ -27,12 +27,14 @@ from billing.models import (
     Product,
     RejectedWebhook,
     Renewal,
+    RenewalState,
     WebhookEvent,
 )
 from billing.services import acquisition, cancellation, catalog, changes, events, notices, renewals
 from billing.services.acquisition import OrderLine
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL, EndingOption
 from core import clock
+from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
 from core.admin_tools import (
     AuditTrailMixin,
     ReadOnlyAdmin,
@@ -416,7 +418,6 @@ ENDINGS = {
         ),
     ),
 }
-ENDING_TEMPLATE = "admin/billing/billingsubscription/confirm_ending.html"
 
 SCHEDULE_DOWNGRADE, CANCEL_DOWNGRADE = "schedule_downgrade", "cancel_scheduled_downgrade"
 DOWNGRADES = {
@@ -474,7 +475,15 @@ class DowngradeForm(forms.Form):
             field.initial = offered[0].pk
 
 
-def downgrade_offer(subscription: BillingSubscription) -> tuple[dict, list[Product]]:
+def _row(subscription: BillingSubscription, option: EndingOption | None, reason: str = "") -> ConfirmRow:
+    """A subscription on the confirmation page: what applies today and until when, or why nothing does."""
+    if option is None:
+        return ConfirmRow(subscription, refusal=reason, cells=("",))
+    until = f"{option.until:%Y-%m-%d %H:%M:%S}" if option.until else ""
+    return ConfirmRow(subscription, change=option.explanation, cells=(until,), data=option)
+
+
+def downgrade_offer(subscription: BillingSubscription) -> tuple[ConfirmRow, list[Product]]:
     """The subscription's row (when the downgrade takes effect, at which price, or why there is none)
     and the products it can be downgraded to."""
     end = subscription.current_period_end_date
@@ -490,7 +499,7 @@ def downgrade_offer(subscription: BillingSubscription) -> tuple[dict, list[Produ
         products = list(changes.downgrade_products(subscription))
         reason = "" if products else "Nothing to downgrade to: no active, cheaper product of the same plan."
     if not products:
-        return {"object": subscription, "option": None, "reason": reason}, products
+        return _row(subscription, None, reason), products
     prices = " or ".join(f"{p.price} {p.currency}" for p in products)
     price = f"price {prices}" if len(products) == 1 else f"price of the chosen product ({prices})"
     explanation = (
@@ -498,10 +507,10 @@ def downgrade_offer(subscription: BillingSubscription) -> tuple[dict, list[Produ
         "until then the customer keeps what they paid for."
     )
     option = EndingOption(SCHEDULE_DOWNGRADE, end, explanation)
-    return {"object": subscription, "option": option, "reason": ""}, products
+    return _row(subscription, option), products
 
 
-def cancel_downgrade_rows(subscriptions) -> list[dict]:
+def cancel_downgrade_rows(subscriptions) -> list[ConfirmRow]:
     """Each selected subscription with the downgrade that is dropped, or that none is scheduled."""
     products = Product.objects.in_bulk(
         [s.scheduled_change.get("product") for s in subscriptions if s.scheduled_change]
@@ -509,18 +518,18 @@ def cancel_downgrade_rows(subscriptions) -> list[dict]:
     rows = []
     for s in subscriptions:
         if not s.scheduled_change:
-            rows.append({"object": s, "option": None, "reason": "No downgrade is scheduled."})
+            rows.append(_row(s, None, "No downgrade is scheduled."))
             continue
         explanation = (
             f"The downgrade to {scheduled_text(s, products.get(s.scheduled_change.get('product')))} is "
             f"dropped; it renews on {s.product.name} at {s.price} {s.product.currency}."
         )
         option = EndingOption(CANCEL_DOWNGRADE, s.current_period_end_date, explanation)
-        rows.append({"object": s, "option": option, "reason": ""})
+        rows.append(_row(s, option))
     return rows
 
 
-def ending_rows(subscriptions, code: str, now) -> list[dict]:
+def ending_rows(subscriptions, code: str, now) -> list[ConfirmRow]:
     """Each selected subscription with the option that applies today (explanation, until), or why not."""
     rows = []
     for subscription in subscriptions:
@@ -533,7 +542,7 @@ def ending_rows(subscriptions, code: str, now) -> list[dict]:
         else:
             reason = f"Does not apply today: the subscription is {subscription.get_state_display().lower()}"
             reason += " and its renewal is stopped." if subscription.ends_at_period_end else "."
-        rows.append({"object": subscription, "option": option, "reason": reason})
+        rows.append(_row(subscription, option, reason))
     return rows
 
 
@@ -614,9 +623,8 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "schedule_downgrade_selected",
         "cancel_scheduled_downgrade_selected",
         "retry_provisioning",
-        "run_renewals_now",
-        "send_due_reminders_now",
     ]
+    change_list_template = "admin/billing/billingsubscription/change_list.html"
 
     # Its object-tools buttons post one of this page's actions for this one subscription.
     change_form_template = "admin/subscriptions/cloudflare/change_form.html"
@@ -710,41 +718,31 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         rows = ending_rows(subscriptions, code, clock.now())
         return self.confirm_rows(request, ENDINGS[code], rows, danger=code == CANCEL_WITH_REFUND)
 
-    def confirm_rows(self, request, ending: Ending, rows: list[dict], *, form=None, danger=False):
-        """Django admin's intermediate page: each selected subscription with what applies today and
-        until when (or why not), and the form when it asks something; only Confirm (with the form
-        valid) calls the service, row by row, each row's success or refusal its own message."""
-        if "_confirm" in request.POST and (form is None or form.is_valid()):
+    def confirm_rows(self, request, ending: Ending, rows: list[ConfirmRow], *, form=None, danger=False):
+        """Each selected subscription with what applies today and until when (or why not), and the
+        form when it asks something; only Confirm calls the service, row by row."""
+        if confirmed(request, form):
             answers = form.cleaned_data if form is not None else {}
-            for row in rows:
-                subscription = row["object"]
-                try:
-                    ending.service(admin_actor(request), subscription, **answers)
-                except DomainError as error:
-                    self.message_user(
-                        request, f"{subscription}: {error.message} [{error.code}]", messages.ERROR
-                    )
-                else:
-                    self.message_user(
-                        request,
-                        f"{subscription}: {ending.done(subscription, row['option'], **answers)}",
-                        messages.SUCCESS,
-                    )
+            run_rows(
+                self,
+                request,
+                rows,
+                lambda actor, subscription: ending.service(actor, subscription, **answers),
+                done=lambda row: ending.done(row.object, row.data, **answers),
+            )
             return None  # back to the list, with the messages
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": ending.title,
-            "intro": ending.intro,
-            "confirm": ending.confirm,
-            "danger": danger,
-            "rows": rows,
-            "form": form,
-            "can_confirm": any(row["option"] for row in rows),
-            "action": request.POST.get("action", ""),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        }
-        return TemplateResponse(request, ENDING_TEMPLATE, context)
+        return confirm_page(
+            self,
+            request,
+            title=ending.title,
+            intro=ending.intro,
+            rows=rows,
+            columns=["Until (UTC)"],
+            confirm=ending.confirm,
+            form=form,
+            danger=danger,
+            none_apply="It applies to none of the selected subscriptions today.",
+        )
 
     def has_billing_permission(self, request):
         return request.user.has_perm("billing.change_billingsubscription")
@@ -785,15 +783,80 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
             self, request, queryset, acquisition.retry_provisioning, success="{count} provisioning(s) queued."
         )
 
-    @admin.action(description="Run renewals now (all due subscriptions)", permissions=["run"])
-    def run_renewals_now(self, request, queryset):
-        count = renewals.run_renewals()
-        self.message_user(request, f"{count} renewal(s) started.")
+    # --- Runs over everything due: a changelist button each, no selection needed ------------------
 
-    @admin.action(description="Send due reminders now", permissions=["run"])
-    def send_due_reminders_now(self, request, queryset):
-        count = notices.send_due_reminders()
-        self.message_user(request, f"{count} reminder(s) sent.")
+    def get_urls(self):
+        extra = [
+            path(
+                "run-renewals/",
+                self.admin_site.admin_view(self.run_renewals_view),
+                name="billing_run_renewals",
+            ),
+            path(
+                "send-reminders/",
+                self.admin_site.admin_view(self.send_reminders_view),
+                name="billing_send_reminders",
+            ),
+        ]
+        return extra + super().get_urls()
+
+    def changelist_view(self, request, extra_context=None):
+        return super().changelist_view(
+            request, {**(extra_context or {}), "can_run": self.has_run_permission(request)}
+        )
+
+    def run_renewals_view(self, request):
+        """Every due renewal, ordered or held, as the scheduled run would; recorded as this staff member's."""
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        if confirmed(request):
+            ordered = renewals.run_renewals(admin_actor(request))
+            self.message_user(
+                request,
+                f"Renewal run done: {ordered} renewal(s) ordered; held ones are listed under Renewals.",
+            )
+            return HttpResponseRedirect(reverse("admin:billing_billingsubscription_changelist"))
+        rows = [
+            ConfirmRow(
+                subscription,
+                cells=(
+                    f"{subscription.current_period_end_date:%Y-%m-%d}",
+                    f"{subscription.price * subscription.quantity} {subscription.product.currency}",
+                ),
+                change=f"Held: {hold}" if hold else "Ordered on the saved payment source.",
+            )
+            for subscription, hold in renewals.preview_due_renewals(clock.now())
+        ]
+        return confirm_page(
+            self,
+            request,
+            title="Run renewals now",
+            intro="The run the schedule makes every hour: every subscription the back office renews whose "
+            "invoice date has come is taken once; those not ready to charge are held, the others ordered. "
+            "Scheduled downgrades due are applied and declined renewals retried too.",
+            rows=rows,
+            columns=["Renewal date", "Amount"],
+            confirm="Run renewals",
+        )
+
+    def send_reminders_view(self, request):
+        """The reminders due today and undelivered notices, as the daily schedule sends them."""
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        if confirmed(request):
+            sent = notices.send_due_reminders()
+            self.message_user(request, f"{sent} reminder(s) sent.")
+            return HttpResponseRedirect(reverse("admin:billing_billingsubscription_changelist"))
+        return confirm_page(
+            self,
+            request,
+            title="Send due reminders now",
+            intro="Sends what the daily schedule sends: notices whose delivery failed, then the renewal "
+            "reminders (30, 7 and 1 days before) and trial-end reminders due today. Each is sent once.",
+            rows=[],
+            confirm="Send reminders",
+            preview="",
+        )
 
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")
@@ -850,31 +913,56 @@ class RenewalAdmin(ReadOnlyAdmin):
         description="Release anyway, with a reason (a breach of the reminder rule)", permissions=["run"]
     )
     def release(self, request, queryset):
-        """The intermediate page asks for the reason; only Confirm with one releases, row by row."""
-        reason = request.POST.get("reason", "").strip()
-        if "_confirm" in request.POST and reason:
-            run_per_row(
+        """The confirmation page asks for the reason; only Confirm with one releases, row by row."""
+        form = ReleaseForm(request.POST if "_confirm" in request.POST else None)
+        rows = [
+            ConfirmRow(
+                renewal,
+                change="Charged now, without the reminder the rule requires: recorded as a breach, with your reason.",
+            )
+            if renewal.state == RenewalState.HELD
+            else ConfirmRow(
+                renewal,
+                refusal=f"Only a held renewal can be released; it is {renewal.get_state_display().lower()}.",
+            )
+            for renewal in queryset.select_related(
+                "subscription__customer", "subscription__product", "checkout__customer"
+            )
+        ]
+        if confirmed(request, form):
+            reason = form.cleaned_data["reason"]
+            run_rows(
                 self,
                 request,
-                queryset,
+                rows,
                 lambda actor, renewal: renewals.release_held_renewal(actor, renewal, reason),
-                success="{count} renewal(s) released; recorded as a breach of the reminder rule.",
+                done="released; recorded as a breach of the reminder rule.",
             )
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Release anyway",
-            "renewals": list(queryset),
-            "action": request.POST.get("action", ""),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-            "reason": reason,
-            "error": "Give the reason." if "_confirm" in request.POST else "",
-        }
-        return TemplateResponse(request, "admin/billing/renewal/release_with_reason.html", context)
+        return confirm_page(
+            self,
+            request,
+            title="Release anyway",
+            intro="Releasing charges these renewals without the 30-day reminder the rule requires: it is "
+            "recorded as a breach of the rule, with your reason. The other "
+            "ways out keep to the rule: send the reminder now and move the renewal 30 days later, or let the "
+            "customer renew by link.",
+            rows=rows,
+            confirm="Release anyway",
+            form=form,
+            danger=True,
+        )
 
     def has_run_permission(self, request):
         return request.user.has_perm("billing.run_renewals")
+
+
+class ReleaseForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 80}),
+        help_text="Why the renewal is charged without its reminder; kept in the audit trail.",
+        error_messages={"required": "Give the reason."},
+    )
 
 
 def details_html(notice: Notice) -> str:

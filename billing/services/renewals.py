@@ -84,11 +84,20 @@ def due_subscriptions(now):
     ).exclude(Exists(taken))
 
 
-def run_renewals() -> int:
-    """Scheduled: take every due renewal once, hold those not ready to charge, order the rest;
-    then try declined renewals again (see retry_declined_renewals)."""
+def preview_due_renewals(now, limit: int = BATCH) -> list[tuple[BillingSubscription, str]]:
+    """What a run would do now: each due subscription with why its renewal would be held ("" when it
+    would be ordered). Reads only; the run itself decides again under its locks."""
+    due = list(due_subscriptions(now).select_related("plan", "product", "customer", "partner")[:limit])
+    reminded = _reminded(due)
+    return [(subscription, _hold_reason(subscription, reminded)) for subscription in due]
+
+
+def run_renewals(actor: Actor | None = None) -> int:
+    """Scheduled (or started by staff, then recorded as theirs): take every due renewal once, hold
+    those not ready to charge, order the rest; then try declined renewals again."""
     from billing.services.changes import apply_scheduled_changes
 
+    actor = actor or Actor.system()
     now = clock.now()
     apply_scheduled_changes(now)
     retry_declined_renewals(now)
@@ -121,7 +130,7 @@ def run_renewals() -> int:
             else:
                 taken.append(renewal)
         for renewals in _groups(taken):
-            _order(Actor.system(), renewals)
+            _order(actor, renewals)
     return len(taken)
 
 
