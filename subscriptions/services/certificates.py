@@ -8,6 +8,7 @@ ones refreshed, and ones no longer listed (replaced, or the contract ended) mark
 
 from __future__ import annotations
 
+from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -15,8 +16,8 @@ from django.utils import timezone
 from core import audit, operations
 from core.actor import Actor
 from core.errors import RuleViolation
+from core.models import Operation, OperationState
 from partner.access import Can, require
-from subscriptions import selectors
 from subscriptions.models import LIVE_STATES, AcmeContract, Certificate, ContractState
 from vendors.digicert import DigiCertClient
 from vendors.http import parse_time
@@ -35,14 +36,34 @@ def refresh_certificates(actor: Actor, contract: AcmeContract) -> AcmeContract:
     if not contract.vendor_id:
         raise RuleViolation("The contract does not exist at DigiCert yet.", code="not_at_vendor")
     with transaction.atomic():
-        operations.start(actor, contract, RefreshCertificates.kind, partner_id=contract.partner_id)
+        if operations.pending_for(contract).filter(kind=RefreshCertificates.kind).exists():
+            raise RuleViolation(
+                f"The certificates of {contract} are being read already; wait for it to finish or fail.",
+                code="operation_in_progress",
+            )
+        _start(actor, contract)
     return contract
 
 
+def _start(actor: Actor, contract: AcmeContract) -> None:
+    # Not exclusive: reading the certificate list changes nothing at DigiCert, so it need not wait
+    # for the contract's other operations (the scheduled contract sync runs at the same times and
+    # would otherwise crowd it out, every time).
+    operations.start(
+        actor, contract, RefreshCertificates.kind, partner_id=contract.partner_id, exclusive=False
+    )
+
+
 def queue_scheduled_refreshes() -> int:
-    """Scheduled: refresh every live contract, and every ended one still showing certificates, that has
-    no operation in flight."""
-    busy = selectors.with_pending_operation(AcmeContract)
+    """Scheduled: refresh every live contract, and every ended one still showing certificates, unless a
+    refresh of it is already in flight."""
+    busy = set(
+        Operation.objects.filter(
+            content_type=ContentType.objects.get_for_model(AcmeContract),
+            kind=RefreshCertificates.kind,
+            state=OperationState.PENDING,
+        ).values_list("object_id", flat=True)
+    )
     ended_with_certificates = Certificate.objects.filter(gone_at__isnull=True).values("contract_id")
     contracts = AcmeContract.objects.exclude(vendor_id="").filter(
         Q(state__in=REFRESHED_STATES) | Q(pk__in=ended_with_certificates)
@@ -51,9 +72,7 @@ def queue_scheduled_refreshes() -> int:
     due = [contract for contract in contracts if str(contract.pk) not in busy]
     for contract in due:
         with transaction.atomic():
-            operations.start(
-                Actor.system(), contract, RefreshCertificates.kind, partner_id=contract.partner_id
-            )
+            _start(Actor.system(), contract)
     return len(due)
 
 

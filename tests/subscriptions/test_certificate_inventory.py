@@ -99,19 +99,28 @@ def test_a_contract_not_at_digicert_yet_is_refused_before_any_call(run_tasks, co
 def test_the_schedule_starts_one_refresh_per_active_contract_and_none_for_one_pending(
     run_tasks, order, django_capture_on_commit_callbacks
 ):
-    first, second = order(sans=["a.example.com"]), order(sans=["b.example.com"])
-    run_tasks(acme.sync_acme_contract, system_actor(), second)  # finished: not in flight
+    first, second, third = order(sans=["a.example.com"]), order(sans=["b.example.com"]), order()
     with django_capture_on_commit_callbacks(execute=False):  # queued, never run: still pending
         certificates.refresh_certificates(system_actor(), second)
+        acme.sync_acme_contract(system_actor(), third)  # the contract sync runs at the same times
     pending = Operation.objects.get(kind=REFRESH)
 
     with django_capture_on_commit_callbacks(execute=False):
         started = certificates.queue_scheduled_refreshes()
 
-    assert started == 1
-    refreshes = Operation.objects.filter(kind=REFRESH)
-    assert refreshes.count() == 2
-    assert refreshes.exclude(pk=pending.pk).get().object_id == str(first.pk)
+    assert started == 2
+    refreshes = Operation.objects.filter(kind=REFRESH).exclude(pk=pending.pk)
+    assert sorted(refreshes.values_list("object_id", flat=True)) == sorted([str(first.pk), str(third.pk)])
+
+
+def test_a_second_refresh_while_one_is_pending_is_refused(order, django_capture_on_commit_callbacks):
+    contract = order()
+    with django_capture_on_commit_callbacks(execute=False):
+        certificates.refresh_certificates(system_actor(), contract)
+        with pytest.raises(certificates.RuleViolation) as refused:
+            certificates.refresh_certificates(system_actor(), contract)
+    assert refused.value.code == "operation_in_progress"
+    assert Operation.objects.filter(kind=REFRESH).count() == 1
 
 
 def test_the_schedule_also_clears_an_ended_contract_still_showing_certificates(
