@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
 from core.admin_tools import AuditTrailMixin, ReadOnlyAdmin, admin_actor, run_per_row, state_badge
 from core.errors import DomainError
 from partner.access import STAFF_PERMISSIONS, Can
@@ -25,7 +25,6 @@ from reconciliation import actions as finding_actions
 from reconciliation import selectors, services
 from reconciliation.models import Finding, NotBilled, Run
 
-CONFIRM_TEMPLATE = "admin/reconciliation/confirm.html"
 RUN_NOW_TEMPLATE = "admin/reconciliation/run_now.html"
 BADGES = {
     "open": "unknown",
@@ -90,30 +89,29 @@ def _confirmed(name: str, *, needs_reason: bool = False):
 
     def action(modeladmin, request, queryset):
         form = (ReasonForm if needs_reason else NoInput)(request.POST if "_confirm" in request.POST else None)
-        if "_confirm" in request.POST and form.is_valid():
+        rows = [
+            ConfirmRow(f, change=label, refusal=finding_actions.action_refusal(f, name) or "")
+            for f in queryset
+        ]
+        if confirmed(request, form):
             reason = form.cleaned_data.get("reason", "")
-            run_per_row(
+            run_rows(
                 modeladmin,
                 request,
-                queryset,
+                rows,
                 lambda actor, finding: finding_actions.perform_action(actor, finding, name, reason=reason),
-                success=f"{label}: {{count}} finding(s).",
+                done=f"{label}: done.",
             )
             return None
-        rows = [{"object": f, "refusal": finding_actions.action_refusal(f, name)} for f in queryset]
-        context = {
-            **modeladmin.admin_site.each_context(request),
-            "opts": modeladmin.model._meta,
-            "title": f"{label}?",
-            "intro": " ".join(INTROS[name].__doc__.split()),
-            "form": form,
-            "rows": rows,
-            "can_confirm": any(row["refusal"] is None for row in rows),
-            "confirm": label,
-            "action": request.POST.get("action", ""),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        }
-        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+        return confirm_page(
+            modeladmin,
+            request,
+            title=f"{label}?",
+            intro=" ".join(INTROS[name].__doc__.split()),
+            rows=rows,
+            confirm=label,
+            form=form,
+        )
 
     action.__name__ = name
     return admin.action(description=f"{label}…", permissions=["settle"])(action)
@@ -327,10 +325,6 @@ class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     list_filter = ["partner", "target_type"]
     search_fields = ["reason", "customer__name", "partner__name", "target_id"]
     list_select_related = ["partner", "customer", "marked_by", "target_type"]
-
-    def get_queryset(self, request):
-        # Each row is named after what it marks: fetch the targets per type, not per row.
-        return super().get_queryset(request).prefetch_related("target")
     readonly_fields = [
         "partner",
         "customer",
@@ -346,24 +340,26 @@ class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     fields = readonly_fields
     actions = ["unmark_selected"]
 
+    def get_queryset(self, request):
+        # Each row is named after what it marks: fetch the targets per type, not per row.
+        return super().get_queryset(request).prefetch_related("target")
+
     @admin.action(description="Take the mark back (bill it again)…", permissions=["settle"])
     def unmark_selected(self, request, queryset):
-        if "_confirm" in request.POST:
-            run_per_row(self, request, queryset, services.unmark, success="{count} mark(s) taken back.")
-            return None
         rows = [
-            {"object": mark, "refusal": None if mark.live else "Already taken back."} for mark in queryset
+            ConfirmRow(mark, change="Taken back: billing must cover it again.")
+            if mark.live
+            else ConfirmRow(mark, refusal="Already taken back.")
+            for mark in queryset
         ]
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Take the not-billed marks back?",
-            "intro": " ".join(services.unmark.__doc__.split()),
-            "form": NoInput(),
-            "rows": rows,
-            "can_confirm": any(row["refusal"] is None for row in rows),
-            "confirm": "Take back",
-            "action": request.POST.get("action", ""),
-            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
-        }
-        return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+        if confirmed(request):
+            run_rows(self, request, rows, services.unmark, done="mark taken back.")
+            return None
+        return confirm_page(
+            self,
+            request,
+            title="Take the not-billed marks back?",
+            intro=" ".join(services.unmark.__doc__.split()),
+            rows=rows,
+            confirm="Take back",
+        )
