@@ -219,7 +219,8 @@ def change_lines(changes: dict, labels: dict[str, str] | None = None, *, full: b
     if not full and len(pairs) > 4 and all(before is None for before, _ in pairs):
         return []  # a whole new object: the action says it all
     for name, values in (changes or {}).items():
-        if (name in QUIET_FIELDS and not full) or not isinstance(values, list | tuple) or len(values) != 2:
+        quiet = name == "updated_at" if full else name in QUIET_FIELDS  # the event has its own time
+        if quiet or not isinstance(values, list | tuple) or len(values) != 2:
             continue
         before, after = values
         if before == after:
@@ -246,14 +247,16 @@ def attention_items(actor, now) -> list[Attention]:
     return sorted(items, key=lambda i: (SEVERITY_ORDER.get(i.severity, 9), i.when or far))
 
 
-def show_domain_error(form, error: DomainError) -> None:
+def show_domain_error(form, error: DomainError, field_for: Callable[[str], str | None] | None = None) -> None:
     """A refusal of a service becomes the form's errors: its message on top, field errors in place
-    (errors about fields the form does not show, or about the whole object, join the message)."""
+    (errors about fields the form does not show, or about the whole object, join the message).
+    `field_for` names the form field of a service field where their names differ."""
     form.add_error(None, error.message)
     for name, errors in error.fields.items():
-        for text in errors:
-            if name in form.fields and not form.fields[name].disabled:
-                form.add_error(name, text)
+        field = field_for(name) if field_for else name
+        for text in [errors] if isinstance(errors, str) else errors:
+            if field in form.fields and not form.fields[field].disabled:
+                form.add_error(field, text)
             elif text != error.message:
                 form.add_error(None, text)
 

@@ -215,7 +215,7 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
     list_filter = ["partner", "country"]
     search_fields = ["name", "reference", "contact_email", "partner__name"]
     list_select_related = ["partner"]
-    readonly_fields = ["who_to_contact", "audit_trail"]
+    readonly_fields = ["who_to_contact", "timeline", "audit_trail"]
     fieldsets = [
         (
             None,
@@ -223,6 +223,7 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
         ),
         ("Support and escalation contacts", {"fields": services.SUPPORT_CONTACT_FIELDS}),
         ("Who to contact", {"fields": ["who_to_contact"]}),
+        ("Timeline", {"fields": ["timeline"]}),
         ("History", {"fields": ["audit_trail"], "classes": ["collapse"]}),
     ]
     inlines = [SubaccountInline]
@@ -243,6 +244,19 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
                 for line in who_to_contact(obj)
             ),
         )
+
+    @admin.display(description="Timeline")
+    def timeline(self, obj):
+        """The dashboard's customer timeline, read-only (staff see every entry)."""
+        from django.template.loader import render_to_string
+
+        from core.actor import Actor, Face
+        from partner.dashboard_timeline import customer_timeline
+
+        if obj is None or obj.pk is None:
+            return "—"
+        entries = customer_timeline(Actor.system(Face.ADMIN), obj)
+        return render_to_string("admin/partner/customer/_timeline.html", {"entries": entries})
 
     @admin.display(description="Subaccounts")
     def subaccount_states(self, obj):
