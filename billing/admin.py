@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from django.utils.text import capfirst
 
 from billing.dashboard_selectors import notice_details, renewed_by
+from billing.forms import CheckoutForm, form_field_for
 from billing.models import (
     RENEWING_STATES,
     BillingAgreement,
@@ -31,7 +32,6 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import acquisition, cancellation, catalog, changes, events, notices, renewals
-from billing.services.acquisition import OrderLine
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL, EndingOption
 from core import clock
 from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
@@ -44,11 +44,13 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
+from core.dashboard import show_domain_error
 from core.errors import DomainError
 from partner.models import Customer
 from subscriptions.models import CloudflareZone
 from subscriptions.selectors import operations_of
 
+SERVICE_FORM_TEMPLATE = "admin/service_form.html"
 BILLING_BADGES = {
     "draft": "pending",
     "activePendingInvoice": "unknown",
@@ -170,25 +172,12 @@ class CheckoutItemInline(admin.TabularInline):
         return False
 
 
-class StartCheckoutForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
-    product = forms.ModelChoiceField(queryset=Product.objects.filter(active=True).select_related("partner"))
-    quantity = forms.IntegerField(min_value=1, initial=1)
-    extra = forms.ModelChoiceField(
-        queryset=Product.objects.filter(active=True, plan__isnull=True),
-        required=False,
-        label="One-off item",
-        help_text="Optional: a fee sold with it.",
-    )
-    sans = forms.CharField(
-        required=False,
-        label="Domain names",
-        help_text="For an ACME product: the domain names, comma-separated.",
-    )
-    zone = forms.ModelChoiceField(
-        queryset=CloudflareZone.objects.select_related("customer"),
-        required=False,
-        help_text="For a zone plan: the customer's zone.",
+class CheckoutCustomerForm(forms.Form):
+    """Step one of a checkout from the admin: the customers whose partner sells something."""
+
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.filter(partner__products__active=True).distinct().select_related("partner"),
+        help_text="Only customers of partners with an active product are listed.",
     )
 
 
@@ -290,37 +279,49 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         return False
 
     def add_view(self, request, form_url="", extra_context=None):
-        """Start an acquisition checkout for a customer; the page then links to the payment page."""
+        """Start an acquisition checkout: pick the customer, then the dashboard's own checkout form
+        (the partner's products, the customer's zones); the page then follows the checkout."""
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:billing_checkout_changelist"))
-        form = StartCheckoutForm(request.POST or None, initial=request.GET.dict())
+        picked = CheckoutCustomerForm(request.GET if "customer" in request.GET else None)
+        if not picked.is_valid():
+            return self._service_form(
+                request, picked, intro="Whom is the checkout for?", submit="Next", method="get"
+            )
+        customer = picked.cleaned_data["customer"]
+        products = list(Product.objects.filter(partner=customer.partner, active=True).select_related("plan"))
+        zones = list(CloudflareZone.objects.filter(customer=customer).order_by("name", "id"))
+        form = CheckoutForm(request.POST or None, products=products, zones=zones)
         if request.method == "POST" and form.is_valid():
-            data = form.cleaned_data
-            options = {"sans": data["sans"]} if data["sans"] else {}
-            if data["zone"]:
-                options["zone"] = data["zone"].pk
-            lines = [OrderLine(data["product"], data["quantity"], options)]
-            if data["extra"]:
-                lines.append(OrderLine(data["extra"]))
             try:
-                checkout = acquisition.start_checkout(admin_actor(request), data["customer"], lines)
+                checkout = acquisition.start_checkout(admin_actor(request), customer, form.lines())
             except DomainError as error:
-                form.add_error(None, f"{error.message} [{error.code}]")
-                for field, messages_ in error.fields.items():
-                    form.add_error(None, f"{field}: {'; '.join(messages_)}")
+                show_domain_error(form, error, form_field_for)
             else:
                 self.message_user(
                     request, "Checkout started; the payment link appears once Digital River opens it."
                 )
                 return HttpResponseRedirect(reverse("admin:billing_checkout_change", args=[checkout.pk]))
+        return self._service_form(
+            request,
+            form,
+            intro=f"A Digital River checkout for {customer} ({customer.partner}). The customer pays on Digital "
+            "River's page; what the products provide is ordered at the vendors once the order is accepted.",
+            submit="Start the checkout",
+        )
+
+    def _service_form(self, request, form, *, intro: str, submit: str, method: str = "post"):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "form": form,
             "title": "Start a checkout",
+            "intro": intro,
+            "submit": submit,
+            "method": method,
             "has_view_permission": True,
         }
-        return TemplateResponse(request, "admin/partner/subaccount/request.html", context)
+        return TemplateResponse(request, SERVICE_FORM_TEMPLATE, context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         checkout = self.get_object(request, object_id)

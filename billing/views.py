@@ -487,14 +487,7 @@ class CheckoutStartView(CustomerObjectMixin, BillingTabsMixin, ServiceFormView):
         try:
             checkout = acquisition.start_checkout(self.actor, self.get_customer(), form.lines())
         except DomainError as error:
-            form.add_error(None, error.message)
-            for name, errors in error.fields.items():
-                for text in [errors] if isinstance(errors, str) else errors:
-                    field = form_field_for(name)
-                    if field:
-                        form.add_error(field, text)
-                    elif text != error.message:
-                        form.add_error(None, text)
+            dash.show_domain_error(form, error, form_field_for)
             return self.form_invalid(form)
         messages.success(self.request, "Checkout started: Digital River is opening it. This page follows it.")
         return redirect("dashboard:checkout", pk=checkout.pk)
