@@ -412,6 +412,9 @@ def _or(items) -> str:
 # --- Cloudflare's refusals, as users need them --------------------------------------------------
 
 NOT_ENTITLED = "1225"
+# Ours, not Cloudflare's: the plan is missing from the zone's GET /zones/{id}/available_rate_plans,
+# so the change was not sent (subscriptions.services.cloudflare._require_available).
+RATE_PLAN_NOT_AVAILABLE = "rate_plan_not_available"
 
 
 def explain_refusal(code: str, message: str, *, what: str, plan: str, partner: str, attempts: int) -> str:
@@ -421,6 +424,12 @@ def explain_refusal(code: str, message: str, *, what: str, plan: str, partner: s
             f"Cloudflare refused {what}: {plan} is not in {partner}'s Cloudflare entitlement "
             f"(error {code}: {message}). Ask Cloudflare to add it to the reseller agreement, or take it "
             "out of the catalog."
+        )
+    if code == RATE_PLAN_NOT_AVAILABLE:
+        return (
+            f"{what[:1].upper()}{what[1:]} was not sent to Cloudflare: {message}. It is not in "
+            f"{partner}'s Cloudflare entitlement for this zone; ask Cloudflare to add it to the "
+            "reseller agreement, or take it out of the catalog. Nothing was changed."
         )
     tries = f" after {attempts} attempts" if attempts > 1 else ""
     return f"Cloudflare did not accept {what}{tries} ({code}: {message}). Nothing was changed here."

@@ -32,13 +32,17 @@ class CloudflareAccount:
 
 @dataclass(frozen=True)
 class CloudflareZone:
-    """A zone in a customer account; `plan_id` is the zone's current plan, `raw` the v4 `result`."""
+    """A zone in a customer account; `plan` is the zone's own plan object, raw, `raw` the v4 `result`.
+
+    The plan's `id` is opaque ("0feeee...", `legacy_id` "free"): it names no rate plan. Which rate
+    plan a zone is on comes from its subscription only (vendors.md 0.7, `get_zone_subscription`).
+    """
 
     id: str
     name: str
     account_id: str
     status: str
-    plan_id: str | None
+    plan: dict = field(default_factory=dict)
     raw: dict = field(default_factory=dict, repr=False)
 
 
@@ -226,12 +230,13 @@ class CloudflareClient(VendorHTTP):
         return self._subscription(_result(body), "update zone subscription")
 
     def available_rate_plans(self, zone_id: str) -> list[dict]:
-        """The zone plans the reseller may sell for this zone (`GET /zones/{id}/available_rate_plans`)."""
+        """The rate plans this zone may subscribe to (`GET /zones/{id}/available_rate_plans`), each raw
+        (bill-subs-api_rate-plan: id, name, currency, duration, frequency, components)."""
         body = self._request("GET", f"/zones/{quote(zone_id, safe='')}/available_rate_plans")
         result = body.get("result") if isinstance(body, dict) else None
         if not isinstance(result, list):
             raise self._unreadable("available rate plans", body)
-        return [self._scrub(item) for item in result if isinstance(item, dict)]
+        return [self._scrub(item) for item in result if isinstance(item, dict) and item.get("id")]
 
     # --- Account subscriptions (add-ons) ---------------------------------------------------------
 
@@ -316,7 +321,7 @@ class CloudflareClient(VendorHTTP):
             name=str(result["name"]),
             account_id=str(account.get("id") or ""),
             status=str(result.get("status") or ""),
-            plan_id=str(plan["id"]) if plan.get("id") else None,
+            plan=self._scrub(plan),
             raw=self._scrub(result),
         )
 

@@ -25,6 +25,7 @@ from subscriptions import not_billed, selectors, signals
 from subscriptions.acme_rules import clean_sans
 from subscriptions.cloudflare_rules import (
     CENT,
+    RATE_PLAN_NOT_AVAILABLE,
     Current,
     PlannedChange,
     Price,
@@ -609,7 +610,17 @@ def _subscription_view(subscription: CloudflareSubscription) -> dict:
 
 
 def _zone_view(zone: VendorZone) -> dict:
-    return {"id": zone.id, "name": zone.name, "status": zone.status, "plan_id": zone.plan_id, "raw": zone.raw}
+    """What we keep of a Cloudflare zone: its own plan object raw; its rate plan is the subscription's."""
+    return {
+        "id": zone.id,
+        "name": zone.name,
+        "status": zone.status,
+        "plan": zone.plan,
+        # No rate plan can be read off a zone (its plan id is opaque): None, so a reader that
+        # falls back on it (reconciliation.reading) takes the free plan when there is no subscription.
+        "plan_id": None,
+        "raw": zone.raw,
+    }
 
 
 def _matches(subscription: CloudflareSubscription, params: dict) -> bool:
@@ -732,7 +743,10 @@ class CreateZone(_RecordsRefusal):
     def succeeded(self, operation, zone, result, actor):
         zone.vendor_id = result["zone"]["id"]
         zone.zone_status = result["zone"]["status"]
-        zone.rate_plan_id = result["zone"]["plan_id"] or FREE_ZONE_PLAN
+        zone.zone_plan = result["zone"]["plan"]
+        # The rate plan comes from the subscription (applied by _confirm below); without one the
+        # zone is on the free plan of the agreement, whatever its own opaque plan id says.
+        zone.rate_plan_id = FREE_ZONE_PLAN
         zone.vendor_view = result["zone"]["raw"]
         note = "adopted: the zone already existed in the customer's account" if result["adopted"] else ""
         if result["subscription"]:
@@ -771,6 +785,7 @@ class ChangeZonePlan(_RecordsRefusal):
             if current is not None and _matches(current, params):
                 return {"subscription": _subscription_view(current), "adopted": True}
             method = "POST" if current is None else "PUT"
+        _require_available(client, zone, params["rate_plan_id"])
         call = client.create_zone_subscription if method == "POST" else client.update_zone_subscription
         subscription = call(
             zone.vendor_id,
@@ -778,11 +793,46 @@ class ChangeZonePlan(_RecordsRefusal):
             frequency=params["frequency"],
             component_values=_pairs(params["component_values"]),
         )
-        return {"subscription": _subscription_view(subscription), "adopted": False}
+        return {
+            "subscription": _subscription_view(subscription),
+            "adopted": False,
+            "zone_plan": _zone_plan_after_change(client, zone),
+        }
 
     def succeeded(self, operation, zone, result, actor):
         done = {"upgrade": "upgraded", "change": "components_changed", "downgrade": "downgraded"}
+        if result.get("zone_plan") is not None:
+            zone.zone_plan = result["zone_plan"]
         _confirm(actor, zone, result["subscription"], f"cloudflare.zone_{done[operation.params['action']]}")
+
+
+def _require_available(client: CloudflareClient, zone: CloudflareZone, rate_plan_id: str) -> None:
+    """Rule: a zone takes only a rate plan Cloudflare lists for it (GET /zones/{id}/available_rate_plans).
+
+    Checked here, in the task, right before the change call: the face side makes no vendor calls
+    (the preview and the request check the catalog only), and this list is the zone's own at
+    Cloudflare now, not a copy that may have gone stale. A plan it leaves out is refused without
+    sending the change, so nothing changes at Cloudflare or here (the record says why)."""
+    offered = [str(plan["id"]) for plan in client.available_rate_plans(zone.vendor_id)]
+    if rate_plan_id not in offered:
+        raise VendorError(
+            "cloudflare",
+            RATE_PLAN_NOT_AVAILABLE,
+            f"{rate_plan_id} is not among the rate plans Cloudflare lists for the zone {zone.name} "
+            f"({', '.join(offered) or 'none'})",
+            retryable=False,
+        )
+
+
+def _zone_plan_after_change(client: CloudflareClient, zone: CloudflareZone) -> dict | None:
+    """The zone's own plan object once its subscription changed; None (kept as it was) if the read fails.
+
+    Best effort: the change went through, so a failed read must not turn it into a failure; the
+    next sync reads the zone again."""
+    try:
+        return client.get_zone(zone.vendor_id).plan
+    except VendorError:
+        return None
 
 
 @operations.register
@@ -804,11 +854,13 @@ class SyncZone(operations.OperationHandler):
     def succeeded(self, operation, zone, result, actor):
         before = audit.snapshot(zone)
         zone.zone_status = result["zone"]["status"]
+        zone.zone_plan = result["zone"]["plan"]
         if result["subscription"]:
             _apply(zone, result["subscription"])
             zone.subscription_id = result["subscription"]["id"]
         else:
-            zone.rate_plan_id = result["zone"]["plan_id"] or FREE_ZONE_PLAN
+            # No subscription (404 code 1207): the free plan; the zone's plan.id is opaque, never a rate plan.
+            zone.rate_plan_id = FREE_ZONE_PLAN
             zone.frequency, zone.component_values, zone.price, zone.currency = "", {}, None, ""
             zone.vendor_state, zone.subscription_id = "", ""
             zone.current_period_start = zone.current_period_end = None

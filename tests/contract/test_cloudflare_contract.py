@@ -163,6 +163,39 @@ def test_zone_and_rate_plan_responses_validate(traffic, exchanges):
     assert sorted(checked) == [("GET", "/zones"), ("GET", "available_rate_plans"), ("POST", "/zones")]
 
 
+def test_zone_answers_carry_an_opaque_plan_and_validate_as_zones(traffic, exchanges):
+    zones = [
+        item
+        for e in exchanges
+        if e.status == 200 and re.fullmatch(r"/zones(/[0-9a-f]{32})?", e.path)
+        for item in (e.answer["result"] if isinstance(e.answer["result"], list) else [e.answer["result"]])
+    ]
+    rate_plans = {
+        plan["id"]
+        for e in exchanges
+        if e.status == 200 and e.path.endswith("/available_rate_plans")
+        for plan in e.answer["result"]
+    }
+
+    assert len(zones) >= 2 and rate_plans
+    for zone in zones:
+        schemas.validate("cloudflare", "zones_zone", zone)
+        # vendors.md 0.7: the zone's plan id is opaque; rate plan ids appear only in subscriptions.
+        assert zone["plan"]["id"] not in rate_plans
+        assert {"id", "legacy_id", "name"} <= set(zone["plan"])
+
+
+def test_available_rate_plans_validate_as_rate_plans(traffic, exchanges):
+    answers = [e.answer for e in exchanges if e.status == 200 and e.path.endswith("/available_rate_plans")]
+
+    assert answers
+    for answer in answers:
+        schemas.validate("cloudflare", "bill-subs-api_plan_response_collection", answer)
+        for plan in answer["result"]:
+            schemas.validate("cloudflare", "bill-subs-api_schemas-rate-plan", plan)
+            assert plan["id"] and plan["components"]
+
+
 def test_failures_validate_against_the_common_failure_schema(traffic, exchanges):
     failures = [e for e in exchanges if e.status >= 400]
 

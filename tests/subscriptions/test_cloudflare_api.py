@@ -249,7 +249,7 @@ def test_entitlement_refusal_shows_on_the_zone(api, zone, django_capture_on_comm
     with django_capture_on_commit_callbacks(execute=True):
         client.post(f"{Z}/{zone.pk}/upgrade/", {"rate_plan_id": "PARTNERS_ENT", **WHY}, format="json")
     body = client.get(f"{Z}/{zone.pk}/").json()
-    assert body["rate_plan_id"] == "PARTNERS_FREE" and body["refusal"]["code"] == "1225"
+    assert body["rate_plan_id"] == "PARTNERS_FREE" and body["refusal"]["code"] == "rate_plan_not_available"
     assert "entitlement" in body["refusal"]["message"] and body["last_operation"]["state"] == "failed"
 
 

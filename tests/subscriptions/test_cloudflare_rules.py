@@ -405,7 +405,7 @@ def test_preview_checks_the_same_rules_as_the_change(zone):
     assert error.code == "plan_not_in_catalog"
 
 
-# --- Cloudflare's entitlement (error 1225) ------------------------------------------------------
+# --- Cloudflare's entitlement (the zone's available rate plans; error 1225 for add-ons) ----------
 
 
 def test_plan_outside_the_partners_entitlement_is_refused_once_and_says_why_on_the_zone(zone, run_cloudflare):
@@ -413,9 +413,11 @@ def test_plan_outside_the_partners_entitlement_is_refused_once_and_says_why_on_t
     operation = Operation.objects.get(kind="cloudflare.change_zone_plan")
     assert operation.state == "failed" and operation.attempts == 1  # a refusal is not retried
     assert (zone.rate_plan_id, zone.subscription_id, zone.price) == ("PARTNERS_FREE", "", None)
-    assert zone.refusal_code == "1225"
+    # Not in the zone's available rate plans: refused before the change is sent.
+    assert zone.refusal_code == "rate_plan_not_available"
     assert (
-        "PARTNERS_ENT is not in" in zone.refusal_message and "Cloudflare entitlement" in zone.refusal_message
+        "PARTNERS_ENT is not among" in zone.refusal_message
+        and "Cloudflare entitlement" in zone.refusal_message
     )
     assert not sandbox_zone_subscriptions().exists()
 

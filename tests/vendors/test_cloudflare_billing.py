@@ -12,10 +12,12 @@ from tests.vendors.helpers import TENANT_TOKEN, canned
 from vendors.cloudflare import CloudflareClient, ComponentValue
 from vendors.errors import VendorError
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS
+from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS, PLANS, ZONE_PLANS
 from vendors.sandbox.models import CloudflareSubscription, CloudflareZone, VendorKey
 
 pytestmark = pytest.mark.django_db
+
+FREE_PLAN_ID = "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 
 CF = "/sandbox/cloudflare/client/v4"
 NO_ACCESS = (
@@ -49,11 +51,12 @@ def _components(subscription) -> dict:
 def test_create_zone_starts_on_partners_free(cloudflare, account):
     zone = cloudflare.create_zone(name="Example.COM", account_id=account.id)
 
-    assert (zone.name, zone.account_id, zone.status, zone.plan_id) == (
-        "example.com",
-        account.id,
-        "active",
-        "PARTNERS_FREE",
+    assert (zone.name, zone.account_id, zone.status) == ("example.com", account.id, "active")
+    # The zone's own plan is opaque, as on a real zone: no rate plan id in it.
+    assert (zone.plan["id"], zone.plan["legacy_id"], zone.plan["name"]) == (
+        FREE_PLAN_ID,
+        "free",
+        "Free Website",
     )
     assert len(zone.id) == 32
     assert cloudflare.get_zone(zone.id) == zone
@@ -128,7 +131,9 @@ def test_create_zone_subscription_upgrades_the_zone(cloudflare, zone):
     assert before - timedelta(seconds=1) <= created.current_period_start <= sandbox_now()
     assert created.current_period_end == created.current_period_start + relativedelta(months=1)
     assert _components(created) == {"page_rules": Decimal(50), "dedicated_certificates": Decimal(0)}
-    assert cloudflare.get_zone(zone.id).plan_id == "PARTNERS_BIZ"
+    plan = cloudflare.get_zone(zone.id).plan
+    assert (plan["legacy_id"], plan["is_subscribed"]) == ("business", True)
+    assert plan["id"] == ZONE_PLANS["PARTNERS_BIZ"].id != "PARTNERS_BIZ"
     assert cloudflare.get_zone_subscription(zone.id) == created
 
 
@@ -226,7 +231,7 @@ def test_downgrade_to_partners_free_is_allowed_and_the_zone_can_be_upgraded_agai
     )
     assert _components(downgraded)["page_rules"] == Decimal(3)
     assert (upgraded.id, upgraded.state) == (created.id, "Paid")
-    assert cloudflare.get_zone(zone.id).plan_id == "PARTNERS_BIZ"
+    assert cloudflare.get_zone(zone.id).plan["legacy_id"] == "business"
 
 
 def test_put_on_a_zone_without_subscription_is_not_found(cloudflare, zone):
@@ -242,7 +247,7 @@ def test_plan_outside_entitlements_fails_with_code_1225(cloudflare, zone):
 
     assert (error.status, error.code, error.message, error.retryable) == (400, "1225", NO_ACCESS, False)
     assert not CloudflareSubscription.objects.exists()
-    assert cloudflare.get_zone(zone.id).plan_id == "PARTNERS_FREE"
+    assert cloudflare.get_zone(zone.id).plan["id"] == FREE_PLAN_ID
 
 
 def test_unknown_plan_fails_with_code_1225(cloudflare, zone):
@@ -297,6 +302,14 @@ def test_period_rolls_over_when_the_clock_passes_its_end(cloudflare, zone, vendo
     assert renewed.current_period_start == created.current_period_start + relativedelta(weeks=2)
     assert renewed.current_period_end == created.current_period_start + relativedelta(weeks=3)
     assert renewed.state == "Paid"
+
+
+def test_every_zone_rate_plan_has_an_opaque_zone_plan():
+    zone_rate_plans = {plan.id for plan in PLANS.values() if plan.scope == "zone"}
+
+    assert set(ZONE_PLANS) == zone_rate_plans
+    assert all(len(p.id) == 32 and p.id not in PLANS for p in ZONE_PLANS.values())
+    assert [p.legacy_id for p in ZONE_PLANS.values()] == ["free", "pro", "business", "enterprise"]
 
 
 def test_available_rate_plans_lists_the_entitled_zone_plans(cloudflare, zone):

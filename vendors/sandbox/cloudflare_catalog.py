@@ -51,6 +51,28 @@ class RatePlan:
         return next((c for c in self.components if c.name == name), None)
 
 
+@dataclass(frozen=True)
+class ZonePlan:
+    """What a zone's own `plan` object says while the zone is on a rate plan: an opaque id, not the rate plan's."""
+
+    id: str
+    legacy_id: str
+    name: str
+
+
+# The zone's own plan object per zone rate plan (vendors.md 0.7). Only the free one is confirmed
+# from a real zone: id 0feeee..., legacy_id "free", name "Free Website". The legacy ids of the paid
+# ones follow the plan names of Cloudflare's schema (x-cfPlanAvailability: free, pro, business,
+# enterprise); their ids and names are the sandbox's own. A real GET /zones/{id} of a zone on each
+# paid partner plan would confirm them; until then nothing in the back office reads them.
+ZONE_PLANS: dict[str, ZonePlan] = {
+    "PARTNERS_FREE": ZonePlan("0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "free", "Free Website"),
+    "PARTNERS_PRO": ZonePlan("94f3b7b6483fe9f4a6c2a5d1e0c8b7a1", "pro", "Pro Website"),
+    "PARTNERS_BIZ": ZonePlan("6e5d3c1b2a4f49e8b7c6d5e4f3a2b1c0", "business", "Business Website"),
+    "PARTNERS_ENT": ZonePlan("2c8e4a6b0d1f43a5b7c9e1d3f5a7b9c2", "enterprise", "Enterprise Website"),
+}
+
+
 def _zone_plan(plan_id: str, name: str, price: int, page_rules: int) -> RatePlan:
     return RatePlan(
         plan_id,

@@ -3,6 +3,9 @@
 The documented rules it follows:
 - a zone starts on PARTNERS_FREE; `POST /zones/{id}/subscription` upgrades it, PUT changes the
   plan (downgrades included), the components or the frequency;
+- the zone's own `plan` names no rate plan: its id is opaque, with a `legacy_id` and a name
+  (vendors.md 0.7, cloudflare_catalog.ZONE_PLANS); rate plan ids appear only in the zone's
+  subscription and in `GET /zones/{id}/available_rate_plans`;
 - account add-ons are account subscriptions: POST (components left out: the plan's defaults),
   GET list, PUT, DELETE (`result: {"subscription_id"}`);
 - `frequency` is weekly, monthly (the default), quarterly or yearly; anything else ("annual") is
@@ -35,6 +38,7 @@ from vendors.sandbox.cloudflare_catalog import (
     DEFAULT_FREQUENCY,
     FREQUENCIES,
     PLANS,
+    ZONE_PLANS,
     RatePlan,
     price,
 )
@@ -84,7 +88,7 @@ def _number(value: Decimal) -> int | float:
 
 def _zone_json(zone: CloudflareZone) -> dict:
     """A zone with every field Cloudflare's schema (zones_zone) requires, plus status, type and plan."""
-    plan = PLANS[zone.plan_id]
+    plan, zone_plan = PLANS[zone.plan_id], ZONE_PLANS[zone.plan_id]
     subscription = CloudflareSubscription.objects.filter(zone=zone).first()
     values = subscription.component_values if subscription else {}
     created = zone.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -107,9 +111,13 @@ def _zone_json(zone: CloudflareZone) -> dict:
             "custom_certificate_quota": values.get("dedicated_certificates", 0),
             "phishing_detected": False,
         },
+        # zones_zone in the 2024-08 spec leaves `plan` out; these fields are what a real zone shows
+        # (vendors.md 0.7: id, legacy_id, name) plus the price, currency, frequency and
+        # is_subscribed the sandbox always answered. A real zone read would confirm the rest.
         "plan": {
-            "id": plan.id,
-            "name": plan.public_name,
+            "id": zone_plan.id,
+            "legacy_id": zone_plan.legacy_id,
+            "name": zone_plan.name,
             "price": _number(subscription.price if subscription else plan.monthly_price),
             "currency": CURRENCY,
             "frequency": subscription.frequency if subscription else DEFAULT_FREQUENCY,
