@@ -77,6 +77,20 @@ class ServiceSaveMixin:
         if not getattr(request, "_service_refusal", None):
             super().save_related(request, form, formsets, change)
 
+    def construct_change_message(self, request, form, formsets, add=False):
+        # Refused: the inlines were never saved, so there is nothing to describe (nor to log).
+        if getattr(request, "_service_refusal", None):
+            return []
+        return super().construct_change_message(request, form, formsets, add)
+
+    def log_addition(self, request, obj, message):
+        if not getattr(request, "_service_refusal", None):
+            return super().log_addition(request, obj, message)
+
+    def log_change(self, request, obj, message):
+        if not getattr(request, "_service_refusal", None):
+            return super().log_change(request, obj, message)
+
     def response_add(self, request, obj, post_url_continue=None):
         if getattr(request, "_service_refusal", None):
             return HttpResponseRedirect(request.get_full_path())
