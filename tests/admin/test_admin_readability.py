@@ -12,6 +12,7 @@ from django.utils import timezone
 from core import audit
 from core.actor import Actor, Face
 from partner import services
+from tests.browser.conftest import CHROMIUM, browser_type_launch_args  # noqa: F401
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db
@@ -111,12 +112,64 @@ def test_after_moving_the_sandbox_clock_a_page_shows_one_clock_labelled(admin_cl
 
 
 def test_long_names_wrap_in_admin_lists_and_the_renewals_page(admin_client, partner):
-    CustomerFactory(partner=partner, name=LONG_NAME)
-    html = admin_client.get(reverse("admin:partner_customer_changelist")).content.decode()
-    assert LONG_NAME in html
-    assert "core/admin.css" in html  # the admin's overrides are loaded on every page
+    """Without a browser: the pages carry the classes and the stylesheets the rules that wrap them."""
     from django.contrib.staticfiles import finders
 
+    CustomerFactory(partner=partner, name=LONG_NAME)
+    html = admin_client.get(reverse("admin:partner_customer_changelist")).content.decode()
+    assert LONG_NAME in html and "core/admin.css" in html  # the admin's overrides, on every page
     admin_css = Path(finders.find("core/admin.css")).read_text()
     assert "#result_list td" in admin_css and "overflow-wrap: anywhere" in admin_css
     assert "#changelist .results" in admin_css and "overflow-x: auto" in admin_css
+    dashboard_css = Path(finders.find("dashboard/dashboard.css")).read_text()
+    assert ".table td.primary-cell { overflow-wrap: anywhere;" in dashboard_css
+    assert ".toolbar select { max-width: min(100%, 22rem);" in dashboard_css
+
+
+@pytest.fixture
+def wide_names(transactional_db):
+    """A partner whose customer has a 200-character name, with an annual renewal in the next weeks."""
+    from tests.dashboard import billing_factories as bf
+    from tests.factories import MembershipFactory, PartnerFactory, StaffFactory
+
+    partner = PartnerFactory()
+    customer = CustomerFactory(partner=partner, name=LONG_NAME)
+    product = bf.product(partner, bf.plan("year"), name="ACME DV annual")
+    bf.subscription(customer, product, renews_in_days=10)
+    owner = MembershipFactory(partner=partner, role="owner").user
+    return {"owner": owner, "staff": StaffFactory(is_superuser=True), "customer": customer}
+
+
+def _signed_in(page, base, user, path):
+    from tests.browser.conftest import PASSWORD
+
+    page.goto(f"{base}{path}")
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.locator("[type=submit]").first.click()
+    page.wait_for_load_state()
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"{CHROMIUM} is not installed")
+def test_a_200_character_name_does_not_widen_the_pages(page, live_server, wide_names):
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page_width = "document.documentElement.scrollWidth"
+    _signed_in(page, live_server.url, wide_names["owner"], "/renewals/")
+    for query in ("", "?view=calendar"):
+        page.goto(f"{live_server.url}/renewals/{query}")
+        assert LONG_NAME in page.content()
+        assert page.evaluate(page_width) <= 1280, f"the renewals page{query} is wider than the window"
+    page.context.clear_cookies()
+    _signed_in(page, live_server.url, wide_names["staff"], "/admin/partner/customer/")
+    assert page.evaluate(page_width) <= 1280
+    # The name wraps in its cell; what does not fit scrolls inside the list, its right edge in view.
+    name_cell = page.locator("#result_list th.field-name, #result_list td.field-name").first
+    assert name_cell.bounding_box()["width"] <= 20 * 16 + 40
+    assert (
+        page.locator("#changelist-form .results").bounding_box()["x"]
+        + page.locator("#changelist-form .results").bounding_box()["width"]
+        <= 1280
+    )
+    page.goto(f"{live_server.url}/admin/partner/customer/{wide_names['customer'].pk}/change/")
+    assert LONG_NAME in page.content()
+    assert page.evaluate(page_width) <= 1280
