@@ -518,6 +518,7 @@ class CloudflareZoneAdmin(CloudflareRecordAdmin):
         "vendor_id",
         "zone_status",
         "subscription_id",
+        "zone_plan",
         "reference",
         *PANELS,
     ]
@@ -537,7 +538,11 @@ class CloudflareZoneAdmin(CloudflareRecordAdmin):
                 ]
             },
         ),
-        ("Zone plan", {"fields": ["plan_panel", "subscription_id", "pending_panel", "refusal_panel"]}),
+        (
+            "Zone plan",
+            # zone_plan: the zone's own plan object (opaque id); the rate plan shown is the subscription's.
+            {"fields": ["plan_panel", "subscription_id", "zone_plan", "pending_panel", "refusal_panel"]},
+        ),
         *VENDOR_FIELDSETS,
     ]
     object_actions = ZONE_ACTIONS

@@ -398,3 +398,10 @@ def test_staff_without_manage_cloudflare_see_no_actions_and_cannot_run_them(
     )
     assert _nothing_sent() == before
     assert client.get(reverse("admin:subscriptions_cloudflarezone_add")).status_code == 302
+
+
+def test_detail_shows_the_zones_own_opaque_plan_next_to_the_rate_plan(staff_client, paid_zone):
+    detail = staff_client.get(
+        reverse("admin:subscriptions_cloudflarezone_change", args=[paid_zone.pk])
+    ).content.decode()
+    assert "PARTNERS_BIZ" in detail and paid_zone.zone_plan["id"] in detail and "business" in detail

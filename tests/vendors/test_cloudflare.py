@@ -189,3 +189,49 @@ def test_a_2xx_with_success_false_is_still_an_error():
         client.create_account(name="acme")
 
     assert (caught.value.code, caught.value.message, caught.value.status) == ("1225", "No access", 200)
+
+
+# --- Zone plans (vendors.md 0.7) ------------------------------------------------------------------
+
+REAL_FREE_ZONE = {
+    "id": "a" * 32,
+    "name": "example.com",
+    "status": "active",
+    "account": {"id": "b" * 32, "name": "acme"},
+    "plan": {"id": "0feeeeeeeeeeeeeeeeeeeeeeeeeeeeee", "legacy_id": "free", "name": "Free Website"},
+}
+
+
+def test_a_zone_carries_its_plan_object_raw_and_no_rate_plan_id():
+    client = CloudflareClient("token")
+    envelope = {"success": True, "errors": [], "messages": [], "result": REAL_FREE_ZONE}
+    canned(client, status=200, body=json.dumps(envelope))
+
+    zone = client.get_zone("a" * 32)
+
+    assert zone.plan == REAL_FREE_ZONE["plan"]
+    assert not hasattr(zone, "plan_id")
+
+
+def test_available_rate_plans_returns_each_plan_raw():
+    client = CloudflareClient("token")
+    plans = [
+        {"id": "PARTNERS_FREE", "name": "Free", "currency": "USD", "frequency": "monthly", "components": []},
+        {"name": "no id: skipped"},
+    ]
+    transport = canned(
+        client, status=200, body=json.dumps({"success": True, "errors": [], "messages": [], "result": plans})
+    )
+
+    assert client.available_rate_plans("a" * 32) == plans[:1]
+    assert transport.sent[0].method == "GET"
+    assert transport.sent[0].url.endswith(f"/zones/{'a' * 32}/available_rate_plans")
+
+
+def test_available_rate_plans_without_a_list_is_unreadable():
+    client = CloudflareClient("token")
+    canned(client, status=200, body=json.dumps({"success": True, "errors": [], "messages": [], "result": {}}))
+
+    with pytest.raises(VendorError) as caught:
+        client.available_rate_plans("a" * 32)
+    assert caught.value.code == "invalid_response"
