@@ -42,7 +42,8 @@ def test_digital_rivers_id_still_works(subscription):
 
 def test_an_id_matching_neither_is_a_clear_error(subscription):
     with pytest.raises(
-        CommandError, match=r"No Digital River subscription .*, and no billing subscription of the back office"
+        CommandError,
+        match=r"No Digital River subscription .*, and no billing subscription of the back office",
     ):
         fail_payment(subscription.pk + 100)
     with pytest.raises(CommandError, match="No Digital River subscription no-such-subscription"):
@@ -60,5 +61,23 @@ def test_a_back_office_subscription_not_at_digital_river_says_so(subscription, a
         price=subscription.price,
     )
 
-    with pytest.raises(CommandError, match=f"Billing subscription {draft.pk} .* is not at Digital River"):
+    with pytest.raises(CommandError, match=f"Subscription {draft.pk} has no sourceId"):
         fail_payment(draft.pk)
+    with pytest.raises(
+        CommandError, match=f"Billing subscription {draft.pk} has no subscription at Digital River"
+    ):
+        call_command("sandbox_dr", "lapse", subscription=str(draft.pk), stdout=io.StringIO())
+
+
+def test_one_the_back_office_renews_names_its_saved_source(
+    checkout, external_acme_product, pay, digicert_subaccount
+):
+    """An external subscription has no subscription at Digital River: its renewals use the saved source."""
+    pay(checkout(OrderLine(external_acme_product, options={"sans": ["ours.example.com"]})))
+    ours = BillingSubscription.objects.get()
+
+    fail_payment(ours.pk)
+
+    assert DRSource.objects.get(pk=ours.payment_source_id).failing_charges == 1
+    with pytest.raises(CommandError, match="the back office renews it"):
+        call_command("sandbox_dr", "lapse", subscription=str(ours.pk), stdout=io.StringIO())

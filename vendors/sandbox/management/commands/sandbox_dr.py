@@ -158,39 +158,54 @@ class Command(BaseCommand):
 
     def _subscription(self, given: str) -> DRSubscription:
         """Digital River's subscription, named by its own id or by the back office's (the admin's)."""
+        found, ours = self._find_subscription(given)
+        if found is None:
+            raise CommandError(
+                f"Billing subscription {given} has no subscription at Digital River: "
+                + (
+                    "the back office renews it (an external subscription)."
+                    if ours["plan__engine"] == "back_office"
+                    else "not acquired yet?"
+                )
+            )
+        return found
+
+    def _find_subscription(self, given: str) -> tuple[DRSubscription | None, dict | None]:
+        """Digital River's subscription `given`, else the back office's of that id and its own there."""
         subscriptions = DRSubscription.objects.select_for_update().select_related("plan")
         found = subscriptions.filter(pk=given).first()
         if found is not None:
-            return found
-        ours = self._back_office_subscription_id(given)
+            return found, None
+        ours = self._back_office_subscription(given)
         if ours is None:
             raise CommandError(
                 f"No Digital River subscription {given}, and no billing subscription of the back office "
                 "with that id (admin -> Billing subscriptions)."
             )
-        found = subscriptions.filter(pk=ours).first()
-        if found is None:
-            raise CommandError(
-                f"Billing subscription {given} ({ours}) is not at Digital River (not acquired yet?)."
-            )
-        return found
+        return subscriptions.filter(pk=ours["subscription_id"]).first(), ours
 
     @staticmethod
-    def _back_office_subscription_id(given: str) -> str | None:
-        """The Digital River id the back office's subscription `given` goes by, if there is one.
+    def _back_office_subscription(given: str) -> dict | None:
+        """The back office's billing subscription `given`: its Digital River id, source and engine.
 
         Looked up by name, not imported: the sandbox stands apart from the apps (it is a vendor).
         """
         if not given.isdigit() or not apps.is_installed("billing"):
             return None
         model = apps.get_model("billing", "BillingSubscription")
-        return model.objects.filter(pk=int(given)).values_list("subscription_id", flat=True).first()
+        return (
+            model.objects.filter(pk=int(given))
+            .values("subscription_id", "payment_source_id", "plan__engine")
+            .first()
+        )
 
     def _source(self, source_id: str | None, subscription_id: str | None) -> DRSource:
         if bool(source_id) == bool(subscription_id):
             raise CommandError("Give either --source or --subscription.")
         if subscription_id:
-            source_id = self._subscription(subscription_id).source_id
+            found, ours = self._find_subscription(subscription_id)
+            # One the back office renews has no subscription at Digital River: its saved source.
+            source_id = found.source_id if found is not None else ours["payment_source_id"]
             if not source_id:
                 raise CommandError(f"Subscription {subscription_id} has no sourceId (is it activated?).")
         found = DRSource.objects.select_for_update().filter(pk=source_id).first()
