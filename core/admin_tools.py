@@ -142,7 +142,15 @@ class AuditTrailMixin:
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "actor_label", "face", "action", "object_repr", "partner_id"]
+    list_display = [
+        "created_at",
+        "actor_label",
+        "face",
+        "action",
+        "object_repr",
+        "changes_in_words",
+        "partner_id",
+    ]
     list_filter = ["face", "action", "content_type"]
     search_fields = ["object_repr", "actor_label", "action", "object_id"]
     date_hierarchy = "created_at"

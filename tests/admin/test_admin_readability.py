@@ -39,6 +39,8 @@ def test_an_audit_row_reads_field_before_to_after_with_the_field_names(admin_cli
     page = admin_client.get(reverse("admin:core_auditevent_change", args=[event.pk])).content.decode()
     assert "organization contact e-mail: old@example.test → new@example.test" in page
     assert "&quot;org_contact_email&quot;" not in page  # the raw JSON is not shown
+    listing = admin_client.get(reverse("admin:core_auditevent_changelist")).content.decode()
+    assert "organization contact e-mail: old@example.test → new@example.test" in listing
 
 
 def test_audit_lines_show_every_field_to_staff(partner):
