@@ -173,3 +173,27 @@ def test_the_plan_becomes_available_and_the_retry_applies_it(zone, run_cloudflar
     zone.refresh_from_db()
 
     assert (zone.rate_plan_id, zone.refusal_code, zone.zone_plan["legacy_id"]) == ("PARTNERS_PRO", "", "pro")
+
+
+# --- Drift (the reconciliation read) ------------------------------------------------------------
+
+
+def test_drift_compares_the_subscriptions_rate_plan_never_the_zones_plan_id(paid_zone):
+    from reconciliation.reading import read_partner
+
+    _client().update_zone_subscription(paid_zone.vendor_id, rate_plan_id="PARTNERS_PRO", frequency="monthly")
+
+    service = next(s for s in read_partner(paid_zone.partner).services.values() if s.obj.pk == paid_zone.pk)
+
+    assert (service.ours["rate_plan_id"], service.vendor["rate_plan_id"]) == ("PARTNERS_BIZ", "PARTNERS_PRO")
+    assert "rate_plan_id" in service.differs
+
+
+def test_a_free_zone_without_subscription_shows_no_drift(add_zone):
+    from reconciliation.reading import read_partner
+
+    zone = add_zone("free.example")
+
+    service = next(s for s in read_partner(zone.partner).services.values() if s.obj.pk == zone.pk)
+
+    assert service.vendor["rate_plan_id"] == FREE_ZONE_PLAN and service.differs == []
