@@ -6,5 +6,6 @@ class SubscriptionsConfig(AppConfig):
     verbose_name = "Subscriptions"
 
     def ready(self):
-        # Registers the ACME and Cloudflare operation handlers with core.operations (web and worker alike).
-        from subscriptions.services import acme, cloudflare  # noqa: F401
+        # Registers the ACME, certificate and Cloudflare operation handlers with core.operations
+        # (web and worker alike).
+        from subscriptions.services import acme, certificates, cloudflare  # noqa: F401
