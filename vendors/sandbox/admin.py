@@ -94,6 +94,7 @@ class VendorKeyChangeForm(forms.ModelForm):
 @admin.register(VendorKey)
 class VendorKeyAdmin(admin.ModelAdmin):
     list_display = ["__str__", "vendor", "role", "unit_id", "subaccount", "short_digest", "created_at"]
+    list_select_related = ["subaccount"]
     list_filter = ["vendor", "role"]
     search_fields = ["label", "unit_id", "digest"]
     readonly_fields = ["vendor", "role", "digest", "subaccount", "created_at"]
@@ -139,6 +140,7 @@ class DigiCertSubaccountAdmin(admin.ModelAdmin):
 @admin.register(DigiCertAccountSetting)
 class DigiCertAccountSettingAdmin(admin.ModelAdmin):
     list_display = ["name", "value", "subaccount", "partner_key", "updated_at"]
+    list_select_related = ["subaccount", "partner_key"]
     list_filter = ["name"]
 
 
@@ -211,6 +213,7 @@ class CloudflareSubscriptionAdmin(admin.ModelAdmin):
         "state",
         "current_period_end",
     ]
+    list_select_related = ["account", "zone"]
     list_filter = ["rate_plan_id", "state", "frequency"]
     search_fields = ["id", "account__name", "zone__name"]
     readonly_fields = ["id", "created_at"]
@@ -336,6 +339,7 @@ class DRSourceInline(admin.TabularInline):
 @admin.register(DRCustomer)
 class DRCustomerAdmin(admin.ModelAdmin):
     list_display = ["id", "email", "type", "default_source", "created_at"]
+    list_select_related = ["default_source"]
     search_fields = ["id", "email"]
     readonly_fields = ["id", "default_source", "created_at", "updated_at"]
     inlines = [DRSourceInline]
@@ -346,6 +350,7 @@ class DRSourceAdmin(admin.ModelAdmin):
     """Sources; the sandbox controls make the next charges fail or the card expire."""
 
     list_display = ["id", "customer", "type", "reusable", "state", "card", "failing_charges", "failing_stage"]
+    list_select_related = ["customer"]
     list_filter = ["state", "reusable", "failing_stage"]
     search_fields = ["id", "customer__id"]
     readonly_fields = ["id", "customer", "type", "reusable", "state", "created_at", "updated_at"]
@@ -578,6 +583,7 @@ class DRSubscriptionAdmin(admin.ModelAdmin):
         "source_id",
         "billing_agreement",
     ]
+    list_select_related = ["plan", "customer", "billing_agreement"]
     list_filter = ["state", "plan"]
     search_fields = ["id", "customer__id", "billing_agreement__id"]
     readonly_fields = [
@@ -671,6 +677,7 @@ class DRRefundAdmin(admin.ModelAdmin):
     """Refunds; a pending one can be completed or failed (when refunds do not complete at once)."""
 
     list_display = ["id", "order", "invoice", "amount", "refunded_amount", "currency", "state", "created_at"]
+    list_select_related = ["order", "invoice"]
     list_filter = ["state"]
     search_fields = ["id", "order__id", "invoice__id"]
     readonly_fields = [
