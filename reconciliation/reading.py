@@ -227,10 +227,11 @@ def _read_digicert(reading: Reading) -> None:
     reading.checked["digicert_reads"] = len(reading.services)
 
 
-def _subscription_side(view: dict | None, zone_plan: str | None = None) -> dict:
+def _subscription_side(view: dict | None) -> dict:
+    """A service's plan as the vendor shows it; a zone without a subscription is on the free plan."""
     if view is None:
         return {
-            "rate_plan_id": zone_plan or FREE_ZONE_PLAN,
+            "rate_plan_id": FREE_ZONE_PLAN,
             "frequency": "",
             "component_values": {},
             "state": "",
@@ -266,7 +267,7 @@ def _read_cloudflare_zones(reading: Reading) -> None:
             continue
         read += 1
         ours = _ours_of(zone)
-        theirs = _subscription_side(result["subscription"], result["zone"]["plan_id"])
+        theirs = _subscription_side(result["subscription"])
         reading.services[key] = rules.Service(
             zone,
             ours={"zone": zone.name, **ours},

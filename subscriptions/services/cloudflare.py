@@ -616,9 +616,6 @@ def _zone_view(zone: VendorZone) -> dict:
         "name": zone.name,
         "status": zone.status,
         "plan": zone.plan,
-        # No rate plan can be read off a zone (its plan id is opaque): None, so a reader that
-        # falls back on it (reconciliation.reading) takes the free plan when there is no subscription.
-        "plan_id": None,
         "raw": zone.raw,
     }
 

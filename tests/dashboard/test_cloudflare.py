@@ -169,7 +169,8 @@ def test_a_plan_cloudflare_refuses_is_explained_on_the_zone_and_the_home_page(
     _confirm(owner_client, url, django_capture_on_commit_callbacks, rate_plan_id="PARTNERS_ENT")
 
     zone.refresh_from_db()
-    assert zone.rate_plan_id == "PARTNERS_FREE" and zone.refusal_code == "1225"
+    # The zone's available_rate_plans lacks the plan: refused before anything is sent to Cloudflare.
+    assert zone.rate_plan_id == "PARTNERS_FREE" and zone.refusal_code == "rate_plan_not_available"
     page = owner_client.get(reverse("dashboard:zone", args=[zone.pk])).content.decode()
     assert "Cloudflare did not make the last change." in page and "Cloudflare entitlement" in page
     attention = owner_client.get(reverse("dashboard:home")).context["attention"]
