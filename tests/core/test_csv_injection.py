@@ -15,6 +15,7 @@ from django.urls import reverse
 from billing.models import RenewalEngine
 from core import dashboard as dash
 from core.csv_export import FORMULA_TRIGGERS, SafeWriter, csv_lines, safe_cell
+from subscriptions.models import Certificate
 from tests.dashboard import billing_factories as bf
 from tests.factories import CustomerFactory, MembershipFactory
 from tests.reconciliation.factories import contract_row, finding_for, zone_row
@@ -28,6 +29,7 @@ CUSTOMER_COLUMN = {
     "cloudflare": "customer",
     "renewals": "customer",
     "reconciliation": "customer",
+    "certificates": "customer",
 }
 
 
@@ -94,6 +96,9 @@ def evil(partner):
     plan = bf.plan("year", plan_id="annual", engine=RenewalEngine.BACK_OFFICE)
     bf.subscription(customer, bf.product(partner, plan, price="-10.00", name="+Refund credit"))
     finding_for(contract, summary="=cmd|' /C calc'!A0", resolution_note="@note")
+    Certificate.objects.create(
+        partner=partner, customer=customer, contract=contract, serial_number="=1+1", domain="evil.example"
+    )
     return customer
 
 
