@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
+from django.db.models import DateTimeField, Value
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -13,6 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from core import clock
+from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
 from core.admin_tools import (
     AuditTrailMixin,
     ReadOnlyAdmin,
@@ -21,41 +25,48 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
-from core.errors import DomainError
-from partner.models import Customer
+from core.errors import DomainError, RuleViolation
+from partner.models import Customer, SubaccountState, Vendor
 from subscriptions import cloudflare_admin  # noqa: F401 - registers the Cloudflare admin pages
 from subscriptions.acme_rules import end_options
-from subscriptions.forms import not_billed_reason_field
+from subscriptions.forms import RENEWAL_CHOICES, OrderForm, reason_of
 from subscriptions.models import AcmeContract, AcmeProduct, Certificate
 from subscriptions.selectors import expiry_warning_until, operations_of
 from subscriptions.services import acme, certificates
 
-AUTO_RENEW_CHOICES = [("", "Leave out (account setting, else off)"), ("true", "On"), ("false", "Off")]
 
+class AdminOrderForm(OrderForm):
+    """The dashboard's order form for support: any product, and the customer, offered only where
+    a contract can live (an active DigiCert subaccount, as the ordering service requires)."""
 
-class OrderContractForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
-    product = forms.ChoiceField(choices=AcmeProduct.choices)
-    sans = forms.CharField(
-        label="Domain names",
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="One per line or comma-separated; a wildcard only as *.example.com.",
-    )
-    auto_renew = forms.ChoiceField(choices=AUTO_RENEW_CHOICES, required=False)
-    organization = forms.JSONField(required=False, help_text="OV/EV only: DigiCert's organization object.")
-    not_billed_reason = not_billed_reason_field()
+    customer = forms.ModelChoiceField(queryset=Customer.objects.none())
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        customer = self.fields["customer"]
+        customer.queryset = (
+            Customer.objects.filter(
+                subaccounts__vendor=Vendor.DIGICERT, subaccounts__state=SubaccountState.ACTIVE
+            )
+            .select_related("partner")
+            .order_by("partner__name", "name")
+            .distinct()
+        )
+        customer.label_from_instance = lambda c: f"{c.name} ({c.partner.name})"
+        self.fields["product"].choices = AcmeProduct.choices
+        self.fields["renewal"].choices = RENEWAL_CHOICES  # the customer's account setting is not known here
+        self.order_fields(["customer"])
 
 
 class SansForm(forms.Form):
     sans = forms.CharField(label="Domain names")
 
 
-# (url action, service call, success message, permission)
+# The contract page's buttons that run at once (url action: service call, success message);
+# cancel and regenerate-with-revoke go through the confirmation page (CONFIRMED_ACTIONS).
 CONTRACT_ACTIONS = {
-    "cancel": (acme.cancel_acme_contract, "Cancellation requested."),
     "stop_renewal": (acme.stop_renewal, "Stopping renewal at DigiCert."),
     "resume_renewal": (acme.resume_renewal, "Resuming renewal at DigiCert."),
-    "regenerate": (acme.regenerate_credentials, "New credentials requested; the old ones are revoked."),
     "regenerate_keep": (
         lambda actor, c: acme.regenerate_credentials(actor, c, revoke_existing=False),
         "New credentials requested; the old ones stay valid.",
@@ -67,6 +78,94 @@ CONTRACT_ACTIONS = {
         "Reading the certificate list from DigiCert.",
     ),
 }
+
+
+def _cancel_change(contract: AcmeContract) -> str:
+    """Cancel as the service decides it, by its own rules: live, inside DigiCert's 30 days."""
+    acme._require_live(contract)
+    acme._require_cancel_window(contract)
+    return (
+        "Cancelled at DigiCert for good: the directory URL stops issuing, its "
+        f"{len(contract.sans)} domain name(s) ({', '.join(contract.sans)}) are released and each "
+        "eligible SAN is refunded."
+    )
+
+
+def _stop_renewal_change(contract: AcmeContract) -> str:
+    """Stop renewal where it applies today (acme.options_today); else what does (the service's
+    exact refusal comes on Confirm)."""
+    acme._require_live(contract)
+    options = acme.options_today(contract)
+    option = next((o for o in options if o.action == "stop_renewal"), None)
+    if option is None:
+        raise RuleViolation(
+            "Does not apply today. " + (" ".join(o.message for o in options) or "The term has ended.")
+        )
+    return option.message
+
+
+def _regenerate_change(contract: AcmeContract) -> str:
+    """Regenerating with revoke: a live contract (the service's rule); the old pair stops at once."""
+    acme._require_live(contract)
+    return (
+        "New EAB credentials from DigiCert, to reveal once; the current ones are revoked at once: "
+        "ACME clients still using them fail until they are given the new pair."
+    )
+
+
+@dataclass(frozen=True)
+class ConfirmedAction:
+    """An irreversible or bulk ACME operation: the service, the words of its confirmation page,
+    and what it will do to one contract (raising the service's refusal when it will not)."""
+
+    service: Callable  # (actor, contract)
+    title: str
+    intro: str
+    confirm: str
+    change: Callable[[AcmeContract], str]
+    done: str
+    danger: bool = False
+
+    def row(self, contract: AcmeContract) -> ConfirmRow:
+        closes = contract.cancel_window_closes_at
+        cells = (contract.customer, f"{closes:%Y-%m-%d %H:%M:%S}" if closes else "")
+        try:
+            return ConfirmRow(contract, change=self.change(contract), cells=cells)
+        except DomainError as error:
+            return ConfirmRow(contract, refusal=f"{error.message} [{error.code}]", cells=cells)
+
+
+CANCEL = ConfirmedAction(
+    acme.cancel_acme_contract,
+    "Cancel ACME contracts",
+    "This cannot be undone. DigiCert accepts a cancellation only within 30 days of the contract's "
+    "creation; past that, stop the renewal instead.",
+    "Yes, cancel at DigiCert",
+    _cancel_change,
+    "cancellation sent to DigiCert; it is irreversible.",
+    danger=True,
+)
+STOP_RENEWAL = ConfirmedAction(
+    acme.stop_renewal,
+    "Stop renewal",
+    "DigiCert stops renewing each contract: it stays active until the end of its term, then ends. "
+    "Renewal can be resumed while the term runs.",
+    "Stop renewal",
+    _stop_renewal_change,
+    "stopping renewal at DigiCert.",
+)
+REGENERATE = ConfirmedAction(
+    acme.regenerate_credentials,
+    "Regenerate credentials",
+    "The current EAB credentials are revoked: an ACME client still configured with them can no longer "
+    "order certificates. To switch without downtime, regenerate and keep the old ones instead.",
+    "Regenerate and revoke",
+    _regenerate_change,
+    "new credentials requested; the old ones are revoked.",
+    danger=True,
+)
+# The contract page's buttons that go through the confirmation page first.
+CONFIRMED_ACTIONS = {"cancel": CANCEL, "regenerate": REGENERATE}
 
 
 @admin.register(AcmeContract)
@@ -142,6 +241,11 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
     ]
     change_form_template = "admin/subscriptions/acmecontract/change_form.html"
 
+    def get_queryset(self, request):
+        """Each row carries the business clock, read once per list rather than once per row."""
+        now = Value(clock.now(), output_field=DateTimeField())
+        return super().get_queryset(request).annotate(business_now=now)
+
     # --- columns and panels ---------------------------------------------------------------------
 
     @admin.display(description="State", ordering="state")
@@ -159,7 +263,9 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         closes = obj.cancel_window_closes_at
         if not closes:
             return "—"
-        return format_html("{}{}", closes.strftime("%Y-%m-%d"), " (closed)" if clock.now() > closes else "")
+        return format_html(
+            "{}{}", closes.strftime("%Y-%m-%d"), " (closed)" if obj.business_now > closes else ""
+        )
 
     @admin.display(description="Drift", boolean=True)
     def has_drift(self, obj):
@@ -285,14 +391,29 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
 
     @admin.action(description="Cancel (within 30 days)", permissions=["manage"])
     def cancel_selected(self, request, queryset):
-        run_per_row(
-            self, request, queryset, acme.cancel_acme_contract, success="{count} cancellation(s) requested."
-        )
+        return self.confirm_contracts(request, CANCEL, queryset)
 
     @admin.action(description="Stop renewal", permissions=["manage"])
     def stop_renewal_selected(self, request, queryset):
-        run_per_row(
-            self, request, queryset, acme.stop_renewal, success="Stopping renewal of {count} contract(s)."
+        return self.confirm_contracts(request, STOP_RENEWAL, queryset)
+
+    def confirm_contracts(self, request, action: ConfirmedAction, queryset):
+        """The confirmation page: each contract with what will happen, or the refusal; only Confirm
+        calls the service, row by row. None once done (the caller says where to go back to)."""
+        rows = [action.row(c) for c in queryset.select_related("customer", "partner", "subaccount")]
+        if confirmed(request):
+            run_rows(self, request, rows, action.service, done=action.done)
+            return None
+        return confirm_page(
+            self,
+            request,
+            title=action.title,
+            intro=action.intro,
+            rows=rows,
+            columns=["Customer", "Cancel window closes (UTC)"],
+            confirm=action.confirm,
+            danger=action.danger,
+            none_apply="It applies to none of these contracts today.",
         )
 
     @admin.action(description="Sync with DigiCert", permissions=["manage"])
@@ -353,7 +474,14 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         return self._back(pk)
 
     def action_view(self, request, pk, action):
-        if action not in CONTRACT_ACTIONS or not self.has_manage_permission(request):
+        if not self.has_manage_permission(request):
+            return self._back(pk)
+        if action in CONFIRMED_ACTIONS:
+            page = self.confirm_contracts(
+                request, CONFIRMED_ACTIONS[action], AcmeContract.objects.filter(pk=pk)
+            )
+            return self._back(pk) if page is None else page
+        if action not in CONTRACT_ACTIONS:
             return self._back(pk)
         call, success = CONTRACT_ACTIONS[action]
         return self._run(request, pk, call, success)
@@ -412,7 +540,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         """Ordering a contract is a service call; DigiCert creates it in the background."""
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:subscriptions_acmecontract_changelist"))
-        form = OrderContractForm(request.POST or None, initial=request.GET.dict())
+        form = AdminOrderForm(request.POST or None, initial=request.GET.dict())
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
             try:
@@ -421,9 +549,9 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
                     data["customer"],
                     product=data["product"],
                     sans=data["sans"],
-                    auto_renew={"": None, "true": True, "false": False}[data["auto_renew"] or ""],
-                    organization=data["organization"] or None,
-                    not_billed_reason=data["not_billed_reason"],
+                    auto_renew=form.auto_renew(),
+                    organization=form.organization(),
+                    **reason_of(form),
                 )
             except DomainError as error:
                 for field, errors in error.fields.items():

@@ -20,7 +20,9 @@ def staff_client(client, staff):
 def _do(client, contract, action, capture):
     with capture(execute=True):
         return client.post(
-            reverse("admin:subscriptions_acmecontract_do", args=[contract.pk, action]), follow=True
+            reverse("admin:subscriptions_acmecontract_do", args=[contract.pk, action]),
+            {"_confirm": "Confirm"},  # past the confirmation page, where the action has one
+            follow=True,
         )
 
 
@@ -46,8 +48,7 @@ def test_order_from_the_admin_goes_active(
                 "customer": customer.pk,
                 "product": "ssl_dv_rapidssl",
                 "sans": "shop.example.com\nwww.shop.example.com",
-                "auto_renew": "",
-                "organization": "",
+                "renewal": "account",
                 "not_billed_reason": "A free year for a charity",
             },
         )
@@ -66,8 +67,7 @@ def test_order_refusal_shows_a_form_error(staff_client, customer, digicert_subac
             "customer": customer.pk,
             "product": "ssl_basic",
             "sans": "a.example.com",
-            "auto_renew": "",
-            "organization": "",
+            "renewal": "account",
             "not_billed_reason": "A free year for a charity",
         },
     )
