@@ -283,7 +283,11 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         (the partner's products, the customer's zones); the page then follows the checkout."""
         if not self.has_add_permission(request):
             return HttpResponseRedirect(reverse("admin:billing_checkout_changelist"))
-        picked = CheckoutCustomerForm(request.GET if "customer" in request.GET else None)
+        # The customer comes in the query (after the first step) or with the form (scripts, tests).
+        asked = (
+            request.GET if "customer" in request.GET else request.POST if "customer" in request.POST else None
+        )
+        picked = CheckoutCustomerForm(asked)
         if not picked.is_valid():
             return self._service_form(
                 request, picked, intro="Whom is the checkout for?", submit="Next", method="get"
