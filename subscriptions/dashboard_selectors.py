@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 
 from core import operations
@@ -14,9 +14,11 @@ from core.actor import Actor
 from core.models import Operation
 from subscriptions.models import (
     CANCEL_WINDOW,
+    FREE_ZONE_PLAN,
     LIVE_STATES,
     AcmeContract,
     AddonState,
+    CatalogPlan,
     Certificate,
     CloudflareAddon,
     CloudflareZone,
@@ -159,12 +161,21 @@ def search_contracts(
 # --- Cloudflare -------------------------------------------------------------------------------
 
 
+def on_paid_zone_plan() -> Q:
+    """A zone whose current rate plan is paid: neither the free plan nor one its partner's catalog
+    prices at nothing (a zone downgraded to the free plan keeps its subscription)."""
+    free_in_catalog = CatalogPlan.objects.filter(
+        partner=OuterRef("partner"), rate_plan_id=OuterRef("rate_plan_id"), monthly_price=0
+    )
+    return ~Q(rate_plan_id__in=["", FREE_ZONE_PLAN]) & ~Exists(free_in_catalog)
+
+
 def cloudflare_counts(actor: Actor) -> dict:
-    """Active zones (paid: with a subscription) and live add-ons the actor sees."""
+    """Active zones (paid: on a paid rate plan now) and live add-ons the actor sees."""
     zones = (
         cloudflare_zones_for(actor)
         .filter(state=ZoneState.ACTIVE)
-        .aggregate(total=Count("id"), paid=Count("id", filter=~Q(subscription_id="")))
+        .aggregate(total=Count("id"), paid=Count("id", filter=on_paid_zone_plan()))
     )
     addons = cloudflare_addons_for(actor).filter(state=AddonState.ACTIVE).count()
     return {"zones": zones["total"], "paid_zones": zones["paid"], "addons": addons}
