@@ -1,8 +1,10 @@
 """Support staff's view of Cloudflare: each partner's catalog, customers' zones and add-ons, and their actions.
 
-Every action that changes what a customer pays goes through Django admin's intermediate page: the
-change is asked for, each selected row shows its price per period before and after (or why it is
-refused), and only Confirm calls the service, row by row.
+Every action that changes what a customer pays goes through core's confirmation page
+(core.admin_confirm) with the dashboard's plan form (subscriptions.forms.PlanChangeForm): the
+partner's catalog as choices, component fields with their limits, each selected row's price per
+period now and after (or why it is refused), and only Confirm on the previewed values calls the
+service, row by row.
 """
 
 from __future__ import annotations
@@ -12,17 +14,16 @@ from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin import helpers
 from django.http import HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, run_per_row, state_badge
+from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
+from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, state_badge
 from core.errors import DomainError
-from partner.models import Customer, Subaccount
-from subscriptions.cloudflare_rules import Price
-from subscriptions.forms import not_billed_reason_field, reason_of
+from partner.models import Customer, Subaccount, SubaccountState, Vendor
+from subscriptions.cloudflare_rules import Catalog, PlannedChange, PlanTerms, Price
+from subscriptions.forms import PlanChangeForm, ZoneForm, reason_of
 from subscriptions.models import (
     FREE_ZONE_PLAN,
     AddonState,
@@ -34,11 +35,15 @@ from subscriptions.models import (
     PlanScope,
     ZoneState,
 )
-from subscriptions.selectors import operations_of
+from subscriptions.selectors import catalog_of, operations_of
 from subscriptions.services import cloudflare
 
-CONFIRM_TEMPLATE = "admin/subscriptions/cloudflare/confirm.html"
+PRICE_COLUMNS = ["Now", "After", "Difference"]
 NEEDS_REASON = "Nothing bills this: give the reason it is not billed above."
+CHANGED_SINCE_PREVIEW = "The values changed since the preview: check the new price, then confirm."
+ONE_PARTNER = (
+    "Select rows of one partner at a time: the plans offered are that partner's catalog. Nothing was done."
+)
 MANAGE_PERMISSION = "subscriptions.manage_cloudflare"
 
 
@@ -66,120 +71,126 @@ class CatalogPlanForm(forms.ModelForm):
         ]
 
 
-class ComponentValuesField(forms.CharField):
-    """Component units typed as `name=units`, one per line or comma-separated."""
-
-    widget = forms.Textarea(attrs={"rows": 2, "placeholder": "page_rules=50"})
-
-    def to_python(self, value) -> dict | None:
-        text = super().to_python(value).replace(",", "\n")
-        values = {}
-        for line in filter(None, (part.strip() for part in text.splitlines())):
-            name, _, units = line.partition("=")
-            if not name.strip() or not units.strip().isdigit():
-                raise forms.ValidationError(f"{line!r}: write name=units, e.g. page_rules=50.")
-            values[name.strip()] = int(units)
-        return values or None
+def cloudflare_customers():
+    """Customers that can take a zone or an add-on: those with an active Cloudflare account."""
+    accounts = Subaccount.objects.filter(vendor=Vendor.CLOUDFLARE, state=SubaccountState.ACTIVE)
+    return Customer.objects.filter(pk__in=accounts.values("customer")).select_related("partner")
 
 
-def _plan_field(required: bool = True, initial: str = "") -> forms.CharField:
-    # Free text with the catalog as suggestions: the service, not the form, says what is sold.
-    return forms.CharField(
-        label="Rate plan",
-        max_length=64,
-        required=required,
-        initial=initial,
-        widget=forms.TextInput(attrs={"list": "catalog-plans"}),
+class CustomerForm(forms.Form):
+    customer = forms.ModelChoiceField(
+        queryset=cloudflare_customers(),
+        help_text="Customers with an active Cloudflare account; their partner's catalog is offered next.",
     )
 
 
-def _frequency_field(label: str) -> forms.ChoiceField:
-    return forms.ChoiceField(choices=[("", label), *Frequency.choices], required=False)
+def _values(form: forms.Form) -> dict:
+    """The form's answers as service arguments (the not-billed reason apart: see reason_of)."""
+    if isinstance(form, PlanChangeForm):
+        return form.values()
+    return dict(form.cleaned_data)
 
 
-class UpgradeForm(forms.Form):
-    rate_plan_id = _plan_field()
-    frequency = _frequency_field("Monthly (Cloudflare's default)")
-    component_values = ComponentValuesField(label="Components", required=False)
-    not_billed_reason = not_billed_reason_field()
+def _as_previewed(form: forms.Form | None) -> bool:
+    """Confirm sends what the preview priced: a plan form carries the previewed values to compare."""
+    return not isinstance(form, PlanChangeForm) or form.confirmed_as_previewed()
 
 
-class DowngradeForm(UpgradeForm):
-    rate_plan_id = _plan_field(initial=FREE_ZONE_PLAN)
-    frequency = _frequency_field("Keep the current frequency")
-    not_billed_reason = None  # a downgrade adds nothing unbilled
+# --- Rows of the confirmation page --------------------------------------------------------------
 
 
-class ComponentsForm(forms.Form):
-    component_values = ComponentValuesField(label="Components", required=False)
-    frequency = _frequency_field("Keep the current frequency")
-    not_billed_reason = not_billed_reason_field()
-
-
-class NoInput(forms.Form):
-    pass
-
-
-class AddZoneForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
-    name = forms.CharField(label="Zone", max_length=253, help_text="The domain, e.g. example.com.")
-
-
-class AddAddonForm(UpgradeForm):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.select_related("partner"))
-    frequency = _frequency_field("Monthly (Cloudflare's default)")
-    component_values = ComponentValuesField(
-        label="Components", required=False, help_text="Left empty: the add-on's default components."
-    )
-    field_order = ["customer", "rate_plan_id", "frequency", "component_values"]
-
-
-def _data(form: forms.Form) -> tuple[dict, dict]:
-    """The form's answers as service arguments (an empty choice is "left out"), and apart the
-    not-billed reason, for the change itself only (its price preview does not take it)."""
-    reason = reason_of(form)
-    return {name: value or None for name, value in form.cleaned_data.items() if name not in reason}, reason
-
-
-# --- The intermediate page ----------------------------------------------------------------------
-
-
-def _row(obj, planned=None, *, note: str = "", error: DomainError | None = None) -> dict:
-    """One line of the confirmation table: the object, its price now and after, and a note or refusal."""
-    if planned is None:
-        return {"object": obj, "note": note, "error": error}
+def _difference(planned: PlannedChange) -> str:
     difference = planned.monthly_difference
-    currency = (planned.new or planned.current).currency if (planned.new or planned.current) else ""
-    return {
-        "object": obj,
-        "current": planned.current,
-        "new": planned.new,
-        "difference": f"{difference:+} {currency} a month" if difference is not None else "",
-        "note": note or planned.takes_effect or (NEEDS_REASON if planned.needs_not_billed_reason else ""),
-    }
+    priced = planned.new or planned.current
+    return f"{difference:+} {priced.currency} a month" if difference is not None and priced else ""
 
 
-def _page(modeladmin, request, *, title: str, intro: str, form, rows, confirm: str, **extra):
-    scope = PlanScope.ZONE if modeladmin.model is CloudflareZone else PlanScope.ACCOUNT
-    catalog = CatalogPlan.objects.filter(active=True, scope=scope).order_by("monthly_price")
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "opts": modeladmin.model._meta,
-        "title": title,
-        "intro": intro,
-        "form": form,
-        "rows": rows,
-        "can_confirm": any(row.get("error") is None for row in rows),
-        "confirm": confirm,
-        "suggestions": catalog.values_list("rate_plan_id", "name").distinct(),
-        **extra,
-    }
-    return TemplateResponse(request, CONFIRM_TEMPLATE, context)
+def _what(planned: PlannedChange) -> str:
+    components = ", ".join(f"{n} {v}" for n, v in sorted((planned.component_values or {}).items()))
+    plan = " ".join(filter(None, [planned.rate_plan_id, planned.frequency, components]))
+    notes = [planned.takes_effect, NEEDS_REASON if planned.needs_not_billed_reason else ""]
+    return " ".join(filter(None, [f"{planned.action.capitalize()}: {plan}.", *notes]))
+
+
+def priced_row(obj, planned: PlannedChange) -> ConfirmRow:
+    """A priced change's row: the price per period now and after, the monthly difference, what is sent."""
+    return ConfirmRow(
+        obj, change=_what(planned), cells=(planned.current, planned.new, _difference(planned)), data=planned
+    )
+
+
+def _preview_row(preview: Callable, actor, obj, shown=None, **values) -> ConfirmRow:
+    """The row `preview` works out, or the service's refusal with its code."""
+    try:
+        return preview(actor, obj, **values)
+    except DomainError as error:
+        return ConfirmRow.refused(shown or obj, error, columns=len(PRICE_COLUMNS))
+
+
+def _zone_preview(action: str):
+    def preview(actor, zone, **values):
+        return priced_row(zone, cloudflare.preview_zone_change(actor, zone, action, **values))
+
+    return preview
+
+
+def _sync_row(actor, record, **values) -> ConfirmRow:
+    when = f"last synced {record.synced_at:%Y-%m-%d %H:%M:%S} UTC" if record.synced_at else "never synced"
+    return ConfirmRow(
+        record,
+        change=f"Cloudflare's view replaces ours where they differ ({when}).",
+        cells=(cloudflare.current_of(record).vendor_price, "", ""),
+    )
+
+
+def _retry_row(actor, record, **values) -> ConfirmRow:
+    failed = cloudflare.failed_operation_of(actor, record)
+    preview = failed.params.get("preview") or {}
+    return ConfirmRow(
+        record,
+        change=f"{failed.label} again; it failed with {failed.last_error}",
+        cells=(Price.from_dict(preview.get("current")), Price.from_dict(preview.get("new")), ""),
+    )
+
+
+# --- Plans offered ------------------------------------------------------------------------------
+
+
+def _zone_plans(action: str) -> Callable[[Catalog, list], list[PlanTerms]]:
+    """The partner's sellable zone plans that are an `action` for at least one selected zone, by the
+    dashboard's rule: another plan, costing no less (upgrade) or less (downgrade) than the zone's."""
+
+    def fits(plan: PlanTerms, zone, current: PlanTerms | None) -> bool:
+        if plan.rate_plan_id == zone.rate_plan_id:
+            return False
+        if current is None:
+            return True
+        cheaper = plan.monthly_price < current.monthly_price
+        return cheaper if action == "downgrade" else not cheaper
+
+    def plans(catalog: Catalog, zones: list) -> list[PlanTerms]:
+        return [
+            plan
+            for plan in catalog.sellable(PlanScope.ZONE)
+            if any(fits(plan, zone, catalog.plans.get(zone.rate_plan_id)) for zone in zones)
+        ]
+
+    return plans
+
+
+def _current_plans(catalog: Catalog, records: list) -> list[PlanTerms]:
+    """The selected rows' own plans: a change keeps the plan, its components are asked for."""
+    plans = {r.rate_plan_id: catalog.plans.get(r.rate_plan_id) for r in records}
+    return [plan for plan in plans.values() if plan is not None]
+
+
+# --- Actions ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ConfirmedAction:
-    """An admin action on the intermediate page: ask (form), preview each row's price, run only on Confirm.
+    """An admin action on core's confirmation page: the plan form when `plans` is given (one partner's
+    catalog), each row's price, and the service only on Confirm of the previewed values.
 
     `when` says whether the action applies to one object (its change page offers it as a button);
     `run_on` turns the selected rows into what the service runs on (default: the rows themselves).
@@ -189,45 +200,72 @@ class ConfirmedAction:
     label: str
     title: str
     intro: str
-    preview: Callable
+    preview: Callable  # (actor, obj, **values) -> ConfirmRow
     run: Callable
-    success: str
-    form_class: type[forms.Form] = NoInput
+    done: str
     confirm: str = "Confirm"
+    plans: Callable | None = None  # (catalog, records) -> the plans offered; None: nothing asked
+    fixed_plan: bool = False
+    keep_label: str = "Keep the current frequency"
+    asks_reason: bool = False
+    default_plan: str = ""
     when: Callable = lambda obj, failed: True
     run_on: Callable | None = None
 
+    def form(self, records: list, data=None) -> PlanChangeForm:
+        """The dashboard's plan form over the partner's catalog; one row's own components prefilled."""
+        if self.fixed_plan and len(records) == 1:
+            initial = {f"component_{n}": units for n, units in records[0].component_values.items()}
+        else:
+            initial = {"rate_plan_id": self.default_plan} if self.default_plan else {}
+        return PlanChangeForm(
+            data,
+            plans=self.plans(catalog_of(records[0].partner), records),
+            fixed_plan=self.fixed_plan,
+            keep_label=self.keep_label,
+            asks_reason=self.asks_reason,
+            initial=initial,
+        )
+
     def __call__(self, modeladmin, request, queryset):
-        asked = "_preview" in request.POST or "_confirm" in request.POST or not self.form_class.base_fields
-        form = self.form_class(request.POST if asked else None)
+        records = list(queryset)
+        form = None
+        if self.plans is not None:
+            if len({record.partner_id for record in records}) > 1:
+                modeladmin.message_user(request, ONE_PARTNER, messages.ERROR)
+                return None
+            asked = "_preview" in request.POST or "_confirm" in request.POST
+            form = self.form(records, request.POST if asked else None)
         rows = []
-        if form.is_bound and form.is_valid():
-            data, reason = _data(form)
-            if "_confirm" in request.POST:
-                targets = self.run_on(queryset) if self.run_on else queryset
-                run_per_row(
+        if form is None or (form.is_bound and form.is_valid()):
+            values = _values(form) if form is not None else {}
+            if confirmed(request, form) and _as_previewed(form):
+                reason = reason_of(form) if form is not None else {}
+                targets = self.run_on(queryset) if self.run_on else records
+                run_rows(
                     modeladmin,
                     request,
-                    targets,
-                    lambda actor, obj: self.run(actor, obj, **data, **reason),
-                    success=self.success,
+                    [ConfirmRow(target) for target in targets],
+                    lambda actor, obj: self.run(actor, obj, **values, **reason),
+                    done=self.done,
                 )
                 return None  # back to the list, with a message per row
-            for obj in queryset:
-                try:
-                    rows.append(self.preview(admin_actor(request), obj, **data))
-                except DomainError as error:
-                    rows.append(_row(obj, error=error))
-        return _page(
+            if "_confirm" in request.POST:
+                modeladmin.message_user(request, CHANGED_SINCE_PREVIEW, messages.WARNING)
+            actor = admin_actor(request)
+            rows = [_preview_row(self.preview, actor, obj, **values) for obj in records]
+            if form is not None:
+                form.mark_previewed()
+        return confirm_page(
             modeladmin,
             request,
             title=self.title,
             intro=self.intro,
-            form=form,
             rows=rows,
+            columns=PRICE_COLUMNS,
             confirm=self.confirm,
-            action=request.POST.get("action", ""),
-            selected=request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
+            form=form,
+            preview="Preview price" if form is not None else "",
         )
 
     def as_admin_action(self):
@@ -240,32 +278,18 @@ class ConfirmedAction:
         return admin.action(description=self.label, permissions=["manage_cloudflare"])(action)
 
 
-def _zone_preview(action: str):
-    def preview(actor, zone, **data):
-        return _row(zone, cloudflare.preview_zone_change(actor, zone, action, **data))
+@dataclass(frozen=True)
+class AddPage:
+    """The add page: a customer that can take it first, then `form(customer, data)`, its preview row
+    `preview(actor, customer, **values)`, and `run` only on Confirm of the previewed values."""
 
-    return preview
-
-
-def _sync_row(actor, record, **data):
-    current = cloudflare.current_of(record)
-    when = f"last synced {record.synced_at:%Y-%m-%d %H:%M} UTC" if record.synced_at else "never synced"
-    return {
-        "object": record,
-        "current": current.vendor_price,
-        "note": f"Cloudflare's view replaces ours where they differ ({when}).",
-    }
-
-
-def _retry_row(actor, record, **data):
-    failed = cloudflare.failed_operation_of(actor, record)
-    preview = failed.params.get("preview") or {}
-    return {
-        "object": record,
-        "current": Price.from_dict(preview.get("current")),
-        "new": Price.from_dict(preview.get("new")),
-        "note": f"{failed.label} again; it failed with {failed.last_error}",
-    }
+    title: str
+    intro: str
+    form: Callable
+    preview: Callable
+    run: Callable
+    done: str  # formatted with the created object
+    confirm: str
 
 
 # --- Shared by zones and add-ons ----------------------------------------------------------------
@@ -306,7 +330,7 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     change_form_template = "admin/subscriptions/cloudflare/change_form.html"
     object_actions: list[ConfirmedAction] = []
-    add_page: ConfirmedAction
+    add_page: AddPage
 
     @admin.display(description="State", ordering="state")
     def state_badge(self, obj):
@@ -407,29 +431,59 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, {**(extra_context or {}), **extra})
 
     def add_view(self, request, form_url="", extra_context=None):
-        """Adding is a service call after its price preview; Cloudflare creates the object in the background."""
+        """Adding is a service call after its preview; Cloudflare creates the object in the background.
+        The customer comes first (?customer=): its partner's catalog is what the form offers."""
         if not self.has_add_permission(request):
             return HttpResponseRedirect(
                 reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_changelist")
             )
         page = self.add_page
-        form = page.form_class(request.POST or None, initial=request.GET.dict())
+        chosen = CustomerForm({"customer": request.GET.get("customer")})
+        if not chosen.is_valid():
+            chooser = CustomerForm(request.POST or None)
+            if chooser.is_valid():
+                return HttpResponseRedirect(f"{request.path}?customer={chooser.cleaned_data['customer'].pk}")
+            return confirm_page(
+                self,
+                request,
+                title=page.title,
+                intro=page.intro,
+                rows=[],
+                form=chooser,
+                confirm=page.confirm,
+                preview="Next",
+            )
+        customer = chosen.cleaned_data["customer"]
+        form = page.form(customer, request.POST or None)
         rows = []
-        if request.method == "POST" and form.is_valid():
-            data, reason = _data(form)
-            customer = data.pop("customer")
-            try:
-                if "_confirm" in request.POST:
-                    obj = page.run(admin_actor(request), customer, **data, **reason)
-                    self.message_user(request, page.success.format(obj=obj), messages.SUCCESS)
+        if form.is_bound and form.is_valid():
+            actor, values = admin_actor(request), _values(form)
+            if confirmed(request, form) and _as_previewed(form):
+                try:
+                    obj = page.run(actor, customer, **values, **reason_of(form))
+                except DomainError as error:
+                    rows = [ConfirmRow.refused(f"For {customer}", error, columns=len(PRICE_COLUMNS))]
+                else:
+                    self.message_user(request, page.done.format(obj=obj), messages.SUCCESS)
                     return HttpResponseRedirect(
                         reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[obj.pk])
                     )
-                rows.append(page.preview(admin_actor(request), customer, **data))
-            except DomainError as error:
-                rows.append(_row(customer, error=error))
-        return _page(
-            self, request, title=page.title, intro=page.intro, form=form, rows=rows, confirm=page.confirm
+            else:
+                if "_confirm" in request.POST:
+                    self.message_user(request, CHANGED_SINCE_PREVIEW, messages.WARNING)
+                rows = [_preview_row(page.preview, actor, customer, f"For {customer}", **values)]
+                if isinstance(form, PlanChangeForm):
+                    form.mark_previewed()
+        return confirm_page(
+            self,
+            request,
+            title=f"{page.title} for {customer} ({customer.partner})",
+            intro=page.intro,
+            rows=rows,
+            columns=PRICE_COLUMNS,
+            confirm=page.confirm,
+            form=form,
+            preview="Preview price",
         )
 
 
@@ -439,7 +493,7 @@ RETRY = dict(
     intro="The last failed operation of each row is queued again; a lost create is looked up first.",
     preview=_retry_row,
     run=cloudflare.retry_failed_operation,
-    success="{count} operation(s) queued again.",
+    done="operation queued again.",
     when=lambda obj, failed: failed,
 )
 
@@ -457,12 +511,14 @@ ZONE_ACTIONS = [
         name="upgrade_zone_plan",
         label="Upgrade zone plan",
         title="Upgrade zone plan",
-        intro="Upgrade to a catalog zone plan that costs no less. Cloudflare is asked once you confirm; "
-        "each zone keeps its plan until Cloudflare confirms the new one.",
-        form_class=UpgradeForm,
+        intro="Upgrade to a zone plan of the partner's catalog that costs no less. Cloudflare is asked once "
+        "you confirm the previewed price; each zone keeps its plan until Cloudflare confirms the new one.",
+        plans=_zone_plans("upgrade"),
+        keep_label="Monthly (Cloudflare's default)",
+        asks_reason=True,
         preview=_zone_preview("upgrade"),
         run=cloudflare.upgrade_zone_plan,
-        success="{count} upgrade(s) sent to Cloudflare.",
+        done="upgrade sent to Cloudflare.",
         confirm="Upgrade at Cloudflare",
         when=_live_zone,
     ),
@@ -470,12 +526,14 @@ ZONE_ACTIONS = [
         name="change_zone_components",
         label="Change components",
         title="Change components",
-        intro="New component values (or frequency) on each zone's current plan; components not named keep "
-        "their units.",
-        form_class=ComponentsForm,
+        intro="New component values (or frequency) on each zone's current plan, within its limits; "
+        "components left empty take the plan's default.",
+        plans=_current_plans,
+        fixed_plan=True,
+        asks_reason=True,
         preview=_zone_preview("change"),
         run=cloudflare.change_zone_components,
-        success="{count} change(s) sent to Cloudflare.",
+        done="change sent to Cloudflare.",
         confirm="Change at Cloudflare",
         when=_subscribed_zone,
     ),
@@ -483,11 +541,13 @@ ZONE_ACTIONS = [
         name="downgrade_zone_plan",
         label="Downgrade",
         title="Downgrade zone plan",
-        intro="Downgrade to a cheaper catalog zone plan; the new plan starts from its default components.",
-        form_class=DowngradeForm,
+        intro="Downgrade to a cheaper zone plan of the partner's catalog; components left empty take the "
+        "new plan's defaults.",
+        plans=_zone_plans("downgrade"),
+        default_plan=FREE_ZONE_PLAN,
         preview=_zone_preview("downgrade"),
         run=cloudflare.downgrade_zone_plan,
-        success="{count} downgrade(s) sent to Cloudflare.",
+        done="downgrade sent to Cloudflare.",
         confirm="Downgrade at Cloudflare",
         when=_subscribed_zone,
     ),
@@ -498,11 +558,20 @@ ZONE_ACTIONS = [
         intro="Each zone and its subscription are read at Cloudflare; no price changes there.",
         preview=_sync_row,
         run=cloudflare.sync_zone,
-        success="{count} sync(s) queued.",
+        done="sync queued.",
         when=lambda zone, failed: bool(zone.vendor_id),
     ),
     ConfirmedAction(name="retry_zones", **RETRY),
 ]
+
+
+def _new_zone(actor, customer, *, name: str) -> ConfirmRow:
+    name = cloudflare.clean_zone_name(name)
+    return ConfirmRow(
+        f"{name} for {customer}",
+        change="Created in the customer's Cloudflare account on PARTNERS_FREE, without a subscription.",
+        cells=("", "", ""),
+    )
 
 
 @admin.register(CloudflareZone)
@@ -548,16 +617,14 @@ class CloudflareZoneAdmin(CloudflareRecordAdmin):
     object_actions = ZONE_ACTIONS
     actions = [a.as_admin_action() for a in ZONE_ACTIONS]
 
-    add_page = ConfirmedAction(
-        name="add",
-        label="Add a zone",
+    add_page = AddPage(
         title="Add a zone",
         intro="The zone is created in the customer's Cloudflare account on PARTNERS_FREE: no charge until "
         "its plan is upgraded.",
-        form_class=AddZoneForm,
-        preview=lambda actor, customer, name: _row(customer, note=f"{name}: PARTNERS_FREE, no subscription."),
+        form=lambda customer, data: ZoneForm(data),
+        preview=_new_zone,
         run=cloudflare.add_zone,
-        success="{obj} requested; Cloudflare is creating it.",
+        done="{obj} requested; Cloudflare is creating it.",
         confirm="Add at Cloudflare",
     )
 
@@ -571,13 +638,16 @@ ADDON_ACTIONS = [
         name="change_addon_components",
         label="Change components",
         title="Change add-on components",
-        intro="New component values (or frequency) for each add-on; components not named keep their units.",
-        form_class=ComponentsForm,
-        preview=lambda actor, addon, **data: _row(
-            addon, cloudflare.preview_addon_change(actor, addon, "change", **data)
+        intro="New component values (or frequency) for each add-on, within its plan's limits; components "
+        "left empty take the plan's default.",
+        plans=_current_plans,
+        fixed_plan=True,
+        asks_reason=True,
+        preview=lambda actor, addon, **values: priced_row(
+            addon, cloudflare.preview_addon_change(actor, addon, "change", **values)
         ),
         run=cloudflare.change_addon,
-        success="{count} change(s) sent to Cloudflare.",
+        done="change sent to Cloudflare.",
         confirm="Change at Cloudflare",
         when=_live_addon,
     ),
@@ -586,9 +656,11 @@ ADDON_ACTIONS = [
         label="Cancel add-on",
         title="Cancel add-ons",
         intro="Each add-on is ended at Cloudflare and billed no more; buying it again is a new purchase.",
-        preview=lambda actor, addon: _row(addon, cloudflare.preview_addon_change(actor, addon, "cancel")),
+        preview=lambda actor, addon: priced_row(
+            addon, cloudflare.preview_addon_change(actor, addon, "cancel")
+        ),
         run=cloudflare.cancel_addon,
-        success="{count} cancellation(s) sent to Cloudflare.",
+        done="cancellation sent to Cloudflare.",
         confirm="Cancel at Cloudflare",
         when=_live_addon,
     ),
@@ -602,10 +674,20 @@ ADDON_ACTIONS = [
         run=cloudflare.sync_addons,
         # One listing per account, however many of its add-ons are selected.
         run_on=lambda addons: Subaccount.objects.filter(pk__in=addons.values("subaccount")),
-        success="{count} account sync(s) queued.",
+        done="account sync queued.",
     ),
     ConfirmedAction(name="retry_addons", **RETRY),
 ]
+
+
+def _addon_form(customer, data) -> PlanChangeForm:
+    """The dashboard's purchase form over the customer's partner's sellable add-ons."""
+    return PlanChangeForm(
+        data,
+        plans=catalog_of(customer.partner).sellable(PlanScope.ACCOUNT),
+        keep_label="Monthly (Cloudflare's default)",
+        asks_reason=True,
+    )
 
 
 @admin.register(CloudflareAddon)
@@ -630,18 +712,16 @@ class CloudflareAddonAdmin(CloudflareRecordAdmin):
     object_actions = ADDON_ACTIONS
     actions = [a.as_admin_action() for a in ADDON_ACTIONS]
 
-    add_page = ConfirmedAction(
-        name="add",
-        label="Add an add-on",
+    add_page = AddPage(
         title="Add an add-on",
         intro="An account add-on from the customer's partner catalog; components left empty take the "
         "add-on's defaults.",
-        form_class=AddAddonForm,
-        preview=lambda actor, customer, **data: _row(
-            customer, cloudflare.preview_addon_purchase(actor, customer, **data)
+        form=_addon_form,
+        preview=lambda actor, customer, **values: priced_row(
+            f"For {customer}", cloudflare.preview_addon_purchase(actor, customer, **values)
         ),
         run=cloudflare.add_addon,
-        success="{obj} requested; Cloudflare is creating it.",
+        done="{obj} requested; Cloudflare is creating it.",
         confirm="Buy at Cloudflare",
     )
 

@@ -172,6 +172,7 @@ class PlanChangeForm(forms.Form):
             self.fields[f"component_{name}"] = forms.IntegerField(
                 label=name.replace("_", " ").capitalize(),
                 min_value=0,
+                max_value=max(c.maximum for _, c in terms),  # each plan's own limit: the service
                 required=False,
                 help_text="Leave empty for the plan's default. "
                 + "; ".join(
@@ -206,3 +207,8 @@ class PlanChangeForm(forms.Form):
 
     def confirmed_as_previewed(self) -> bool:
         return self.cleaned_data.get("previewed") == self.signature()
+
+    def mark_previewed(self) -> None:
+        """The values just priced: Confirm on this form, unedited, sends exactly them."""
+        self.data = self.data.copy()
+        self.data["previewed"] = self.signature()

@@ -1,6 +1,7 @@
 """Cloudflare in the admin: the catalog with inline components, zones and add-ons, every action through an
 intermediate page that previews the price before anything is sent, and the permission behind them."""
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -38,6 +39,12 @@ def _action(client, changelist, action, objects, capture=None, **data):
         return client.post(reverse(changelist), body)
     with capture(execute=True):
         return client.post(reverse(changelist), body, follow=True)
+
+
+def _previewed(client, changelist, action, objects, **data):
+    """Preview, then Confirm the previewed values, as staff do: what was priced is what is sent."""
+    preview = _action(client, changelist, action, objects, _preview="1", **data)
+    return {**data, "previewed": preview.context["form"]["previewed"].value()}
 
 
 def _messages(response):
@@ -153,8 +160,8 @@ def test_add_zone_from_the_admin(
 ):
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
-            reverse("admin:subscriptions_cloudflarezone_add"),
-            {"customer": customer.pk, "name": "shop.example", "_confirm": "1"},
+            reverse("admin:subscriptions_cloudflarezone_add") + f"?customer={customer.pk}",
+            {"name": "shop.example", "_confirm": "1"},
         )
     zone = CloudflareZone.objects.get()
     assert response.status_code == 302 and response.url.endswith(f"/{zone.pk}/change/")
@@ -186,7 +193,7 @@ def test_upgrade_shows_the_price_preview_and_sends_nothing_until_confirmed(
     before = _nothing_sent()
     form = _action(staff_client, ZONES, "upgrade_zone_plan", [zone])
     assert form.status_code == 200 and 'name="rate_plan_id"' in form.content.decode()
-    wanted = {"rate_plan_id": "PARTNERS_BIZ", "component_values": "page_rules=50", "frequency": ""}
+    wanted = {"rate_plan_id": "PARTNERS_BIZ", "component_page_rules": "50", "frequency": ""}
     preview = _action(
         staff_client, ZONES, "upgrade_zone_plan", [zone], _preview="1", **wanted
     ).content.decode()
@@ -195,6 +202,7 @@ def test_upgrade_shows_the_price_preview_and_sends_nothing_until_confirmed(
     )
     assert 'name="_confirm"' in preview
     assert _nothing_sent() == before
+    wanted = _previewed(staff_client, ZONES, "upgrade_zone_plan", [zone], **wanted)
     done = _action(
         staff_client,
         ZONES,
@@ -204,23 +212,28 @@ def test_upgrade_shows_the_price_preview_and_sends_nothing_until_confirmed(
         _confirm="1",
         **wanted,
     )
-    assert any("1 upgrade(s) sent to Cloudflare" in m for m in _messages(done))
+    assert "example.com: upgrade sent to Cloudflare." in _messages(done)
     zone.refresh_from_db()
     assert (zone.rate_plan_id, zone.vendor_state, zone.price) == ("PARTNERS_BIZ", "Paid", Decimal("200.00"))
     assert AuditEvent.objects.filter(action="cloudflare.zone_upgrade_requested", face="admin").exists()
 
 
-def test_plan_outside_the_catalog_is_refused_on_the_preview_page(staff_client, zone):
+def test_a_confirm_on_values_edited_since_the_preview_shows_the_new_price_first(staff_client, zone):
+    wanted = _previewed(staff_client, ZONES, "upgrade_zone_plan", [zone], rate_plan_id="PARTNERS_PRO")
     before = _nothing_sent()
     page = _action(
-        staff_client, ZONES, "upgrade_zone_plan", [zone], _preview="1", rate_plan_id="PARTNERS_WORKERS_BASIC"
-    ).content.decode()
-    assert "plan_not_in_catalog" in page and "it allows: PARTNERS_FREE, PARTNERS_PRO" in page
-    assert 'name="_confirm"' not in page
-    assert _nothing_sent() == before
+        staff_client,
+        ZONES,
+        "upgrade_zone_plan",
+        [zone],
+        _confirm="1",
+        **{**wanted, "rate_plan_id": "PARTNERS_BIZ"},
+    )
+    assert "The values changed since the preview" in page.content.decode()
+    assert "+200.00 USD a month" in page.content.decode() and _nothing_sent() == before
 
 
-def test_malformed_components_are_a_form_error(staff_client, zone):
+def test_components_are_whole_numbers_in_their_own_fields(staff_client, zone):
     page = _action(
         staff_client,
         ZONES,
@@ -228,9 +241,9 @@ def test_malformed_components_are_a_form_error(staff_client, zone):
         [zone],
         _preview="1",
         rate_plan_id="PARTNERS_BIZ",
-        component_values="page_rules",
+        component_page_rules="fifty",
     ).content.decode()
-    assert "write name=units" in page and "price-preview" not in page
+    assert "Enter a whole number" in page and "confirm-rows" not in page
 
 
 def test_change_components_then_downgrade_from_the_admin(
@@ -242,7 +255,7 @@ def test_change_components_then_downgrade_from_the_admin(
         "change_zone_components",
         [paid_zone],
         _preview="1",
-        component_values="page_rules=70",
+        component_page_rules="70",
     ).content.decode()
     assert "250.00 USD monthly" in preview and "300.00 USD monthly" in preview
     _action(
@@ -252,12 +265,12 @@ def test_change_components_then_downgrade_from_the_admin(
         [paid_zone],
         django_capture_on_commit_callbacks,
         _confirm="1",
-        component_values="page_rules=70",
+        **_previewed(staff_client, ZONES, "change_zone_components", [paid_zone], component_page_rules="70"),
     )
     paid_zone.refresh_from_db()
     assert paid_zone.component_values["page_rules"] == 70
     down = _action(staff_client, ZONES, "downgrade_zone_plan", [paid_zone]).content.decode()
-    assert 'value="PARTNERS_FREE"' in down  # the default target
+    assert re.search(r'value="PARTNERS_FREE"[^>]* checked', down)  # the default target
     _action(
         staff_client,
         ZONES,
@@ -265,7 +278,7 @@ def test_change_components_then_downgrade_from_the_admin(
         [paid_zone],
         django_capture_on_commit_callbacks,
         _confirm="1",
-        rate_plan_id="PARTNERS_FREE",
+        **_previewed(staff_client, ZONES, "downgrade_zone_plan", [paid_zone], rate_plan_id="PARTNERS_FREE"),
     )
     paid_zone.refresh_from_db()
     assert (paid_zone.rate_plan_id, paid_zone.vendor_state) == ("PARTNERS_FREE", "Provisioned")
@@ -275,18 +288,20 @@ def test_a_refusal_at_confirm_time_is_a_per_row_message(
     staff_client, paid_zone, zone, add_zone, django_capture_on_commit_callbacks
 ):
     free = add_zone("free.example")
+    selected = [paid_zone, free]
+    wanted = _previewed(staff_client, ZONES, "downgrade_zone_plan", selected, rate_plan_id="PARTNERS_FREE")
     done = _action(
         staff_client,
         ZONES,
         "downgrade_zone_plan",
-        [paid_zone, free],
+        selected,
         django_capture_on_commit_callbacks,
         _confirm="1",
-        rate_plan_id="PARTNERS_FREE",
+        **wanted,
     )
     messages = _messages(done)
-    assert any("free.example" in m and "not_a_downgrade" in m for m in messages)
-    assert any("1 downgrade(s) sent" in m for m in messages)
+    assert any(m.startswith("free.example: ") and "[not_a_downgrade]" in m for m in messages)
+    assert "example.com: downgrade sent to Cloudflare." in messages
 
 
 def test_sync_and_retry_have_confirmation_pages(
@@ -314,20 +329,20 @@ def test_sync_and_retry_have_confirmation_pages(
 def test_add_addon_page_previews_the_price_then_buys(
     staff_client, customer, cloudflare_account, catalog, django_capture_on_commit_callbacks
 ):
-    url = reverse("admin:subscriptions_cloudflareaddon_add")
+    url = reverse("admin:subscriptions_cloudflareaddon_add") + f"?customer={customer.pk}"
     wanted = {
-        "customer": customer.pk,
         "rate_plan_id": "TEAMS_STANDARD",
         "frequency": "",
-        "component_values": "users=60",
+        "component_users": "60",
         "not_billed_reason": NOT_BILLED,
     }
     before = _nothing_sent()
-    preview = staff_client.post(url, {**wanted, "_preview": "1"}).content.decode()
-    assert "420.00 USD monthly" in preview and 'name="_confirm"' in preview
+    preview = staff_client.post(url, {**wanted, "_preview": "1"})
+    assert "420.00 USD monthly" in preview.content.decode() and 'name="_confirm"' in preview.content.decode()
     assert _nothing_sent() == before
+    previewed = preview.context["form"]["previewed"].value()
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(url, {**wanted, "_confirm": "1"})
+        response = staff_client.post(url, {**wanted, "previewed": previewed, "_confirm": "1"})
     addon = CloudflareAddon.objects.get()
     assert response.status_code == 302 and addon.state == AddonState.ACTIVE
     assert addon.component_values == {"users": 60} and addon.price == Decimal("420.00")
@@ -336,19 +351,15 @@ def test_add_addon_page_previews_the_price_then_buys(
     assert NotBilled.objects.get(target_id=str(addon.pk)).reason == NOT_BILLED  # paid, and why not billed
 
 
-def test_add_addon_outside_the_catalog_is_refused_with_the_allowed_add_ons(
-    staff_client, customer, cloudflare_account, catalog
-):
+def test_add_addon_offers_the_partners_add_ons_only(staff_client, customer, cloudflare_account, catalog):
+    url = reverse("admin:subscriptions_cloudflareaddon_add") + f"?customer={customer.pk}"
+    form = staff_client.get(url).content.decode()
+    assert 'value="PARTNERS_LOAD_BALANCING"' in form and 'value="TEAMS_STANDARD"' in form
+    assert 'value="PARTNERS_BIZ"' not in form  # a zone plan
     page = staff_client.post(
-        reverse("admin:subscriptions_cloudflareaddon_add"),
-        {
-            "customer": customer.pk,
-            "rate_plan_id": "PARTNERS_WORKERS_BASIC",
-            "not_billed_reason": NOT_BILLED,
-            "_confirm": "1",
-        },
+        url, {"rate_plan_id": "PARTNERS_WORKERS_BASIC", "not_billed_reason": NOT_BILLED, "_confirm": "1"}
     ).content.decode()
-    assert "plan_not_in_catalog" in page and "PARTNERS_LOAD_BALANCING, TEAMS_STANDARD" in page
+    assert "Select a valid choice" in page and 'name="_confirm"' not in page
     assert not CloudflareAddon.objects.exists()
 
 
@@ -370,14 +381,14 @@ def test_change_addon_components_and_sync_from_the_admin(
         [addon],
         django_capture_on_commit_callbacks,
         _confirm="1",
-        component_values="endpoints=5",
+        **_previewed(staff_client, ADDONS, "change_addon_components", [addon], component_endpoints="5"),
     )
     addon.refresh_from_db()
     assert addon.component_values == {"endpoints": 5}
     done = _action(
         staff_client, ADDONS, "sync_addon_accounts", [addon], django_capture_on_commit_callbacks, _confirm="1"
     )
-    assert any("1 account sync(s) queued" in m for m in _messages(done))
+    assert any(m.endswith(": account sync queued.") for m in _messages(done))
     assert Operation.objects.filter(kind="cloudflare.sync_addons", state="succeeded").exists()
 
 
