@@ -24,6 +24,7 @@ from billing.models import (
     Checkout,
     CheckoutItem,
     Notice,
+    NoticeKind,
     Plan,
     Product,
     RejectedWebhook,
@@ -852,15 +853,26 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
             sent = notices.send_due_reminders()
             self.message_user(request, f"{sent} reminder(s) sent.")
             return HttpResponseRedirect(reverse("admin:billing_billingsubscription_changelist"))
+        rows = [
+            ConfirmRow(
+                n.subscription,
+                cells=(n.get_kind_display(), f"{n.renewal_date:%Y-%m-%d}"),
+                change="Sent again.",
+            )
+            for n in notices.undelivered_notices()
+        ] + [
+            ConfirmRow(subscription, cells=(NoticeKind(kind).label, f"{renewal_on:%Y-%m-%d}"), change="Sent.")
+            for subscription, kind, renewal_on, _ in notices.unsent(notices.due_reminders(clock.now()))
+        ]
         return confirm_page(
             self,
             request,
             title="Send due reminders now",
-            intro="Sends what the daily schedule sends: notices whose delivery failed, then the renewal "
-            "reminders (30, 7 and 1 days before) and trial-end reminders due today. Each is sent once.",
-            rows=[],
+            intro="What the daily schedule sends: notices whose delivery failed, then the renewal reminders "
+            "(30, 7 and 1 days before) and trial-end reminders due today. Each is sent once.",
+            rows=rows,
+            columns=["Notice", "Renewal date"],
             confirm="Send reminders",
-            preview="",
         )
 
     def has_run_permission(self, request):

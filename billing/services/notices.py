@@ -111,17 +111,18 @@ def delivered_in_time(notice: Notice | None, before) -> bool:
     return bool(notice and notice.delivered and notice.sent_at and notice.sent_at.date() <= before.date())
 
 
-def retry_undelivered() -> int:
-    """Scheduled with the reminders: every undelivered notice of a live subscription is sent again
-    (staff were alerted at its first failure)."""
-    undelivered = Notice.objects.filter(
-        delivered=False, subscription__state__in=RENEWING_STATES
-    ).select_related(
+def undelivered_notices():
+    """Notices of live subscriptions whose delivery failed (staff were alerted at the first failure)."""
+    return Notice.objects.filter(delivered=False, subscription__state__in=RENEWING_STATES).select_related(
         "subscription__product", "subscription__customer", "subscription__partner", "subscription__plan"
     )
+
+
+def retry_undelivered() -> int:
+    """Scheduled with the reminders: every undelivered notice is sent again."""
     return sum(
         bool(send(n.subscription, n.kind, n.renewal_date, resend=True, details=n.details))
-        for n in undelivered
+        for n in undelivered_notices()
     )
 
 
@@ -150,41 +151,56 @@ def send_due_reminders() -> int:
 
 
 def _send_due_reminders() -> int:
-    """Scheduled daily, back-office engine only (Digital River's service sends its own reminder
-    events): 30, 7 and 1 days before renewal for auto-renewing terms over 30 days, and before a
-    free trial ends, what will be charged and when."""
-    today = clock.now().date()
-    horizon = clock.now() + timedelta(days=max(REMINDER_DAYS) + 1)
+    """Scheduled daily: each reminder due today, once (a notice already sent is not sent again)."""
+    return sum(
+        bool(send(s, kind, on, details=details)) for s, kind, on, details in due_reminders(clock.now())
+    )
+
+
+def due_reminders(now) -> list[tuple]:
+    """The reminders due by `now`: (subscription, kind, renewal date, details for the notice).
+
+    Back-office engine only (Digital River's service sends its own reminder events): 30, 7 and 1
+    days before renewal for auto-renewing terms over 30 days, and before a free trial ends, what
+    will be charged and when. Only the latest due one per subscription: never a stale pile-up.
+    """
+    today = now.date()
     candidates = BillingSubscription.objects.filter(
         plan__engine=RenewalEngine.BACK_OFFICE,
         ends_at_period_end=False,
         state__in=RENEWING_STATES,
         auto_renewal=True,
-        current_period_end_date__lte=horizon,
-        current_period_end_date__gte=clock.now(),
+        current_period_end_date__lte=now + timedelta(days=max(REMINDER_DAYS) + 1),
+        current_period_end_date__gte=now,
     ).select_related("plan", "product", "customer", "partner")
-    sent = 0
+    due = []
     for subscription in candidates:
         renewal_on = subscription.current_period_end_date.date()
-        if subscription.free_trial:
-            if trial_reminder_date(renewal_on) <= today and send(
-                subscription,
-                NoticeKind.TRIAL_ENDING,
-                renewal_on,
-                details={"amount": str(subscription.price * subscription.quantity)},
-            ):
-                sent += 1
-            continue  # a trial gets no "renews on" reminder
-        due = [
+        if subscription.free_trial:  # a trial gets no "renews on" reminder
+            if trial_reminder_date(renewal_on) <= today:
+                amount = {"amount": str(subscription.price * subscription.quantity)}
+                due.append((subscription, NoticeKind.TRIAL_ENDING, renewal_on, amount))
+            continue
+        kinds = [
             kind
             for kind, send_on in reminder_dates(
                 renewal_on, subscription.plan.interval, subscription.plan.interval_count
             )
             if send_on <= today
         ]
-        if due and send(subscription, due[-1], renewal_on):  # only the latest due one: never a stale pile-up
-            sent += 1
-    return sent
+        if kinds:
+            due.append((subscription, kinds[-1], renewal_on, None))
+    return due
+
+
+def unsent(due: list[tuple]) -> list[tuple]:
+    """Of the reminders due, those no notice was sent for yet (what a run would send now)."""
+    sent = set(
+        Notice.objects.filter(subscription__in=[d[0] for d in due]).values_list(
+            "subscription", "kind", "renewal_date"
+        )
+    )
+    return [d for d in due if (d[0].pk, d[1], d[2]) not in sent]
 
 
 def payment_failed(subscription: BillingSubscription, renewal_on: date) -> None:

@@ -100,3 +100,23 @@ def test_release_shows_each_row_then_refuses_without_a_reason_and_changes_nothin
     renewal.refresh_from_db()
     assert renewal.state == RenewalState.HELD
     assert not AuditEvent.objects.filter(action="billing.reminder_rule_breached").exists()
+
+
+def test_send_reminders_lists_the_reminders_due_and_sends_each_once_on_confirm(
+    client, superuser, checkout, pay, external_acme_product, digicert_subaccount, run_tasks
+):
+    from billing.models import Notice, NoticeKind
+
+    pay(checkout(OrderLine(external_acme_product, options={"sans": ["remind.example.com"]})))
+    subscription = BillingSubscription.objects.get()
+    run_tasks(advance_vendor_clock_to, subscription.current_period_end_date - _days(29))
+    client.force_login(superuser)
+
+    page = client.get(SEND_REMINDERS).content.decode()
+    assert str(subscription) in page and NoticeKind.REMINDER_30.label in page
+    assert not Notice.objects.filter(kind=NoticeKind.REMINDER_30).exists()  # shown, nothing sent
+
+    done = run_tasks(client.post, SEND_REMINDERS, {"_confirm": "1"}, follow=True).content.decode()
+    assert "1 reminder(s) sent." in done
+    assert Notice.objects.filter(kind=NoticeKind.REMINDER_30).count() == 1
+    assert "Nothing to do." in client.get(SEND_REMINDERS).content.decode()  # sent once, not listed again
