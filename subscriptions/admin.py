@@ -39,7 +39,10 @@ class AdminOrderForm(OrderForm):
     """The dashboard's order form for support: any product, and the customer, offered only where
     a contract can live (an active DigiCert subaccount, as the ordering service requires)."""
 
-    customer = forms.ModelChoiceField(queryset=Customer.objects.none())
+    customer = forms.ModelChoiceField(
+        queryset=Customer.objects.none(),
+        help_text="Customers with an active DigiCert subaccount: a contract lives in it and uses its key.",
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

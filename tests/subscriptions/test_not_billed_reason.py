@@ -327,7 +327,7 @@ def test_admin_acme_order_without_not_billed_reason_is_refused_and_nothing_chang
             "customer": acme_customer.pk,
             "product": "ssl_dv_rapidssl",
             "sans": "a.example.com",
-            "auto_renew": "",
+            "renewal": "account",
         },
     )
     assert response.status_code == 200 and REQUIRED in response.content.decode()
