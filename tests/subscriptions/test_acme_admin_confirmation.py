@@ -196,3 +196,14 @@ def test_order_form_offers_only_customers_with_an_active_digicert_subaccount(
     assert "No Subaccount Ltd" not in html
     assert "null" not in html
     assert AcmeContract.objects.count() == 0
+
+
+# --- the list reads the business clock once, and still shows a closed cancel window ---------------
+
+
+def test_list_marks_a_closed_cancel_window_by_the_business_clock(staff_client, order):
+    contract = order()
+    listing = staff_client.get(reverse(CHANGELIST)).content.decode()
+    assert f"{contract.cancel_window_closes_at:%Y-%m-%d}" in listing and "(closed)" not in listing
+    advance_vendor_clock(days=31)
+    assert "(closed)" in staff_client.get(reverse(CHANGELIST)).content.decode()
