@@ -317,6 +317,12 @@ def staff_client(client, staff):
     return client
 
 
+def _previewed(client, url, body) -> dict:
+    """The Cloudflare admin's Confirm sends only what it priced: preview first, then confirm that."""
+    preview = client.post(url, {**body, "_preview": "1"})
+    return {**body, "_confirm": "1", "previewed": preview.context["form"]["previewed"].value()}
+
+
 def test_admin_acme_order_without_not_billed_reason_is_refused_and_nothing_changes(
     staff_client, acme_customer
 ):
@@ -343,9 +349,9 @@ def test_admin_acme_order_without_not_billed_reason_is_refused_and_nothing_chang
             "cloudflarezone",
             "change_zone_components",
             "unmarked_paid_zone",
-            {"component_values": "page_rules=70"},
+            {"component_page_rules": "70"},
         ),
-        ("cloudflareaddon", "change_addon_components", "unmarked_addon", {"component_values": "endpoints=6"}),
+        ("cloudflareaddon", "change_addon_components", "unmarked_addon", {"component_endpoints": "6"}),
     ],
 )
 def test_admin_direct_paid_change_without_not_billed_reason_is_refused_and_nothing_changes(
@@ -354,13 +360,8 @@ def test_admin_direct_paid_change_without_not_billed_reason_is_refused_and_nothi
     target = request.getfixturevalue(fixture)
     before = written()
     url = reverse(f"admin:subscriptions_{changelist}_changelist")
-    body = {
-        "action": action,
-        "_selected_action": [target.pk],
-        "_confirm": "1",
-        "not_billed_reason": "",
-        **data,
-    }
+    body = {"action": action, "_selected_action": [target.pk], "not_billed_reason": "", **data}
+    body = _previewed(staff_client, url, body)
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(url, body, follow=True)
     assert any(REQUIRED in str(m) for m in response.context["messages"])
@@ -371,25 +372,24 @@ def test_admin_add_on_purchase_without_not_billed_reason_is_refused_and_nothing_
     staff_client, addon_customer
 ):
     before = written()
-    page = staff_client.post(
-        reverse("admin:subscriptions_cloudflareaddon_add"),
-        {"customer": addon_customer.pk, "rate_plan_id": "TEAMS_STANDARD", "_confirm": "1"},
-    ).content.decode()
-    assert REQUIRED in page and written() == before
+    url = reverse("admin:subscriptions_cloudflareaddon_add") + f"?customer={addon_customer.pk}"
+    page = staff_client.post(url, _previewed(staff_client, url, {"rate_plan_id": "TEAMS_STANDARD"}))
+    assert REQUIRED in page.content.decode() and written() == before
 
 
 def test_admin_zone_upgrade_with_a_reason_leaves_the_not_billed_mark(
     staff_client, staff, zone, django_capture_on_commit_callbacks
 ):
+    url = reverse("admin:subscriptions_cloudflarezone_changelist")
     body = {
         "action": "upgrade_zone_plan",
         "_selected_action": [zone.pk],
-        "_confirm": "1",
         "rate_plan_id": "PARTNERS_PRO",
         "not_billed_reason": WHY,
     }
+    body = _previewed(staff_client, url, body)
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post(reverse("admin:subscriptions_cloudflarezone_changelist"), body)
+        staff_client.post(url, body)
     mark = _marks(zone).get()
     assert (mark.reason, mark.marked_by) == (WHY, staff)
     assert AuditEvent.objects.filter(action="reconciliation.marked_not_billed", face="admin").exists()
