@@ -679,7 +679,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
                     (
                         ENDINGS[o.code].title,
                         o.explanation,
-                        f" (until {o.until:%Y-%m-%d %H:%M} UTC)" if o.until else "",
+                        f" (until {o.until:%Y-%m-%d %H:%M:%S} UTC)" if o.until else "",
                     )
                     for o in options
                 ),

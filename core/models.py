@@ -39,7 +39,7 @@ class AuditEvent(models.Model):
         indexes = [models.Index(fields=["content_type", "object_id", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"
 
 
 class ApiTokenQuerySet(models.QuerySet):

@@ -387,7 +387,7 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
                 partner_id=operation.partner_id,
                 changes={},
                 note=f"{handler.label}: out of attempts after a lost answer; asking the vendor again "
-                f"from {operation.not_before:%Y-%m-%d %H:%M} UTC",
+                f"from {operation.not_before:%Y-%m-%d %H:%M:%S} UTC",
             )
             return
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)

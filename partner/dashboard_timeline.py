@@ -130,7 +130,7 @@ def attempt_line(operation: Operation) -> str:
     """One vendor call's outcome: done, given up, retrying or in progress."""
     attempts = f"{operation.attempts} attempt{'s' if operation.attempts != 1 else ''}"
     if operation.state == OperationState.SUCCEEDED:
-        when = f" on {operation.finished_at:%d %b %Y, %H:%M}" if operation.finished_at else ""
+        when = f" on {operation.finished_at:%d %b %Y, %H:%M:%S}" if operation.finished_at else ""
         return f"Done{when} after {attempts}."
     if operation.state == OperationState.FAILED:
         return f"Gave up after {attempts}."

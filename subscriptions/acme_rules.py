@@ -123,7 +123,7 @@ def end_options(contract, now: datetime) -> list[EndOption]:
             EndOption(
                 "cancel",
                 closes,
-                f"Cancel is available until {closes:%Y-%m-%d %H:%M} UTC (30 days after creation); "
+                f"Cancel is available until {closes:%Y-%m-%d %H:%M:%S} UTC (30 days after creation); "
                 "cancellation is irreversible and refunds eligible SANs.",
             )
         )

@@ -314,7 +314,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             return "Issued when DigiCert creates the contract."
         reveal = reverse("admin:subscriptions_acmecontract_reveal", args=[obj.pk])
         status = (
-            f"shown once on {obj.credentials_revealed_at:%Y-%m-%d %H:%M} UTC; regenerate for a new pair"
+            f"shown once on {obj.credentials_revealed_at:%Y-%m-%d %H:%M:%S} UTC; regenerate for a new pair"
             if obj.credentials_revealed_at
             else format_html('<a class="button" href="{}">Reveal once</a>', reveal)
         )
@@ -330,7 +330,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
     def drift_table(self, obj):
         if not obj.drift:
             return (
-                f"None at the last sync ({obj.synced_at:%Y-%m-%d %H:%M})."
+                f"None at the last sync ({obj.synced_at:%Y-%m-%d %H:%M:%S})."
                 if obj.synced_at
                 else "Not synced yet."
             )
@@ -363,7 +363,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
         soon = listed.filter(expires_at__lte=expiry_warning_until(clock.now())).count()
         url = reverse("admin:subscriptions_certificate_changelist") + f"?contract__id__exact={obj.pk}"
         read = (
-            f"last read {obj.certificates_synced_at:%Y-%m-%d %H:%M} UTC"
+            f"last read {obj.certificates_synced_at:%Y-%m-%d %H:%M:%S} UTC"
             if obj.certificates_synced_at
             else "never read yet"
         )

@@ -290,6 +290,7 @@ class AddPage:
     run: Callable
     done: str  # formatted with the created object
     confirm: str
+    preview_label: str = "Preview price"
 
 
 # --- Shared by zones and add-ons ----------------------------------------------------------------
@@ -483,7 +484,7 @@ class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
             columns=PRICE_COLUMNS,
             confirm=page.confirm,
             form=form,
-            preview="Preview price",
+            preview=page.preview_label,
         )
 
 
@@ -626,6 +627,7 @@ class CloudflareZoneAdmin(CloudflareRecordAdmin):
         run=cloudflare.add_zone,
         done="{obj} requested; Cloudflare is creating it.",
         confirm="Add at Cloudflare",
+        preview_label="Preview",  # a new zone is free: nothing to price
     )
 
 

@@ -78,7 +78,7 @@ def ending_options(subscription: BillingSubscription, now: datetime | None = Non
                 CANCEL_WITH_REFUND,
                 closes,
                 f"Cancel now with a full refund of {paid_amount(subscription)} {subscription.product.currency}: "
-                f"possible until {closes:%Y-%m-%d %H:%M} UTC (DigiCert's 30 days).",
+                f"possible until {closes:%Y-%m-%d %H:%M:%S} UTC (DigiCert's 30 days).",
             )
         )
     end = subscription.current_period_end_date

@@ -193,7 +193,7 @@ def reveal_credentials(actor: Actor, contract: AcmeContract) -> RevealedCredenti
             raise RuleViolation("This contract has no credentials yet.", code="credentials_not_ready")
         if contract.credentials_revealed_at:
             raise RuleViolation(
-                f"These credentials were already shown on {contract.credentials_revealed_at:%Y-%m-%d %H:%M} UTC "
+                f"These credentials were already shown on {contract.credentials_revealed_at:%Y-%m-%d %H:%M:%S} UTC "
                 "and are never shown twice. Regenerate credentials to get a new pair.",
                 code="credentials_already_revealed",
             )

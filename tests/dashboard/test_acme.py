@@ -267,7 +267,7 @@ def test_regenerating_can_keep_the_old_credentials_valid(
 def test_the_cancel_page_says_until_when_cancel_applies(owner_client, contract):
     page = owner_client.get(reverse("dashboard:acme-cancel", args=[contract.pk])).content.decode()
 
-    assert f"Cancel is available until {contract.cancel_window_closes_at:%Y-%m-%d %H:%M} UTC" in page
+    assert f"Cancel is available until {contract.cancel_window_closes_at:%Y-%m-%d %H:%M:%S} UTC" in page
     assert "Cancel the subscription" in page
 
 
