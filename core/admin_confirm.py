@@ -50,12 +50,14 @@ def confirm_page(
     danger: bool = False,
     preview: str = "",
     none_apply: str = "It applies to none of the selected rows.",
+    back: str = "",
 ) -> TemplateResponse:
     """The page itself: the rows, the form (if any), Confirm only when a row can go ahead.
 
     From an admin action the selection travels in hidden fields, so Confirm posts the same action
     again; from a page of its own (an "all due" button) the page's URL is posted back to.
-    `preview` labels a button that recomputes the rows from the form without running anything.
+    `preview` labels a button that recomputes the rows from the form without running anything;
+    `back` is where "No, take me back" leads (the list by default, the object's page from one).
     """
     rows = list(rows)
     context = {
@@ -70,6 +72,7 @@ def confirm_page(
         "danger": danger,
         "preview": preview,
         "none_apply": none_apply,
+        "back": back,
         "can_confirm": any(not row.refusal for row in rows),
         "action": request.POST.get("action", ""),
         "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),

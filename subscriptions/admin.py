@@ -400,7 +400,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
     def stop_renewal_selected(self, request, queryset):
         return self.confirm_contracts(request, STOP_RENEWAL, queryset)
 
-    def confirm_contracts(self, request, action: ConfirmedAction, queryset):
+    def confirm_contracts(self, request, action: ConfirmedAction, queryset, *, back: str = ""):
         """The confirmation page: each contract with what will happen, or the refusal; only Confirm
         calls the service, row by row. None once done (the caller says where to go back to)."""
         rows = [action.row(c) for c in queryset.select_related("customer", "partner", "subaccount")]
@@ -417,6 +417,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             confirm=action.confirm,
             danger=action.danger,
             none_apply="It applies to none of these contracts today.",
+            back=back,
         )
 
     @admin.action(description="Sync with DigiCert", permissions=["manage"])
@@ -481,7 +482,10 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             return self._back(pk)
         if action in CONFIRMED_ACTIONS:
             page = self.confirm_contracts(
-                request, CONFIRMED_ACTIONS[action], AcmeContract.objects.filter(pk=pk)
+                request,
+                CONFIRMED_ACTIONS[action],
+                AcmeContract.objects.filter(pk=pk),
+                back=reverse("admin:subscriptions_acmecontract_change", args=[pk]),
             )
             return self._back(pk) if page is None else page
         if action not in CONTRACT_ACTIONS:

@@ -79,8 +79,10 @@ def test_cancel_page_says_what_happens_and_nothing_changes_until_confirm(staff_c
     assert "Cancelled at DigiCert for good: the directory URL stops issuing" in html
     assert "example.com, www.example.com" in html and "refunded" in html
     assert 'name="_confirm"' in html and "Yes, cancel at DigiCert" in html
-    # Cancelled: staff take the way back instead of confirming.
-    assert staff_client.get(reverse(CHANGELIST)).status_code == 200
+    # Cancelled: staff take the way back, to the contract's own page, instead of confirming.
+    back = reverse("admin:subscriptions_acmecontract_change", args=[contract.pk])
+    assert f'href="{back}" class="button cancel-link">No, take me back' in html
+    assert staff_client.get(back).status_code == 200
     assert _state(contract) == before
 
 
