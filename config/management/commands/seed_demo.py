@@ -27,10 +27,11 @@ from django.urls import reverse
 from billing.models import Plan, Product
 from billing.services import catalog
 from core.actor import Actor, Face
+from core.errors import DomainError
 from partner import services
 from partner.models import BillingModel, Customer, Membership, Partner, Role, Subaccount
 from subscriptions.models import AcmeContract, CatalogComponent, CatalogPlan, CloudflareAddon, CloudflareZone
-from subscriptions.services import acme, cloudflare
+from subscriptions.services import acme, certificates, cloudflare
 
 SUPPORT = ("support", "support-demo-2026")
 RESELLER = ("reseller", "reseller-demo-2026")
@@ -311,6 +312,11 @@ class Command(BaseCommand):
         acme.sync_acme_contract(actor, contract)
         if self._wait_for(lambda: AcmeContract.objects.get(pk=contract.pk).drift, f"the sync of {contract}"):
             acme.resolve_drift(actor, AcmeContract.objects.get(pk=contract.pk), "valid_till", keep="vendor")
+        # The inventory shows its certificates at once rather than at the next scheduled refresh.
+        try:
+            certificates.refresh_certificates(actor, AcmeContract.objects.get(pk=contract.pk))
+        except DomainError as error:  # the schedule reads them later anyway
+            self.stderr.write(f"Certificates of {contract}: {error.message}")
 
     def _wait_for(self, condition, what: str, seconds: int = 90) -> bool:
         deadline = time.monotonic() + seconds
