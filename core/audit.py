@@ -95,4 +95,8 @@ def field_labels(model: type[models.Model] | None) -> dict[str, str]:
 def change_lines(event: AuditEvent) -> list[str]:
     """An audit event's changes for support staff: every field, one "field: before → after" line each."""
     model = ContentType.objects.get_for_id(event.content_type_id).model_class()  # cached: no query
-    return dashboard.change_lines(event.changes, field_labels(model), full=True)
+    labels = field_labels(model)
+    # In the model's field order: PostgreSQL's jsonb keeps its own key order, SQLite the written one.
+    order = {name: index for index, name in enumerate(labels)}
+    changes = dict(sorted((event.changes or {}).items(), key=lambda item: order.get(item[0], len(order))))
+    return dashboard.change_lines(changes, labels, full=True)
