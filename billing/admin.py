@@ -301,7 +301,7 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
             try:
                 checkout = acquisition.start_checkout(admin_actor(request), customer, form.lines())
             except DomainError as error:
-                show_domain_error(form, error, form_field_for)
+                show_domain_error(form, error, form_field_for, with_code=True)
             else:
                 self.message_user(
                     request, "Checkout started; the payment link appears once Digital River opens it."

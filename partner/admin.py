@@ -17,6 +17,7 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
+from core.dashboard import show_domain_error
 from core.errors import DomainError
 from partner import billing_model, services
 from partner.contacts import who_to_contact
@@ -511,11 +512,7 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
                     form.cleaned_data["name"],
                 )
             except DomainError as error:
-                for field, errors in error.fields.items():
-                    if field in form.fields:
-                        for message in errors:
-                            form.add_error(field, message)
-                form.add_error(None, f"{error.message} [{error.code}]")
+                show_domain_error(form, error, with_code=True)
             else:
                 self.message_user(
                     request,
@@ -527,7 +524,11 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": "Create subaccount at vendor",
+            "intro": "The subaccount is created at the vendor in the background; its page shows the "
+            "progress. The partner's onboarding must be complete and the name must follow its naming "
+            "convention.",
+            "submit": "Create at vendor",
             "form": form,
             "has_view_permission": True,
         }
-        return TemplateResponse(request, "admin/partner/subaccount/request.html", context)
+        return TemplateResponse(request, "admin/service_form.html", context)

@@ -25,6 +25,7 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
+from core.dashboard import show_domain_error
 from core.errors import DomainError, RuleViolation
 from partner.models import Customer, SubaccountState, Vendor
 from subscriptions import cloudflare_admin  # noqa: F401 - registers the Cloudflare admin pages
@@ -561,10 +562,7 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
                     **reason_of(form),
                 )
             except DomainError as error:
-                for field, errors in error.fields.items():
-                    for message in errors:
-                        form.add_error(field if field in form.fields else None, message)
-                form.add_error(None, f"{error.message} [{error.code}]")
+                show_domain_error(form, error, with_code=True)
             else:
                 self.message_user(request, f"{contract} ordered; DigiCert is creating it.", messages.SUCCESS)
                 return self._back(contract.pk)
@@ -573,9 +571,14 @@ class AcmeContractAdmin(AuditTrailMixin, admin.ModelAdmin):
             "opts": self.model._meta,
             "form": form,
             "title": "Order an ACME contract",
+            "intro": "DigiCert creates the contract in the customer's subaccount in the background. Renewal: "
+            "on or off here wins; left to the account setting, the subaccount's auto_renew_subscription "
+            "decides, and without one the contract does not renew. The organization is for OV and EV "
+            "products only.",
+            "submit": "Order at DigiCert",
             "has_view_permission": True,
         }
-        return TemplateResponse(request, "admin/subscriptions/acmecontract/order.html", context)
+        return TemplateResponse(request, "admin/service_form.html", context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         contract = self.get_object(request, object_id)
