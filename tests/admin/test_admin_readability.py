@@ -132,7 +132,7 @@ def test_long_names_wrap_in_admin_lists_and_the_renewals_page(admin_client, part
 @pytest.fixture
 def wide_names(transactional_db):
     """A partner whose customer has a 200-character name, with an annual renewal in the next weeks."""
-    from tests.dashboard import billing_factories as bf
+    from tests import factories as bf
     from tests.factories import MembershipFactory, PartnerFactory, StaffFactory
 
     partner = PartnerFactory()

@@ -12,8 +12,13 @@ from core.models import Operation
 from subscriptions.models import Certificate
 from subscriptions.services import certificates
 from tests.conftest import system_actor
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory, SubaccountFactory
+from tests.factories import (
+    AcmeContractFactory,
+    CustomerFactory,
+    MembershipFactory,
+    PartnerFactory,
+    SubaccountFactory,
+)
 from tests.sandbox_helpers import advance_vendor_clock
 from tests.subscriptions.conftest import digicert_subaccount, order  # noqa: F401  (shared fixtures)
 

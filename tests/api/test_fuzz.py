@@ -36,8 +36,8 @@ from schemathesis.specs.openapi.checks import (
 from core.actor import Actor
 from core.tokens import issue_api_token
 from partner import services as partner_services
+from tests import factories as billing_factories
 from tests.conftest import system_actor
-from tests.dashboard import billing_factories
 from tests.factories import CustomerFactory, MembershipFactory
 
 SCHEMA_PATH = "/api/schema/?format=json"

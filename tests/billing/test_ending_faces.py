@@ -19,9 +19,14 @@ from billing.services import cancellation
 from billing.services.acquisition import OrderLine
 from core.models import AuditEvent, Operation
 from subscriptions.models import AcmeContract
-from tests.dashboard import billing_factories as bf
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import MembershipFactory, PartnerFactory, StaffFactory, SubaccountFactory
+from tests import factories as bf
+from tests.factories import (
+    AcmeContractFactory,
+    MembershipFactory,
+    PartnerFactory,
+    StaffFactory,
+    SubaccountFactory,
+)
 from tests.sandbox_helpers import (
     advance_vendor_clock,
     dr_ledger,

@@ -1,7 +1,7 @@
 """The renewal engine, the order's money, notices' details and the payment-method change on the admin
 and the API: the permission matrix, refusals that change nothing, constant queries.
 
-Billing rows are written directly (tests.dashboard.billing_factories): these are tests of the faces,
+Billing rows are written directly (tests.factories): these are tests of the faces,
 the services' own paths through the sandbox are tested with the services."""
 
 from decimal import Decimal
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing.models import CheckoutItem, NoticeKind, Plan, RenewalEngine
 from core.models import AuditEvent, Operation
-from tests.dashboard import billing_factories as bf
+from tests import factories as bf
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
 
 pytestmark = pytest.mark.django_db

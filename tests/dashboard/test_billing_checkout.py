@@ -22,8 +22,7 @@ from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures
     support_product,
 )
 from tests.conftest import system_actor
-from tests.dashboard.factories import operation_on
-from tests.factories import CustomerFactory
+from tests.factories import CustomerFactory, operation_on
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

@@ -14,7 +14,7 @@ from django.utils import timezone
 from billing.dashboard_selectors import monthly_amount, monthly_recurring_revenue
 from billing.models import NoticeKind, ProvisioningState, RenewalEngine, SubscriptionState
 from core.actor import Actor
-from tests.dashboard import billing_factories as bf
+from tests import factories as bf
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

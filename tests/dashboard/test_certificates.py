@@ -14,8 +14,7 @@ from core.models import Operation
 from subscriptions.models import Certificate
 from subscriptions.services import certificates
 from tests.conftest import system_actor
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import CustomerFactory, SubaccountFactory
+from tests.factories import AcmeContractFactory, CustomerFactory, SubaccountFactory
 from tests.sandbox_helpers import advance_vendor_clock
 
 pytestmark = pytest.mark.django_db

@@ -12,8 +12,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent, Operation
 from subscriptions.models import CloudflareAddon, CloudflareZone
-from tests.dashboard.factories import operation_on
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, operation_on
 from tests.sandbox_helpers import vendor_request_count
 from tests.subscriptions.conftest import NOT_BILLED_REASON
 

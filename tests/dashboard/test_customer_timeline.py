@@ -16,6 +16,7 @@ from billing.models import EventState, NoticeKind, Renewal, RenewalEngine, Renew
 from core import audit
 from core.actor import Actor
 from partner import services
+from tests import factories as bf
 from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures, shared)
     checkout,
     external_acme_product,
@@ -23,9 +24,7 @@ from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures
     make_plan,
     pay,
 )
-from tests.dashboard import billing_factories as bf
-from tests.dashboard.factories import operation_on
-from tests.factories import CustomerFactory, MembershipFactory
+from tests.factories import CustomerFactory, MembershipFactory, operation_on
 
 pytestmark = pytest.mark.django_db
 

@@ -5,8 +5,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from partner.models import Customer, Subaccount
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import CustomerFactory, PartnerFactory, SubaccountFactory
+from tests.factories import AcmeContractFactory, CustomerFactory, PartnerFactory, SubaccountFactory
 from tests.sandbox_helpers import vendor_request_count
 
 pytestmark = pytest.mark.django_db

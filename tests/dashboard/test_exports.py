@@ -6,8 +6,7 @@ import io
 import pytest
 from django.urls import reverse
 
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import CustomerFactory, SubaccountFactory
+from tests.factories import AcmeContractFactory, CustomerFactory, SubaccountFactory
 
 pytestmark = pytest.mark.django_db
 

@@ -7,8 +7,13 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core import dashboard
-from tests.dashboard.factories import AcmeContractFactory, operation_on
-from tests.factories import CustomerFactory, PartnerFactory, SubaccountFactory
+from tests.factories import (
+    AcmeContractFactory,
+    CustomerFactory,
+    PartnerFactory,
+    SubaccountFactory,
+    operation_on,
+)
 
 pytestmark = pytest.mark.django_db
 

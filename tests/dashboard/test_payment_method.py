@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from billing.models import RenewalEngine
 from core.models import AuditEvent, Operation
-from tests.dashboard import billing_factories as bf
+from tests import factories as bf
 
 pytestmark = pytest.mark.django_db
 CHANGE_KIND = "dr.change_payment_method"

@@ -5,8 +5,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import AuditEvent
-from tests.dashboard.factories import operation_on
-from tests.factories import CustomerFactory, MembershipFactory, SubaccountFactory
+from tests.factories import CustomerFactory, MembershipFactory, SubaccountFactory, operation_on
 
 pytestmark = pytest.mark.django_db
 
@@ -217,7 +216,7 @@ def _billing(key):
 
             from billing.models import Provisions, RenewalEngine
             from subscriptions.models import AcmeContract
-            from tests.dashboard import billing_factories as bf
+            from tests import factories as bf
 
             plan = bf.plan("year", engine=RenewalEngine.BACK_OFFICE)
             partner = w["customer"].partner

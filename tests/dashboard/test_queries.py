@@ -11,8 +11,13 @@ from django.utils import timezone
 from core.actor import Actor
 from core.tokens import issue_api_token
 from partner import services
-from tests.dashboard.factories import AcmeContractFactory, operation_on
-from tests.factories import CustomerFactory, MembershipFactory, SubaccountFactory
+from tests.factories import (
+    AcmeContractFactory,
+    CustomerFactory,
+    MembershipFactory,
+    SubaccountFactory,
+    operation_on,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -23,14 +23,15 @@ from core.tokens import issue_api_token
 from partner import selectors, services
 from partner.models import Customer, Membership, Partner, Subaccount
 from subscriptions.models import AddonState, CatalogPlan, CloudflareAddon, PlanScope
-from tests.dashboard import billing_factories as billing
+from tests import factories as billing
 from tests.factories import (
     CustomerFactory,
     MembershipFactory,
     PartnerFactory,
+    RunFactory,
     StaffFactory,
 )
-from tests.reconciliation.factories import RunFactory, contract_row, finding_for, mark_on, zone_row
+from tests.reconciliation.factories import contract_row, finding_for, mark_on, zone_row
 
 pytestmark = pytest.mark.django_db
 

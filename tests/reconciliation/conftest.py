@@ -9,6 +9,7 @@ from django.test import Client
 from billing.models import Provisions, RenewalEngine
 from reconciliation import services
 from reconciliation.models import Run
+from tests import factories as billing_factories
 from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures, shared)
     acme_product,
     annual_plan,
@@ -17,7 +18,6 @@ from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures
     pay,
 )
 from tests.conftest import system_actor
-from tests.dashboard import billing_factories
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.subscriptions.conftest import (  # noqa: F401  (the subscriptions tests' fixtures, shared)
     add_zone,

@@ -2,14 +2,9 @@
 
 import uuid
 
-import factory
-from django.contrib.contenttypes.models import ContentType
-from django.utils import timezone
-
-from reconciliation.models import Finding, FindingKind, NotBilled, Run, RunState
+from reconciliation.models import Finding, FindingKind, NotBilled
 from subscriptions.models import CloudflareZone, ZoneState
-from tests.dashboard.factories import AcmeContractFactory
-from tests.factories import SubaccountFactory
+from tests.factories import AcmeContractFactory, FindingFactory, NotBilledFactory, SubaccountFactory
 
 
 def zone_row(customer, **fields) -> CloudflareZone:
@@ -38,46 +33,12 @@ def contract_row(customer, **fields):
     )
 
 
-class RunFactory(factory.django.DjangoModelFactory):
-    class Meta:
-        model = Run
-
-    state = RunState.FINISHED
-    started_at = factory.LazyFunction(timezone.now)
-    finished_at = factory.LazyFunction(timezone.now)
-
-
 def finding_for(
     target, *, kind=FindingKind.PROVIDED_NOT_BILLED, rule="provided_not_billed", **fields
 ) -> Finding:
     """An open finding about `target` (its partner and customer), with a small evidence table."""
-    return Finding.objects.create(
-        partner=target.partner,
-        customer=target.customer,
-        kind=kind,
-        rule=rule,
-        key=f"{kind}|{uuid.uuid4().hex}",
-        target_type=ContentType.objects.get_for_model(target),
-        target_id=str(target.pk),
-        summary=fields.pop("summary", f"{target} is provided, but nothing bills it."),
-        evidence=fields.pop(
-            "evidence",
-            {
-                "rule": "Provided but not billed.",
-                "vendor": "Cloudflare",
-                "sides": {"billing": {"billed": False}, "ours": {"state": "active"}},
-                "differs": ["billed"],
-            },
-        ),
-        **fields,
-    )
+    return FindingFactory(target=target, kind=kind, rule=rule, **fields)
 
 
 def mark_on(target, reason="Internal test domain.") -> NotBilled:
-    return NotBilled.objects.create(
-        partner=target.partner,
-        customer=target.customer,
-        target_type=ContentType.objects.get_for_model(target),
-        target_id=str(target.pk),
-        reason=reason,
-    )
+    return NotBilledFactory(target=target, reason=reason)

@@ -8,8 +8,8 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from reconciliation.models import Finding, Run
-from tests.factories import StaffFactory
-from tests.reconciliation.factories import RunFactory, contract_row, finding_for, mark_on, zone_row
+from tests.factories import RunFactory, StaffFactory
+from tests.reconciliation.factories import contract_row, finding_for, mark_on, zone_row
 
 pytestmark = pytest.mark.django_db
 

@@ -232,7 +232,7 @@ def test_a_digital_river_subscription_whose_state_differs_at_digital_river_is_a_
 def test_objects_with_a_vendor_operation_in_flight_are_not_judged(
     zone, product_for, bill, reconcile, partner
 ):
-    from tests.dashboard.factories import operation_on
+    from tests.factories import operation_on
 
     bill(zone, product_for(Provisions.ZONE_PLAN, rate_plan_id=BIZ))
     operation_on(zone, kind="cloudflare.change_zone_plan")

@@ -240,7 +240,7 @@ def provided_by_billing(partner):
     written directly) provides the zone or add-on."""
     from billing.models import Provisions, RenewalEngine
     from subscriptions.models import CloudflareAddon
-    from tests.dashboard import billing_factories
+    from tests import factories as billing_factories
 
     plan = billing_factories.plan("month", engine=RenewalEngine.BACK_OFFICE, plan_id="bo-monthly")
 
