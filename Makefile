@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help install env migrate demo run test test-pg test-browser bench lint fmt check-deploy clean
+.PHONY: help install env migrate demo run test test-pg test-browser bench mutate lint fmt check-deploy clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n",$$1,$$2}'
@@ -51,6 +51,16 @@ test-browser: install ## Run only the dashboard's browser journeys (needs /usr/b
 
 bench: install ## Benchmarks with seeded data (renewal run cost, API list queries and time, memory)
 	$(PY) -m bench.run
+
+# Not part of `make test`: every mutant is one pytest run of the rule tests that reach it (minutes).
+# The [tool.mutmut] section of pyproject.toml lists the modules and the tests; mutants/ is a copy.
+mutate: install ## Mutation testing of the rule modules (mutmut; MODULE=billing/rules.py for one): kill ratio + survivors
+	@mkdir -p var
+	rm -rf mutants var/mutmut-template*.sqlite3*
+	MUTMUT_TEMPLATE_DB=$(CURDIR)/var/mutmut-template.sqlite3 $(VENV)/bin/mutmut run \
+		$(if $(MODULE),"$(subst /,.,$(MODULE:.py=)).*") > var/mutmut-run.log 2>&1; \
+		status=$$?; grep -a 'mutations/second' var/mutmut-run.log || tail -n 30 var/mutmut-run.log; \
+		$(PY) -m bench.mutation_report $(MODULE); exit $$status
 
 lint: install ## ruff lint + format check, missing migrations
 	@mkdir -p var
