@@ -9,6 +9,7 @@ from decimal import Decimal
 from dateutil.relativedelta import relativedelta
 from django.db import models
 
+from billing.error_codes import BillingErrorCode
 from core.errors import RuleViolation, ValidationFailed
 
 # A reminder is due this many days before renewal, for terms longer than 30 days (domain.md).
@@ -84,34 +85,34 @@ def check_acquisition(lines: list[Line]) -> None:
         raise RuleViolation(
             "A checkout sells subscriptions of one renewal engine: Digital River's subscription "
             "service or the back office. Sell the others in a separate checkout.",
-            code="engine_mixed",
+            code=BillingErrorCode.ENGINE_MIXED,
             fields={"items": "Plans of both renewal engines."},
         )
     for i, line in recurring:
         if not line.terms:
             raise ValidationFailed(
                 f"Item {i + 1}: the plan's terms must be sent; fetch the plan {line.plan_id} first.",
-                code="missing_parameter",
+                code=BillingErrorCode.MISSING_PARAMETER,
                 fields={f"items[{i}].subscriptionInfo.terms": "Required."},
             )
         if line.auto_renewal is False:
             raise ValidationFailed(
                 f"Item {i + 1}: autoRenewal must be true or left out on an acquisition.",
-                code="invalid_request",
+                code=BillingErrorCode.INVALID_REQUEST,
                 fields={f"items[{i}].subscriptionInfo.autoRenewal": "Must be true."},
             )
     if len({line.plan_id for _, line in recurring if not line.external}) > 1:
         raise RuleViolation(
             "Only one unique subscription plan can be supported in a checkout: sell the other plan in a "
             "separate checkout.",
-            code="plan_limit_reached",
+            code=BillingErrorCode.PLAN_LIMIT_REACHED,
             fields={"planId": "All subscription items must share one plan."},
         )
     for i, line in enumerate(lines):
         if line.recurring and line.free_trial != (line.price * line.quantity == 0):
             raise ValidationFailed(
                 "The value of the Free Trial flag is not consistent with the item price.",
-                code="invalid_parameter",
+                code=BillingErrorCode.INVALID_PARAMETER,
                 fields={"items": f"Item {i + 1}: free trial and price disagree."},
             )
 

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from core import audit, signals
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from core.models import Operation, OperationState
 from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
@@ -250,7 +251,7 @@ def start(
         if current is not None:
             raise RuleViolation(
                 f"{current.label} is still in progress for {target}; wait for it to finish or fail.",
-                code="operation_in_progress",
+                code=CoreErrorCode.OPERATION_IN_PROGRESS,
             )
     operation = Operation.objects.create(
         kind=kind,
@@ -273,17 +274,19 @@ def retry(actor: Actor, operation: Operation) -> Operation:
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         if operation.is_change:
-            raise RuleViolation("A change is retried through its failed step.", code="retry_the_failed_step")
+            raise RuleViolation(
+                "A change is retried through its failed step.", code=CoreErrorCode.RETRY_THE_FAILED_STEP
+            )
         if operation.state != OperationState.FAILED:
-            raise RuleViolation("Only a failed operation can be retried.", code="not_retryable")
+            raise RuleViolation("Only a failed operation can be retried.", code=CoreErrorCode.NOT_RETRYABLE)
         if operation.parent_id and operation.parent.steps.filter(is_undo=True).exists():
             raise RuleViolation(
                 "This step's change was undone after it failed; start the change again instead.",
-                code="change_undone",
+                code=CoreErrorCode.CHANGE_UNDONE,
             )
         if pending_for(operation.target).exclude(pk=operation.pk).exists():
             raise RuleViolation(
-                "Another operation is in progress on this object.", code="operation_in_progress"
+                "Another operation is in progress on this object.", code=CoreErrorCode.OPERATION_IN_PROGRESS
             )
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
         handler_for(operation.kind).retrying(operation, target)
@@ -316,7 +319,9 @@ def resolve_now(actor: Actor, operation: Operation) -> Operation:
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         if operation.state != OperationState.UNKNOWN:
-            raise RuleViolation("Only an operation with an unknown outcome is resolved.", code="not_unknown")
+            raise RuleViolation(
+                "Only an operation with an unknown outcome is resolved.", code=CoreErrorCode.NOT_UNKNOWN
+            )
         operation.not_before = operation.next_attempt_at = None
         operation.save(update_fields=["not_before", "next_attempt_at"])
         audit.record(

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from core import audit
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import NotFound, PermissionDenied, RuleViolation
 from core.models import ApiToken
 
@@ -42,7 +43,7 @@ def revoke_api_token(actor: Actor, token: ApiToken) -> ApiToken:
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().get(pk=token.pk)
         if token.revoked_at:
-            raise RuleViolation("This token is already revoked.", code="already_revoked")
+            raise RuleViolation("This token is already revoked.", code=CoreErrorCode.ALREADY_REVOKED)
         _revoke(actor, token)
     return token
 

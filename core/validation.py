@@ -3,6 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from core.error_codes import CoreErrorCode
 from core.errors import ValidationFailed
 
 
@@ -23,7 +24,7 @@ def check_country(code, *, field: str = "country") -> str:
     if value not in COUNTRIES:
         raise ValidationFailed(
             f"{code!r} is not an ISO 3166-1 alpha-2 country code.",
-            code="invalid_country",
+            code=CoreErrorCode.INVALID_COUNTRY,
             fields={field: "An ISO 3166-1 alpha-2 code, e.g. US or DE."},
         )
     return value

@@ -22,6 +22,7 @@ from core.actor import Actor
 from core.errors import RuleViolation, ValidationFailed
 from partner.access import Can, require
 from reconciliation import rules
+from reconciliation.error_codes import ReconciliationErrorCode
 from reconciliation.models import Finding, FindingKind, FindingState, Resolution, move_finding
 from reconciliation.services import mark_not_billed, reason_given
 from subscriptions import selectors as subscription_selectors
@@ -142,7 +143,11 @@ def _open(actor: Actor, finding: Finding, action: str) -> Finding:
     require(actor, Can.MANAGE_BILLING, partner=finding.partner, customer=finding.customer)
     refusal = action_refusal(finding, action)
     if refusal is not None:
-        code = "finding_not_open" if finding.state != FindingState.OPEN else "action_not_applicable"
+        code = (
+            ReconciliationErrorCode.FINDING_NOT_OPEN
+            if finding.state != FindingState.OPEN
+            else ReconciliationErrorCode.ACTION_NOT_APPLICABLE
+        )
         raise RuleViolation(refusal, code=code)
     return finding
 
@@ -288,7 +293,7 @@ def _recorded_drift(contract: AcmeContract, fields) -> list[str]:
         raise RuleViolation(
             "DigiCert's values are not recorded on the contract yet: sync it with DigiCert (its page, "
             "or the scheduled sync), then act on this finding.",
-            code="drift_not_recorded",
+            code=ReconciliationErrorCode.DRIFT_NOT_RECORDED,
         )
     return recorded
 
@@ -342,7 +347,7 @@ def bill(actor: Actor, finding: Finding, product: Product | None = None) -> Find
             if product is None:
                 raise RuleViolation(
                     f"None of your active subscription products provisions {target}: add one, then bill it.",
-                    code="no_matching_product",
+                    code=ReconciliationErrorCode.NO_MATCHING_PRODUCT,
                 )
         elif product.pk not in {p.pk for p in candidates}:
             raise ValidationFailed(

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.actor import Face
 from core.errors import RuleViolation
+from reconciliation.error_codes import ReconciliationErrorCode
 
 
 class NotBilled(models.Model):
@@ -199,6 +200,8 @@ def move_finding(finding: Finding, state: str) -> None:
     if state not in FINDING_TRANSITIONS[finding.state]:
         raise RuleViolation(
             f"This finding is {finding.get_state_display().lower()}; it cannot become {state}.",
-            code="finding_not_open" if finding.state != FindingState.OPEN else "invalid_transition",
+            code=ReconciliationErrorCode.FINDING_NOT_OPEN
+            if finding.state != FindingState.OPEN
+            else ReconciliationErrorCode.INVALID_TRANSITION,
         )
     finding.state = state

@@ -16,11 +16,13 @@ from django.utils import timezone
 from billing.services import cancellation
 from core import audit
 from core.actor import Actor, Face
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
 from core.tasks import enqueue_on_commit
 from partner.access import Can, require
 from partner.models import Partner
 from reconciliation import rules
+from reconciliation.error_codes import ReconciliationErrorCode
 from reconciliation.models import (
     NotBilled,
     Run,
@@ -42,7 +44,7 @@ def reason_given(reason: str | None) -> str:
     if not cleaned:
         raise ValidationFailed(
             "Say why: the reason is recorded and shown with the mark.",
-            code="reason_required",
+            code=CoreErrorCode.REASON_REQUIRED,
             fields={"reason": "Required."},
         )
     return cleaned
@@ -91,7 +93,7 @@ def mark_not_billed(actor: Actor, target, reason: str, *, right: Can = Can.MANAG
     if rules.service_kind(target) == "":
         raise ValidationFailed(
             "Only an ACME contract, a Cloudflare zone or a Cloudflare add-on can be marked not billed.",
-            code="not_a_service",
+            code=ReconciliationErrorCode.NOT_A_SERVICE,
             fields={"target": "An ACME contract, zone or add-on."},
         )
     require(actor, right, partner=target.partner, customer=target.customer)
@@ -100,7 +102,7 @@ def mark_not_billed(actor: Actor, target, reason: str, *, right: Can = Can.MANAG
     if billed is not None:
         raise RuleViolation(
             f"{target} is billed ({billed}); end that billing instead of marking it not billed.",
-            code="already_billed",
+            code=ReconciliationErrorCode.ALREADY_BILLED,
         )
     content_type = ContentType.objects.get_for_model(target)
     with transaction.atomic():
@@ -108,7 +110,9 @@ def mark_not_billed(actor: Actor, target, reason: str, *, right: Can = Can.MANAG
             target_type=content_type, target_id=str(target.pk), unmarked_at__isnull=True
         )
         if live.exists():
-            raise RuleViolation(f"{target} is already marked not billed.", code="already_marked")
+            raise RuleViolation(
+                f"{target} is already marked not billed.", code=ReconciliationErrorCode.ALREADY_MARKED
+            )
         mark = NotBilled.objects.create(
             partner=target.partner,
             customer=target.customer,
@@ -133,7 +137,7 @@ def unmark(actor: Actor, mark: NotBilled) -> NotBilled:
     with transaction.atomic():
         mark = NotBilled.objects.select_for_update().get(pk=mark.pk)
         if not mark.live:
-            raise RuleViolation("This mark was already taken back.", code="not_marked")
+            raise RuleViolation("This mark was already taken back.", code=ReconciliationErrorCode.NOT_MARKED)
         mark.unmarked_at, mark.unmarked_by = timezone.now(), actor.user
         mark.save()
         audit.record(
@@ -164,7 +168,7 @@ def request_run(actor: Actor, partner: Partner) -> Run:
             raise RuleViolation(
                 f"A reconciliation of {partner} is already {busy.get_state_display().lower()} "
                 f"(#{busy.pk}); its findings appear when it finishes.",
-                code="run_in_progress",
+                code=ReconciliationErrorCode.RUN_IN_PROGRESS,
             )
         run = Run.objects.create(partner=partner, requested_by=actor.user, face=actor.face)
         audit.record(actor, "reconciliation.run_requested", run, partner_id=partner.pk, changes={})

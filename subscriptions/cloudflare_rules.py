@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
 
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
+from subscriptions.error_codes import SubscriptionErrorCode
 from subscriptions.models import FREE_ZONE_PLAN, Frequency, PlanScope
 from subscriptions.signals import BillingTerms
 
@@ -199,7 +201,7 @@ def check_plan(catalog: Catalog, rate_plan_id: str, scope: str) -> PlanTerms:
     )
     raise RuleViolation(
         f"{rate_plan_id or 'That plan'} is not in {catalog.partner}'s Cloudflare catalog of {what}; {listed}",
-        code="plan_not_in_catalog",
+        code=SubscriptionErrorCode.PLAN_NOT_IN_CATALOG,
         fields={"rate_plan_id": f"One of: {', '.join(allowed) or 'none'}."},
     )
 
@@ -209,13 +211,13 @@ def check_frequency(plan: PlanTerms, frequency: str) -> str:
     if frequency not in Frequency.values:
         raise ValidationFailed(
             f"{frequency!r} is not a Cloudflare frequency; use one of {', '.join(Frequency.values)}.",
-            code="invalid_frequency",
+            code=SubscriptionErrorCode.INVALID_FREQUENCY,
             fields={"frequency": f"One of: {', '.join(plan.frequencies)}."},
         )
     if frequency not in plan.frequencies:
         raise ValidationFailed(
             f"{plan.rate_plan_id} is sold {_or(plan.frequencies)} only, not {frequency}.",
-            code="frequency_not_allowed",
+            code=SubscriptionErrorCode.FREQUENCY_NOT_ALLOWED,
             fields={"frequency": f"One of: {', '.join(plan.frequencies)}."},
         )
     return frequency
@@ -229,14 +231,14 @@ def check_components(plan: PlanTerms, values: dict | None) -> dict[str, int]:
     if unknown:
         raise RuleViolation(
             f"{plan.rate_plan_id} cannot be sold with {', '.join(unknown)}; its components are: {allowed}.",
-            code="component_not_allowed",
+            code=SubscriptionErrorCode.COMPONENT_NOT_ALLOWED,
             fields={"component_values": f"Allowed: {allowed}."},
         )
     bad = sorted(n for n, v in values.items() if isinstance(v, bool) or not isinstance(v, int) or v < 0)
     if bad:
         raise ValidationFailed(
             f"Component values are whole units, 0 or more ({', '.join(bad)}).",
-            code="invalid_component_value",
+            code=SubscriptionErrorCode.INVALID_COMPONENT_VALUE,
             fields={"component_values": "Whole units, 0 or more."},
         )
     over = sorted(n for n, v in values.items() if v > plan.component(n).maximum)
@@ -244,7 +246,7 @@ def check_components(plan: PlanTerms, values: dict | None) -> dict[str, int]:
         asked = ", ".join(f"{n} {values[n]}" for n in over)
         raise RuleViolation(
             f"{asked} is above what {plan.rate_plan_id} allows; its components are: {allowed}.",
-            code="component_above_maximum",
+            code=SubscriptionErrorCode.COMPONENT_ABOVE_MAXIMUM,
             fields={"component_values": f"Allowed: {allowed}."},
         )
     return values
@@ -278,7 +280,7 @@ def zone_change(
         if not current.subscribed:
             raise RuleViolation(
                 f"The zone has no subscription yet (it is on {current.rate_plan_id}); upgrade it first.",
-                code="no_subscription",
+                code=SubscriptionErrorCode.NO_SUBSCRIPTION,
             )
         rate_plan_id = current.rate_plan_id
     elif action == "downgrade":
@@ -288,12 +290,12 @@ def zone_change(
     if action == "upgrade" and same_plan:
         raise RuleViolation(
             f"The zone is already on {plan.rate_plan_id}; change its components instead.",
-            code="not_an_upgrade",
+            code=SubscriptionErrorCode.NOT_AN_UPGRADE,
         )
     if action == "downgrade" and same_plan:
         raise RuleViolation(
             f"The zone is already on {plan.rate_plan_id}; change its components instead.",
-            code="not_a_downgrade",
+            code=SubscriptionErrorCode.NOT_A_DOWNGRADE,
         )
     keep = current.frequency if current.subscribed and current.frequency else Frequency.MONTHLY
     frequency = check_frequency(plan, frequency or keep)
@@ -305,19 +307,19 @@ def zone_change(
     if action == "upgrade" and plan.monthly_price < base_now:
         raise RuleViolation(
             f"{plan.rate_plan_id} costs less than {current.rate_plan_id}; downgrade instead.",
-            code="not_an_upgrade",
+            code=SubscriptionErrorCode.NOT_AN_UPGRADE,
         )
     if action == "downgrade" and plan.monthly_price >= base_now:
         raise RuleViolation(
             f"{plan.rate_plan_id} does not cost less than {current.rate_plan_id}; upgrade instead.",
-            code="not_a_downgrade",
+            code=SubscriptionErrorCode.NOT_A_DOWNGRADE,
         )
     if (
         action == "change"
         and frequency == current.frequency
         and plan.full_values(sent) == plan.full_values(current.component_values)
     ):
-        raise RuleViolation(_nothing(plan, current), code="nothing_to_change")
+        raise RuleViolation(_nothing(plan, current), code=CoreErrorCode.NOTHING_TO_CHANGE)
     return PlannedChange(
         action=action,
         rate_plan_id=plan.rate_plan_id,
@@ -357,7 +359,7 @@ def addon_change(
     if frequency == current.frequency and plan.full_values(sent) == plan.full_values(
         current.component_values
     ):
-        raise RuleViolation(_nothing(plan, current), code="nothing_to_change")
+        raise RuleViolation(_nothing(plan, current), code=CoreErrorCode.NOTHING_TO_CHANGE)
     return PlannedChange(
         action="change",
         rate_plan_id=plan.rate_plan_id,

@@ -25,6 +25,7 @@ from partner.views import (
     paginate,
 )
 from subscriptions import dashboard_selectors, selectors
+from subscriptions.error_codes import SubscriptionErrorCode
 from subscriptions.forms import PlanChangeForm, ZoneForm, reason_of
 from subscriptions.models import AddonState, PlanScope, ZoneState
 from subscriptions.services import cloudflare
@@ -400,7 +401,9 @@ class AddonsSyncView(CustomerObjectMixin, ActionView):
     def perform(self, customer):
         account = customer.subaccounts.filter(vendor=Vendor.CLOUDFLARE).first()
         if account is None:
-            raise RuleViolation(f"{customer} has no Cloudflare account yet.", code="subaccount_not_active")
+            raise RuleViolation(
+                f"{customer} has no Cloudflare account yet.", code=SubscriptionErrorCode.SUBACCOUNT_NOT_ACTIVE
+            )
         cloudflare.sync_addons(self.actor, account)
         return "Reading the account's add-ons from Cloudflare."
 

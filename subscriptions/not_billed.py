@@ -14,9 +14,10 @@ from __future__ import annotations
 from core.actor import Actor
 from core.errors import ValidationFailed
 from subscriptions import signals
+from subscriptions.error_codes import SubscriptionErrorCode
 
 FIELD = "not_billed_reason"
-CODE = "not_billed_reason_required"
+CODE = SubscriptionErrorCode.NOT_BILLED_REASON_REQUIRED
 LABEL = "Not billed because"
 HELP_TEXT = (
     "This is not sold through billing: say why (e.g. free for a partner's own use). "

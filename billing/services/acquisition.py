@@ -36,9 +36,11 @@ from billing.services.common import change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations
 from core.actor import Actor, Face
+from core.error_codes import CoreErrorCode
 from core.errors import DomainError, RuleViolation, ValidationFailed
 from core.tasks import enqueue_on_commit
 from partner import billing_model
+from partner.error_codes import PartnerErrorCode
 from partner.models import Customer
 from subscriptions.acme_rules import clean_sans
 from vendors.digitalriver import DigitalRiverClient
@@ -145,7 +147,7 @@ def _check_billed_here(customer: Customer, line: OrderLine, index: int) -> None:
         raise RuleViolation(
             f"Item {index + 1}: {line.product} is a DigiCert product and {customer.partner} is billed "
             "per subaccount by DigiCert; the back office does not bill it (that would bill twice).",
-            code=billing_model.REFUSED_CODE,
+            code=PartnerErrorCode.DIGICERT_BILLED_PER_SUBACCOUNT,
             fields={f"items[{index}].product": "DigiCert bills this partner's subaccounts directly."},
         )
 
@@ -285,7 +287,7 @@ def retry_checkout(actor: Actor, checkout: Checkout):
     require_billing(actor, checkout.customer)
     failed = operations.on_objects(Checkout.objects.filter(pk=checkout.pk)).order_by("-created_at").first()
     if failed is None or failed.state != OperationState.FAILED:
-        raise RuleViolation("Nothing to retry on this checkout.", code="not_retryable")
+        raise RuleViolation("Nothing to retry on this checkout.", code=CoreErrorCode.NOT_RETRYABLE)
     return operations.retry(actor, failed)
 
 
@@ -582,7 +584,7 @@ def retry_provisioning(actor: Actor, subscription: BillingSubscription) -> Billi
         from core.errors import RuleViolation
 
         raise RuleViolation(
-            "Nothing is waiting to be provisioned for this subscription.", code="not_retryable"
+            "Nothing is waiting to be provisioned for this subscription.", code=CoreErrorCode.NOT_RETRYABLE
         )
     enqueue_on_commit(PROVISION_TASK, subscription.pk)
     return subscription

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from billing.error_codes import BillingErrorCode
 from billing.models import (
     RENEWING_STATES,
     BillingSubscription,
@@ -38,6 +39,7 @@ from billing.services import lifecycle, notices
 from billing.services.common import require_billing
 from core import audit, clock, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from subscriptions import signals
 from vendors.digitalriver import DigitalRiverClient
@@ -109,22 +111,23 @@ def _require_option(subscription: BillingSubscription, code: str) -> EndingOptio
         raise RuleViolation(
             "A full refund is only possible within DigiCert's 30 days of the contract. "
             + options[STOP_RENEWAL].explanation,
-            code="cancel_window_closed",
+            code=CoreErrorCode.CANCEL_WINDOW_CLOSED,
         )
     if subscription.state not in RENEWING_STATES:
         raise RuleViolation(
-            f"This subscription is {subscription.get_state_display().lower()}.", code="not_live"
+            f"This subscription is {subscription.get_state_display().lower()}.",
+            code=BillingErrorCode.NOT_LIVE,
         )
     if code == RESUME_RENEWAL and subscription.run_by_digital_river and subscription.ends_at_period_end:
         end = subscription.current_period_end_date
         raise RuleViolation(
             f"Renewal is stopped and Digital River cannot take a cancelled subscription back: it runs until "
             f"{end:%Y-%m-%d}, then ends. Sell it again in a new checkout.",
-            code="not_available_today",
+            code=BillingErrorCode.NOT_AVAILABLE_TODAY,
         )
     raise RuleViolation(
         " ".join(option.explanation for option in options.values()) or "Nothing can change today.",
-        code="not_available_today",
+        code=BillingErrorCode.NOT_AVAILABLE_TODAY,
     )
 
 
@@ -283,12 +286,12 @@ def direct_change_requested(sender, target, action, planned, actor, **kwargs) ->
             f"{target} is billed through {subscription.product.name}: a downgrade or an ending takes effect at "
             f"the end of the paid period ({end:%Y-%m-%d}), with the new price from then. Schedule it on the "
             "billing subscription (or stop its renewal: it ends, or returns to the free plan, then).",
-            code="change_through_billing",
+            code=BillingErrorCode.CHANGE_THROUGH_BILLING,
         )
     raise RuleViolation(
         f"{target} is billed through {subscription.product.name}: an upgrade needs a new billing agreement. "
         "Start it on the billing subscription; it takes effect at Cloudflare once the customer has paid.",
-        code="change_through_billing",
+        code=BillingErrorCode.CHANGE_THROUGH_BILLING,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
+from billing.error_codes import BillingErrorCode
 from billing.models import Plan, PlanState, Product
 from core import audit, operations
 from core.actor import Actor
@@ -69,7 +70,7 @@ def update_plan(actor: Actor, plan: Plan, **changes) -> Plan:
     if fixed:
         raise RuleViolation(
             "Terms and the billing cycle of a plan cannot change; create a new plan.",
-            code="plan_fields_fixed",
+            code=BillingErrorCode.PLAN_FIELDS_FIXED,
             fields={f: "Fixed at creation." for f in fixed},
         )
     with transaction.atomic():
@@ -79,7 +80,7 @@ def update_plan(actor: Actor, plan: Plan, **changes) -> Plan:
             raise RuleViolation(
                 "The plan already has subscriptions: their renewal engine cannot change for their whole "
                 "life. Create a new plan for the other engine.",
-                code="plan_engine_fixed",
+                code=BillingErrorCode.PLAN_ENGINE_FIXED,
                 fields={"engine": "Fixed once the plan has subscriptions."},
             )
         for field, value in changes.items():

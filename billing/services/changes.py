@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from billing.error_codes import BillingErrorCode
 from billing.models import (
     RENEWING_STATES,
     BillingAgreement,
@@ -25,6 +26,7 @@ from billing.services.common import NEW_AGREEMENT_CHANGE, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
 from core.tasks import enqueue_on_commit
 from vendors.digitalriver import DigitalRiverClient
@@ -48,7 +50,9 @@ def change_subscription(
     """Apply a change with the billing agreement Digital River's rules call for (see needs_new_agreement)."""
     require_billing(actor, subscription.customer)
     if subscription.state not in RENEWING_STATES:
-        raise RuleViolation("Only a live subscription can change.", code="subscription_not_active")
+        raise RuleViolation(
+            "Only a live subscription can change.", code=BillingErrorCode.SUBSCRIPTION_NOT_ACTIVE
+        )
     if not needs_new_agreement(change):
         audit.record(
             actor,
@@ -108,7 +112,7 @@ def _check_change(subscription, change, product, quantity) -> tuple[Product, int
             "Choose a product on another billing cycle.", fields={"product": "Same cycle."}
         )
     if unchanged and change != Change.ADDED_SUBSCRIPTION:
-        raise ValidationFailed("Nothing would change.", code="nothing_to_change")
+        raise ValidationFailed("Nothing would change.", code=CoreErrorCode.NOTHING_TO_CHANGE)
     return product, quantity
 
 
@@ -153,7 +157,9 @@ def schedule_downgrade(
     paid for. A downgrade to nothing is "stop renewal" (billing.services.cancellation)."""
     require_billing(actor, subscription.customer)
     if subscription.state not in RENEWING_STATES:
-        raise RuleViolation("Only a live subscription can change.", code="subscription_not_active")
+        raise RuleViolation(
+            "Only a live subscription can change.", code=BillingErrorCode.SUBSCRIPTION_NOT_ACTIVE
+        )
     if not downgrade_products(subscription).filter(pk=product.pk).exists():
         raise ValidationFailed(
             "A downgrade moves to a lower-priced product of the same plan that provides the same kind of "
@@ -307,7 +313,7 @@ def cancel_scheduled_downgrade(actor: Actor, subscription: BillingSubscription) 
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
         if not subscription.scheduled_change:
-            raise RuleViolation("No downgrade is scheduled.", code="no_downgrade_scheduled")
+            raise RuleViolation("No downgrade is scheduled.", code=BillingErrorCode.NO_DOWNGRADE_SCHEDULED)
         product = Product.objects.filter(pk=subscription.scheduled_change.get("product")).first()
         before = audit.snapshot(subscription)
         subscription.scheduled_change = {}

@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.error_codes import BillingErrorCode
 from billing.models import (
     BillingSubscription,
     EventState,
@@ -270,7 +271,7 @@ def replay(actor: Actor, event: WebhookEvent) -> WebhookEvent:
 
         raise PermissionDenied("Replaying events needs the replay permission.")
     if event.state in (EventState.REJECTED, EventState.DUPLICATE):
-        raise RuleViolation("Only verified events can be replayed.", code="not_replayable")
+        raise RuleViolation("Only verified events can be replayed.", code=BillingErrorCode.NOT_REPLAYABLE)
     with transaction.atomic():
         WebhookEvent.objects.filter(pk=event.pk).update(state=EventState.RECEIVED)
         audit.record(

@@ -14,6 +14,7 @@ from django.core.mail import EmailMultiAlternatives, mail_admins
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 
+from billing.error_codes import BillingErrorCode
 from billing.models import RENEWING_STATES, BillingSubscription, Notice, NoticeKind, RenewalEngine
 from billing.rules import REMINDER_DAYS, reminder_dates, trial_reminder_date
 from core import audit, clock
@@ -225,7 +226,7 @@ def resend_notice(actor: Actor, notice: Notice) -> Notice:
     subscription = notice.subscription
     require(actor, Can.MANAGE_BILLING, partner=subscription.partner, customer=subscription.customer)
     if notice.kind not in NoticeKind.values:
-        raise RuleViolation("Unknown notice.", code="unknown_notice")
+        raise RuleViolation("Unknown notice.", code=BillingErrorCode.UNKNOWN_NOTICE)
     audit.record(
         actor,
         "billing.notice_resent",

@@ -15,6 +15,7 @@ from django.core import signing
 from django.db import transaction
 from django.urls import reverse
 
+from billing.error_codes import BillingErrorCode
 from billing.models import RENEWING_STATES, BillingSubscription
 from billing.services.common import dr_customer_id, require_billing
 from core import audit, operations
@@ -40,11 +41,11 @@ def customer_from_token(token: str) -> Customer:
     except signing.BadSignature:
         raise ValidationFailed(
             "This payment-method link is not valid or has expired; ask for a new one.",
-            code="link_invalid",
+            code=BillingErrorCode.LINK_INVALID,
         ) from None
     customer = Customer.objects.select_related("partner").filter(pk=data.get("customer")).first()
     if customer is None:
-        raise ValidationFailed("This payment-method link is not valid.", code="link_invalid")
+        raise ValidationFailed("This payment-method link is not valid.", code=BillingErrorCode.LINK_INVALID)
     return customer
 
 

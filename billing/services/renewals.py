@@ -23,6 +23,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
+from billing.error_codes import BillingErrorCode
 from billing.models import (
     BillingSubscription,
     Checkout,
@@ -42,6 +43,7 @@ from billing.services import lifecycle, notices
 from billing.services.common import dr_customer_id, require_billing
 from core import audit, clock, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from vendors.digitalriver import DigitalRiverClient
 
@@ -55,7 +57,7 @@ def move_renewal(renewal: Renewal, to: str) -> None:
     if renewal.state not in renewal_sources(to):
         raise RuleViolation(
             f"A renewal that is {renewal.get_state_display().lower()} cannot become {RenewalState(to).label.lower()}.",
-            code="renewal_state_refused",
+            code=BillingErrorCode.RENEWAL_STATE_REFUSED,
         )
     renewal.state = to
 
@@ -305,7 +307,7 @@ def _held(actor: Actor, renewal: Renewal) -> Renewal:
         .get(pk=renewal.pk)
     )
     if renewal.state != RenewalState.HELD:
-        raise RuleViolation("Only a held renewal can be brought back.", code="not_held")
+        raise RuleViolation("Only a held renewal can be brought back.", code=BillingErrorCode.NOT_HELD)
     return renewal
 
 
@@ -357,7 +359,7 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
     if not (reason or "").strip():
         raise ValidationFailed(
             "Releasing a held renewal charges without the reminder the rule requires: give the reason.",
-            code="reason_required",
+            code=CoreErrorCode.REASON_REQUIRED,
             fields={"reason": "Required."},
         )
     with transaction.atomic():
@@ -365,7 +367,7 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
         if renewal.subscription.auto_renewal and not renewal.subscription.payment_source_id:
             raise RuleViolation(
                 "There is no saved payment source to charge: change the payment method first.",
-                code="no_payment_source",
+                code=BillingErrorCode.NO_PAYMENT_SOURCE,
             )
         audit.record(
             actor,

@@ -6,9 +6,10 @@ from django_filters import rest_framework as filters
 from rest_framework import permissions
 
 from core.actor import Actor, Face
+from core.error_codes import CoreErrorCode
 from core.errors import PermissionDenied
 
-STAFF_API_PERMISSION_REQUIRED = "staff_api_permission_required"
+STAFF_API_PERMISSION_REQUIRED = CoreErrorCode.STAFF_API_PERMISSION_REQUIRED
 
 
 def api_actor(request) -> Actor:

@@ -12,21 +12,22 @@ from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.error_codes import CoreErrorCode
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
 _DRF_CODES = {
-    drf_exceptions.NotAuthenticated: "not_authenticated",
-    drf_exceptions.AuthenticationFailed: "authentication_failed",
-    drf_exceptions.PermissionDenied: "permission_denied",
-    drf_exceptions.NotFound: "not_found",
-    drf_exceptions.MethodNotAllowed: "method_not_allowed",
-    drf_exceptions.NotAcceptable: "not_acceptable",
-    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
-    drf_exceptions.Throttled: "throttled",
-    drf_exceptions.ParseError: "parse_error",
-    drf_exceptions.ValidationError: "invalid",
+    drf_exceptions.NotAuthenticated: CoreErrorCode.NOT_AUTHENTICATED,
+    drf_exceptions.AuthenticationFailed: CoreErrorCode.AUTHENTICATION_FAILED,
+    drf_exceptions.PermissionDenied: CoreErrorCode.PERMISSION_DENIED,
+    drf_exceptions.NotFound: CoreErrorCode.NOT_FOUND,
+    drf_exceptions.MethodNotAllowed: CoreErrorCode.METHOD_NOT_ALLOWED,
+    drf_exceptions.NotAcceptable: CoreErrorCode.NOT_ACCEPTABLE,
+    drf_exceptions.UnsupportedMediaType: CoreErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    drf_exceptions.Throttled: CoreErrorCode.THROTTLED,
+    drf_exceptions.ParseError: CoreErrorCode.PARSE_ERROR,
+    drf_exceptions.ValidationError: CoreErrorCode.INVALID,
 }
 
 
@@ -56,7 +57,7 @@ def _field_errors(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
-    return {"code": code, "message": message, "fields": fields or {}}
+    return {"code": str(code), "message": message, "fields": fields or {}}
 
 
 def exception_handler(exc, context):
@@ -71,7 +72,7 @@ def exception_handler(exc, context):
     if response is None:
         return None  # a bug: Django's handler500 answers (JSON under /api/)
     code = getattr(exc, "error_code", None) or next(
-        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error"
+        (c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), CoreErrorCode.ERROR
     )
     if isinstance(exc, drf_exceptions.ValidationError):
         fields = _field_errors(exc.detail)
@@ -90,14 +91,16 @@ def api_not_found(request, *args, **kwargs):
 
     CSRF-exempt because it changes nothing: a POST here would otherwise get Django's HTML CSRF 403.
     """
-    return JsonResponse(error_body("not_found", f"No API endpoint at {request.path}."), status=404)
+    return JsonResponse(
+        error_body(CoreErrorCode.NOT_FOUND, f"No API endpoint at {request.path}."), status=404
+    )
 
 
 def server_error(request, *args, **kwargs):
     """A crash answers JSON under /api/ and the usual page elsewhere; details go to the log only."""
     if request.path.startswith("/api/"):
         return JsonResponse(
-            error_body("server_error", "An unexpected error occurred; it has been logged."),
+            error_body(CoreErrorCode.SERVER_ERROR, "An unexpected error occurred; it has been logged."),
             status=500,
         )
     return defaults.server_error(request, *args, **kwargs)

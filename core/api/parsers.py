@@ -10,15 +10,20 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from core.error_codes import CoreErrorCode
+
 
 class BodyRefused(ParseError):
     """A JSON body refused for its shape, with its own code."""
 
-    codes = ("body_too_deep", "body_too_large")  # every code it is raised with (listed in the schema)
+    codes = (
+        CoreErrorCode.BODY_TOO_DEEP,
+        CoreErrorCode.BODY_TOO_LARGE,
+    )  # every code it is raised with (listed in the schema)
 
     def __init__(self, message: str, code: str):
         super().__init__(message, code=code)
-        self.error_code = code
+        self.error_code = str(code)
 
 
 def check_shape(value, *, max_depth: int, max_items: int) -> None:
@@ -27,12 +32,16 @@ def check_shape(value, *, max_depth: int, max_items: int) -> None:
     while stack:
         node, depth = stack.pop()
         if depth > max_depth:
-            raise BodyRefused(f"The JSON body nests deeper than {max_depth} levels.", "body_too_deep")
+            raise BodyRefused(
+                f"The JSON body nests deeper than {max_depth} levels.", CoreErrorCode.BODY_TOO_DEEP
+            )
         children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
         for child in children:
             seen += 1
             if seen > max_items:
-                raise BodyRefused(f"The JSON body holds more than {max_items} values.", "body_too_large")
+                raise BodyRefused(
+                    f"The JSON body holds more than {max_items} values.", CoreErrorCode.BODY_TOO_LARGE
+                )
             if isinstance(child, (dict, list)):
                 stack.append((child, depth + 1))
 
@@ -46,7 +55,8 @@ class BoundedJSONParser(JSONParser):
             data = json.loads(raw.decode(settings.DEFAULT_CHARSET) if raw else "null")
         except RecursionError:
             raise BodyRefused(
-                f"The JSON body nests deeper than {settings.API_JSON_MAX_DEPTH} levels.", "body_too_deep"
+                f"The JSON body nests deeper than {settings.API_JSON_MAX_DEPTH} levels.",
+                CoreErrorCode.BODY_TOO_DEEP,
             ) from None
         except (ValueError, UnicodeDecodeError) as error:
             raise ParseError(f"The body is not valid JSON: {error}") from None

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core import audit, clock, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner import billing_model
@@ -24,6 +25,7 @@ from partner.models import Customer, Subaccount, SubaccountState, Vendor
 from subscriptions import not_billed, selectors, signals
 from subscriptions.acme_clients import client_configs
 from subscriptions.acme_rules import clean_organization, clean_sans, end_options, renewal_source
+from subscriptions.error_codes import SubscriptionErrorCode
 from subscriptions.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
 from vendors.digicert import AcmeContract as VendorContract
 from vendors.digicert import DigiCertClient
@@ -58,7 +60,7 @@ def order_acme_contract(
     if product not in AcmeProduct.values:
         raise ValidationFailed(
             f"Unknown product {product!r}; choose one of {', '.join(AcmeProduct.values)}.",
-            code="unknown_product",
+            code=SubscriptionErrorCode.UNKNOWN_PRODUCT,
             fields={"product": f"One of {AcmeProduct.values}."},
         )
     sans = clean_sans(sans)
@@ -66,7 +68,7 @@ def order_acme_contract(
     if AcmeProduct.needs_organization(product) and not organization:
         raise ValidationFailed(
             f"{AcmeProduct(product).label} certificates are organization-validated: give the organization.",
-            code="organization_required",
+            code=SubscriptionErrorCode.ORGANIZATION_REQUIRED,
             fields={"organization": "Required for OV and EV products."},
         )
     subaccount = Subaccount.objects.filter(customer=customer, vendor=Vendor.DIGICERT).first()
@@ -74,7 +76,7 @@ def order_acme_contract(
         raise RuleViolation(
             f"{customer} has no active DigiCert subaccount yet; create it first (ACME contracts live "
             "in the customer's own subaccount and use its key).",
-            code="subaccount_not_active",
+            code=SubscriptionErrorCode.SUBACCOUNT_NOT_ACTIVE,
         )
     if billed:
         reason = ""
@@ -145,7 +147,7 @@ def remove_sans(actor: Actor, contract: AcmeContract, sans) -> AcmeContract:
     if len(gone) == len(contract.sans):
         raise ValidationFailed(
             "A contract keeps at least one domain name.",
-            code="last_san",
+            code=SubscriptionErrorCode.LAST_SAN,
             fields={"sans": "Keep at least one."},
         )
     return _change_sans(actor, contract, RemoveSans.kind, gone)
@@ -190,12 +192,14 @@ def reveal_credentials(actor: Actor, contract: AcmeContract) -> RevealedCredenti
     with transaction.atomic():
         contract = _lock(contract)
         if not contract.eab_hmac_key:
-            raise RuleViolation("This contract has no credentials yet.", code="credentials_not_ready")
+            raise RuleViolation(
+                "This contract has no credentials yet.", code=SubscriptionErrorCode.CREDENTIALS_NOT_READY
+            )
         if contract.credentials_revealed_at:
             raise RuleViolation(
                 f"These credentials were already shown on {contract.credentials_revealed_at:%Y-%m-%d %H:%M:%S} UTC "
                 "and are never shown twice. Regenerate credentials to get a new pair.",
-                code="credentials_already_revealed",
+                code=SubscriptionErrorCode.CREDENTIALS_ALREADY_REVEALED,
             )
         contract.credentials_revealed_at = timezone.now()
         contract.save(update_fields=["credentials_revealed_at", "updated_at"])
@@ -225,7 +229,9 @@ def sync_acme_contract(actor: Actor, contract: AcmeContract) -> AcmeContract:
     """Read the vendor's view (GET /acme/{id}) and record any drift from ours."""
     _require_manage(actor, contract)
     if not contract.vendor_id:
-        raise RuleViolation("The contract does not exist at DigiCert yet.", code="not_at_vendor")
+        raise RuleViolation(
+            "The contract does not exist at DigiCert yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
+        )
     with transaction.atomic():
         operations.start(actor, contract, SyncContract.kind, partner_id=contract.partner_id)
     return contract
@@ -239,7 +245,7 @@ def resolve_drift(actor: Actor, contract: AcmeContract, field: str, *, keep: str
     with transaction.atomic():
         contract = _lock(contract)
         if field not in contract.drift:
-            raise RuleViolation(f"There is no drift on {field}.", code="no_drift")
+            raise RuleViolation(f"There is no drift on {field}.", code=SubscriptionErrorCode.NO_DRIFT)
         if keep == "vendor":
             before = audit.snapshot(contract)
             _accept_vendor_value(contract, field, contract.drift[field]["vendor"])
@@ -257,7 +263,7 @@ def resolve_drift(actor: Actor, contract: AcmeContract, field: str, *, keep: str
         if field not in PUSHABLE_FIELDS:
             raise RuleViolation(
                 f"The vendor owns {field}; it cannot be pushed. Accept the vendor's value instead.",
-                code="cannot_push_field",
+                code=SubscriptionErrorCode.CANNOT_PUSH_FIELD,
             )
         audit.record(
             actor,
@@ -283,7 +289,9 @@ def retry_last_operation(actor: Actor, contract: AcmeContract) -> Operation:
         .first()
     )
     if failed is None:
-        raise RuleViolation("Nothing to retry: no operation of this contract failed.", code="not_retryable")
+        raise RuleViolation(
+            "Nothing to retry: no operation of this contract failed.", code=CoreErrorCode.NOT_RETRYABLE
+        )
     return operations.retry(actor, failed)
 
 
@@ -360,7 +368,8 @@ def _require_digicert_subaccount(actor: Actor, subaccount: Subaccount) -> None:
     require(actor, Can.MANAGE_SERVICES, partner=subaccount.partner, customer=subaccount.customer)
     if subaccount.vendor != Vendor.DIGICERT or subaccount.state != SubaccountState.ACTIVE:
         raise RuleViolation(
-            "Account settings exist for active DigiCert subaccounts only.", code="subaccount_not_active"
+            "Account settings exist for active DigiCert subaccounts only.",
+            code=SubscriptionErrorCode.SUBACCOUNT_NOT_ACTIVE,
         )
 
 
@@ -375,12 +384,13 @@ def _lock(contract: AcmeContract) -> AcmeContract:
 def _require_live(contract: AcmeContract) -> None:
     if contract.state == ContractState.CANCELLED:
         raise RuleViolation(
-            "This contract is cancelled; cancellation is irreversible.", code="contract_cancelled"
+            "This contract is cancelled; cancellation is irreversible.",
+            code=SubscriptionErrorCode.CONTRACT_CANCELLED,
         )
     if contract.state not in LIVE_STATES:
         raise RuleViolation(
             f"This contract is {contract.get_state_display().lower()}; only an active contract can be changed.",
-            code="contract_not_active",
+            code=SubscriptionErrorCode.CONTRACT_NOT_ACTIVE,
         )
 
 
@@ -392,7 +402,7 @@ def _require_cancel_window(contract: AcmeContract) -> None:
         raise RuleViolation(
             f"Cancellation is only possible within 30 days of creation{until}. Stop the renewal "
             f"instead: the contract then stays active until {_date(contract.valid_till)} and ends.",
-            code="cancel_window_closed",
+            code=CoreErrorCode.CANCEL_WINDOW_CLOSED,
         )
 
 
@@ -414,9 +424,13 @@ def _set_auto_renew(actor: Actor, contract: AcmeContract, value: bool) -> AcmeCo
         _require_live(contract)
         if contract.auto_renew is value:
             state = "on" if value else "already stopped"
-            raise RuleViolation(f"Renewal is {state} for this contract.", code="renewal_unchanged")
+            raise RuleViolation(
+                f"Renewal is {state} for this contract.", code=SubscriptionErrorCode.RENEWAL_UNCHANGED
+            )
         if contract.valid_till and clock.now() >= contract.valid_till:
-            raise RuleViolation(f"The term ended on {_date(contract.valid_till)}.", code="term_ended")
+            raise RuleViolation(
+                f"The term ended on {_date(contract.valid_till)}.", code=SubscriptionErrorCode.TERM_ENDED
+            )
         audit.record(
             actor,
             "acme.renewal_change_requested",

@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from core import audit, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from core.models import Operation, OperationState
 from partner.access import Can, require
+from subscriptions.error_codes import SubscriptionErrorCode
 from subscriptions.models import LIVE_STATES, AcmeContract, Certificate, ContractState
 from vendors.digicert import DigiCertClient
 from vendors.http import parse_time
@@ -34,12 +36,14 @@ def refresh_certificates(actor: Actor, contract: AcmeContract) -> AcmeContract:
     """Read the contract's certificate list at DigiCert now (refused before the contract exists there)."""
     require(actor, Can.MANAGE_SERVICES, partner=contract.partner, customer=contract.customer)
     if not contract.vendor_id:
-        raise RuleViolation("The contract does not exist at DigiCert yet.", code="not_at_vendor")
+        raise RuleViolation(
+            "The contract does not exist at DigiCert yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
+        )
     with transaction.atomic():
         if operations.pending_for(contract).filter(kind=RefreshCertificates.kind).exists():
             raise RuleViolation(
                 f"The certificates of {contract} are being read already; wait for it to finish or fail.",
-                code="operation_in_progress",
+                code=CoreErrorCode.OPERATION_IN_PROGRESS,
             )
         _start(actor, contract)
     return contract

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from core import audit, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import Operation, OperationState
 from partner.access import Can, require
@@ -36,6 +37,7 @@ from subscriptions.cloudflare_rules import (
     with_billing_terms,
     zone_change,
 )
+from subscriptions.error_codes import SubscriptionErrorCode
 from subscriptions.models import (
     FREE_ZONE_PLAN,
     AddonState,
@@ -125,7 +127,9 @@ def add_zone(actor: Actor, customer: Customer, *, name: str) -> CloudflareZone:
     account = _cloudflare_account(customer)
     if CloudflareZone.objects.filter(subaccount=account, name=name).exists():
         raise RuleViolation(
-            f"{customer} already has the zone {name}.", code="zone_exists", fields={"name": "Exists."}
+            f"{customer} already has the zone {name}.",
+            code=SubscriptionErrorCode.ZONE_EXISTS,
+            fields={"name": "Exists."},
         )
     try:
         with transaction.atomic():
@@ -139,7 +143,9 @@ def add_zone(actor: Actor, customer: Customer, *, name: str) -> CloudflareZone:
             audit.record(actor, "cloudflare.zone_requested", zone, partner_id=zone.partner_id)
             operations.start(actor, zone, CreateZone.kind, partner_id=zone.partner_id)
     except IntegrityError as exc:  # the same zone asked for twice at once
-        raise RuleViolation(f"{customer} already has the zone {name}.", code="zone_exists") from exc
+        raise RuleViolation(
+            f"{customer} already has the zone {name}.", code=SubscriptionErrorCode.ZONE_EXISTS
+        ) from exc
     return zone
 
 
@@ -242,7 +248,9 @@ def sync_zone(actor: Actor, zone: CloudflareZone) -> CloudflareZone:
     """Read the zone and its subscription at Cloudflare (GET) and take Cloudflare's view as ours."""
     _require_manage(actor, zone)
     if not zone.vendor_id:
-        raise RuleViolation("The zone does not exist at Cloudflare yet.", code="not_at_vendor")
+        raise RuleViolation(
+            "The zone does not exist at Cloudflare yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
+        )
     with transaction.atomic():
         operations.start(actor, zone, SyncZone.kind, partner_id=zone.partner_id)
     return zone
@@ -256,7 +264,7 @@ def _plan_zone_change(zone: CloudflareZone, action: str, **request) -> PlannedCh
     if zone.state != ZoneState.ACTIVE:
         raise RuleViolation(
             f"The zone {zone} is {zone.get_state_display().lower()}; its plan changes once Cloudflare has it.",
-            code="zone_not_active",
+            code=SubscriptionErrorCode.ZONE_NOT_ACTIVE,
         )
     return zone_change(selectors.catalog_of(zone.partner), current_of(zone), action, **request)
 
@@ -419,7 +427,8 @@ def sync_addons(actor: Actor, subaccount: Subaccount) -> Subaccount:
     require(actor, Can.MANAGE_CLOUDFLARE, partner=subaccount.partner, customer=subaccount.customer)
     if subaccount.vendor != Vendor.CLOUDFLARE or subaccount.state != SubaccountState.ACTIVE:
         raise RuleViolation(
-            "Only an active Cloudflare account has add-ons to sync.", code="subaccount_not_active"
+            "Only an active Cloudflare account has add-ons to sync.",
+            code=SubscriptionErrorCode.SUBACCOUNT_NOT_ACTIVE,
         )
     with transaction.atomic():
         operations.start(actor, subaccount, SyncAddons.kind, partner_id=subaccount.partner_id)
@@ -443,11 +452,13 @@ def _plan_addon_change(addon: CloudflareAddon, action: str, **request) -> Planne
             f"Unknown add-on change {action!r}.", fields={"action": f"One of {', '.join(ADDON_ACTIONS)}."}
         )
     if addon.state == AddonState.CANCELLED:
-        raise RuleViolation(f"{addon} is cancelled; buy it again instead.", code="addon_cancelled")
+        raise RuleViolation(
+            f"{addon} is cancelled; buy it again instead.", code=SubscriptionErrorCode.ADDON_CANCELLED
+        )
     if addon.state != AddonState.ACTIVE:
         raise RuleViolation(
             f"{addon} is {addon.get_state_display().lower()}; only an active add-on can be changed.",
-            code="addon_not_active",
+            code=SubscriptionErrorCode.ADDON_NOT_ACTIVE,
         )
     catalog = selectors.catalog_of(addon.partner)
     if action == "cancel":
@@ -462,7 +473,7 @@ def _require_no_live_addon(account: Subaccount, rate_plan_id: str) -> None:
     if live.exists():
         raise RuleViolation(
             f"{account.customer} already has {rate_plan_id}; change its components instead.",
-            code="addon_exists",
+            code=SubscriptionErrorCode.ADDON_EXISTS,
         )
 
 
@@ -482,7 +493,7 @@ def failed_operation_of(actor: Actor, record: CloudflarePlanRecord) -> Operation
     if latest is None or latest.state != OperationState.FAILED:
         superseded = latest is not None and operations_of.filter(state=OperationState.FAILED).exists()
         reason = f"{latest.label} came after the failed one" if superseded else "no operation of it failed"
-        raise RuleViolation(f"Nothing to retry on {record}: {reason}.", code="not_retryable")
+        raise RuleViolation(f"Nothing to retry on {record}: {reason}.", code=CoreErrorCode.NOT_RETRYABLE)
     return latest
 
 
@@ -549,7 +560,7 @@ def _cloudflare_account(customer: Customer) -> Subaccount:
     if account is None or account.state != SubaccountState.ACTIVE:
         raise RuleViolation(
             f"{customer} has no active Cloudflare account yet; create it first (zones and add-ons live in it).",
-            code="subaccount_not_active",
+            code=SubscriptionErrorCode.SUBACCOUNT_NOT_ACTIVE,
         )
     return account
 
@@ -901,13 +912,14 @@ class CreateAddon(_RecordsRefusal):
 
     def retrying(self, operation, addon):
         if addon.vendor_id:
-            raise RuleViolation(f"{addon} already exists at Cloudflare.", code="not_retryable")
+            raise RuleViolation(f"{addon} already exists at Cloudflare.", code=CoreErrorCode.NOT_RETRYABLE)
         others = CloudflareAddon.objects.exclude(pk=addon.pk)
         if others.filter(
             subaccount=addon.subaccount, rate_plan_id=addon.rate_plan_id, state__in=LIVE_ADDON_STATES
         ).exists():
             raise RuleViolation(
-                f"{addon.customer} has bought {addon.rate_plan_id} again meanwhile.", code="addon_exists"
+                f"{addon.customer} has bought {addon.rate_plan_id} again meanwhile.",
+                code=SubscriptionErrorCode.ADDON_EXISTS,
             )
         addon.state = AddonState.PENDING
         super().retrying(operation, addon)
@@ -980,7 +992,10 @@ class CancelAddon(_RecordsRefusal):
 
     def retrying(self, operation, addon):
         if addon.state != AddonState.ACTIVE:
-            raise RuleViolation(f"{addon} is {addon.get_state_display().lower()}.", code="addon_not_active")
+            raise RuleViolation(
+                f"{addon} is {addon.get_state_display().lower()}.",
+                code=SubscriptionErrorCode.ADDON_NOT_ACTIVE,
+            )
         addon.state = AddonState.CANCEL_PENDING
         super().retrying(operation, addon)
 
