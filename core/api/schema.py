@@ -5,7 +5,9 @@ gets 400, 401, 403, 404 and 429, a write (POST, PUT, PATCH, DELETE) also 409, an
 body 415, each answering the `Error` component ({"code", "message", "fields"}, core/api/errors.py).
 A response an operation documents itself (e.g. billing's 409 with its codes) is kept as it is.
 
-The codes listed per status are the ones the error tree defines: DRF's exceptions as
+The `Error` component's `code` is an enum of every registered code (core/error_codes.py, each app's
+error_codes.py), with each code's description (`x-enum-descriptions` and a table in the
+description). The codes listed per status are the ones the error tree defines: DRF's exceptions as
 core/api/errors.py names them, the DomainError classes of core/errors.py by their http_status and
 the JSON parser's refusals. A service raises most refusals with its own `code=`; those cannot be
 listed from the classes, so the common ones are named as examples.
@@ -22,6 +24,7 @@ from rest_framework import serializers
 from core.api.base import STAFF_API_PERMISSION_REQUIRED
 from core.api.errors import _DRF_CODES
 from core.api.parsers import BodyRefused
+from core.error_codes import all_codes
 from core.errors import DomainError
 
 ERROR_COMPONENT = "Error"
@@ -52,7 +55,8 @@ RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": 
 
 WRITE_METHODS = {"post", "put", "patch", "delete"}
 
-# Status -> (what it means, codes services raise with their own `code=`, as examples).
+# Status -> (what it means, codes services raise with their own `code=`, as examples). The examples
+# are apps' codes, named as strings so core imports no app; each is registered (a test checks).
 ERRORS: dict[int, tuple[str, list[str]]] = {
     400: (
         "The request is refused as given; nothing changed. `fields` names each invalid field "
@@ -87,6 +91,20 @@ ERRORS: dict[int, tuple[str, list[str]]] = {
 }
 
 
+def error_schema() -> dict:
+    """The `Error` component, its `code` an enum of every registered code with its description."""
+    codes = all_codes()
+    table = "\n".join(f"| `{code}` | {text} |" for code, text in codes.items())
+    code = {
+        "type": "string",
+        "description": "A stable snake_case code for programs to branch on; the message may change. "
+        "Every code the API answers with:\n\n| code | meaning |\n| --- | --- |\n" + table,
+        "enum": list(codes),
+        "x-enum-descriptions": list(codes.values()),
+    }
+    return {**ERROR_SCHEMA, "properties": {**ERROR_SCHEMA["properties"], "code": code}}
+
+
 def _subclasses(cls: type) -> list[type]:
     found = []
     for sub in cls.__subclasses__():
@@ -96,10 +114,10 @@ def _subclasses(cls: type) -> list[type]:
 
 def error_codes(status: int) -> list[str]:
     """The codes the error tree itself defines for `status`, in a stable order."""
-    codes = [code for exc, code in _DRF_CODES.items() if exc.status_code == status]
-    codes += [cls.code for cls in [DomainError, *_subclasses(DomainError)] if cls.http_status == status]
+    codes = [str(code) for exc, code in _DRF_CODES.items() if exc.status_code == status]
+    codes += [str(cls.code) for cls in [DomainError, *_subclasses(DomainError)] if cls.http_status == status]
     if status == BodyRefused.status_code:
-        codes += BodyRefused.codes
+        codes += [str(code) for code in BodyRefused.codes]
     return list(dict.fromkeys(codes))
 
 
@@ -122,7 +140,7 @@ def statuses_for(method: str, operation: dict) -> list[int]:
 
 def document_error_responses(result, generator, request, public):
     """Postprocessing hook: the error component and every operation's 4xx answers."""
-    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = ERROR_SCHEMA
+    result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = error_schema()
     ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():

@@ -4,6 +4,7 @@ fuzzer (tests/api/test_fuzz.py) found the schema or the URLs got wrong."""
 import pytest
 
 from core.api.schema import error_codes
+from core.error_codes import all_codes
 
 WRITES = {"post", "put", "patch", "delete"}
 ERROR_REF = "#/components/schemas/Error"
@@ -48,6 +49,19 @@ def test_the_error_schema_is_the_one_error_shape(schema):
         "items": {"type": "string"},
     }
     assert error["properties"]["retry_after"]["type"] == "integer"
+
+
+def test_the_error_code_is_an_enum_of_every_registered_code_with_its_meaning(schema):
+    """Scripts branch on `code`: the schema lists each one the API answers with, and what it means."""
+    code = schema["components"]["schemas"]["Error"]["properties"]["code"]
+
+    assert code["enum"] == list(all_codes())
+    assert {"no_payment_source", "cancel_window_closed", "subaccount_exists", "throttled"} <= set(
+        code["enum"]
+    )
+    meanings = dict(zip(code["enum"], code["x-enum-descriptions"], strict=True))
+    assert meanings["no_payment_source"] == "There is no saved payment source to charge."
+    assert "| `last_owner` | The partner's only owner cannot be removed or demoted. |" in code["description"]
 
 
 def test_each_status_names_the_codes_of_the_error_tree(schema):
