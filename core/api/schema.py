@@ -126,7 +126,7 @@ def describe(status: int) -> str:
     text = f"{meaning} `code`: " + ", ".join(f"`{code}`" for code in error_codes(status))
     if examples:
         text += "; or an operation's own, e.g. " + ", ".join(f"`{code}`" for code in examples)
-    return text + "."
+    return text + ". Every code and its meaning: the `code` enum of the `Error` schema."
 
 
 def statuses_for(method: str, operation: dict) -> list[int]:
