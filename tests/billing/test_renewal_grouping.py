@@ -51,7 +51,7 @@ def _due(acquisition, product, *, source="src-card-1", auto=True, due=True, pric
         product=product,
         acquisition=acquisition,
         billing_agreement_id=acquisition.billing_agreement_id,
-        payment_source_id=source if auto else "",
+        payment_source_id=source,  # a manual renewal may have a saved card too: the mode still parts them
         auto_renewal=auto,
         price=Decimal(price or product.price),
         current_period_end_date=when,
@@ -65,7 +65,7 @@ def due_mix():
     """One customer with subscriptions due now from two acquisitions (two agreements):
 
     acquisition 1 (agreement ba-first): a1, a2 on plan A, b1 on plan B, a3 on plan A charged on
-    another card, m1 on plan A renewed by hand (the customer pays), later1 on plan A not due yet;
+    another card, m1 on plan A renewed by hand (the customer pays, same card on file), later1 on plan A not due yet;
     acquisition 2 (agreement ba-second): a4 on plan A, the same card as a1.
     """
     customer = CustomerFactory()
