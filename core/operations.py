@@ -66,6 +66,17 @@ class OperationHandler:
     def retrying(self, operation: Operation, target) -> None:
         """A failed operation is queued again: show the target as in progress once more."""
 
+    def attempt_failed(self, operation: Operation, target, error) -> None:
+        """An attempt failed and the operation tries again later (or, its answer lost, asks again)."""
+
+    def awaiting(self, operation: Operation, target, why: str, actor: Actor) -> None:
+        """perform() raised AwaitingDecision: show the target as waiting for staff's decision."""
+
+
+class AwaitingDecision(Exception):
+    """Raised by perform() when no attempt may run until staff decide (a lost answer the vendor
+    documents no read for): the operation waits, unknown, with no next attempt, until `resume`."""
+
 
 class ChangeHandler(OperationHandler):
     """How a multi-step change reacts to its steps; it makes no vendor call of its own."""
@@ -350,6 +361,9 @@ def run(operation_id: int) -> None:
     except VendorError as error:
         _record_failure(operation.pk, handler, error, actor)
         return
+    except AwaitingDecision as waiting:
+        _await_decision(operation.pk, handler, str(waiting), actor)
+        return
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation.pk)
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
@@ -385,6 +399,8 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
         )
         if not will_retry and operation.state == OperationState.UNKNOWN:
             operation.save()
+            target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+            handler.attempt_failed(operation, target, error)
             audit.record(
                 actor,
                 "operation.outcome_unknown",
@@ -400,6 +416,8 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
             operation.finished_at = timezone.now()
             with _outcome_of(operation):
                 handler.failed(operation, target, actor)
+        else:
+            handler.attempt_failed(operation, target, error)
         operation.save()
         if not will_retry and operation.parent_id:
             settle(operation.parent_id, actor, failed_step=operation)
@@ -418,6 +436,44 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
     logger.warning(
         "operation %s (%s) attempt %s failed: %s", operation_id, operation.kind, operation.attempts, error
     )
+
+
+def _await_decision(operation_id: int, handler: OperationHandler, why: str, actor: Actor) -> None:
+    with transaction.atomic():
+        operation = Operation.objects.select_for_update().get(pk=operation_id)
+        operation.state, operation.outcome_unknown = OperationState.UNKNOWN, True
+        # No next attempt: neither the sweeper nor a duplicate delivery runs it before `resume`.
+        operation.claimed_until = operation.next_attempt_at = operation.not_before = None
+        operation.save()
+        target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+        handler.awaiting(operation, target, why, actor)
+    logger.warning("operation %s (%s) waits for staff: %s", operation_id, operation.kind, why)
+
+
+def awaiting_decision(operation: Operation | None) -> bool:
+    """The operation waits for staff's decision (AwaitingDecision), not for the sweeper."""
+    return (
+        operation is not None
+        and operation.state == OperationState.UNKNOWN
+        and operation.next_attempt_at is None
+    )
+
+
+def resume(operation: Operation) -> Operation:
+    """Staff decided what became of a waiting operation: its next attempt runs now, with its outcome
+    known again (call inside the service's transaction, after checking the actor's right)."""
+    operation = Operation.objects.select_for_update().get(pk=operation.pk)
+    if not awaiting_decision(operation):
+        raise RuleViolation(
+            "This operation does not wait for a decision.", code=CoreErrorCode.NOT_AWAITING_DECISION
+        )
+    operation.state = OperationState.PENDING
+    unknown_resolved(operation)
+    operation.claimed_until = None
+    operation.next_attempt_at = lease_deadline()
+    operation.save()
+    enqueue_on_commit(RUN_TASK, operation.pk)
+    return operation
 
 
 def describe_steps(change: Operation) -> list[str]:

@@ -19,7 +19,7 @@ from core.admin_tools import (
 )
 from core.dashboard import show_domain_error
 from core.errors import DomainError
-from partner import billing_model, services
+from partner import billing_model, selectors, services
 from partner.contacts import who_to_contact
 from partner.models import Customer, Membership, Partner, Subaccount, SubaccountState, Vendor
 from partner.onboarding import onboarding_checklist
@@ -187,7 +187,41 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
             services.set_vendor_credentials(actor, Partner.objects.get(pk=obj.pk), **secrets)
 
 
-class SubaccountInline(admin.TabularInline):
+class ProvisioningColumns:
+    """The create operation's progress (partner.handlers.CreateSubaccount), shown on subaccounts."""
+
+    def get_queryset(self, request):
+        return selectors.with_provisioning(super().get_queryset(request))
+
+    @admin.display(description="Attempts")
+    def attempts(self, obj):
+        return obj.provisioning_attempts or 0
+
+    @admin.display(description="Last error")
+    def last_error(self, obj):
+        code = obj.provisioning_error_code
+        return f"{code}: {obj.provisioning_error_message}" if code else ""
+
+    @admin.display(description="Create operation")
+    def provisioning(self, obj):
+        operation = obj.provisioning
+        if operation is None:
+            return "—"
+        next_attempt = (
+            f"; next attempt {operation.next_attempt_at:%Y-%m-%d %H:%M:%S}"
+            if operation.next_attempt_at
+            else ""
+        )
+        return format_html(
+            '<a href="{}">{}</a>, {} attempt(s){}',
+            reverse("admin:core_operation_change", args=[operation.pk]),
+            operation,
+            operation.attempts,
+            next_attempt,
+        )
+
+
+class SubaccountInline(ProvisioningColumns, admin.TabularInline):
     model = Subaccount
     extra = 0
     can_delete = False
@@ -344,7 +378,7 @@ class SubaccountRequestForm(forms.Form):
 
 
 @admin.register(Subaccount)
-class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
+class SubaccountAdmin(ProvisioningColumns, AuditTrailMixin, admin.ModelAdmin):
     list_display = [
         "name",
         "vendor",
@@ -353,7 +387,7 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
         "state_badge",
         "vendor_id",
         "attempts",
-        "last_error_code",
+        "last_error",
         "created_at",
     ]
     list_filter = ["state", "vendor", "partner"]
@@ -368,13 +402,8 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
         "state_badge",
         "vendor_id",
         "masked_api_key",
-        "attempts",
-        "last_attempt_at",
-        "next_attempt_at",
-        "claimed_until",
-        "last_error_code",
-        "last_error_message",
-        "last_error_at",
+        "provisioning",
+        "last_error",
         "activated_at",
         "auto_renew_setting",
         "settings_read_at",
@@ -489,7 +518,7 @@ class SubaccountAdmin(AuditTrailMixin, admin.ModelAdmin):
         obj = self.get_object(request, object_id)
         extra_context["failed_operation"] = obj and services.failed_subaccount_operation(obj)
         extra_context["is_failed"] = obj is not None and obj.state == SubaccountState.FAILED
-        awaiting = obj is not None and obj.state == SubaccountState.UNKNOWN and obj.next_attempt_at is None
+        awaiting = obj is not None and obj.awaiting_decision
         extra_context["awaiting_decision"] = awaiting
         extra_context["is_in_flight"] = (
             obj is not None

@@ -102,6 +102,12 @@ class SubaccountSerializer(serializers.ModelSerializer):
         help_text="Leave out to use the partner's naming convention.",
     )
     has_api_key = serializers.SerializerMethodField()
+    # Progress of the create operation (partner.handlers.CreateSubaccount), annotated by
+    # selectors.with_provisioning.
+    attempts = serializers.SerializerMethodField()
+    next_attempt_at = serializers.DateTimeField(
+        source="provisioning_next_attempt_at", read_only=True, allow_null=True
+    )
     last_error = serializers.SerializerMethodField()
 
     class Meta:
@@ -129,13 +135,16 @@ class SubaccountSerializer(serializers.ModelSerializer):
     def get_has_api_key(self, obj) -> bool:
         return bool(obj.api_key)
 
+    def get_attempts(self, obj) -> int:
+        return obj.provisioning_attempts or 0
+
     def get_last_error(self, obj) -> dict | None:
-        if not obj.last_error_code:
+        if not obj.provisioning_error_code:
             return None
         return {
-            "code": obj.last_error_code,
-            "message": obj.last_error_message,
-            "at": obj.last_error_at,
+            "code": obj.provisioning_error_code,
+            "message": obj.provisioning_error_message,
+            "at": obj.provisioning_error_at,
         }
 
 
@@ -234,7 +243,14 @@ class SubaccountViewSet(
     ordering = ["-created_at"]
 
     def get_queryset(self):
-        return selectors.subaccounts_for(api_actor(self.request))
+        return selectors.with_provisioning(selectors.subaccounts_for(api_actor(self.request)))
+
+    def _answer(self, subaccount) -> Response:
+        """202 with the subaccount as the list shows it (its create operation's progress)."""
+        return Response(
+            self.get_serializer(self.get_queryset().get(pk=subaccount.pk)).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
@@ -249,14 +265,13 @@ class SubaccountViewSet(
             serializer.validated_data["vendor"],
             serializer.validated_data.get("name", ""),
         )
-        return Response(self.get_serializer(subaccount).data, status=status.HTTP_202_ACCEPTED)
+        return self._answer(subaccount)
 
     @extend_schema(request=None, responses={202: SubaccountSerializer})
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         """Retry a failed subaccount; the vendor is asked first whether it already exists."""
-        subaccount = services.retry_subaccount(api_actor(request), self.get_object())
-        return Response(self.get_serializer(subaccount).data, status=status.HTTP_202_ACCEPTED)
+        return self._answer(services.retry_subaccount(api_actor(request), self.get_object()))
 
 
 def _partner_for_write(request, requested: Partner | None) -> Partner:

@@ -119,20 +119,25 @@ def onboarding_gaps(actor, now) -> list[Attention]:
 def subaccount_problems(actor, now) -> list[Attention]:
     """Subaccounts that failed, have an unknown outcome, keep failing, or were not picked up."""
     problems = list(
-        selectors.subaccounts_needing_attention(actor).order_by("-updated_at", "-id")[: SHOWN_PER_KIND * 2]
+        selectors.with_provisioning(selectors.subaccounts_needing_attention(actor)).order_by(
+            "-updated_at", "-id"
+        )[: SHOWN_PER_KIND * 2]
     )
     items = []
     for sub in problems:
         url = reverse("dashboard:customer", args=[sub.customer_id]) + "#subaccounts"
+        # The create operation's attempts and the vendor's last error (selectors.with_provisioning).
+        error = sub.provisioning_error_message or sub.provisioning_error_code
+        when = sub.provisioning_error_at
         if sub.state == SubaccountState.FAILED:
             items.append(
                 Attention(
                     "danger",
                     f"{sub.get_vendor_display()} subaccount failed for {sub.customer}",
-                    f"Gave up after {sub.attempts} attempts: {sub.last_error_message or sub.last_error_code}.",
+                    f"Gave up after {sub.provisioning_attempts or 0} attempts: {error}.",
                     url,
                     "Retry",
-                    when=sub.last_error_at,
+                    when=when,
                     category="vendor",
                 )
             )
@@ -143,14 +148,14 @@ def subaccount_problems(actor, now) -> list[Attention]:
                     f"{sub.get_vendor_display()} subaccount for {sub.customer}: outcome unknown",
                     "The vendor did not answer in time; the next attempt looks it up before creating anything.",
                     url,
-                    when=sub.last_error_at,
+                    when=when,
                     category="vendor",
                 )
             )
         else:
             detail = (
-                f"Attempt {sub.attempts} failed ({sub.last_error_message or sub.last_error_code}); retrying."
-                if sub.last_error_code
+                f"Attempt {sub.provisioning_attempts} failed ({error}); retrying."
+                if sub.provisioning_error_code
                 else "Queued but not picked up yet: is the worker running?"
             )
             items.append(
@@ -159,7 +164,7 @@ def subaccount_problems(actor, now) -> list[Attention]:
                     f"{sub.get_vendor_display()} subaccount for {sub.customer} is struggling",
                     detail,
                     url,
-                    when=sub.last_error_at or sub.created_at,
+                    when=when or sub.created_at,
                     category="vendor",
                 )
             )

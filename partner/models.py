@@ -12,7 +12,7 @@ from django.db.models.signals import m2m_changed
 from django.utils import timezone
 
 from core.fields import EncryptedSecretField
-from core.models import VendorOperation
+from core.models import Operation
 from core.validation import validate_country_code
 
 SLUG_VALIDATOR = RegexValidator(
@@ -254,8 +254,16 @@ class SubaccountState(models.TextChoices):
     UNKNOWN = "unknown", "Unknown outcome"
 
 
-class Subaccount(VendorOperation):
-    """A customer's account at one vendor (DigiCert subaccount or Cloudflare account)."""
+# The operation kind that creates a subaccount at its vendor (partner.handlers.CreateSubaccount).
+CREATE_SUBACCOUNT = "partner.create_subaccount"
+
+
+class Subaccount(models.Model):
+    """A customer's account at one vendor (DigiCert subaccount or Cloudflare account).
+
+    It is created by a core.Operation (`provisioning`), which holds the attempts, lease, backoff
+    and last error, like every other vendor call.
+    """
 
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="subaccounts")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="subaccounts")
@@ -296,3 +304,25 @@ class Subaccount(VendorOperation):
 
     def __str__(self) -> str:
         return f"{self.get_vendor_display()} {self.name}"
+
+    @property
+    def provisioning(self) -> Operation | None:
+        """The newest operation creating this subaccount at its vendor (its progress and error)."""
+        from django.contrib.contenttypes.models import ContentType
+
+        return (
+            Operation.objects.filter(
+                content_type=ContentType.objects.get_for_model(Subaccount),
+                object_id=str(self.pk),
+                kind=CREATE_SUBACCOUNT,
+            )
+            .order_by("-created_at", "-id")
+            .first()
+        )
+
+    @property
+    def awaiting_decision(self) -> bool:
+        """A DigiCert create whose answer was lost waits for staff to link or confirm."""
+        from core.operations import awaiting_decision
+
+        return self.state == SubaccountState.UNKNOWN and awaiting_decision(self.provisioning)

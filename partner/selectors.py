@@ -4,15 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
-from django.utils import timezone
+from django.db.models import CharField, Count, Exists, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Cast
 
-from core import audit
+from core import audit, operations
 from core.actor import Actor
 from core.errors import NotFound
-from core.models import ApiToken, AuditEvent
+from core.models import ApiToken, AuditEvent, Operation
 from partner.access import allowed_customer_ids, membership_of
-from partner.models import Customer, Membership, Partner, Subaccount, SubaccountState, Vendor
+from partner.models import (
+    CREATE_SUBACCOUNT,
+    Customer,
+    Membership,
+    Partner,
+    Subaccount,
+    SubaccountState,
+    Vendor,
+)
 
 
 def partners_for(actor: Actor) -> QuerySet[Partner]:
@@ -111,10 +119,42 @@ def search_customers(actor: Actor, *, q: str = "", status: str = "") -> QuerySet
 def subaccounts_needing_attention(actor: Actor) -> QuerySet[Subaccount]:
     """Subaccounts that failed, whose outcome is unknown, that are retrying after an error, or that
     nobody picked up in time (wall-clock lease past)."""
-    return subaccounts_for(actor).filter(
+    own = subaccounts_for(actor)
+    # Retrying and stuck are read from the create operation (core.operations.struggling).
+    struggling = operations.struggling(own.filter(state=SubaccountState.PENDING)).filter(
+        kind=CREATE_SUBACCOUNT
+    )
+    return own.annotate(_op_id=Cast("pk", CharField())).filter(
         Q(state__in=[SubaccountState.FAILED, SubaccountState.UNKNOWN])
-        | Q(state=SubaccountState.PENDING, last_error_code__gt="")
-        | Q(state=SubaccountState.PENDING, next_attempt_at__lt=timezone.now())
+        | Q(state=SubaccountState.PENDING, _op_id__in=struggling.values("object_id"))
+    )
+
+
+# The create operation's fields lists show on each subaccount, annotated as provisioning_<name>.
+PROVISIONING_FIELDS = {
+    "attempts": "attempts",
+    "next_attempt_at": "next_attempt_at",
+    "error_code": "last_error_code",
+    "error_message": "last_error_message",
+    "error_at": "last_error_at",
+}
+
+
+def with_provisioning(subaccounts: QuerySet[Subaccount]) -> QuerySet[Subaccount]:
+    """Subaccounts with their newest create operation's progress and last error, in the same query
+    (`provisioning_attempts`, `provisioning_error_code`, ... see PROVISIONING_FIELDS)."""
+    newest = Operation.objects.filter(
+        # By name, not ContentType.get_for_model: its first, cached lookup would be a query of its own.
+        content_type__app_label=Subaccount._meta.app_label,
+        content_type__model=Subaccount._meta.model_name,
+        object_id=Cast(OuterRef("pk"), CharField()),
+        kind=CREATE_SUBACCOUNT,
+    ).order_by("-created_at", "-id")
+    return subaccounts.annotate(
+        **{
+            f"provisioning_{name}": Subquery(newest.values(field)[:1])
+            for name, field in PROVISIONING_FIELDS.items()
+        }
     )
 
 

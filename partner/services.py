@@ -20,13 +20,13 @@ from django.utils.http import urlsafe_base64_encode
 
 from core import audit, operations
 from core.actor import Actor
-from core.errors import DomainError, PermissionDenied, RuleViolation, ValidationFailed
+from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import ApiToken, Operation
-from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
+from core.tasks import enqueue_on_commit
 from core.validation import full_clean_or_refuse
-from partner import signals
 from partner.access import Can, require
 from partner.models import (
+    CREATE_SUBACCOUNT,
     NAMING_TOKENS,
     Customer,
     Membership,
@@ -38,13 +38,8 @@ from partner.models import (
     naming_tokens,
 )
 from partner.onboarding import missing_onboarding_items
-from vendors.cloudflare import CloudflareClient
-from vendors.digicert import DigiCertClient
-from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)
-
-PROVISION_TASK = "partner.tasks.provision_subaccount_task"
 
 # Who support staff call about a partner or a customer (partner.models.SupportContacts).
 SUPPORT_CONTACT_FIELDS = [
@@ -302,14 +297,10 @@ def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str 
     try:
         with transaction.atomic():
             subaccount = Subaccount.objects.create(
-                partner=partner,
-                customer=customer,
-                vendor=vendor,
-                name=name,
-                next_attempt_at=lease_deadline(),
+                partner=partner, customer=customer, vendor=vendor, name=name
             )
             audit.record(actor, "subaccount.requested", subaccount, partner_id=partner.pk)
-            enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+            operations.start(actor, subaccount, CREATE_SUBACCOUNT, partner_id=partner.pk)
     except IntegrityError as exc:
         raise RuleViolation(
             f"A {Vendor(vendor).label} subaccount named {name!r} already exists for {partner}.",
@@ -342,7 +333,8 @@ def _check_subaccount_name(partner: Partner, customer: Customer, vendor: str, na
 
 
 def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
-    """Staff or a reseller retries a failed subaccount; the next attempt looks it up first."""
+    """Staff or a reseller retries a failed subaccount: a new create operation, which looks the
+    subaccount up first where the vendor documents a read."""
     require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
     with transaction.atomic():
         subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
@@ -353,19 +345,19 @@ def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
             )
         before = audit.snapshot(subaccount)
         subaccount.state = SubaccountState.PENDING
-        subaccount.next_attempt_at = lease_deadline()
-        subaccount.claimed_until = None
-        subaccount.save()
+        subaccount.save(update_fields=["state", "updated_at"])
         audit.record(actor, "subaccount.retried", subaccount, partner_id=subaccount.partner_id, before=before)
-        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
+        operations.start(
+            actor, subaccount, CREATE_SUBACCOUNT, partner_id=subaccount.partner_id, params={"retry": True}
+        )
     return subaccount
 
 
 def failed_subaccount_operation(subaccount: Subaccount) -> Operation | None:
     """The vendor call on the subaccount (e.g. its account setting) that failed for good and that
-    nothing has fixed since, if any."""
+    nothing has fixed since, if any; a failed create is the subaccount's own failure instead."""
     failures = operations.unresolved_failures(Subaccount.objects.filter(pk=subaccount.pk))
-    return failures.order_by("-created_at", "-id").first()
+    return failures.exclude(kind=CREATE_SUBACCOUNT).order_by("-created_at", "-id").first()
 
 
 def retry_subaccount_operation(actor: Actor, subaccount: Subaccount) -> Operation:
@@ -378,216 +370,45 @@ def retry_subaccount_operation(actor: Actor, subaccount: Subaccount) -> Operatio
     return operations.retry(actor, failed)
 
 
-def _decide_unknown(actor: Actor, subaccount: Subaccount, code: str) -> Subaccount:
-    """Common checks of a staff decision on a DigiCert subaccount whose create answer was lost."""
-    require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
-    subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
-    if subaccount.vendor != Vendor.DIGICERT or subaccount.state != SubaccountState.UNKNOWN:
-        raise RuleViolation(
-            "Only a DigiCert subaccount whose outcome is unknown waits for this decision.", code=code
-        )
-    return subaccount
-
-
 def link_digicert_subaccount(actor: Actor, subaccount: Subaccount, account_id: str) -> Subaccount:
-    """Staff found the subaccount in CertCentral after a lost create answer: link its id; the task
-    mints the back office's key for it (POST /api-key/account/{id}) instead of creating anything."""
+    """Staff found the subaccount in CertCentral after a lost create answer: link its id; the create
+    operation then mints the back office's key for it (POST /api-key/account/{id}) instead."""
     account_id = str(account_id or "").strip()
     if not account_id.isdigit():
         raise ValidationFailed(
             "Give the subaccount's numeric id from CertCentral.", fields={"account_id": "Digits only."}
         )
-    with transaction.atomic():
-        subaccount = _decide_unknown(actor, subaccount, "not_awaiting_decision")
-        before = audit.snapshot(subaccount)
-        subaccount.vendor_id, subaccount.state = account_id, SubaccountState.PENDING
-        subaccount.outcome_unknown, subaccount.not_before, subaccount.claimed_until = False, None, None
-        subaccount.next_attempt_at = lease_deadline()
-        subaccount.save()
-        audit.record(actor, "subaccount.linked", subaccount, partner_id=subaccount.partner_id, before=before)
-        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
-    return subaccount
+    return _decide_unknown(actor, subaccount, "subaccount.linked", vendor_id=account_id)
 
 
 def confirm_fresh_create(actor: Actor, subaccount: Subaccount) -> Subaccount:
     """Staff checked CertCentral and the lost create did not happen: create it now, once."""
-    with transaction.atomic():
-        subaccount = _decide_unknown(actor, subaccount, "not_awaiting_decision")
-        before = audit.snapshot(subaccount)
-        subaccount.state, subaccount.outcome_unknown = SubaccountState.PENDING, False
-        subaccount.not_before, subaccount.claimed_until = None, None
-        subaccount.next_attempt_at = lease_deadline()
-        subaccount.save()
-        audit.record(
-            actor, "subaccount.create_confirmed", subaccount, partner_id=subaccount.partner_id, before=before
-        )
-        enqueue_on_commit(PROVISION_TASK, subaccount.pk)
-    return subaccount
+    return _decide_unknown(actor, subaccount, "subaccount.create_confirmed")
 
 
-def _await_decision(actor: Actor, subaccount_id: int, why: str) -> None:
-    """DigiCert documents no way to find a subaccount by name: after a create whose answer was lost
-    nothing is created blindly. The subaccount waits, unknown, for staff to link or confirm."""
-    with transaction.atomic():
-        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount_id)
-        before = audit.snapshot(subaccount)
-        subaccount.state, subaccount.outcome_unknown = SubaccountState.UNKNOWN, True
-        subaccount.claimed_until = subaccount.next_attempt_at = subaccount.not_before = None
-        subaccount.save()
-        audit.record(
-            actor,
-            "subaccount.awaiting_decision",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            before=before,
-            note=f"{why} Look for {subaccount.name!r} in CertCentral: link its id, or confirm a fresh create.",
-        )
-    logger.warning("subaccount %s: %s; waiting for staff to link or confirm", subaccount_id, why)
-
-
-def provision_subaccount(subaccount_id: int) -> None:
-    """Worker side: create the subaccount at the vendor exactly once and record the outcome.
-
-    After a first attempt that may have reached the vendor (timeout, dropped connection, a
-    worker killed mid-call), the subaccount is looked up by name before any new create.
-    """
-    subaccount = claim(Subaccount, subaccount_id, states=[SubaccountState.PENDING, SubaccountState.UNKNOWN])
-    if subaccount is None:
-        return  # already done, or another worker holds the lease
-    actor = Actor.system()
-    if subaccount.vendor == Vendor.DIGICERT and subaccount.outcome_unknown and not subaccount.vendor_id:
-        _await_decision(actor, subaccount.pk, "An earlier attempt may have created it at DigiCert.")
-        return
-    try:
-        vendor_id, api_key, response = _create_or_adopt_at_vendor(subaccount)
-    except VendorError as error:
-        _record_vendor_failure(actor, subaccount.pk, error)
-        return
+def _decide_unknown(actor: Actor, subaccount: Subaccount, action: str, vendor_id: str = "") -> Subaccount:
+    """Record staff's decision on a DigiCert subaccount whose create answer was lost, and let its
+    waiting create operation run again (core.operations.resume)."""
+    require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
     with transaction.atomic():
         subaccount = Subaccount.objects.select_for_update().get(pk=subaccount.pk)
+        if subaccount.vendor != Vendor.DIGICERT or not subaccount.awaiting_decision:
+            raise RuleViolation(
+                "Only a DigiCert subaccount whose outcome is unknown waits for this decision.",
+                code="not_awaiting_decision",
+            )
         before = audit.snapshot(subaccount)
-        subaccount.vendor_id = vendor_id
-        if api_key:
-            subaccount.api_key = api_key
-        lost_key = response.pop("_lost_key_name", None)
-        subaccount.vendor_response = response
-        subaccount.state = SubaccountState.ACTIVE
-        subaccount.activated_at = timezone.now()
-        subaccount.claimed_until = subaccount.next_attempt_at = None
-        subaccount.last_error_code = subaccount.last_error_message = ""
-        unknown_resolved(subaccount)
+        subaccount.state = SubaccountState.PENDING
+        if vendor_id:
+            subaccount.vendor_id = vendor_id
         subaccount.save()
-        audit.record(
-            actor,
-            "subaccount.activated",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            before=before,
-            note=f"adopted after a lost answer; revoke the key {lost_key!r} in DigiCert's console "
-            "(the Partner Subscriptions API documents no key revocation)"
-            if lost_key
-            else "",
-        )
-    if lost_key:
-        logger.warning(
-            "subaccount %s adopted after a lost answer: revoke its unused key %r at DigiCert",
-            subaccount.pk,
-            lost_key,
-        )
-    _announce_activated(actor, subaccount)
-
-
-def _announce_activated(actor: Actor, subaccount: Subaccount) -> None:
-    """Once the activation is committed, what a new subaccount needs starts (the partner's
-    auto-renew default as its DigiCert account setting, run as its own retried operation).
-
-    Its own transaction after the activation's: a refusal here never undoes the recorded
-    subaccount (undoing it would create a second one at the vendor on the next attempt)."""
-    try:
-        with transaction.atomic():
-            signals.subaccount_activated.send(Subaccount, subaccount=subaccount, actor=actor)
-    except DomainError as error:
-        audit.record(
-            actor,
-            "subaccount.settings_not_applied",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            changes={},
-            note=f"{error.message} Apply the partner's defaults on the subaccount page.",
-        )
-        logger.warning("subaccount %s: defaults not applied: %s", subaccount.pk, error)
-
-
-def _create_or_adopt_at_vendor(subaccount: Subaccount) -> tuple[str, str | None, dict]:
-    """The vendor call itself. Cloudflare: look the account up by name first if an earlier attempt
-    may have created it. DigiCert documents no such read: a lost answer waits for staff instead."""
-    partner = subaccount.partner
-    maybe_created = subaccount.attempts > 1
-    if subaccount.vendor == Vendor.DIGICERT:
-        client = DigiCertClient(partner.digicert_api_key.reveal())
-        if subaccount.vendor_id:  # linked by staff after a lost answer: it exists, give it our key
-            # The key of the lost response is gone for good: mint a fresh one under its own name.
-            # The Partner Subscriptions API documents no way to list or revoke keys, so the lost one
-            # ("<name>-backoffice") is left for staff to revoke in DigiCert's console (we alert).
-            key = client.create_api_key(subaccount.vendor_id, name=f"{subaccount.name}-backoffice-linked")
-            return subaccount.vendor_id, key, {"_lost_key_name": f"{subaccount.name}-backoffice"}
-        created = client.create_subaccount(
-            name=subaccount.name,
-            api_key_name=f"{subaccount.name}-backoffice",
-            emergency_contact_emails=_emergency_contacts(subaccount),
-        )
-        return created.account_id, created.api_key, created.raw
-    client = CloudflareClient(partner.cloudflare_api_token.reveal())
-    found = client.find_account(subaccount.name) if maybe_created else None
-    account = found or client.create_account(
-        name=subaccount.name,
-        unit_id=partner.cloudflare_unit_id or None,
-        business_email=subaccount.customer.contact_email or None,
-    )
-    return account.id, None, account.raw
-
-
-def _record_vendor_failure(actor: Actor, subaccount_id: int, error: VendorError) -> None:
-    # Creating (no id yet) after a lost answer waits for staff; minting a key for a known id is
-    # simply retried (a key lost in transit is unusable either way).
-    waiting = Subaccount.objects.filter(pk=subaccount_id, vendor=Vendor.DIGICERT, vendor_id="")
-    if error.outcome_unknown and waiting.exists():
-        _await_decision(actor, subaccount_id, f"DigiCert's answer was lost ({error}).")
-        return
-    with transaction.atomic():
-        subaccount = Subaccount.objects.select_for_update().get(pk=subaccount_id)
-        before = audit.snapshot(subaccount)
-        retry_state = SubaccountState.UNKNOWN if error.outcome_unknown else SubaccountState.PENDING
-        will_retry = release_after_failure(
-            subaccount,
-            code=error.code or "vendor_error",
-            message=error.message,
-            retryable=error.retryable,
-            retry_after=error.retry_after,
-            failed_state=SubaccountState.FAILED,
-            retry_state=retry_state,
-            outcome_unknown=error.outcome_unknown,
-            unknown_state=SubaccountState.UNKNOWN,
-        )
-        subaccount.save()
-        audit.record(
-            actor,
-            "subaccount.attempt_failed",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            before=before,
-            note=f"{error}; {'will retry' if will_retry else 'gave up'}",
-        )
-    logger.warning("subaccount %s attempt %s failed: %s", subaccount_id, subaccount.attempts, error)
+        audit.record(actor, action, subaccount, partner_id=subaccount.partner_id, before=before)
+        operations.resume(subaccount.provisioning)
+    return subaccount
 
 
 def _vendor_credentials(partner: Partner, vendor: str) -> bool:
     return bool(partner.digicert_api_key if vendor == Vendor.DIGICERT else partner.cloudflare_api_token)
-
-
-def _emergency_contacts(subaccount: Subaccount) -> list[str]:
-    emails = [subaccount.customer.contact_email, subaccount.partner.org_contact_email]
-    return list(dict.fromkeys(e for e in emails if e))
 
 
 # --- Members ------------------------------------------------------------------------------

@@ -1,11 +1,9 @@
-"""django-q2 entry points of the partner app. Arguments are primary keys only."""
+"""django-q2 entry points of the partner app. Arguments are primary keys only.
+
+Subaccounts are created by a core.Operation (partner.handlers), run by core.tasks.run_operation_task.
+"""
 
 from partner import services
-
-
-def provision_subaccount_task(subaccount_id: int) -> None:
-    """Create one subaccount at its vendor (safe to run twice)."""
-    services.provision_subaccount(subaccount_id)
 
 
 def send_invitation_task(membership_id: int) -> None:

@@ -157,6 +157,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 class SubaccountFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Subaccount
+        skip_postgeneration_save = True
 
     customer = factory.SubFactory(CustomerFactory)
     partner = factory.SelfAttribute("customer.partner")
@@ -168,12 +169,27 @@ class SubaccountFactory(factory.django.DjangoModelFactory):
         active = factory.Trait(
             state=SubaccountState.ACTIVE, vendor_id="1001", api_key="sub-key-abcdef0123456789"
         )
-        failed = factory.Trait(
-            state=SubaccountState.FAILED,
-            attempts=5,
-            last_error_code="http_503",
-            last_error_message="Service unavailable",
-        )
+        failed = factory.Trait(state=SubaccountState.FAILED)
+
+    @factory.post_generation
+    def create_operation(obj, create, extracted, **kwargs):
+        """A failed subaccount's create operation gave up after five attempts (partner.handlers)."""
+        from partner.models import CREATE_SUBACCOUNT
+
+        if create and obj.state == SubaccountState.FAILED:
+            Operation.objects.create(
+                kind=CREATE_SUBACCOUNT,
+                partner_id=obj.partner_id,
+                content_type=ContentType.objects.get_for_model(obj),
+                object_id=str(obj.pk),
+                state=OperationState.FAILED,
+                attempts=5,
+                last_error_code="http_503",
+                last_error_message="Service unavailable",
+                last_error_at=timezone.now(),
+                finished_at=timezone.now(),
+                face=Face.TASK,
+            )
 
 
 # --- subscriptions: DigiCert ACME --------------------------------------------------------------

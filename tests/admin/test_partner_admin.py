@@ -204,5 +204,5 @@ def test_task_arguments_carry_primary_keys_never_secrets(
     with django_capture_on_commit_callbacks(execute=True):
         subaccount = services.request_subaccount(system_actor(), customer, "digicert")
     assert queued == [
-        ("partner.tasks.provision_subaccount_task", (subaccount.pk,), {"group": "partner.tasks"})
+        ("core.tasks.run_operation_task", (subaccount.provisioning.pk,), {"group": "core.tasks"})
     ]

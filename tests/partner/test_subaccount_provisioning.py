@@ -6,7 +6,7 @@ import pytest
 
 from core.models import AuditEvent
 from partner import services
-from partner.models import Subaccount, SubaccountState
+from partner.models import SubaccountState
 from tests.conftest import system_actor
 from tests.factories import CustomerFactory
 from tests.sandbox_helpers import (
@@ -26,7 +26,7 @@ def test_subaccount_goes_from_pending_to_active_through_the_sandbox(sandbox, cus
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, vendor)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
-    assert subaccount.vendor_id and subaccount.attempts == 1 and subaccount.activated_at
+    assert subaccount.vendor_id and subaccount.provisioning.attempts == 1 and subaccount.activated_at
     assert sandbox_account_count(vendor, subaccount.name) == 1
     actions = list(AuditEvent.objects.filter(object_id=str(subaccount.pk)).values_list("action", flat=True))
     assert actions == ["subaccount.activated", "subaccount.requested"]
@@ -56,15 +56,15 @@ def test_vendor_5xx_is_recorded_and_retried_with_backoff(sandbox, customer, run_
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.PENDING
-    assert subaccount.last_error_code and "503" in subaccount.last_error
-    delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
+    assert subaccount.provisioning.last_error_code and "503" in subaccount.provisioning.last_error
+    delay = (subaccount.provisioning.next_attempt_at - subaccount.provisioning.last_error_at).total_seconds()
     assert delay == pytest.approx(settings.TASK_BACKOFF_BASE_SECONDS, abs=1)
     sweep_later(delay - 5)  # not due yet: nothing happens
     subaccount.refresh_from_db()
-    assert subaccount.attempts == 1
+    assert subaccount.provisioning.attempts == 1
     sweep_later(delay + 1)
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.provisioning.attempts == 2
     assert sandbox_account_count("digicert", subaccount.name) == 1
 
 
@@ -73,11 +73,11 @@ def test_rate_limit_retry_after_delays_the_retry(sandbox, customer, run_tasks, s
     inject_fault("cloudflare", "rate_limit", retry_after=90, times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     subaccount.refresh_from_db()
-    delay = (subaccount.next_attempt_at - subaccount.last_error_at).total_seconds()
+    delay = (subaccount.provisioning.next_attempt_at - subaccount.provisioning.last_error_at).total_seconds()
     assert delay == pytest.approx(90, abs=1)
     sweep_later(60)
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
+    assert subaccount.state == SubaccountState.PENDING and subaccount.provisioning.attempts == 1
     sweep_later(91)
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.ACTIVE
@@ -94,12 +94,12 @@ def test_backoff_grows_until_the_last_attempt_then_fails_and_staff_retry(
     delays = []
     for _ in range(2):
         subaccount.refresh_from_db()
-        delays.append((subaccount.next_attempt_at - subaccount.last_error_at).total_seconds())
+        delays.append((subaccount.provisioning.next_attempt_at - subaccount.provisioning.last_error_at).total_seconds())
         sweep_later(4000)
     subaccount.refresh_from_db()
     assert delays[1] == pytest.approx(delays[0] * 2, abs=1)
-    assert subaccount.state == SubaccountState.FAILED and subaccount.attempts == 3
-    assert subaccount.next_attempt_at is None
+    assert subaccount.state == SubaccountState.FAILED and subaccount.provisioning.attempts == 3
+    assert subaccount.provisioning.next_attempt_at is None
     sweep_later(10_000)  # a failed row is not swept again
     subaccount.refresh_from_db()
     assert subaccount.state == SubaccountState.FAILED
@@ -114,8 +114,8 @@ def test_a_refused_request_is_not_retried(sandbox, customer, run_tasks):
     customer.partner.save()
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.FAILED and subaccount.attempts == 1
-    assert subaccount.last_error_code == "invalid_api_key"
+    assert subaccount.state == SubaccountState.FAILED and subaccount.provisioning.attempts == 1
+    assert subaccount.provisioning.last_error_code == "invalid_api_key"
 
 
 def test_retry_is_refused_unless_failed(sandbox, customer, run_tasks):
@@ -163,7 +163,7 @@ def test_a_lost_digicert_answer_waits_for_staff_and_nothing_is_created_blindly(
     calls = vendor_request_count()
     sweep_later(100_000)  # nothing the sweeper could do: DigiCert documents no read that decides
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.next_attempt_at is None
+    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.provisioning.next_attempt_at is None
     assert vendor_request_count() == calls
     assert AuditEvent.objects.filter(action="subaccount.awaiting_decision").exists()
 
@@ -203,11 +203,12 @@ def test_linking_refuses_a_subaccount_that_is_not_waiting_and_a_bad_id(sandbox, 
 def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
     sandbox, customer, run_tasks, settings, sweep_later
 ):
+    from core.models import Operation
     from core.tasks import claim
 
     subaccount = services.request_subaccount(system_actor(), customer, "digicert")  # task never ran
     # A worker claims it, reaches the vendor, and dies before recording anything.
-    claim(Subaccount, subaccount.pk, states=["pending"])
+    claim(Operation, subaccount.provisioning.pk, states=["pending"])
     from vendors.digicert import DigiCertClient
 
     DigiCertClient(customer.partner.digicert_api_key.reveal()).create_subaccount(
@@ -215,10 +216,10 @@ def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
     )
     sweep_later(settings.TASK_LEASE_SECONDS // 2)  # lease still held: nobody touches it
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.PENDING and subaccount.attempts == 1
+    assert subaccount.state == SubaccountState.PENDING and subaccount.provisioning.attempts == 1
     sweep_later(settings.TASK_LEASE_SECONDS + 1)  # the dead worker's attempt: outcome unknown
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.outcome_unknown
+    assert subaccount.state == SubaccountState.UNKNOWN and subaccount.provisioning.outcome_unknown
     assert sandbox_account_count("digicert", subaccount.name) == 1  # nothing created blindly
     run_tasks(staff_decide, subaccount)
     subaccount.refresh_from_db()
@@ -256,7 +257,7 @@ def test_any_sequence_of_two_faults_ends_with_exactly_one_subaccount(
                 for _ in range(4):
                     sweep_later(4000)
                 subaccount.refresh_from_db()
-        assert subaccount.state == SubaccountState.ACTIVE, subaccount.last_error
+        assert subaccount.state == SubaccountState.ACTIVE, subaccount.provisioning.last_error
         assert sandbox_account_count(vendor, subaccount.name) == 1
 
 

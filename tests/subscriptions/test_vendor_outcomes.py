@@ -31,15 +31,15 @@ def test_a_lost_answer_then_failures_until_the_last_attempt_ends_unknown_and_is_
         sweep_later(4000)  # every retry until the last attempt
 
     subaccount.refresh_from_db()
-    assert subaccount.attempts == 3
+    assert subaccount.provisioning.attempts == 3
     assert subaccount.state == SubaccountState.UNKNOWN  # not failed: it may exist (it does)
     assert sandbox_account_count("cloudflare", subaccount.name) == 1
-    assert subaccount.next_attempt_at is not None  # the sweeper will ask again
+    assert subaccount.provisioning.next_attempt_at is not None  # the sweeper will ask again
 
     sweep_later(settings.TASK_RESOLVE_SECONDS + 1)
 
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.ACTIVE and not subaccount.outcome_unknown
+    assert subaccount.state == SubaccountState.ACTIVE and not subaccount.provisioning.outcome_unknown
     assert sandbox_account_count("cloudflare", subaccount.name) == 1  # adopted, not created twice
 
 
@@ -68,13 +68,13 @@ def test_a_definite_refusal_after_a_lost_answer_is_a_failure(
     inject_fault("cloudflare", "drop_before", times=1)  # nothing done, but we cannot know that
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     subaccount.refresh_from_db()
-    assert subaccount.outcome_unknown
+    assert subaccount.provisioning.outcome_unknown
     customer.partner.cloudflare_api_token = "revoked-token-0000000000000000"
     customer.partner.save()
     sweep_later(4000)  # the vendor answers now, definitely: the token is refused
 
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.FAILED and not subaccount.outcome_unknown
+    assert subaccount.state == SubaccountState.FAILED and not subaccount.provisioning.outcome_unknown
 
 
 @pytest.fixture
@@ -124,17 +124,17 @@ def test_staff_ask_the_vendor_now_about_an_unknown_outcome(zone_with_lost_answer
 def test_retry_after_holds_even_when_the_task_is_delivered_early(
     sandbox, customer, run_tasks, settings, sweep_later
 ):
-    from partner.tasks import provision_subaccount_task
+    from core.tasks import run_operation_task
 
     inject_fault("cloudflare", "rate_limit", retry_after=600, times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "cloudflare")
     calls = vendor_request_count()
 
-    run_tasks(provision_subaccount_task, subaccount.pk)  # a duplicate delivery, 0 s later
+    run_tasks(run_operation_task, subaccount.provisioning.pk)  # a duplicate delivery, 0 s later
     sweep_later(300)  # and the sweeper half way
 
     subaccount.refresh_from_db()
-    assert vendor_request_count() == calls and subaccount.attempts == 1
+    assert vendor_request_count() == calls and subaccount.provisioning.attempts == 1
     sweep_later(301)
     subaccount.refresh_from_db()
-    assert subaccount.state == SubaccountState.ACTIVE and subaccount.attempts == 2
+    assert subaccount.state == SubaccountState.ACTIVE and subaccount.provisioning.attempts == 2
