@@ -6,6 +6,9 @@ total / killed / survived / timeout / no tests and the kill ratio (killed / tota
 surviving mutant with the line it changes (`mutmut show <name>` gives the full diff).
 
     python -m bench.mutation_report [path/to/module.py ...]
+
+Read it after a run that finished: mutmut 3.8 records a mutant still in flight as survived (exit
+code 0) when the run is interrupted, so an interrupted run's survivors must be re-run.
 """
 
 from __future__ import annotations

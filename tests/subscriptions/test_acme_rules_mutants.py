@@ -127,3 +127,17 @@ def test_renewal_messages_name_the_terms_end_or_say_only_the_action_without_one(
 @pytest.mark.parametrize("state", [s for s in ContractState if s not in ("active", "renewal_stopped")])
 def test_no_end_option_outside_an_active_or_renewal_stopped_contract(state):
     assert end_options(_contract(state=state), NOW) == []
+
+
+def test_unknown_organization_fields_are_each_refused_by_name():
+    refusal = _refusal(clean_organization, {"name": "Acme", "vat": "x", "colour": "red"})
+    assert refusal.message == "Unknown organization fields: colour, vat."
+    assert refusal.fields == {
+        "organization.colour": ["Not a field of the organization."],
+        "organization.vat": ["Not a field of the organization."],
+    }
+
+
+def test_a_contact_text_error_names_the_contact_field():
+    refusal = _refusal(clean_organization, {"name": "Acme", "technical_contact": {"email": 5}}, field="org")
+    assert refusal.fields == {"org.technical_contact.email": ["Text."]}
