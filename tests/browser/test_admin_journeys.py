@@ -67,7 +67,7 @@ def test_support_upgrades_a_zone_through_the_price_preview(
     customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
     account = partner_services.request_subaccount(_system(), customer, "cloudflare")
     account.refresh_from_db()
-    assert account.state == "active", account.last_error
+    assert account.state == "active", account.provisioning.last_error
     zone = cloudflare.add_zone(_system(), customer, name="umbrella-health.example")
     admin_sign_in(support, f"/admin/subscriptions/cloudflarezone/{zone.pk}/change/")
 

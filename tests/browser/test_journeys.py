@@ -24,7 +24,7 @@ def _digicert_customer(partner, name="Globex Corporation", reference="globex"):
     customer = CustomerFactory(partner=partner, name=name, reference=reference)
     subaccount = partner_services.request_subaccount(_system(), customer, "digicert")
     subaccount.refresh_from_db()
-    assert subaccount.state == "active", subaccount.last_error
+    assert subaccount.state == "active", subaccount.provisioning.last_error
     return customer
 
 
@@ -150,7 +150,7 @@ def test_upgrade_a_zone_plan_after_the_price_preview(page, reseller, catalog, si
     customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
     account = partner_services.request_subaccount(_system(), customer, "cloudflare")
     account.refresh_from_db()
-    assert account.state == "active", account.last_error
+    assert account.state == "active", account.provisioning.last_error
     zone = cloudflare.add_zone(_system(), customer, name="umbrella-health.example")
     sign_in(reseller, f"/zones/{zone.pk}/")
 
