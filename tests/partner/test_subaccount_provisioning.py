@@ -94,7 +94,9 @@ def test_backoff_grows_until_the_last_attempt_then_fails_and_staff_retry(
     delays = []
     for _ in range(2):
         subaccount.refresh_from_db()
-        delays.append((subaccount.provisioning.next_attempt_at - subaccount.provisioning.last_error_at).total_seconds())
+        delays.append(
+            (subaccount.provisioning.next_attempt_at - subaccount.provisioning.last_error_at).total_seconds()
+        )
         sweep_later(4000)
     subaccount.refresh_from_db()
     assert delays[1] == pytest.approx(delays[0] * 2, abs=1)
