@@ -5,25 +5,16 @@ throwaway database there. Nothing is shared with the pytest-django test database
 """
 
 import os
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.processes import environment, free_port, manage, start, stop, wait_until_up
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -45,72 +36,28 @@ def database_url(tmp_path):
 @pytest.fixture
 def stack(database_url, tmp_path):
     """migrate + seed_demo, then runserver and qcluster as real processes; yields (base URL, token)."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.development",
-        "DATABASE_URL": database_url,
-        "SITE_URL": base,
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECRET_ENCRYPTION_KEYS": "ZTJlLXRlc3QtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM=",
-        "DIGICERT_BASE_URL": "",
-        "CLOUDFLARE_BASE_URL": "",
-        "DIGITALRIVER_BASE_URL": "",
-        "Q_POLL": "0.2",
-        "PYTHONUNBUFFERED": "1",
-    }
-    manage = [sys.executable, str(ROOT / "manage.py")]
-
-    def run(*args):
-        done = subprocess.run(
-            [*manage, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=180
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        return done.stdout
-
-    run("migrate", "--no-input")
-    run("seed_demo")
-    token = run("create_api_token", "reseller").strip().splitlines()[-1]
-    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("web", "worker")}  # noqa: SIM115
+    env = environment(
+        base,
+        database_url,
+        DIGICERT_BASE_URL="",
+        CLOUDFLARE_BASE_URL="",
+        DIGITALRIVER_BASE_URL="",
+        Q_POLL="0.2",
+    )
+    manage(env, "migrate", "--no-input")
+    manage(env, "seed_demo")
+    token = manage(env, "create_api_token", "reseller").strip().splitlines()[-1]
     procs = [
-        subprocess.Popen(
-            [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
-            env=env,
-            cwd=ROOT,
-            stdout=logs["web"],
-            stderr=subprocess.STDOUT,
-        ),
-        subprocess.Popen(
-            [*manage, "qcluster"],
-            env=env,
-            cwd=ROOT,
-            stdout=logs["worker"],
-            stderr=subprocess.STDOUT,
-        ),
+        start(env, tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload"),
+        start(env, tmp_path / "worker.log", "qcluster"),
     ]
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=2).ok:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert time.monotonic() < deadline, (tmp_path / "web.log").read_text()[-3000:]
-            time.sleep(0.3)
+        wait_until_up(base, tmp_path / "web.log")
         yield base, token, tmp_path
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        for log in logs.values():
-            log.close()
+        stop(*procs)
 
 
 def test_subaccounts_are_created_through_web_worker_and_sandbox_over_http(stack):
