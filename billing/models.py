@@ -6,15 +6,11 @@ import uuid
 
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from billing.rules import Interval
-
-
-def money_field(**kwargs):
-    return models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)], **kwargs)
+from core.fields import money_field
 
 
 class PlanState(models.TextChoices):

@@ -1,5 +1,6 @@
 """Model field for secrets: stored as MultiFernet ciphertext, read as a masked `Secret`."""
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from core.secrets import Secret
@@ -53,3 +54,8 @@ class EncryptedSecretField(models.TextField):
     def value_to_string(self, obj):  # serialization (dumpdata) keeps only ciphertext
         value = self.value_from_object(obj)
         return value.token if isinstance(value, Secret) else ""
+
+
+def money_field(**kwargs) -> models.DecimalField:
+    """An amount of money: two decimals, never negative (prices, captured and refunded amounts)."""
+    return models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)], **kwargs)

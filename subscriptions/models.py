@@ -6,11 +6,10 @@ import uuid
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 
-from core.fields import EncryptedSecretField
+from core.fields import EncryptedSecretField, money_field
 
 CANCEL_WINDOW = timedelta(days=30)
 
@@ -164,10 +163,6 @@ class VendorState(models.TextChoices):
     EXPIRED = "Expired"
 
 
-def _money(**kwargs):
-    return models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(0)], **kwargs)
-
-
 def _default_frequencies() -> list[str]:
     return [Frequency.MONTHLY]
 
@@ -183,7 +178,9 @@ class CatalogPlan(models.Model):
     )
     name = models.CharField(max_length=200)
     scope = models.CharField(max_length=10, choices=PlanScope.choices)
-    monthly_price = _money(help_text="Price of one month of the plan with its components at their defaults.")
+    monthly_price = money_field(
+        help_text="Price of one month of the plan with its components at their defaults."
+    )
     currency = models.CharField(max_length=3, default="USD")
     frequencies = models.JSONField(
         default=_default_frequencies, help_text="The renewal cadences this plan may be sold with."
@@ -222,7 +219,9 @@ class CatalogComponent(models.Model):
     name = models.CharField(max_length=64, help_text="Cloudflare's component name, e.g. page_rules.")
     default = models.PositiveIntegerField(help_text="Units included in the plan's price.")
     maximum = models.PositiveIntegerField(help_text="The most units a customer may have.")
-    unit_price = _money(help_text="Monthly price of each unit above the default, in the plan's currency.")
+    unit_price = money_field(
+        help_text="Monthly price of each unit above the default, in the plan's currency."
+    )
 
     class Meta:
         verbose_name = "component"
@@ -256,7 +255,7 @@ class CloudflarePlanRecord(models.Model):
     rate_plan_id = models.CharField("rate plan", max_length=64, blank=True)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, blank=True)
     component_values = models.JSONField(default=dict, blank=True, help_text="{component: units}.")
-    price = _money(null=True, blank=True, help_text="What Cloudflare bills per period.")
+    price = money_field(null=True, blank=True, help_text="What Cloudflare bills per period.")
     currency = models.CharField(max_length=3, blank=True)
     vendor_state = models.CharField(
         "Cloudflare state", max_length=32, choices=VendorState.choices, blank=True
