@@ -7,7 +7,7 @@ from core.error_codes import register
 
 @register
 class PartnerErrorCode(models.TextChoices):
-    """Codes partner's services raise (still as strings there; the values are these)."""
+    """Codes partner's services raise."""
 
     CLOUDFLARE_UNIT_IN_USE = (
         "cloudflare_unit_in_use",

@@ -14,6 +14,7 @@ from django.utils import timezone
 from core.fields import EncryptedSecretField
 from core.models import Operation
 from core.validation import validate_country_code
+from partner.error_codes import PartnerErrorCode
 
 SLUG_VALIDATOR = RegexValidator(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$", "Use lower-case letters, digits and single hyphens."
@@ -108,7 +109,7 @@ class Partner(SupportContacts):
                 fields=["cloudflare_unit_id"],
                 condition=~models.Q(cloudflare_unit_id=""),
                 name="partner_cloudflare_unit_unique",
-                violation_error_code="cloudflare_unit_in_use",
+                violation_error_code=PartnerErrorCode.CLOUDFLARE_UNIT_IN_USE,
                 violation_error_message="This Cloudflare tenant unit belongs to another partner.",
             )
         ]

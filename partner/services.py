@@ -20,11 +20,13 @@ from django.utils.http import urlsafe_base64_encode
 
 from core import audit, operations
 from core.actor import Actor
+from core.error_codes import CoreErrorCode
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import ApiToken, Operation
 from core.tasks import enqueue_on_commit
 from core.validation import full_clean_or_refuse
 from partner.access import Can, require
+from partner.error_codes import PartnerErrorCode
 from partner.models import (
     CREATE_SUBACCOUNT,
     NAMING_TOKENS,
@@ -74,8 +76,8 @@ PARTNER_PROFILE_FIELDS = [
 ]
 # Decisions DigiCert asks to fix before the first subaccount; changing them later is refused.
 LOCKED_ONCE_SUBACCOUNTS_EXIST = {
-    "subaccount_naming_pattern": "naming_convention_locked",
-    "billing_model": "billing_model_locked",
+    "subaccount_naming_pattern": PartnerErrorCode.NAMING_CONVENTION_LOCKED,
+    "billing_model": PartnerErrorCode.BILLING_MODEL_LOCKED,
 }
 CUSTOMER_FIELDS = [
     "name",
@@ -159,7 +161,7 @@ def _check_cloudflare_unit(partner: Partner) -> None:
 def _unit_in_use(unit: str) -> ValidationFailed:
     return ValidationFailed(
         f"The Cloudflare tenant unit {unit!r} belongs to another partner.",
-        code="cloudflare_unit_in_use",
+        code=PartnerErrorCode.CLOUDFLARE_UNIT_IN_USE,
         fields={"cloudflare_unit_id": "Used by another partner: give your own tenant unit."},
     )
 
@@ -173,7 +175,7 @@ def _check_naming_pattern(pattern: str) -> None:
             "The naming convention must contain {customer} and only the tokens "
             + ", ".join(f"{{{t}}}" for t in NAMING_TOKENS)
             + ".",
-            code="invalid_naming_pattern",
+            code=PartnerErrorCode.INVALID_NAMING_PATTERN,
             fields={
                 "subaccount_naming_pattern": f"Unknown tokens: {sorted(unknown)}"
                 if unknown
@@ -234,7 +236,7 @@ def update_customer(actor: Actor, customer: Customer, **data) -> Customer:
         if "reference" in data and data["reference"] != customer.reference and customer.subaccounts.exists():
             raise RuleViolation(
                 "The reference cannot change: subaccount names were built from it.",
-                code="customer_reference_locked",
+                code=PartnerErrorCode.CUSTOMER_REFERENCE_LOCKED,
                 fields={"reference": "Used in existing subaccount names."},
             )
         for field, value in data.items():
@@ -253,7 +255,7 @@ def delete_customer(actor: Actor, customer: Customer) -> None:
         if customer.subaccounts.exists():
             raise RuleViolation(
                 "This customer has vendor subaccounts and cannot be deleted.",
-                code="customer_has_subaccounts",
+                code=PartnerErrorCode.CUSTOMER_HAS_SUBACCOUNTS,
             )
         audit.record(
             actor,
@@ -281,18 +283,19 @@ def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str 
             f"{partner} has not finished onboarding; still missing: "
             + "; ".join(item.label for item in missing)
             + ".",
-            code="onboarding_incomplete",
+            code=PartnerErrorCode.ONBOARDING_INCOMPLETE,
         )
     if not _vendor_credentials(partner, vendor):
         raise RuleViolation(
             f"{partner} has no {Vendor(vendor).label} API credentials yet.",
-            code="vendor_credentials_missing",
+            code=PartnerErrorCode.VENDOR_CREDENTIALS_MISSING,
         )
     name = (name or partner.suggest_subaccount_name(customer, vendor)).strip()
     _check_subaccount_name(partner, customer, vendor, name)
     if Subaccount.objects.filter(customer=customer, vendor=vendor).exists():
         raise RuleViolation(
-            f"{customer} already has a {Vendor(vendor).label} subaccount.", code="subaccount_exists"
+            f"{customer} already has a {Vendor(vendor).label} subaccount.",
+            code=PartnerErrorCode.SUBACCOUNT_EXISTS,
         )
     try:
         with transaction.atomic():
@@ -304,7 +307,7 @@ def request_subaccount(actor: Actor, customer: Customer, vendor: str, name: str 
     except IntegrityError as exc:
         raise RuleViolation(
             f"A {Vendor(vendor).label} subaccount named {name!r} already exists for {partner}.",
-            code="subaccount_exists",
+            code=PartnerErrorCode.SUBACCOUNT_EXISTS,
             fields={"name": "Already used."},
         ) from exc
     return subaccount
@@ -319,7 +322,7 @@ def _check_subaccount_name(partner: Partner, customer: Customer, vendor: str, na
         raise ValidationFailed(
             f"The name {name!r} breaks {partner}'s naming convention "
             f"{partner.subaccount_naming_pattern!r}; for this customer use {example!r}.",
-            code="naming_convention_violated",
+            code=PartnerErrorCode.NAMING_CONVENTION_VIOLATED,
             fields={"name": f"Must follow {partner.subaccount_naming_pattern}, e.g. {example}."},
         )
     if not partner.naming_regex(customer, vendor).match(name):
@@ -327,7 +330,7 @@ def _check_subaccount_name(partner: Partner, customer: Customer, vendor: str, na
             f"The name {name!r} is not {customer}'s under {partner}'s naming convention "
             f"{partner.subaccount_naming_pattern!r}: its {{customer}} part must be the customer's "
             f"reference {customer.reference!r}; use {example!r}.",
-            code="naming_customer_mismatch",
+            code=PartnerErrorCode.NAMING_CUSTOMER_MISMATCH,
             fields={"name": f"Must be {example} for {customer} (reference {customer.reference})."},
         )
 
@@ -341,7 +344,7 @@ def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
         if subaccount.state != SubaccountState.FAILED:
             raise RuleViolation(
                 f"Only a failed subaccount can be retried; this one is {subaccount.get_state_display().lower()}.",
-                code="not_retryable",
+                code=CoreErrorCode.NOT_RETRYABLE,
             )
         before = audit.snapshot(subaccount)
         subaccount.state = SubaccountState.PENDING
@@ -366,7 +369,9 @@ def retry_subaccount_operation(actor: Actor, subaccount: Subaccount) -> Operatio
     require(actor, Can.RETRY_SUBACCOUNTS, partner=subaccount.partner, customer=subaccount.customer)
     failed = failed_subaccount_operation(subaccount)
     if failed is None:
-        raise RuleViolation("Nothing to retry: no call on this subaccount failed.", code="not_retryable")
+        raise RuleViolation(
+            "Nothing to retry: no call on this subaccount failed.", code=CoreErrorCode.NOT_RETRYABLE
+        )
     return operations.retry(actor, failed)
 
 
@@ -395,7 +400,7 @@ def _decide_unknown(actor: Actor, subaccount: Subaccount, action: str, vendor_id
         if subaccount.vendor != Vendor.DIGICERT or not subaccount.awaiting_decision:
             raise RuleViolation(
                 "Only a DigiCert subaccount whose outcome is unknown waits for this decision.",
-                code="not_awaiting_decision",
+                code=CoreErrorCode.NOT_AWAITING_DECISION,
             )
         before = audit.snapshot(subaccount)
         subaccount.state = SubaccountState.PENDING
@@ -440,7 +445,7 @@ def invite_member(
     if User.objects.filter(Q(username__iexact=email) | Q(email__iexact=email)).exists():
         raise RuleViolation(
             f"{email} already has an account; a person can be a member of one partner only.",
-            code="member_exists",
+            code=PartnerErrorCode.MEMBER_EXISTS,
             fields={"email": "Already has an account."},
         )
     limits = _customer_limits(partner, customers)
@@ -475,7 +480,7 @@ def resend_invitation(actor: Actor, membership: Membership) -> Membership:
     if membership.user.last_login is not None:
         raise RuleViolation(
             f"{membership.user.email} has already signed in; they can reset their password themselves.",
-            code="member_already_joined",
+            code=PartnerErrorCode.MEMBER_ALREADY_JOINED,
         )
     with transaction.atomic():
         audit.record(
@@ -520,7 +525,7 @@ def remove_member(actor: Actor, membership: Membership) -> None:
     revoked; nobody removes themselves and a partner always keeps one owner."""
     require(actor, Can.MANAGE_MEMBERS, partner=membership.partner)
     if actor.user is not None and actor.user.pk == membership.user_id:
-        raise RuleViolation("You cannot remove yourself.", code="cannot_remove_self")
+        raise RuleViolation("You cannot remove yourself.", code=PartnerErrorCode.CANNOT_REMOVE_SELF)
     with transaction.atomic():
         membership = (
             Membership.objects.select_for_update().select_related("partner", "user").get(pk=membership.pk)
@@ -590,5 +595,5 @@ def _require_another_owner(membership: Membership, verb: str) -> None:
     if not others.exists():
         raise RuleViolation(
             f"You cannot {verb} the only owner of {membership.partner}: make another member owner first.",
-            code="last_owner",
+            code=PartnerErrorCode.LAST_OWNER,
         )

@@ -27,9 +27,6 @@ from core.errors import DomainError
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ["core", "partner", "subscriptions", "billing", "reconciliation", "config", "vendors"]
-# Partner's provisioning is being rewritten elsewhere: its raise sites still name their codes as
-# strings (registered in partner/error_codes.py all the same). Everywhere else: enum members.
-STRING_SITES_ALLOWED = ("partner/",)
 # Sites whose code is computed from the codes checked on their own below (the API's exception
 # handler renders DRF's exceptions by _DRF_CODES and BodyRefused by its `codes`).
 COMPUTED_SITES = {("core/api/errors.py", "exception_handler")}
@@ -218,7 +215,7 @@ def test_every_code_raised_anywhere_is_registered(sites):
 
 
 def test_raise_sites_name_their_code_by_its_enum_member(sites):
-    literal = [str(site) for site in sites if site.literal and not site.path.startswith(STRING_SITES_ALLOWED)]
+    literal = [str(site) for site in sites if site.literal]
 
     assert not literal, "Use the app's error-code enum member:\n" + "\n".join(literal)
 
