@@ -73,16 +73,26 @@ def page(page):
     return page
 
 
+def _sign_in(page, url: str, user, button: str) -> None:
+    page.goto(url)
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name=button).click()
+    page.wait_for_load_state()
+
+
 @pytest.fixture
 def sign_in(page, vendors_over_http):
-    def sign_in_as(user, next_path="/"):
-        page.goto(f"{vendors_over_http}{next_path}")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
+    """Sign in to the dashboard, landing on `next_path`."""
+    return lambda user, next_path="/": _sign_in(page, f"{vendors_over_http}{next_path}", user, "Sign in")
 
-    return sign_in_as
+
+@pytest.fixture
+def admin_sign_in(page, vendors_over_http):
+    """Sign in to the admin, landing on `next_path`."""
+    return lambda user, next_path="/admin/": _sign_in(
+        page, f"{vendors_over_http}/admin/login/?next={next_path}", user, "Log in"
+    )
 
 
 @pytest.fixture

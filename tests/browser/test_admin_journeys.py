@@ -9,7 +9,6 @@ from playwright.sync_api import expect
 from partner import services as partner_services
 from subscriptions.models import AcmeContract, CloudflareZone, ContractState
 from subscriptions.services import cloudflare
-from tests.browser.conftest import PASSWORD
 from tests.browser.test_journeys import _contract, _digicert_customer, _system
 from tests.factories import UserFactory
 
@@ -19,18 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 @pytest.fixture
 def support(vendors_over_http):
     return UserFactory(is_staff=True, is_superuser=True, username="support-desk")
-
-
-@pytest.fixture
-def admin_sign_in(page, vendors_over_http):
-    def sign_in(user, next_path="/admin/"):
-        page.goto(f"{vendors_over_http}/admin/login/?next={next_path}")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_load_state()
-
-    return sign_in
 
 
 def test_support_finds_a_customer_and_cancels_a_fresh_contract_through_its_confirmation_page(
