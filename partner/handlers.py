@@ -17,8 +17,8 @@ from core.models import Operation, OperationState
 from core.operations import AwaitingDecision, OperationHandler, register
 from partner import signals
 from partner.models import CREATE_SUBACCOUNT, Subaccount, SubaccountState, Vendor
-from vendors.cloudflare import CloudflareClient
-from vendors.digicert import DigiCertClient
+from vendors.cloudflare.client import CloudflareClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)

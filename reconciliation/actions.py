@@ -31,7 +31,7 @@ from subscriptions.acme.models import AcmeContract
 from subscriptions.cloudflare import selectors as subscription_selectors
 from subscriptions.cloudflare import services as cloudflare
 from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 ADOPT_VENDOR, PUSH_OURS, END_BILLING, BILL, MARK_NOT_BILLED, DISMISS = (
     "adopt_vendor",

@@ -45,7 +45,7 @@ from subscriptions.cloudflare.models import (
     ZoneState,
 )
 from subscriptions.cloudflare.rules import Catalog
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 from vendors.errors import VendorError
 
 # The sync handlers' perform() only reads; it is given this stand-in for a first attempt.

@@ -1,7 +1,9 @@
 """What tests need to know about the sandbox's state (tests may import it; apps never do)."""
 
 from vendors.sandbox import services as sandbox
-from vendors.sandbox.models import CloudflareAccount, DigiCertSubaccount, RequestLogEntry, VendorKey
+from vendors.sandbox.cloudflare.models import CloudflareAccount
+from vendors.sandbox.digicert.models import DigiCertSubaccount
+from vendors.sandbox.state import RequestLogEntry, VendorKey
 
 CREATE_PATHS = {"digicert": r"/account/subaccount$", "cloudflare": r"/accounts$"}
 
@@ -54,13 +56,13 @@ def advance_vendor_clock(days=0, hours=0):
 
 
 def sandbox_acme_contracts(**filters):
-    from vendors.sandbox.models import AcmeContract
+    from vendors.sandbox.digicert.models import AcmeContract
 
     return AcmeContract.objects.filter(**filters)
 
 
 def sandbox_credentials(contract_id):
-    from vendors.sandbox.models import AcmeCredential
+    from vendors.sandbox.digicert.models import AcmeCredential
 
     return AcmeCredential.objects.filter(contract_id=int(contract_id))
 
@@ -76,21 +78,21 @@ def sandbox_hmac_is_active(contract_id, hmac_key) -> bool:
 
 def sandbox_zones(**filters):
     """Zones at the Cloudflare sandbox."""
-    from vendors.sandbox.models import CloudflareZone
+    from vendors.sandbox.cloudflare.models import CloudflareZone
 
     return CloudflareZone.objects.filter(**filters)
 
 
 def sandbox_zone_subscriptions(**filters):
     """Zone subscriptions at the Cloudflare sandbox (at most one per zone)."""
-    from vendors.sandbox.models import CloudflareSubscription
+    from vendors.sandbox.cloudflare.models import CloudflareSubscription
 
     return CloudflareSubscription.objects.filter(zone__isnull=False, **filters)
 
 
 def sandbox_account_subscriptions(**filters):
     """Account (add-on) subscriptions at the Cloudflare sandbox, cancelled ones included."""
-    from vendors.sandbox.models import CloudflareSubscription
+    from vendors.sandbox.cloudflare.models import CloudflareSubscription
 
     return CloudflareSubscription.objects.filter(zone__isnull=True, **filters)
 
@@ -105,22 +107,22 @@ def set_cloudflare_entitlements(plans, token=None):
 
 def sandbox_checkout_session(session_id) -> dict:
     """The checkout-session request as Digital River received it."""
+    from vendors.sandbox.digitalriver.models import DRCheckoutSession
     from vendors.sandbox.digitalriver.render import session_request
-    from vendors.sandbox.models import DRCheckoutSession
 
     return session_request(DRCheckoutSession.objects.get(pk=session_id))
 
 
 def sandbox_dr_checkouts(checkout_id) -> dict:
     """A Digital River checkout as its API shows it."""
+    from vendors.sandbox.digitalriver.models import DRCheckout
     from vendors.sandbox.digitalriver.render import checkout_json
-    from vendors.sandbox.models import DRCheckout
 
     return checkout_json(DRCheckout.objects.get(pk=checkout_id))
 
 
 def sandbox_dr_subscriptions(**filters):
-    from vendors.sandbox.models import DRSubscription
+    from vendors.sandbox.digitalriver.models import DRSubscription
 
     return DRSubscription.objects.filter(**filters)
 
@@ -145,7 +147,7 @@ def dr_ledger(**filters):
     kind is authorization, capture, capture_failed, cancel, refund or invoice_charge_failed; a
     subscription-service invoice payment is a capture with invoice_id and period_end set.
     """
-    from vendors.sandbox.models import DRLedgerEntry
+    from vendors.sandbox.digitalriver.models import DRLedgerEntry
 
     return DRLedgerEntry.objects.filter(**filters).order_by("seq")
 
@@ -165,16 +167,16 @@ def dr_captures_by_subscription() -> dict:
 def dr_fail_charges(source_id, times=1, stage="authorization"):
     """The source's next `times` charges fail at "authorization" (POST /orders 409, invoice declined)
     or "capture" (the fulfilment's capture fails); times=0 clears it."""
+    from vendors.sandbox.digitalriver.models import DRSource
     from vendors.sandbox.digitalriver.sources import fail_charges
-    from vendors.sandbox.models import DRSource
 
     return fail_charges(DRSource.objects.get(pk=source_id), times=times, stage=stage)
 
 
 def dr_expire_card(source_id):
     """The source's card expired last month (sandbox time)."""
+    from vendors.sandbox.digitalriver.models import DRSource
     from vendors.sandbox.digitalriver.sources import expire_card
-    from vendors.sandbox.models import DRSource
 
     return expire_card(DRSource.objects.get(pk=source_id))
 
@@ -185,7 +187,7 @@ def dr_new_source(customer_id=None, *, reusable=True, **card):
     card: brand, lastFourDigits, expirationMonth, expirationYear (default Visa 1111, three years).
     """
     from vendors.sandbox.digitalriver import sources
-    from vendors.sandbox.models import DRCustomer
+    from vendors.sandbox.digitalriver.models import DRCustomer
 
     customer = DRCustomer.objects.get(pk=customer_id) if customer_id else None
     return sources.create_source({**sources.default_card(), **card}, reusable=reusable, customer=customer).pk

@@ -43,7 +43,7 @@ from partner import billing_model
 from partner.error_codes import PartnerErrorCode
 from partner.models import Customer
 from subscriptions.acme.rules import clean_sans
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)

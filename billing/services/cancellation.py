@@ -42,7 +42,7 @@ from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from subscriptions import signals
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 CANCEL_WITH_REFUND, STOP_RENEWAL, RESUME_RENEWAL = "cancel_with_refund", "stop_renewal", "resume_renewal"
 

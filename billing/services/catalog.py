@@ -12,7 +12,7 @@ from core.errors import PermissionDenied, RuleViolation
 from core.validation import full_clean_or_refuse
 from partner.access import Can, require
 from partner.models import Partner
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 PLAN_FIELDS = [
     "plan_id",

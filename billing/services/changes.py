@@ -29,7 +29,7 @@ from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
 from core.tasks import enqueue_on_commit
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from core import audit
 from core.actor import Actor, Face
 from core.errors import RuleViolation
 from core.tasks import enqueue_on_commit
-from vendors.digitalriver import charge_from, order_from, subscription_from
-from vendors.digitalriver_signature import SignatureError, verify
+from vendors.digitalriver.client import charge_from, order_from, subscription_from
+from vendors.digitalriver.signature import SignatureError, verify
 
 logger = logging.getLogger(__name__)
 PROCESS_TASK = "billing.tasks.process_event_task"

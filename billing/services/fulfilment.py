@@ -20,7 +20,7 @@ from billing.services.common import change_of
 from core import audit, operations
 from core.actor import Actor
 from core.errors import RuleViolation
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 logger = logging.getLogger(__name__)
 FULFIL_TASK = "billing.tasks.fulfil_task"

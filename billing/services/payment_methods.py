@@ -22,7 +22,7 @@ from core import audit, operations
 from core.actor import Actor
 from core.errors import ValidationFailed
 from partner.models import Customer
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 SALT = "billing.payment-method"
 LINK_MAX_AGE = 30 * 24 * 3600  # a dunning e-mail's link works through the collection period

@@ -45,7 +45,7 @@ from core import audit, clock, operations
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
-from vendors.digitalriver import DigitalRiverClient
+from vendors.digitalriver.client import DigitalRiverClient
 
 logger = logging.getLogger(__name__)
 BATCH = 200

@@ -6,7 +6,7 @@ import environ
 from csp.constants import NONCE, NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
-from vendors.digitalriver_signature import FORMATS as _DR_SIGNATURE_FORMATS
+from vendors.digitalriver.signature import FORMATS as _DR_SIGNATURE_FORMATS
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -206,7 +206,7 @@ DIGITALRIVER_WEBHOOK_THROTTLE_RATE = env("DIGITALRIVER_WEBHOOK_THROTTLE_RATE", d
 # shape (the sandbox follows 2021-12-13). Empty sends none: the account's default version.
 DIGITALRIVER_API_VERSION = env("DIGITALRIVER_API_VERSION", default="2021-12-13")
 # The DigitalRiver-Signature header's format, SILENT at Digital River: one of
-# vendors.digitalriver_signature.FORMATS, "prefixed" (t=<unix>, v0=<base64>),
+# vendors.digitalriver.signature.FORMATS, "prefixed" (t=<unix>, v0=<base64>),
 # "timestamp-prefixed" (t=<unix>, <base64>) or "plain" (<unix>, <base64>). The sandbox signs and
 # the webhook verifies in it. Check a real test event with `manage.py dr_verify_signature`.
 DIGITALRIVER_SIGNATURE_FORMAT = env("DIGITALRIVER_SIGNATURE_FORMAT", default="prefixed")

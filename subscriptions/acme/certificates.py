@@ -21,7 +21,7 @@ from core.models import Operation, OperationState
 from partner.access import Can, require
 from subscriptions.acme.models import LIVE_STATES, AcmeContract, Certificate, ContractState
 from subscriptions.error_codes import SubscriptionErrorCode
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.http import parse_time
 
 # Contracts whose certificates the schedule reads: live ones, and ones on their way out.

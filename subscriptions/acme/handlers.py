@@ -18,8 +18,8 @@ from subscriptions.acme.rules import (
     require_cancel_window,
     require_live,
 )
-from vendors.digicert import AcmeContract as VendorContract
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import AcmeContract as VendorContract
+from vendors.digicert.client import DigiCertClient
 
 # DigiCert's clock and ours may differ a little: how far back a lost contract may have been created.
 LOOKUP_CLOCK_SKEW = timedelta(minutes=10)

@@ -28,8 +28,8 @@ from subscriptions.cloudflare.rules import (
     explain_refusal,
 )
 from subscriptions.error_codes import SubscriptionErrorCode
-from vendors.cloudflare import CloudflareClient, CloudflareSubscription
-from vendors.cloudflare import CloudflareZone as VendorZone
+from vendors.cloudflare.client import CloudflareClient, CloudflareSubscription
+from vendors.cloudflare.client import CloudflareZone as VendorZone
 from vendors.errors import VendorError
 
 # Cloudflare's answer to a zone name the account already has.

@@ -10,7 +10,7 @@ from django.core.management.base import CommandError
 from billing.models import BillingSubscription
 from billing.services.acquisition import OrderLine
 from tests.factories import CustomerFactory
-from vendors.sandbox.models import DRSource
+from vendors.sandbox.digitalriver.models import DRSource
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command, execute_from_command_line
 from django.core.management.base import CommandError
 
-from vendors.digitalriver_signature import sign
+from vendors.digitalriver.signature import sign
 
 SECRET = "whsec_test_live_check"
 NOW = 1_800_000_000

@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from billing.models import EventState, RejectedWebhook, RejectionReason, WebhookEvent
 from billing.services import events
-from vendors.digitalriver_signature import sign
+from vendors.digitalriver.signature import sign
 
 pytestmark = pytest.mark.django_db
 URL = "/webhooks/digitalriver/"

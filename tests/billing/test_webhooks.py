@@ -6,7 +6,7 @@ import time
 import pytest
 
 from billing.models import EventState, RejectedWebhook, WebhookEvent
-from vendors.digitalriver_signature import sign
+from vendors.digitalriver.signature import sign
 
 pytestmark = pytest.mark.django_db
 URL = "/webhooks/digitalriver/"

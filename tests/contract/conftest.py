@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from vendors.cloudflare import CloudflareClient
+from vendors.cloudflare.client import CloudflareClient
 from vendors.sandbox import testing
 from vendors.sandbox.testing import SandboxTransport
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tests.contract import schemas
-from vendors.cloudflare import CloudflareClient
+from vendors.cloudflare.client import CloudflareClient
 from vendors.errors import VendorError
 
 pytestmark = pytest.mark.django_db

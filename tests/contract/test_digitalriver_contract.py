@@ -17,8 +17,8 @@ from django.core.management import call_command
 from tests.contract import schemas
 from tests.sandbox_helpers import dr_fail_charges, dr_new_source
 from tests.vendors.dr import DRApi, checkout, fulfil, one_off, order_with_source, plan_body
+from vendors.sandbox.digitalriver.models import DRCheckoutSession, DREvent
 from vendors.sandbox.digitalriver.render import event_json
-from vendors.sandbox.models import DRCheckoutSession, DREvent
 
 pytestmark = pytest.mark.django_db
 
@@ -432,7 +432,7 @@ def test_a_refused_shape_is_caught_by_the_schema(traffic, exchanges):
 @pytest.fixture
 def client_traffic(vendor_sandbox, db, exchanges):
     """The back office's client on the calls it has had from the start."""
-    from vendors.digitalriver import DigitalRiverClient
+    from vendors.digitalriver.client import DigitalRiverClient
 
     dr = DigitalRiverClient()
     plan = dr.create_plan(**PLAN)
@@ -560,7 +560,7 @@ def money_client_traffic(vendor_sandbox, db, exchanges):
     """The client on the calls billing added: fulfil, sources, source updates, renewals with a
     source, refunds; an external (back-office) acquisition too."""
     from tests.sandbox_helpers import dr_new_card
-    from vendors.digitalriver import DigitalRiverClient
+    from vendors.digitalriver.client import DigitalRiverClient
 
     dr = DigitalRiverClient()
     dr.create_plan(**PLAN)

@@ -9,9 +9,9 @@ from django.test import override_settings
 
 from tests.factories import DIGICERT_PARTNER_KEY, PartnerFactory
 from tests.sandbox_helpers import vendor_request_count
-from vendors.digicert import DigiCertClient
-from vendors.sandbox.models import RequestLogEntry
-from vendors.sandbox.views import digitalriver as dr_sandbox
+from vendors.digicert.client import DigiCertClient
+from vendors.sandbox.digitalriver import views as dr_sandbox
+from vendors.sandbox.state import RequestLogEntry
 
 CHECKS = ("reachable", "authenticated", "right key type", "API version", "clock skew")
 BAD_DIGICERT_KEY = "dc-wrong-key-not-registered-9f3a"
@@ -77,8 +77,8 @@ def test_prints_the_assumption_markers_and_where_it_checked(onboarded):
     _, output = run()
 
     assert "checked against the embedded sandbox, not the real vendor" in output
-    assert "assumption  vendors/digicert.py:" in output
-    assert "assumption  vendors/cloudflare.py:" in output
+    assert "assumption  vendors/digicert/client.py:" in output
+    assert "assumption  vendors/cloudflare/client.py:" in output
 
 
 def test_only_the_named_partner(sandbox):
@@ -211,7 +211,7 @@ def test_no_write_call_when_keys_are_wrong(sandbox, dr_expects_its_own_key, sett
 
 def test_the_sandbox_webhook_list_has_digital_rivers_shape(sandbox):
     from tests.contract import schemas
-    from vendors.digitalriver import DigitalRiverClient
+    from vendors.digitalriver.client import DigitalRiverClient
 
     webhooks = DigitalRiverClient().list_webhooks()
 

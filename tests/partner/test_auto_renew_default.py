@@ -14,9 +14,9 @@ from subscriptions.acme import handlers as acme
 from tests.conftest import system_actor
 from tests.factories import StaffFactory
 from tests.sandbox_helpers import inject_fault, sandbox_account_count
-from vendors.digicert import DigiCertClient
-from vendors.sandbox.models import RequestLogEntry
-from vendors.sandbox.views.digicert import setting_override
+from vendors.digicert.client import DigiCertClient
+from vendors.sandbox.digicert.views import setting_override
+from vendors.sandbox.state import RequestLogEntry
 
 pytestmark = pytest.mark.django_db
 SETTINGS_PATH = r"/account/settings$"
@@ -34,7 +34,7 @@ def _create(customer, run_tasks) -> Subaccount:
 
 def _setting_at_vendor(subaccount):
     """What the sandbox holds for the subaccount (None: no override, DigiCert's default "0")."""
-    from vendors.sandbox.models import DigiCertSubaccount
+    from vendors.sandbox.digicert.models import DigiCertSubaccount
 
     return setting_override(
         "auto_renew_subscription", subaccount=DigiCertSubaccount.objects.get(pk=int(subaccount.vendor_id))
@@ -105,7 +105,7 @@ def test_a_subaccount_linked_after_a_lost_answer_gets_the_default_too(sandbox, c
     inject_fault("digicert", "timeout_after", times=1)
     subaccount = _create(customer, run_tasks)
     assert subaccount.state == SubaccountState.UNKNOWN
-    from vendors.sandbox.models import DigiCertSubaccount
+    from vendors.sandbox.digicert.models import DigiCertSubaccount
 
     found = DigiCertSubaccount.objects.get(name=subaccount.name)
     subaccount = run_tasks(services.link_digicert_subaccount, system_actor(), subaccount, str(found.pk))

@@ -133,7 +133,7 @@ def test_retry_is_refused_unless_failed(sandbox, customer, run_tasks):
 def staff_decide(subaccount):
     """What staff do for a DigiCert subaccount whose create answer was lost: look in CertCentral
     (here: the sandbox's own table), then link the id found there or confirm a fresh create."""
-    from vendors.sandbox.models import DigiCertSubaccount
+    from vendors.sandbox.digicert.models import DigiCertSubaccount
 
     found = DigiCertSubaccount.objects.filter(name=subaccount.name).first()
     if found:
@@ -211,7 +211,7 @@ def test_worker_killed_mid_call_is_swept_after_its_lease_and_created_once(
     subaccount = services.request_subaccount(system_actor(), customer, "digicert")  # task never ran
     # A worker claims it, reaches the vendor, and dies before recording anything.
     claim(Operation, subaccount.provisioning.pk, states=["pending"])
-    from vendors.digicert import DigiCertClient
+    from vendors.digicert.client import DigiCertClient
 
     DigiCertClient(customer.partner.digicert_api_key.reveal()).create_subaccount(
         name=subaccount.name, api_key_name="lost", emergency_contact_emails=[]
@@ -269,7 +269,7 @@ def test_staff_decide_on_the_admin_page_of_a_subaccount_whose_answer_was_lost(
     from django.test import Client
     from django.urls import reverse
 
-    from vendors.sandbox.models import DigiCertSubaccount
+    from vendors.sandbox.digicert.models import DigiCertSubaccount
 
     inject_fault("digicert", "timeout_after", times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")

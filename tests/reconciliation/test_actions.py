@@ -24,7 +24,7 @@ from tests.sandbox_helpers import (
     sandbox_zones,
     vendor_request_count,
 )
-from vendors.cloudflare import CloudflareClient
+from vendors.cloudflare.client import CloudflareClient
 
 pytestmark = pytest.mark.django_db
 
@@ -184,7 +184,7 @@ def test_adopting_an_add_on_bought_outside_the_back_office_imports_it(
 def test_adopting_digicerts_values_needs_the_contract_synced_then_accepts_them(
     contract, acme_bo_product, bill, finding_of, act, run_tasks
 ):
-    from vendors.sandbox.models import AcmeContract as SandboxContract
+    from vendors.sandbox.digicert.models import AcmeContract as SandboxContract
 
     bill(contract, acme_bo_product)
     SandboxContract.objects.filter(pk=int(contract.vendor_id)).update(auto_renew=False)

@@ -12,8 +12,8 @@ from subscriptions.cloudflare.models import CloudflareAddon
 from tests.factories import CLOUDFLARE_TOKEN
 from tests.reconciliation.helpers import found, open_findings
 from tests.sandbox_helpers import inject_fault, vendor_request_count
-from vendors.cloudflare import CloudflareClient
-from vendors.sandbox.models import RequestLogEntry
+from vendors.cloudflare.client import CloudflareClient
+from vendors.sandbox.state import RequestLogEntry
 
 pytestmark = pytest.mark.django_db
 
@@ -191,7 +191,7 @@ def test_billing_that_renews_while_the_acme_contract_does_not_is_a_state_mismatc
 def test_an_acme_contract_changed_at_digicert_behind_our_back_is_a_state_mismatch(
     contract, acme_bo_product, bill, reconcile, partner
 ):
-    from vendors.sandbox.models import AcmeContract as SandboxContract
+    from vendors.sandbox.digicert.models import AcmeContract as SandboxContract
 
     bill(contract, acme_bo_product)
     SandboxContract.objects.filter(pk=int(contract.vendor_id)).update(auto_renew=False)

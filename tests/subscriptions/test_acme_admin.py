@@ -128,7 +128,7 @@ def test_staff_without_the_reveal_permission_cannot_reveal(client, order):
 def test_drift_accept_from_the_admin(staff_client, order, run_tasks, digicert_subaccount):
     from subscriptions.acme import services as acme
     from tests.conftest import system_actor
-    from vendors.digicert import DigiCertClient
+    from vendors.digicert.client import DigiCertClient
 
     contract = order(auto_renew=True)
     DigiCertClient(digicert_subaccount.api_key.reveal()).patch_acme_contract(

@@ -54,7 +54,7 @@ def _messages(response):
 
 
 def _cancels_at_digicert():
-    from vendors.sandbox.models import RequestLogEntry
+    from vendors.sandbox.state import RequestLogEntry
 
     return RequestLogEntry.objects.filter(vendor="digicert", method="DELETE").count()
 

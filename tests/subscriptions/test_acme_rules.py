@@ -17,7 +17,7 @@ from tests.sandbox_helpers import (
     sandbox_hmac_is_active,
     vendor_request_count,
 )
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
 
 pytestmark = pytest.mark.django_db

@@ -27,7 +27,7 @@ from tests.sandbox_helpers import (
     vendor_request_count,
 )
 from tests.subscriptions.conftest import NOT_BILLED_REASON
-from vendors.cloudflare import CloudflareClient
+from vendors.cloudflare.client import CloudflareClient
 
 pytestmark = pytest.mark.django_db
 

@@ -9,9 +9,9 @@ from tests.conftest import system_actor
 from tests.factories import CLOUDFLARE_TOKEN
 from tests.sandbox_helpers import sandbox_zone_subscriptions, set_cloudflare_entitlements
 from tests.subscriptions.conftest import upgraded_to_biz
-from vendors.cloudflare import CloudflareClient
-from vendors.sandbox.cloudflare_catalog import PLANS, ZONE_PLANS
-from vendors.sandbox.models import RequestLogEntry
+from vendors.cloudflare.client import CloudflareClient
+from vendors.sandbox.cloudflare.catalog import PLANS, ZONE_PLANS
+from vendors.sandbox.state import RequestLogEntry
 
 pytestmark = pytest.mark.django_db
 

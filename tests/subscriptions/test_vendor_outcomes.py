@@ -46,7 +46,7 @@ def test_a_lost_answer_then_failures_until_the_last_attempt_ends_unknown_and_is_
 def test_a_digicert_subaccount_linked_after_a_lost_answer_gets_its_own_key_and_staff_the_lost_ones_name(
     sandbox, customer, run_tasks, caplog
 ):
-    from vendors.sandbox.models import DigiCertSubaccount
+    from vendors.sandbox.digicert.models import DigiCertSubaccount
 
     inject_fault("digicert", "timeout_after", times=1)
     subaccount = run_tasks(services.request_subaccount, system_actor(), customer, "digicert")

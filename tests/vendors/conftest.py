@@ -4,8 +4,8 @@ import pytest
 
 from tests.vendors.dr import annual, customer_id, dr, monthly, webhook  # noqa: F401 - Digital River fixtures
 from tests.vendors.helpers import PARTNER_KEY, TENANT_TOKEN, UNIT_ID
-from vendors.cloudflare import CloudflareClient
-from vendors.digicert import DigiCertClient
+from vendors.cloudflare.client import CloudflareClient
+from vendors.digicert.client import DigiCertClient
 from vendors.sandbox import testing
 
 # The shared fixtures, made visible to every test below this directory.

@@ -145,7 +145,7 @@ def api(vendor_sandbox, db) -> DRApi:
 
 @pytest.fixture
 def dr(vendor_sandbox, db):
-    from vendors.digitalriver import DigitalRiverClient
+    from vendors.digitalriver.client import DigitalRiverClient
 
     return DigitalRiverClient()
 
@@ -231,7 +231,7 @@ def paid_order(api: DRApi, customer_id: str, items: list, **fields) -> dict:
     """A checkout session paid on the pay page's behalf: the order, as GET /orders shows it."""
     paid = session(api, customer_id, items, **fields)
     pay(paid["id"])
-    from vendors.sandbox.models import DRCheckoutSession
+    from vendors.sandbox.digitalriver.models import DRCheckoutSession
 
     checkout_id = DRCheckoutSession.objects.get(pk=paid["id"]).checkout_id
     return api.get("/orders", {"checkoutId": checkout_id})["data"][0]
@@ -265,7 +265,7 @@ def checkout(
 def saved_source(customer_id: str | None, **card) -> str:
     """A reusable card source saved to the customer (what the Drop-in and the merchant's save make)."""
     from vendors.sandbox.digitalriver import sources
-    from vendors.sandbox.models import DRCustomer
+    from vendors.sandbox.digitalriver.models import DRCustomer
 
     customer = DRCustomer.objects.get(pk=customer_id) if customer_id else None
     return sources.create_source({**sources.default_card(), **card} if card else None, customer=customer).pk
@@ -344,27 +344,27 @@ def webhook(vendor_sandbox, settings, monkeypatch) -> WebhookReceiver:
 
 
 def event_types(since: int = 0) -> list[str]:
-    from vendors.sandbox.models import DREvent
+    from vendors.sandbox.digitalriver.models import DREvent
 
     return list(DREvent.objects.filter(seq__gt=since).order_by("seq").values_list("type", flat=True))
 
 
 def last_seq() -> int:
-    from vendors.sandbox.models import DREvent
+    from vendors.sandbox.digitalriver.models import DREvent
 
     return DREvent.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
 
 def events_of(event_type: str) -> list[dict]:
     """The data.object of every event of this type, oldest first."""
-    from vendors.sandbox.models import DREvent
+    from vendors.sandbox.digitalriver.models import DREvent
 
     return [e.data["object"] for e in DREvent.objects.filter(type=event_type).order_by("seq")]
 
 
 def sandbox_state() -> tuple:
     """Counts of everything a request could leave behind at the Digital River sandbox."""
-    from vendors.sandbox import models
+    from vendors.sandbox.digitalriver import models
 
     return tuple(
         model.objects.count()

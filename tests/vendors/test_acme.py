@@ -6,11 +6,12 @@ from datetime import UTC, timedelta
 import pytest
 
 from tests.vendors.helpers import OTHER_PARTNER_KEY, PARTNER_KEY, new_subaccount
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.models import AcmeContract, AcmeCredential, DigiCertAccountSetting, RequestLogEntry
+from vendors.sandbox.digicert.models import AcmeContract, AcmeCredential, DigiCertAccountSetting
 from vendors.sandbox.services import key_digest
+from vendors.sandbox.state import RequestLogEntry
 
 pytestmark = pytest.mark.django_db
 

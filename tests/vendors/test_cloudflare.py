@@ -5,9 +5,10 @@ import json
 import pytest
 
 from tests.vendors.helpers import TENANT_TOKEN, UNIT_ID, CannedTransport, canned
-from vendors.cloudflare import CloudflareClient
+from vendors.cloudflare.client import CloudflareClient
 from vendors.errors import VendorError
-from vendors.sandbox.models import CloudflareAccount, VendorKey
+from vendors.sandbox.cloudflare.models import CloudflareAccount
+from vendors.sandbox.state import VendorKey
 
 pytestmark = pytest.mark.django_db
 

@@ -9,11 +9,12 @@ from dateutil.relativedelta import relativedelta
 from django.core.management import CommandError, call_command
 
 from tests.vendors.helpers import TENANT_TOKEN, canned
-from vendors.cloudflare import CloudflareClient, ComponentValue
+from vendors.cloudflare.client import CloudflareClient, ComponentValue
 from vendors.errors import VendorError
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS, PLANS, ZONE_PLANS
-from vendors.sandbox.models import CloudflareSubscription, CloudflareZone, VendorKey
+from vendors.sandbox.cloudflare.catalog import DEFAULT_ENTITLEMENTS, PLANS, ZONE_PLANS
+from vendors.sandbox.cloudflare.models import CloudflareSubscription, CloudflareZone
+from vendors.sandbox.state import VendorKey
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,11 @@ import json
 import pytest
 
 from tests.vendors.helpers import OTHER_PARTNER_KEY, canned, new_subaccount
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
-from vendors.sandbox.models import DigiCertSubaccount, KeyRole, VendorKey
+from vendors.sandbox.digicert.models import DigiCertSubaccount
 from vendors.sandbox.services import key_digest
+from vendors.sandbox.state import KeyRole, VendorKey
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,13 @@ from tests.vendors.dr import (
     saved_source,
     session,
 )
-from vendors.sandbox.models import DRCheckout, DRCheckoutSession, DRPlan, DRSource, DRSubscription
+from vendors.sandbox.digitalriver.models import (
+    DRCheckout,
+    DRCheckoutSession,
+    DRPlan,
+    DRSource,
+    DRSubscription,
+)
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

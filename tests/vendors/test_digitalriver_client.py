@@ -1,4 +1,4 @@
-"""The Digital River client (vendors.digitalriver) against canned answers and the sandbox.
+"""The Digital River client (vendors.digitalriver.client) against canned answers and the sandbox.
 
 These test the back office's client; the emulator's own rules are tested in the other
 test_digitalriver_* modules, in Digital River's words, without the client.
@@ -13,10 +13,11 @@ from django.core.exceptions import ImproperlyConfigured
 from tests.vendors import dr as fixtures
 from tests.vendors.dr import ANNUAL, CUSTOMER_ID, one_off, pay, recurring, session
 from tests.vendors.helpers import canned
-from vendors import digitalriver
-from vendors.digitalriver import DigitalRiverClient, order_from, subscription_from
+from vendors.digitalriver import client as digitalriver
+from vendors.digitalriver.client import DigitalRiverClient, order_from, subscription_from
 from vendors.errors import VendorError
-from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DRPlan, RequestLogEntry
+from vendors.sandbox.digitalriver.models import DRCheckoutSession, DRCustomer, DRPlan
+from vendors.sandbox.state import RequestLogEntry
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

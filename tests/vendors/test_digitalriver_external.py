@@ -23,7 +23,7 @@ from tests.vendors.dr import (
     session,
 )
 from vendors.sandbox.digitalriver import checkouts
-from vendors.sandbox.models import DRBillingAgreement, DRCheckoutSession, DROrder, DRSubscription
+from vendors.sandbox.digitalriver.models import DRBillingAgreement, DRCheckoutSession, DROrder, DRSubscription
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

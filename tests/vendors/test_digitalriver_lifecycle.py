@@ -28,10 +28,10 @@ from tests.vendors.dr import (
     saved_source,
     session,
 )
-from vendors.digitalriver_signature import verify
+from vendors.digitalriver.signature import verify
 from vendors.http import parse_time
 from vendors.sandbox.clock import advance_clock, sandbox_now
-from vendors.sandbox.models import (
+from vendors.sandbox.digitalriver.models import (
     DRBillingAgreement,
     DRCheckoutSession,
     DREvent,

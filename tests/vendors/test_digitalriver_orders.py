@@ -21,7 +21,7 @@ from tests.vendors.dr import (
     saved_source,
 )
 from vendors.sandbox.digitalriver import payments
-from vendors.sandbox.models import DROrder, DRSource
+from vendors.sandbox.digitalriver.models import DROrder, DRSource
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

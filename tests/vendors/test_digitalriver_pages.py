@@ -9,7 +9,7 @@ from tests.sandbox_helpers import dr_ledger, dr_new_card
 from tests.vendors import dr as fixtures
 from tests.vendors.dr import DR, fulfil, one_off, order_with_source, paid_order, recurring, saved_source
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.models import DRSource
+from vendors.sandbox.digitalriver.models import DRSource
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

@@ -24,7 +24,7 @@ from tests.vendors.dr import (
 from vendors.http import parse_time
 from vendors.sandbox.clock import advance_clock, sandbox_now
 from vendors.sandbox.digitalriver import refunds
-from vendors.sandbox.models import DRInvoice, DRRefund
+from vendors.sandbox.digitalriver.models import DRInvoice, DRRefund
 
 api = fixtures.api  # the raw API fixture
 pytestmark = pytest.mark.django_db

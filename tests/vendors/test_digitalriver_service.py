@@ -25,7 +25,7 @@ from tests.vendors.dr import (
 from vendors.http import parse_time
 from vendors.sandbox.clock import advance_clock, sandbox_now
 from vendors.sandbox.digitalriver import lifecycle
-from vendors.sandbox.models import DRInvoice, DRPlan, DRSource, DRSubscription
+from vendors.sandbox.digitalriver.models import DRInvoice, DRPlan, DRSource, DRSubscription
 
 api = fixtures.api  # the raw API fixture
 trial = fixtures.trial

@@ -9,10 +9,10 @@ import time
 import pytest
 
 from billing.models import EventState, RejectedWebhook, WebhookEvent
-from vendors.digitalriver_signature import FORMATS, SignatureError, parse, sign, verify
+from vendors.digitalriver.signature import FORMATS, SignatureError, parse, sign, verify
+from vendors.sandbox.digitalriver import views as sandbox_dr
 from vendors.sandbox.digitalriver.events import deliver
-from vendors.sandbox.models import DREvent
-from vendors.sandbox.views import digitalriver as sandbox_dr
+from vendors.sandbox.digitalriver.models import DREvent
 
 SECRET = "whsec_current"
 OLD_SECRET = "whsec_previous"

@@ -7,7 +7,9 @@ from django.core.management import call_command
 from tests.vendors.helpers import new_subaccount
 from vendors.errors import VendorError
 from vendors.sandbox import services
-from vendors.sandbox.models import CloudflareAccount, DigiCertSubaccount, Fault
+from vendors.sandbox.cloudflare.models import CloudflareAccount
+from vendors.sandbox.digicert.models import DigiCertSubaccount
+from vendors.sandbox.state import Fault
 
 pytestmark = pytest.mark.django_db
 

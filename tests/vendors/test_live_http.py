@@ -6,9 +6,9 @@ import pytest
 import requests
 
 from tests.vendors.helpers import PARTNER_KEY, new_subaccount
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
-from vendors.sandbox.models import DigiCertSubaccount
+from vendors.sandbox.digicert.models import DigiCertSubaccount
 from vendors.sandbox.testing import route_vendors_to_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -5,8 +5,8 @@ import socket
 import pytest
 
 from tests.vendors.helpers import PARTNER_KEY, new_subaccount
-from vendors.cloudflare import CloudflareClient
-from vendors.digicert import DigiCertClient
+from vendors.cloudflare.client import CloudflareClient
+from vendors.digicert.client import DigiCertClient
 
 
 def test_a_vendor_request_to_the_real_vendor_fails_the_test():

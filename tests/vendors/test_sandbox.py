@@ -9,19 +9,13 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from tests.vendors.helpers import PARTNER_KEY, TENANT_TOKEN, new_subaccount
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
 from vendors.sandbox.clock import advance_clock, sandbox_now
-from vendors.sandbox.models import (
-    Clock,
-    CloudflareAccount,
-    DigiCertSubaccount,
-    Fault,
-    KeyRole,
-    RequestLogEntry,
-    VendorKey,
-)
+from vendors.sandbox.cloudflare.models import CloudflareAccount
+from vendors.sandbox.digicert.models import DigiCertSubaccount
 from vendors.sandbox.services import key_digest
+from vendors.sandbox.state import Clock, Fault, KeyRole, RequestLogEntry, VendorKey
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from tests.vendors.dr import DR, WebhookReceiver
 from vendors import http as vendor_http
 from vendors.sandbox import testing
 from vendors.sandbox.digitalriver.events import webhook_url
-from vendors.sandbox.models import DREvent, DRWebhook
+from vendors.sandbox.digitalriver.models import DREvent, DRWebhook
 
 pytestmark = pytest.mark.django_db
 

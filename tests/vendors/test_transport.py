@@ -11,7 +11,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from tests.vendors.helpers import PARTNER_KEY, canned, new_subaccount
-from vendors.digicert import DigiCertClient
+from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
 from vendors.http import build_session as real_build_session
 from vendors.http import parse_retry_after

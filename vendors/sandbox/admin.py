@@ -12,19 +12,18 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from vendors.sandbox.clock import advance_clock, reset_clock
-from vendors.sandbox.cloudflare_catalog import PLANS
+from vendors.sandbox.cloudflare.catalog import PLANS
+from vendors.sandbox.cloudflare.models import CloudflareAccount, CloudflareSubscription, CloudflareZone
+from vendors.sandbox.digicert.models import (
+    AcmeContract,
+    AcmeCredential,
+    DigiCertAccountSetting,
+    DigiCertSubaccount,
+)
 from vendors.sandbox.digitalriver import checkouts, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered
-from vendors.sandbox.models import (
-    AcmeContract,
-    AcmeCredential,
-    Clock,
-    CloudflareAccount,
-    CloudflareSubscription,
-    CloudflareZone,
-    DigiCertAccountSetting,
-    DigiCertSubaccount,
+from vendors.sandbox.digitalriver.models import (
     DRBillingAgreement,
     DRCharge,
     DRCheckout,
@@ -41,12 +40,9 @@ from vendors.sandbox.models import (
     DRRefund,
     DRSource,
     DRSubscription,
-    Fault,
-    RequestLogEntry,
-    Vendor,
-    VendorKey,
 )
 from vendors.sandbox.services import check_registrable, clear_faults, entitlements_of, register_key
+from vendors.sandbox.state import Clock, Fault, RequestLogEntry, Vendor, VendorKey
 
 
 class RegisterKeyForm(forms.ModelForm):

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 def clock_offset() -> timedelta:
     """How far the sandbox clock is ahead of real time."""
-    from vendors.sandbox.models import Clock
+    from vendors.sandbox.state import Clock
 
     seconds = Clock.objects.filter(pk=Clock.SINGLETON).values_list("offset_seconds", flat=True)
     return timedelta(seconds=seconds.first() or 0)
@@ -28,7 +28,7 @@ def advance_clock(delta: timedelta) -> datetime:
     The emulated vendors then act on what the new time makes due (Digital River's reminders and
     failed subscriptions, with their events delivered once this commits).
     """
-    from vendors.sandbox.models import Clock
+    from vendors.sandbox.state import Clock
 
     if delta < timedelta(0):
         raise ValueError("The sandbox clock only moves forward; reset it to go back to real time.")
@@ -51,7 +51,7 @@ def time_moved(now: datetime) -> dict[str, int]:
 
 def reset_clock() -> datetime:
     """Put the sandbox clock back on real time."""
-    from vendors.sandbox.models import Clock
+    from vendors.sandbox.state import Clock
 
     Clock.objects.update_or_create(
         pk=Clock.SINGLETON, defaults={"offset_seconds": 0, "updated_at": timezone.now()}

@@ -11,17 +11,9 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q
 
-from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS, PLANS
-from vendors.sandbox.models import (
-    AcmeContract,
-    AcmeCredential,
-    DigiCertSubaccount,
-    Fault,
-    KeyRole,
-    RequestLogEntry,
-    Vendor,
-    VendorKey,
-)
+from vendors.sandbox.cloudflare.catalog import DEFAULT_ENTITLEMENTS, PLANS
+from vendors.sandbox.digicert.models import AcmeContract, AcmeCredential, DigiCertSubaccount
+from vendors.sandbox.state import Fault, KeyRole, RequestLogEntry, Vendor, VendorKey
 
 # The role a registered (not vendor-minted) credential gets, per vendor.
 _REGISTERED_ROLE = {Vendor.DIGICERT: KeyRole.PARTNER, Vendor.CLOUDFLARE: KeyRole.TENANT_TOKEN}

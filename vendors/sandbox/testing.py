@@ -33,9 +33,9 @@ from urllib3.exceptions import ProtocolError
 
 from vendors import http as vendor_http
 from vendors.sandbox.clock import advance_clock
-from vendors.sandbox.models import RequestLogEntry
 from vendors.sandbox.protocol import FAULT_HEADER, IN_PROCESS, TRANSPORT_HEADER
 from vendors.sandbox.services import add_fault, register_key
+from vendors.sandbox.state import RequestLogEntry
 
 SANDBOX_ORIGIN = "http://testserver/"
 

@@ -2,14 +2,12 @@
 
 from django.urls import include, path
 
-from vendors.sandbox.views import (
-    cloudflare,
-    cloudflare_billing,
-    digicert,
-    digicert_acme,
-    digitalriver,
-    digitalriver_pay,
-)
+from vendors.sandbox.cloudflare import billing_views as cloudflare_billing
+from vendors.sandbox.cloudflare import views as cloudflare
+from vendors.sandbox.digicert import acme_views as digicert_acme
+from vendors.sandbox.digicert import views as digicert
+from vendors.sandbox.digitalriver import pay_views as digitalriver_pay
+from vendors.sandbox.digitalriver import views as digitalriver
 
 urlpatterns = [
     # The ACME contract routes come first: the DigiCert module ends with its catch-all.

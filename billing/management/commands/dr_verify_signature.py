@@ -1,6 +1,6 @@
 """Check a real Digital River test event's DigitalRiver-Signature header, step by step.
 
-How Digital River formats the header is SILENT (vendors/digitalriver_signature.py). Before going
+How Digital River formats the header is SILENT (vendors/digitalriver/signature.py). Before going
 live, send a test event, save its raw body byte for byte (never re-serialised JSON: one space more
 changes the signature) and copy its header, then:
 
@@ -23,7 +23,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from vendors.digitalriver_signature import FORMATS, HEADER, SignatureError, matches, parse
+from vendors.digitalriver.signature import FORMATS, HEADER, SignatureError, matches, parse
 
 OK, FAIL, SKIP = "ok", "FAIL", "skip"
 
@@ -194,7 +194,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"       It matches when only {digits!r} is signed, not {timestamp_part!r} as sent: "
-                    "no known format does that; vendors/digitalriver_signature.py needs a new one."
+                    "no known format does that; vendors/digitalriver/signature.py needs a new one."
                 )
             )
             return

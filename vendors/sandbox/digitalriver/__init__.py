@@ -13,6 +13,6 @@
 - `ledger`: every movement of money, one row per item (what tests count);
 - `lifecycle`: subscriptions over time (activation, reminders, invoices, failed payments, lapse).
 
-Views are in vendors.sandbox.views.digitalriver (API) and digitalriver_pay (the customer's pages:
+Views are in `views` (API) and `pay_views` (the customer's pages:
 the checkout session's pay page and the Drop-in "update payment method" stand-in).
 """

@@ -53,8 +53,7 @@ from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import payments, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
-from vendors.sandbox.digitalriver.render import order_json, subscription_json, time
-from vendors.sandbox.models import (
+from vendors.sandbox.digitalriver.models import (
     DRBillingAgreement,
     DRCheckout,
     DRCheckoutItem,
@@ -67,6 +66,7 @@ from vendors.sandbox.models import (
     DRSubscription,
     new_dr_id,
 )
+from vendors.sandbox.digitalriver.render import order_json, subscription_json, time
 
 CHARGE_TYPES = ("customer_initiated", "merchant_initiated", "moto")
 # What the request schemas define ([DR-OAS] DropInCheckoutRequest, CheckoutRequest); anything else

@@ -26,9 +26,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from vendors import http as vendor_http
-from vendors.digitalriver_signature import HEADER, sign
+from vendors.digitalriver.signature import HEADER, sign
+from vendors.sandbox.digitalriver.models import DREvent, DRWebhook
 from vendors.sandbox.digitalriver.render import event_json
-from vendors.sandbox.models import DREvent, DRWebhook
 
 logger = logging.getLogger("vendors.sandbox")
 

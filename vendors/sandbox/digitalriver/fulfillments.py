@@ -31,9 +31,9 @@ from vendors.sandbox.digitalriver import ledger
 from vendors.sandbox.digitalriver.checkouts import metadata_of
 from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
+from vendors.sandbox.digitalriver.models import DRCharge, DRChargeOperation, DRFulfillment, DROrder, DRSource
 from vendors.sandbox.digitalriver.render import charge_json, fulfillment_json, order_json, time
 from vendors.sandbox.digitalriver.sources import take_failure
-from vendors.sandbox.models import DRCharge, DRChargeOperation, DRFulfillment, DROrder, DRSource
 
 FIELDS = {"items", "metadata", "orderId", "shipmentId", "trackingCompany", "trackingNumber", "trackingUrl"}
 ITEM_FIELDS = {"cancelQuantity", "itemId", "quantity", "shipmentItemId", "skuId"}

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.models import DRLedgerEntry
+from vendors.sandbox.digitalriver.models import DRLedgerEntry
 
 CENT = Decimal("0.01")
 Kind = DRLedgerEntry.Kind

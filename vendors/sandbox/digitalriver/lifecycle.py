@@ -62,8 +62,7 @@ from vendors.sandbox.digitalriver import ledger, sources
 from vendors.sandbox.digitalriver.checkouts import metadata_of, money
 from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
-from vendors.sandbox.digitalriver.render import invoice_json, subscription_json, time
-from vendors.sandbox.models import (
+from vendors.sandbox.digitalriver.models import (
     DRCharge,
     DRChargeOperation,
     DRInvoice,
@@ -72,6 +71,7 @@ from vendors.sandbox.models import (
     DRSubscription,
     new_dr_id,
 )
+from vendors.sandbox.digitalriver.render import invoice_json, subscription_json, time
 
 State = DRSubscription.State
 DATE_FIELDS = {

@@ -28,8 +28,8 @@ from decimal import Decimal
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import ledger
 from vendors.sandbox.digitalriver.errors import PaymentDeclined, conflict
+from vendors.sandbox.digitalriver.models import DRCharge, DRCheckout, DROrder, DRSource
 from vendors.sandbox.digitalriver.sources import expired, take_failure
-from vendors.sandbox.models import DRCharge, DRCheckout, DROrder, DRSource
 
 ORDER_REFUSAL_CODE = "failed-request"
 DECLINED_MESSAGE = "Failed to charge source."

@@ -35,8 +35,8 @@ from vendors.sandbox.digitalriver import ledger
 from vendors.sandbox.digitalriver.checkouts import metadata_of, money
 from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
 from vendors.sandbox.digitalriver.events import emit
+from vendors.sandbox.digitalriver.models import DRCharge, DRInvoice, DROrder, DROrderItem, DRRefund
 from vendors.sandbox.digitalriver.render import refund_json
-from vendors.sandbox.models import DRCharge, DRInvoice, DROrder, DROrderItem, DRRefund
 
 REFUNDS_COMPLETE_AT_ONCE = True
 FIELDS = {"amount", "currency", "invoiceId", "items", "metadata", "orderId", "percent", "reason", "type"}

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from vendors.sandbox.models import (
+from vendors.sandbox.digitalriver.models import (
     DRCharge,
     DRChargeOperation,
     DRCheckout,

@@ -31,7 +31,7 @@ from dateutil.relativedelta import relativedelta
 
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, not_found
-from vendors.sandbox.models import DRCheckout, DRCustomer, DROrder, DRSource
+from vendors.sandbox.digitalriver.models import DRCheckout, DRCustomer, DROrder, DRSource
 
 DEFAULT_BRAND = "Visa"
 DEFAULT_LAST_FOUR = "1111"

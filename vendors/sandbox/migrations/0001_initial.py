@@ -4,7 +4,7 @@ import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.cloudflare.models
 from django.db import migrations, models
 
 
@@ -103,7 +103,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CloudflareAccount',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.cloudflare.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=255)),
                 ('type', models.CharField(choices=[('standard', 'Standard'), ('enterprise', 'Enterprise')], default='standard', max_length=16)),
                 ('unit_id', models.CharField(blank=True, max_length=64, verbose_name='unit id')),

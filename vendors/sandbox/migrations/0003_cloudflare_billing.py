@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.cloudflare.models
 from django.db import migrations, models
 
 
@@ -21,7 +21,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CloudflareZone',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.cloudflare.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
                 ('name', models.CharField(max_length=253)),
                 ('type', models.CharField(choices=[('full', 'Full'), ('partial', 'Partial'), ('secondary', 'Secondary')], default='full', max_length=16)),
                 ('status', models.CharField(default='active', max_length=16)),
@@ -38,7 +38,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='CloudflareSubscription',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.cloudflare.models.new_cloudflare_account_id, max_length=32, primary_key=True, serialize=False)),
                 ('rate_plan_id', models.CharField(max_length=64, verbose_name='rate plan')),
                 ('frequency', models.CharField(default='monthly', max_length=16)),
                 ('component_values', models.JSONField(blank=True, default=dict)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.digitalriver.models
 from django.db import migrations, models
 
 
@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
                 ('metadata', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
                 ('updated_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('request', models.JSONField(blank=True, default=dict)),
                 ('total_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
             ],
@@ -53,7 +53,7 @@ class Migration(migrations.Migration):
             name='DREvent',
             fields=[
                 ('seq', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, unique=True)),
+                ('event_id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, unique=True)),
                 ('type', models.CharField(db_index=True, max_length=64)),
                 ('data', models.JSONField(default=dict)),
                 ('created_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
@@ -112,7 +112,7 @@ class Migration(migrations.Migration):
             name='DRCheckoutItem',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64)),
+                ('item_id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64)),
                 ('position', models.PositiveIntegerField(default=0)),
                 ('sku_id', models.CharField(max_length=100)),
                 ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),
@@ -146,7 +146,7 @@ class Migration(migrations.Migration):
                 ('metadata', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
                 ('updated_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('request', models.JSONField(help_text='The create request as Digital River received it.')),
                 ('state', models.CharField(choices=[('open', 'Open'), ('paid', 'Paid')], default='open', max_length=8)),
                 ('declines', models.PositiveIntegerField(default=0, help_text="Times the customer's card was declined.")),
@@ -167,7 +167,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRBillingAgreement',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('terms', models.TextField(blank=True)),
                 ('source_id', models.CharField(blank=True, max_length=64)),
                 ('created_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
@@ -189,7 +189,7 @@ class Migration(migrations.Migration):
                 ('metadata', models.JSONField(blank=True, default=dict)),
                 ('created_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
                 ('updated_at', models.DateTimeField(default=vendors.sandbox.clock.sandbox_now)),
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_number, max_length=32, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_number, max_length=32, primary_key=True, serialize=False)),
                 ('state', models.CharField(choices=[('accepted', 'Accepted'), ('blocked', 'Blocked'), ('pending_payment', 'Pending Payment'), ('in_review', 'In Review'), ('dispute', 'Dispute'), ('cancelled', 'Cancelled'), ('fulfilled', 'Fulfilled'), ('complete', 'Complete'), ('returned', 'Returned')], default='accepted', max_length=16)),
                 ('total_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
                 ('captured_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),
@@ -208,7 +208,7 @@ class Migration(migrations.Migration):
             name='DROrderItem',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('item_id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64)),
+                ('item_id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64)),
                 ('position', models.PositiveIntegerField(default=0)),
                 ('sku_id', models.CharField(max_length=100)),
                 ('price', models.DecimalField(blank=True, decimal_places=2, max_digits=12, null=True)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.digitalriver.models
 from django.db import migrations, models
 
 
@@ -106,7 +106,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRCharge',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
                 ('currency', models.CharField(max_length=3)),
                 ('type', models.CharField(default='customer_initiated', max_length=24)),
@@ -123,7 +123,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRFulfillment',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_fulfillment_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_fulfillment_id, max_length=64, primary_key=True, serialize=False)),
                 ('items', models.JSONField(default=list)),
                 ('shipment', models.JSONField(blank=True, default=dict)),
                 ('metadata', models.JSONField(blank=True, default=dict)),
@@ -138,7 +138,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRChargeOperation',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('kind', models.CharField(choices=[('capture', 'Capture'), ('cancel', 'Cancel')], max_length=8)),
                 ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
                 ('state', models.CharField(default='complete', max_length=16)),
@@ -156,7 +156,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRSource',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_dr_id, max_length=64, primary_key=True, serialize=False)),
                 ('type', models.CharField(default='creditCard', max_length=32)),
                 ('reusable', models.BooleanField(default=True)),
                 ('state', models.CharField(choices=[('chargeable', 'Chargeable'), ('consumed', 'Consumed'), ('cancelled', 'Cancelled')], default='chargeable', max_length=16)),

@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.digitalriver.models
 from django.db import migrations, models
 
 
@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRInvoice',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_invoice_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_invoice_id, max_length=64, primary_key=True, serialize=False)),
                 ('currency', models.CharField(max_length=3)),
                 ('period_end', models.DateTimeField()),
                 ('items', models.JSONField(default=list)),

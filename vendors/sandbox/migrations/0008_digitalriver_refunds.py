@@ -2,7 +2,7 @@
 
 import django.db.models.deletion
 import vendors.sandbox.clock
-import vendors.sandbox.models
+import vendors.sandbox.digitalriver.models
 from django.db import migrations, models
 
 
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
         migrations.CreateModel(
             name='DRRefund',
             fields=[
-                ('id', models.CharField(default=vendors.sandbox.models.new_refund_id, max_length=64, primary_key=True, serialize=False)),
+                ('id', models.CharField(default=vendors.sandbox.digitalriver.models.new_refund_id, max_length=64, primary_key=True, serialize=False)),
                 ('currency', models.CharField(max_length=3)),
                 ('amount', models.DecimalField(decimal_places=2, max_digits=12)),
                 ('refunded_amount', models.DecimalField(decimal_places=2, default=0, max_digits=12)),

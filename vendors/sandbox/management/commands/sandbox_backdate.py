@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
 
-from vendors.sandbox.models import AcmeContract
+from vendors.sandbox.digicert.models import AcmeContract
 
 
 class Command(BaseCommand):

@@ -5,7 +5,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from vendors.sandbox.clock import advance_clock, clock_offset, reset_clock, sandbox_now
-from vendors.sandbox.models import DREvent
+from vendors.sandbox.digitalriver.models import DREvent
 
 
 class Command(BaseCommand):

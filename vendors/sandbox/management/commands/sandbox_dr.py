@@ -7,7 +7,14 @@ from django.db import transaction
 from vendors.sandbox.digitalriver import checkouts, lifecycle, refunds, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
 from vendors.sandbox.digitalriver.events import deliver, deliver_undelivered, register_webhook, webhook_url
-from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DREvent, DRRefund, DRSource, DRSubscription
+from vendors.sandbox.digitalriver.models import (
+    DRCheckoutSession,
+    DRCustomer,
+    DREvent,
+    DRRefund,
+    DRSource,
+    DRSubscription,
+)
 
 
 class Command(BaseCommand):

@@ -3,10 +3,10 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS, PLANS
+from vendors.sandbox.cloudflare.catalog import DEFAULT_ENTITLEMENTS, PLANS
 from vendors.sandbox.management.commands.sandbox_register_key import plan_list
-from vendors.sandbox.models import Vendor
 from vendors.sandbox.services import entitlements_of, find_key, set_entitlements
+from vendors.sandbox.state import Vendor
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from vendors.sandbox.models import Fault, FaultKind, Vendor
 from vendors.sandbox.services import add_fault, clear_faults
+from vendors.sandbox.state import Fault, FaultKind, Vendor
 
 
 class Command(BaseCommand):

@@ -3,9 +3,9 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from vendors.sandbox.cloudflare_catalog import DEFAULT_ENTITLEMENTS
-from vendors.sandbox.models import Vendor
+from vendors.sandbox.cloudflare.catalog import DEFAULT_ENTITLEMENTS
 from vendors.sandbox.services import entitlements_of, register_key
+from vendors.sandbox.state import Vendor
 
 
 class Command(BaseCommand):

@@ -14,9 +14,10 @@ from django.db.models import Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
 
-from vendors.sandbox.models import CloudflareAccount, KeyRole, Vendor, VendorKey
+from vendors.sandbox.cloudflare.models import CloudflareAccount
 from vendors.sandbox.services import find_key
-from vendors.sandbox.views.base import Refusal, json_body, sandbox_endpoint
+from vendors.sandbox.state import KeyRole, Vendor, VendorKey
+from vendors.sandbox.views import Refusal, json_body, sandbox_endpoint
 
 AUTHENTICATION_ERROR = 10000
 METHOD_NOT_ALLOWED = 7001

@@ -15,9 +15,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils.http import http_date
 from django.views.decorators.csrf import csrf_exempt
 
-from vendors.sandbox.models import Fault
 from vendors.sandbox.protocol import FAULT_HEADER, IN_PROCESS, TRANSPORT_HEADER
 from vendors.sandbox.services import pick_fault, record_request
+from vendors.sandbox.state import Fault
 
 # Builds a vendor-shaped error answer: (HTTP status, message) -> response.
 ErrorResponse = Callable[[int, str], HttpResponse]

@@ -25,7 +25,7 @@ from django.urls import path, reverse
 
 from vendors.sandbox.digitalriver import checkouts, lifecycle, sources
 from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined
-from vendors.sandbox.models import DRCheckoutSession, DRCustomer, DROrder, DRPlan, DRSource
+from vendors.sandbox.digitalriver.models import DRCheckoutSession, DRCustomer, DROrder, DRPlan, DRSource
 
 
 def pay(request: HttpRequest, session_id: str) -> HttpResponse:

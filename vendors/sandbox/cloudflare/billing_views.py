@@ -4,7 +4,7 @@ The documented rules it follows:
 - a zone starts on PARTNERS_FREE; `POST /zones/{id}/subscription` upgrades it, PUT changes the
   plan (downgrades included), the components or the frequency;
 - the zone's own `plan` names no rate plan: its id is opaque, with a `legacy_id` and a name
-  (vendors.md 0.7, cloudflare_catalog.ZONE_PLANS); rate plan ids appear only in the zone's
+  (vendors.md 0.7, cloudflare.catalog.ZONE_PLANS); rate plan ids appear only in the zone's
   subscription and in `GET /zones/{id}/available_rate_plans`;
 - account add-ons are account subscriptions: POST (components left out: the plan's defaults),
   GET list, PUT, DELETE (`result: {"subscription_id"}`);
@@ -12,7 +12,7 @@ The documented rules it follows:
   refused;
 - a plan the token is not entitled to fails with code 1225 and Cloudflare's message.
 
-Prices come from vendors.sandbox.cloudflare_catalog. A period starts when the plan or the
+Prices come from vendors.sandbox.cloudflare.catalog. A period starts when the plan or the
 frequency changes and rolls over when the sandbox clock passes its end (applied on every read).
 
 Error codes where Cloudflare's are SILENT (the sandbox's choices): 1004 zone not found, 1005
@@ -33,7 +33,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import re_path
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.cloudflare_catalog import (
+from vendors.sandbox.cloudflare.catalog import (
     CURRENCY,
     DEFAULT_FREQUENCY,
     FREQUENCIES,
@@ -42,10 +42,8 @@ from vendors.sandbox.cloudflare_catalog import (
     RatePlan,
     price,
 )
-from vendors.sandbox.models import CloudflareAccount, CloudflareSubscription, CloudflareZone, VendorKey
-from vendors.sandbox.services import entitlements_of
-from vendors.sandbox.views.base import Refusal, json_body
-from vendors.sandbox.views.cloudflare import (
+from vendors.sandbox.cloudflare.models import CloudflareAccount, CloudflareSubscription, CloudflareZone
+from vendors.sandbox.cloudflare.views import (
     ACCOUNT_NOT_FOUND,
     endpoint,
     failure,
@@ -56,6 +54,9 @@ from vendors.sandbox.views.cloudflare import (
     token,
     visible_accounts,
 )
+from vendors.sandbox.services import entitlements_of
+from vendors.sandbox.state import VendorKey
+from vendors.sandbox.views import Refusal, json_body
 
 ZONE_NOT_FOUND = 1004
 SUBSCRIPTION_NOT_FOUND = 1005

@@ -13,15 +13,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.models import (
-    DigiCertAccountSetting,
-    DigiCertSubaccount,
-    KeyRole,
-    Vendor,
-    VendorKey,
-)
+from vendors.sandbox.digicert.models import DigiCertAccountSetting, DigiCertSubaccount
 from vendors.sandbox.services import find_key, mint_subaccount_key
-from vendors.sandbox.views.base import Refusal, json_body, sandbox_endpoint
+from vendors.sandbox.state import KeyRole, Vendor, VendorKey
+from vendors.sandbox.views import Refusal, json_body, sandbox_endpoint
 
 _FAULT_CODES = {
     429: "rate_limit_exceeded",

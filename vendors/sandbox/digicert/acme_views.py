@@ -29,10 +29,8 @@ from django.urls import re_path, reverse
 from django.views.decorators.http import require_safe
 
 from vendors.sandbox.clock import sandbox_now
-from vendors.sandbox.models import AcmeContract, AcmeCredential, VendorKey
-from vendors.sandbox.services import issue_acme_credential
-from vendors.sandbox.views.base import Refusal, json_body
-from vendors.sandbox.views.digicert import (
+from vendors.sandbox.digicert.models import AcmeContract, AcmeCredential
+from vendors.sandbox.digicert.views import (
     endpoint,
     error,
     invalid,
@@ -42,6 +40,9 @@ from vendors.sandbox.views.digicert import (
     subaccount_key,
     timestamp,
 )
+from vendors.sandbox.services import issue_acme_credential
+from vendors.sandbox.state import VendorKey
+from vendors.sandbox.views import Refusal, json_body
 
 PRODUCTS = {"ssl_dv_rapidssl": "DV", "ssl_basic": "OV", "ssl_ev_basic": "EV"}
 CANCEL_WINDOW = timedelta(days=30)

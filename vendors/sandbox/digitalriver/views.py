@@ -41,6 +41,20 @@ from vendors.sandbox.digitalriver.errors import (
     not_found,
 )
 from vendors.sandbox.digitalriver.events import emit, webhook_url
+from vendors.sandbox.digitalriver.models import (
+    DRCheckout,
+    DRCustomer,
+    DREvent,
+    DRFulfillment,
+    DRInvoice,
+    DROrder,
+    DRPlan,
+    DRRefund,
+    DRSource,
+    DRSubscription,
+    new_dr_id,
+    new_dr_number,
+)
 from vendors.sandbox.digitalriver.render import (
     checkout_json,
     customer_json,
@@ -54,22 +68,8 @@ from vendors.sandbox.digitalriver.render import (
     source_json,
     subscription_json,
 )
-from vendors.sandbox.models import (
-    DRCheckout,
-    DRCustomer,
-    DREvent,
-    DRFulfillment,
-    DRInvoice,
-    DROrder,
-    DRPlan,
-    DRRefund,
-    DRSource,
-    DRSubscription,
-    Vendor,
-    new_dr_id,
-    new_dr_number,
-)
-from vendors.sandbox.views.base import Refusal, json_body, sandbox_endpoint
+from vendors.sandbox.state import Vendor
+from vendors.sandbox.views import Refusal, json_body, sandbox_endpoint
 
 BASE_PATH = "/digitalriver"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 100

@@ -1,0 +1,1 @@
+"""Cloudflare's tenant API: the client, its typed results and errors."""

@@ -1,0 +1,1 @@
+"""DigiCert's Partner (CertCentral) API: the client, its typed results and errors."""

@@ -1,0 +1,1 @@
+"""Digital River's API: the client, its typed results, and webhook signatures."""

@@ -1,0 +1,1 @@
+"""The DigiCert emulator: subaccounts, account settings and ACME contracts (models, views)."""
