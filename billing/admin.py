@@ -45,8 +45,8 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
-from core.dashboard import show_domain_error
 from core.errors import DomainError
+from core.forms import show_domain_error
 from partner.models import Customer
 from subscriptions.cloudflare.models import CloudflareZone
 from subscriptions.selectors import operations_of

@@ -1,4 +1,4 @@
-"""What the billing app brings to the reseller dashboard (see core.dashboard): the Billing pages;
+"""What the billing app brings to the reseller dashboard (see dashboard.registry): the Billing pages;
 monthly recurring revenue, failed payments, held renewals and provisioning failures to look at,
 the renewal revenue chart; the billing block of the customer page, its timeline and the renewals
 CSV."""
@@ -10,7 +10,17 @@ from django.urls import reverse
 from billing import dashboard_selectors as reads
 from billing.models import BillingSubscription, Checkout
 from core import clock, operations
-from core.dashboard import Attention, BarChart, CsvExport, CustomerSection, Figure, NavItem, Series, registry
+from core.audit import ACTION_LABELS
+from dashboard.registry import (
+    Attention,
+    BarChart,
+    CsvExport,
+    CustomerSection,
+    Figure,
+    NavItem,
+    Series,
+    registry,
+)
 from partner.access import Can
 
 SHOWN_PER_KIND = 5
@@ -224,7 +234,7 @@ registry.add_export(
     )
 )
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "billing.checkout_started": "Digital River checkout started",
         "billing.checkout_opened": "Checkout opened: payment link ready",

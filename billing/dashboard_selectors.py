@@ -1,5 +1,5 @@
 """Read-only billing queries for the reseller dashboard, each scoped to the actor and each a fixed
-number of SQL queries whatever the number of rows (see core.dashboard)."""
+number of SQL queries whatever the number of rows (see dashboard.registry)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ from billing.models import (
 )
 from billing.rules import reminder_dates
 from core.actor import Actor
-from core.dashboard import registry
+from core.audit import ACTION_LABELS
 from core.models import AuditEvent
 from partner.dashboard_timeline import TimelineEntry, entry_source
 
@@ -427,7 +427,7 @@ EVENT_TONES = {
     EventState.IGNORED: "cancelled",
 }
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "billing.cancel_requested": "Cancellation with a full refund requested (DigiCert first)",
         "billing.renewal_stopped": "Renewal stopped: runs to the end of the paid period",

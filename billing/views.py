@@ -20,12 +20,11 @@ from billing.models import RENEWING_STATES, CheckoutItem, CheckoutState, Notice,
 from billing.services import acquisition, cancellation, changes, events, payment_methods
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 from core import audit, clock, operations
-from core import dashboard as dash
+from core import forms as core_forms
 from core.errors import DomainError, NotFound, PermissionDenied
 from core.models import OperationState
-from partner import selectors as partner_selectors
-from partner.access import Can, can
-from partner.views import (
+from dashboard import views as dashboard_views
+from dashboard.views import (
     ActionView,
     CustomerObjectMixin,
     MemberMixin,
@@ -33,6 +32,8 @@ from partner.views import (
     ServiceFormView,
     paginate,
 )
+from partner import selectors as partner_selectors
+from partner.access import Can, can
 from subscriptions.acme.dashboard.views import progress_context, progress_response
 from subscriptions.cloudflare.selectors import cloudflare_zones_for
 from subscriptions.selectors import operations_of
@@ -455,7 +456,7 @@ class PaymentMethodReturnView(CustomerObjectMixin, MemberMixin, View):
         try:
             payment_methods.change_payment_method(self.actor, customer, request.GET.get("sourceId", ""))
         except DomainError as error:
-            dash.flash_domain_error(request, error)
+            dashboard_views.flash_domain_error(request, error)
         else:
             messages.success(
                 request,
@@ -488,7 +489,7 @@ class CheckoutStartView(CustomerObjectMixin, BillingTabsMixin, ServiceFormView):
         try:
             checkout = acquisition.start_checkout(self.actor, self.get_customer(), form.lines())
         except DomainError as error:
-            dash.show_domain_error(form, error, form_field_for)
+            core_forms.show_domain_error(form, error, form_field_for)
             return self.form_invalid(form)
         messages.success(self.request, "Checkout started: Digital River is opening it. This page follows it.")
         return redirect("dashboard:checkout", pk=checkout.pk)
@@ -581,7 +582,7 @@ class CheckoutRetryView(CheckoutMixin, MemberMixin, View):
         try:
             operation = acquisition.retry_checkout(self.actor, checkout)
         except DomainError as error:
-            dash.flash_domain_error(request, error)
+            dashboard_views.flash_domain_error(request, error)
         else:
             messages.success(request, f"{operation.label} is queued again.")
         return redirect(self.checkout_url(checkout))

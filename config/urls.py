@@ -10,6 +10,7 @@ from billing import urls as billing_urls
 from billing import views as billing_views
 from billing.views import digitalriver_webhook
 from core.api.errors import api_not_found
+from dashboard import urls as dashboard_urls
 from partner import urls as partner_urls
 from partner import views as partner_views
 from reconciliation import urls as reconciliation_urls
@@ -57,6 +58,7 @@ urlpatterns.append(
         include(
             (
                 [
+                    *dashboard_urls.urlpatterns,
                     *partner_urls.urlpatterns,
                     *subscriptions_urls.urlpatterns,
                     *billing_urls.urlpatterns,

@@ -8,8 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actor import Actor, Face
-from core.audit import change_lines, events_for
-from core.dashboard import action_label
+from core.audit import action_label, change_lines, events_for
 from core.errors import DomainError
 from core.models import ApiToken, AuditEvent, Operation
 

@@ -8,14 +8,11 @@ class CoreConfig(AppConfig):
 
     def ready(self):
         import core.api.schema  # noqa: F401  (its drf-spectacular field extension registers itself)
-        from core.dashboard import autodiscover
         from core.error_codes import registered_enums
         from core.schedules import ensure_schedules
         from core.tasks import register_sweepable
 
         post_migrate.connect(ensure_schedules, sender=self)
         register_sweepable("core.Operation", ("pending", "unknown"), "core.tasks.run_operation_task")
-        # Each app's dashboard.py registers its pages' parts (see core.dashboard).
-        autodiscover()
         # Each app's error_codes.py registers its enum of error codes (see core.error_codes).
         registered_enums()

@@ -9,12 +9,14 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.functions import Cast
 
-from core import dashboard
 from core.actor import Actor
 from core.fields import EncryptedSecretField
 from core.models import AuditEvent
 
 SECRET_PLACEHOLDER = "[secret]"
+
+# A person's words for each audit action, filled by the apps at start-up (their dashboard.py).
+ACTION_LABELS: dict[str, str] = {}
 
 
 def snapshot(obj: models.Model, fields: list[str] | None = None) -> dict:
@@ -99,4 +101,72 @@ def change_lines(event: AuditEvent) -> list[str]:
     # In the model's field order: PostgreSQL's jsonb keeps its own key order, SQLite the written one.
     order = {name: index for index, name in enumerate(labels)}
     changes = dict(sorted((event.changes or {}).items(), key=lambda item: order.get(item[0], len(order))))
-    return dashboard.change_lines(changes, labels, full=True)
+    return lines_of_changes(changes, labels, full=True)
+
+
+# Fields of an audit event's changes that say nothing to a reseller (bookkeeping of retries, syncs).
+QUIET_FIELDS = {
+    "id",
+    "partner",
+    "customer",
+    "subaccount",
+    "reference",
+    "drift",
+    "updated_at",
+    "created_at",
+    "claimed_until",
+    "next_attempt_at",
+    "last_attempt_at",
+    "attempts",
+    "vendor_response",
+    "vendor_view",
+    "synced_at",
+    "settings_read_at",
+}
+
+
+def action_label(action: str) -> str:
+    """A person's words for an audit action: the registered label, else the code made readable."""
+    if action in ACTION_LABELS:
+        return ACTION_LABELS[action]
+    subject, _, verb = action.partition(".")
+    return f"{subject.replace('_', ' ').capitalize()} {verb.replace('_', ' ')}".strip()
+
+
+def _shown(value) -> str:
+    if value is None or value == "":
+        return "—"
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value) or "—"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) or "—"
+    text = str(value)
+    return (
+        text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T" else text
+    )
+
+
+def lines_of_changes(changes: dict, labels: dict[str, str] | None = None, *, full: bool = False) -> list[str]:
+    """An audit event's changes as short "field: before → after" lines, one per field, named by
+    `labels` (else the code name in words); bookkeeping and a new object's values left out unless
+    `full` (support staff see every field)."""
+    lines = []
+    pairs = [v for v in (changes or {}).values() if isinstance(v, list | tuple) and len(v) == 2]
+    if not full and len(pairs) > 4 and all(before is None for before, _ in pairs):
+        return []  # a whole new object: the action says it all
+    for name, values in (changes or {}).items():
+        quiet = name == "updated_at" if full else name in QUIET_FIELDS  # the event has its own time
+        if quiet or not isinstance(values, list | tuple) or len(values) != 2:
+            continue
+        before, after = values
+        if before == after:
+            continue  # e.g. a secret re-encrypted: "[secret] → [secret]" tells nothing
+        label = (labels or {}).get(name) or name.replace("_", " ")
+        lines.append(
+            f"{label}: {_shown(after)}" if before is None else f"{label}: {_shown(before)} → {_shown(after)}"
+        )
+    return lines

@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable, Iterator
 from numbers import Number
 
+from django.http import StreamingHttpResponse
+
 # What makes a spreadsheet read a cell as a formula (OWASP, CSV Injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -67,3 +69,11 @@ def csv_lines(header: Iterable, rows: Iterable[Iterable], *, bom: bool = True) -
 def iso_date(value) -> str:
     """A date cell of an export: YYYY-MM-DD, or empty when there is none."""
     return value.strftime("%Y-%m-%d") if value else ""
+
+
+def csv_response(filename: str, header: list[str], rows: Iterable[list]) -> StreamingHttpResponse:
+    """Stream a CSV download (UTF-8 with BOM so spreadsheets read accents right; formula-like
+    cells neutralised by core.csv_export)."""
+    response = StreamingHttpResponse(csv_lines(header, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -17,8 +17,8 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
-from core.dashboard import show_domain_error
 from core.errors import DomainError
+from core.forms import show_domain_error
 from partner import billing_model, selectors, services
 from partner.contacts import who_to_contact
 from partner.models import Customer, Membership, Partner, Subaccount, SubaccountState, Vendor

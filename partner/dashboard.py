@@ -1,4 +1,4 @@
-"""What the partner app brings to the reseller dashboard (see core.dashboard): navigation, customer
+"""What the partner app brings to the reseller dashboard (see dashboard.registry): navigation, customer
 figures, onboarding and subaccount problems to look at, the subaccounts block of the customer page
 and the customers CSV."""
 
@@ -7,7 +7,8 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch, Q
 from django.urls import reverse
 
-from core.dashboard import Attention, CsvExport, CustomerSection, Figure, NavItem, registry
+from core.audit import ACTION_LABELS
+from dashboard.registry import Attention, CsvExport, CustomerSection, Figure, NavItem, registry
 from partner import selectors
 from partner.access import Can
 from partner.models import Subaccount, SubaccountState, Vendor
@@ -242,7 +243,7 @@ registry.add_export(
     )
 )
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "customer.created": "Customer added",
         "customer.updated": "Customer edited",

@@ -16,10 +16,10 @@ from datetime import datetime
 
 from django.db.models import QuerySet, prefetch_related_objects
 
-from core import dashboard as dash
-from core import operations
+from core import audit, operations
 from core.actor import Actor
 from core.models import AuditEvent, Operation, OperationState
+from dashboard import registry as dash
 from partner import selectors
 from partner.models import Customer, Subaccount
 
@@ -109,7 +109,7 @@ def change_entry(event: AuditEvent) -> TimelineEntry:
     return TimelineEntry(
         when=event.created_at,
         kind="change",
-        title=dash.action_label(event.action),
+        title=audit.action_label(event.action),
         subject=event.object_repr,
         who=event.actor_label,
         face=event.get_face_display(),

@@ -7,7 +7,6 @@ from django.urls import path
 from partner import views
 
 urlpatterns = [
-    path("", views.HomeView.as_view(), name="home"),
     path("customers/", views.CustomerListView.as_view(), name="customers"),
     path("customers/new/", views.CustomerCreateView.as_view(), name="customer-add"),
     path("customers/<int:pk>/", views.CustomerDetailView.as_view(), name="customer"),
@@ -28,7 +27,6 @@ urlpatterns = [
     path("organization/", views.OrganizationView.as_view(), name="organization"),
     path("organization/edit/", views.OrganizationEditView.as_view(), name="organization-edit"),
     path("organization/credentials/", views.CredentialsEditView.as_view(), name="credentials-edit"),
-    path("export/<slug:key>.csv", views.ExportView.as_view(), name="export"),
 ]
 
 # Django's own auth views with the dashboard's templates; the names are Django's (unnamespaced).

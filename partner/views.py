@@ -1,6 +1,6 @@
-"""The reseller dashboard: the member gate, home, customers, subaccounts, team, API tokens,
-organization and CSV exports. Views parse input, call one service and render its answer or refusal.
-"""
+"""The partner app's dashboard pages: customers, subaccounts, team, API tokens, the organization and
+the password pages. Views parse input, call one service and render its answer or refusal (the
+member gate and base views are in dashboard.views)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,29 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views import View
-from django.views.generic import FormView, TemplateView
 
 from core import clock
-from core import dashboard as dash
-from core.actor import Actor, Face
-from core.errors import DomainError, NotFound, PermissionDenied
+from core.errors import DomainError
 from core.models import ApiToken
 from core.tokens import issue_api_token, revoke_api_token
+from dashboard import registry as dash
+from dashboard import views as dashboard_views
+from dashboard.views import (
+    ActionView,
+    CustomerObjectMixin,
+    MemberMixin,
+    MemberTemplateView,
+    ServiceFormView,
+    no_store,
+    paginate,
+)
 from partner import billing_model, selectors, services
-from partner.access import Can, can, require
+from partner.access import Can
 from partner.contacts import who_to_contact
 from partner.dashboard import IN_PROGRESS
 from partner.dashboard_timeline import timeline_page
@@ -41,154 +46,8 @@ from partner.forms import (
     VendorCredentialsForm,
     role_description,
 )
-from partner.models import Customer, Membership, Role, Subaccount, Vendor
+from partner.models import Membership, Role, Subaccount, Vendor
 from partner.onboarding import onboarding_checklist
-
-PAGE_SIZE = 25
-
-
-def no_store(response: HttpResponse) -> HttpResponse:
-    """Pages that show a secret once must not be kept by the browser or a proxy."""
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-# --- The member gate ----------------------------------------------------------------------------
-
-
-class MemberMixin:
-    """Signed-in reseller members only, acting through the dashboard face.
-
-    Anonymous users go to the sign-in page; staff without a membership are sent to the admin; a
-    refusal of the services becomes the matching page: another partner's object (or a customer
-    outside the member's limits) is 404, a role without the right is 403 with the reason.
-    """
-
-    capability: Can | None = Can.VIEW
-    nav = ""
-    title = ""
-
-    def dispatch(self, request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        membership = Membership.objects.select_related("partner").filter(user=user).first()
-        if membership is None:
-            if user.is_staff:
-                messages.info(
-                    request, "Support staff work in the admin; the dashboard is for reseller members."
-                )
-                return redirect("admin:index")
-            return render(request, "dashboard/no_membership.html", status=403)
-        user.membership = membership
-        self.actor = Actor(user, Face.DASHBOARD)
-        self.membership, self.partner = membership, membership.partner
-        try:
-            if self.capability:
-                require(self.actor, self.capability, partner=self.partner)
-            return super().dispatch(request, *args, **kwargs)
-        except (NotFound, Http404):
-            return render(request, "dashboard/404.html", self.base_context(), status=404)
-        except PermissionDenied as error:
-            context = {**self.base_context(), "reason": error.message}
-            return render(request, "dashboard/403.html", context, status=403)
-
-    def base_context(self) -> dict:
-        caps = {cap.name.lower(): can(self.actor, cap) for cap in Can}
-        nav = [
-            item for item in dash.registry.nav if not item.capability or can(self.actor, Can(item.capability))
-        ]
-        return {
-            "caps": caps,
-            "partner": self.partner,
-            "membership": self.membership,
-            "nav_items": nav,
-            "nav_active": self.nav,
-            "page_title": self.title,
-        }
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        context.update(self.base_context())
-        return context
-
-
-class MemberTemplateView(MemberMixin, TemplateView):
-    pass
-
-
-class ServiceFormView(MemberMixin, FormView):
-    """A form whose valid input goes to one service; the service's refusal becomes form errors.
-
-    Subclasses define `perform(form)`, which calls the service and returns its result.
-    """
-
-    def form_valid(self, form):
-        try:
-            result = self.perform(form)
-        except DomainError as error:
-            dash.show_domain_error(form, error)
-            return self.form_invalid(form)
-        return self.done(result)
-
-    def done(self, result):
-        return redirect(self.get_success_url())
-
-
-class ActionView(MemberMixin, View):
-    """A button: POST runs one service, then back to the page with its outcome as a message.
-
-    Subclasses define `get_target()`, `perform(target) -> str` (the success message) and
-    `next_url(target) -> str`.
-    """
-
-    http_method_names = ["post"]
-
-    def post(self, request, *args, **kwargs):
-        target = self.get_target()
-        try:
-            message = self.perform(target)
-        except DomainError as error:
-            dash.flash_domain_error(request, error)
-        else:
-            messages.success(request, message)
-        return redirect(self.next_url(target))
-
-
-def paginate(request, queryset, per_page: int = PAGE_SIZE):
-    """The requested page (a bad page number gives the nearest one) and the query string without it."""
-    page = Paginator(queryset, per_page).get_page(request.GET.get("page"))
-    params = request.GET.copy()
-    params.pop("page", None)
-    return page, params.urlencode()
-
-
-# --- Home ---------------------------------------------------------------------------------------
-
-
-class HomeView(MemberTemplateView):
-    template_name = "dashboard/home.html"
-    nav = "home"
-    title = "Home"
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        now = clock.now()
-        figures = [figure for _, source in dash.registry.figures for figure in source(self.actor, now)]
-        months = dash.month_starts(now.date(), 12)
-        charts = [dash.chart_geometry(source(self.actor, months)) for _, source in dash.registry.charts]
-        activity = selectors.activity_for(
-            self.actor, selectors.customers_for(self.actor), dash.registry.timeline_sources
-        )
-        context.update(
-            now=now,
-            attention=dash.attention_items(self.actor, now),
-            figures=figures,
-            charts=charts,
-            activity=activity[:8],
-        )
-        return context
-
 
 # --- Customers ----------------------------------------------------------------------------------
 
@@ -250,15 +109,6 @@ class CustomerCreateView(ServiceFormView):
         return redirect("dashboard:customer", pk=customer.pk)
 
 
-class CustomerObjectMixin:
-    """The customer of the URL, from the actor's scoped customers (anyone else's is 404)."""
-
-    def get_customer(self) -> Customer:
-        if not hasattr(self, "_customer"):
-            self._customer = selectors.get_or_404(selectors.customers_for(self.actor), pk=self.kwargs["pk"])
-        return self._customer
-
-
 class CustomerEditView(CustomerObjectMixin, ServiceFormView):
     template_name = "dashboard/customers/form.html"
     form_class = CustomerForm
@@ -294,7 +144,7 @@ class CustomerDeleteView(CustomerObjectMixin, ActionView):
         try:
             services.delete_customer(self.actor, customer)
         except DomainError as error:
-            dash.flash_domain_error(request, error)
+            dashboard_views.flash_domain_error(request, error)
             return redirect("dashboard:customer", pk=customer.pk)
         messages.success(request, f"{customer} deleted.")
         return redirect("dashboard:customers")
@@ -635,24 +485,6 @@ class CredentialsEditView(ServiceFormView):
     def done(self, partner):
         messages.success(self.request, "Vendor credentials stored (encrypted; never shown again).")
         return redirect("dashboard:organization")
-
-
-# --- CSV exports --------------------------------------------------------------------------------
-
-
-class ExportView(MemberMixin, View):
-    """A CSV download of one registered export, honouring the list's search and filters."""
-
-    def get(self, request, key):
-        export = dash.registry.exports.get(key)
-        if export is None:
-            raise Http404
-        if export.capability:
-            require(self.actor, Can(export.capability), partner=self.partner)
-        stamp = clock.now().strftime("%Y%m%d")
-        return dash.csv_response(
-            f"{self.partner.slug}-{key}-{stamp}.csv", export.header, export.rows(self.actor, request.GET)
-        )
 
 
 # --- Sign-in pages ------------------------------------------------------------------------------

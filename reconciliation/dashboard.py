@@ -1,11 +1,12 @@
-"""What the reconciliation brings to the reseller dashboard (see core.dashboard): its page in the
+"""What the reconciliation brings to the reseller dashboard (see dashboard.registry): its page in the
 navigation, the open findings on the home "needs attention" list, and the findings CSV."""
 
 from __future__ import annotations
 
 from django.urls import reverse
 
-from core.dashboard import Attention, CsvExport, NavItem, registry
+from core.audit import ACTION_LABELS
+from dashboard.registry import Attention, CsvExport, NavItem, registry
 from partner.access import Can
 from reconciliation import selectors
 from reconciliation.models import FindingKind
@@ -92,7 +93,7 @@ registry.add_export(
     )
 )
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "reconciliation.run_requested": "Reconciliation requested",
         "reconciliation.run_finished": "Reconciliation finished",

@@ -13,9 +13,9 @@ from django.views import View
 from billing.models import Product
 from core import audit, clock
 from core.errors import RuleViolation, ValidationFailed
+from dashboard.views import MemberMixin, MemberTemplateView, paginate
 from partner import selectors as partner_selectors
 from partner.access import Can, can
-from partner.views import MemberMixin, MemberTemplateView, paginate
 from reconciliation import actions, selectors, services
 from reconciliation.models import FindingKind
 

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "billing",
     "reconciliation",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

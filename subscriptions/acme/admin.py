@@ -25,8 +25,8 @@ from core.admin_tools import (
     run_per_row,
     state_badge,
 )
-from core.dashboard import show_domain_error
 from core.errors import DomainError, RuleViolation
+from core.forms import show_domain_error
 from partner.models import Customer, SubaccountState, Vendor
 from subscriptions.acme import certificates
 from subscriptions.acme import rules as acme_rules

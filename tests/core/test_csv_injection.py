@@ -13,8 +13,8 @@ from django.test import Client
 from django.urls import reverse
 
 from billing.models import RenewalEngine
-from core import dashboard as dash
 from core.csv_export import FORMULA_TRIGGERS, SafeWriter, csv_lines, safe_cell
+from dashboard import registry as dash
 from subscriptions.acme.models import Certificate
 from tests import factories as bf
 from tests.factories import CustomerFactory, MembershipFactory

@@ -6,7 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from core import dashboard
+from dashboard import charts
+from dashboard import registry as dashboard
 from tests.factories import (
     AcmeContractFactory,
     CustomerFactory,
@@ -186,12 +187,12 @@ def test_recent_activity_shows_who_did_what_through_which_face(owner_client, par
 
 
 def test_chart_geometry_scales_bars_to_nice_gridlines():
-    months = dashboard.month_starts(timezone.now().date(), 3)
+    months = charts.month_starts(timezone.now().date(), 3)
     chart = dashboard.BarChart(
         "t", months, [dashboard.Series("a", [0, 3, 7]), dashboard.Series("b", [1, 0, 0])]
     )
 
-    g = dashboard.chart_geometry(chart)
+    g = charts.chart_geometry(chart)
 
     assert [t["label"] for t in g["ticks"]] == ["0", "2", "4", "6", "8"]
     assert [len(b["segments"]) for b in g["bars"]] == [1, 1, 1]
@@ -201,7 +202,7 @@ def test_chart_geometry_scales_bars_to_nice_gridlines():
 def test_month_starts_cross_the_year():
     from datetime import date
 
-    assert dashboard.month_starts(date(2026, 11, 22), 3) == [
+    assert charts.month_starts(date(2026, 11, 22), 3) == [
         date(2026, 11, 1),
         date(2026, 12, 1),
         date(2027, 1, 1),

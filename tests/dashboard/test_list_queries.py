@@ -15,7 +15,7 @@ from django.urls import reverse
 from model_bakery import baker
 
 from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Renewal
-from core import dashboard as dash
+from dashboard import registry as dash
 from partner.models import Customer, Partner, Subaccount
 from reconciliation.models import Finding
 from subscriptions.acme.models import AcmeContract, Certificate

@@ -9,8 +9,18 @@ from django.conf import settings
 from django.urls import reverse
 
 from core import clock, operations
+from core.audit import ACTION_LABELS
 from core.csv_export import iso_date
-from core.dashboard import Attention, BarChart, CsvExport, CustomerSection, Figure, NavItem, Series, registry
+from dashboard.registry import (
+    Attention,
+    BarChart,
+    CsvExport,
+    CustomerSection,
+    Figure,
+    NavItem,
+    Series,
+    registry,
+)
 from partner.access import Can
 from subscriptions.acme import certificates as _certificates  # noqa: F401 - registers its handler
 from subscriptions.acme.dashboard import selectors as reads
@@ -265,7 +275,7 @@ registry.add_export(
     )
 )
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "acme.ordered": "ACME subscription ordered",
         "acme.created": "ACME contract created at DigiCert",
@@ -425,4 +435,4 @@ registry.add_export(
     )
 )
 
-registry.action_labels["acme.certificates_changed"] = "Certificates changed at DigiCert"
+ACTION_LABELS["acme.certificates_changed"] = "Certificates changed at DigiCert"

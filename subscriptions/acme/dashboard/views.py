@@ -13,13 +13,10 @@ from django.urls import reverse
 from django.views import View
 
 from core import audit, clock, operations
-from core import dashboard as dash
 from core.errors import DomainError, ValidationFailed
 from core.models import OperationState
-from partner import selectors as partner_selectors
-from partner.access import Can, can
-from partner.models import SubaccountState, Vendor
-from partner.views import (
+from dashboard import views as dash
+from dashboard.views import (
     ActionView,
     CustomerObjectMixin,
     MemberMixin,
@@ -28,6 +25,9 @@ from partner.views import (
     no_store,
     paginate,
 )
+from partner import selectors as partner_selectors
+from partner.access import Can, can
+from partner.models import SubaccountState, Vendor
 from subscriptions import selectors
 from subscriptions.acme import certificates
 from subscriptions.acme import rules as acme_rules

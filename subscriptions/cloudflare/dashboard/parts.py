@@ -8,8 +8,9 @@ from decimal import Decimal
 from django.urls import reverse
 
 from core import operations
+from core.audit import ACTION_LABELS
 from core.csv_export import iso_date
-from core.dashboard import Attention, CsvExport, CustomerSection, Figure, registry
+from dashboard.registry import Attention, CsvExport, CustomerSection, Figure, registry
 from partner.access import Can
 from partner.models import SubaccountState, Vendor
 from subscriptions.acme import certificates as _certificates  # noqa: F401 - registers its handler
@@ -201,7 +202,7 @@ registry.add_export(
     )
 )
 
-registry.action_labels.update(
+ACTION_LABELS.update(
     {
         "cloudflare.zone_requested": "Zone requested",
         "cloudflare.zone_created": "Zone added at Cloudflare",

@@ -10,13 +10,10 @@ from django.urls import reverse
 from django.views import View
 
 from core import audit, clock
-from core import dashboard as dash
+from core import forms as dash
 from core.errors import DomainError, RuleViolation
 from core.models import OperationState
-from partner import selectors as partner_selectors
-from partner.access import Can, can
-from partner.models import SubaccountState, Vendor
-from partner.views import (
+from dashboard.views import (
     ActionView,
     CustomerObjectMixin,
     MemberMixin,
@@ -24,6 +21,9 @@ from partner.views import (
     ServiceFormView,
     paginate,
 )
+from partner import selectors as partner_selectors
+from partner.access import Can, can
+from partner.models import SubaccountState, Vendor
 from subscriptions import selectors
 from subscriptions.acme.dashboard.views import progress_context, progress_response
 from subscriptions.cloudflare import selectors as cloudflare_selectors

@@ -4,19 +4,19 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from core import dashboard
+from core import audit
 
 register = template.Library()
 
 
 @register.filter
 def action_label(action: str) -> str:
-    return dashboard.action_label(action)
+    return audit.action_label(action)
 
 
 @register.filter
 def change_lines(changes: dict) -> list[str]:
-    return dashboard.change_lines(changes)
+    return audit.lines_of_changes(changes)
 
 
 @register.filter
