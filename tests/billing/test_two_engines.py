@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from billing import seeding
 from billing.models import (
     BillingSubscription,
     Checkout,
@@ -294,13 +295,12 @@ def test_a_free_trial_converts_to_paid_on_the_same_agreement_after_a_reminder(
 
     paid_plan = monthly_plan if engine == RenewalEngine.DIGITAL_RIVER else external_monthly_plan
     trial_plan = make_plan(**TRIAL, plan_id=f"trial-{engine}", engine=engine)
-    product = catalog.create_product(
+    product = seeding.ensure_product(
         system_actor(),
         customer.partner,
         sku_id=f"trial-{engine}",
         name="Support with a trial",
-        price=Decimal("10.00"),
-        currency="USD",
+        price="10.00",
         plan=paid_plan,
         free_trial=True,
         trial_plan=trial_plan,
