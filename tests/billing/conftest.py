@@ -2,7 +2,7 @@ import pytest
 from django.core.management import call_command
 
 from billing import seeding
-from billing.models import Checkout, Plan, Product, Provisions, RenewalEngine
+from billing.models import BillingSubscription, Checkout, Plan, Product, Provisions, RenewalEngine
 from billing.services import acquisition
 from billing.services.acquisition import OrderLine
 from tests.conftest import system_actor
@@ -104,6 +104,14 @@ def support_product(customer, monthly_plan) -> Product:
 @pytest.fixture
 def setup_fee(customer) -> Product:
     return _product(customer, None, "setup", "Setup fee", price="50.00", provisions=Provisions.NOTHING)
+
+
+@pytest.fixture(params=["acme_product", "external_acme_product"])
+def sold(request, checkout, pay, digicert_subaccount):  # noqa: F811
+    """An annual ACME contract at 120.00 sold through billing, on each renewal engine, on day 0."""
+    product = request.getfixturevalue(request.param)
+    pay(checkout(OrderLine(product, options={"sans": ["sold.example.com"]})))
+    return BillingSubscription.objects.get()
 
 
 @pytest.fixture
