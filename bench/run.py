@@ -41,15 +41,9 @@ def main() -> int:
 
 
 # The back office renews only its own (external) subscriptions: the plan is run by the back office.
-BENCH_PLAN = dict(
-    plan_id="bench-monthly",
-    name="Bench",
-    terms="t",
-    engine="back_office",
-    interval="month",
-    interval_count=1,
-    contract_binding_days=30,
-)
+BENCH_PLAN = dict(plan_id="bench-monthly", name="Bench", terms="t", engine="back_office")
+# Monthly, with the model's default reminder (30 days) and collection period (14 days).
+BENCH_CYCLE = dict(interval="month", interval_count=1, contract_binding_days=30)
 
 
 @contextmanager
@@ -105,7 +99,7 @@ def _renewal_run(connection, total: int, due: int) -> dict:
     partner = PartnerFactory()
     customers = CustomerFactory.create_batch(20, partner=partner)
     product = dict(sku_id=f"bench-{total}", name="Bench", price="9", plan="bench-monthly")
-    seeded = seed_catalog(Actor.system(), partner, plans=[BENCH_PLAN], products=[product])
+    seeded = seed_catalog(Actor.system(), partner, plans=[BENCH_PLAN | BENCH_CYCLE], products=[product])
     plan, product = seeded.plans["bench-monthly"], seeded.products[f"bench-{total}"]
     _seed_subscriptions(partner, customers, plan, product, total, due)
     tasks.async_task = lambda *a, **k: None  # measure the run itself, not the vendor calls it queues

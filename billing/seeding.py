@@ -11,23 +11,22 @@ from billing.services import catalog
 from core.actor import Actor
 from partner.models import Partner
 
-# The two billing cycles everything sells on; a plan adds its id, name, terms (and engine).
-ANNUAL = dict(
-    interval="year",
-    interval_count=1,
-    contract_binding_days=365,
-    reminder_offset_days=30,
-    billing_offset_days=0,
-    collection_period_days=14,
-)
-MONTHLY = dict(
-    interval="month",
-    interval_count=1,
-    contract_binding_days=30,
-    reminder_offset_days=0,
-    billing_offset_days=0,
-    collection_period_days=7,
-)
+
+def cycle(interval: str, count: int, *, binding: int, reminder: int, collection: int) -> dict:
+    """A plan's billing cycle (billed on the renewal day); a plan adds its id, name, terms and engine."""
+    return dict(
+        interval=interval,
+        interval_count=count,
+        contract_binding_days=binding,
+        reminder_offset_days=reminder,
+        billing_offset_days=0,
+        collection_period_days=collection,
+    )
+
+
+# The two cycles the demo and the tests sell on.
+ANNUAL = cycle("year", 1, binding=365, reminder=30, collection=14)
+MONTHLY = cycle("month", 1, binding=30, reminder=0, collection=7)
 
 
 @dataclass

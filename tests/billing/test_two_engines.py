@@ -278,12 +278,7 @@ def test_a_payment_method_change_keeps_the_agreement_on_each_engine(
 TRIAL = dict(
     name="14-day trial",
     terms="Free for 14 days, then the monthly price until cancelled.",
-    interval="day",
-    interval_count=14,
-    contract_binding_days=14,
-    reminder_offset_days=3,
-    billing_offset_days=0,
-    collection_period_days=7,
+    **seeding.cycle("day", 14, binding=14, reminder=3, collection=7),
 )
 
 
