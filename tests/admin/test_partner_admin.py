@@ -12,12 +12,6 @@ from tests.sandbox_helpers import vendor_request_count
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 @pytest.mark.parametrize(
     "url_name",
     [
