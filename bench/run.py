@@ -18,7 +18,6 @@ import time
 import tracemalloc
 from contextlib import contextmanager
 from datetime import timedelta
-from decimal import Decimal
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
@@ -39,6 +38,12 @@ def main() -> int:
         return _run(connection)
     finally:
         runner.teardown_databases(old)
+
+
+# The back office renews only its own (external) subscriptions: the plan is run by the back office.
+BENCH_PLAN = dict(plan_id="bench-monthly", name="Bench", terms="t", engine="back_office")
+# Monthly, with the model's default reminder (30 days) and collection period (14 days).
+BENCH_CYCLE = dict(interval="month", interval_count=1, contract_binding_days=30)
 
 
 @contextmanager
@@ -85,27 +90,17 @@ def _seed_subscriptions(partner, customers, plan, product, total: int, due: int)
 
 
 def _renewal_run(connection, total: int, due: int) -> dict:
-    from billing.models import Plan, Product
+    from billing.seeding import seed_catalog
     from billing.services import renewals
     from core import tasks
+    from core.actor import Actor
     from tests.factories import CustomerFactory, PartnerFactory
 
     partner = PartnerFactory()
     customers = CustomerFactory.create_batch(20, partner=partner)
-    plan, _ = Plan.objects.get_or_create(
-        plan_id="bench-monthly",
-        defaults=dict(
-            name="Bench",
-            terms="t",
-            interval="month",
-            interval_count=1,
-            contract_binding_days=30,
-            engine="back_office",  # the back office renews only its own (external) subscriptions
-        ),
-    )
-    product = Product.objects.create(
-        partner=partner, sku_id=f"bench-{total}", name="Bench", price=Decimal("9"), plan=plan
-    )
+    product = dict(sku_id=f"bench-{total}", name="Bench", price="9", plan="bench-monthly")
+    seeded = seed_catalog(Actor.system(), partner, plans=[BENCH_PLAN | BENCH_CYCLE], products=[product])
+    plan, product = seeded.plans["bench-monthly"], seeded.products[f"bench-{total}"]
     _seed_subscriptions(partner, customers, plan, product, total, due)
     tasks.async_task = lambda *a, **k: None  # measure the run itself, not the vendor calls it queues
     with measured(connection) as result:

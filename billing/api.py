@@ -67,20 +67,7 @@ class ProductSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Product
-        fields = [
-            "id",
-            "partner",
-            "sku_id",
-            "name",
-            "price",
-            "currency",
-            "plan",
-            "free_trial",
-            "trial_plan",
-            "provisions",
-            "provision_params",
-            "active",
-        ]
+        fields = ["id", "partner", *catalog.PRODUCT_FIELDS]  # what the catalog service takes
         read_only_fields = ["id", "partner"]
         validators = []
 

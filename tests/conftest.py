@@ -74,6 +74,13 @@ def staff(db):
 
 
 @pytest.fixture
+def staff_client(client, staff):
+    """The test client signed in as a staff member without permissions (admin tests grant their own)."""
+    client.force_login(staff)
+    return client
+
+
+@pytest.fixture
 def superuser(db):
     return StaffFactory(username="root", is_superuser=True)
 

@@ -291,18 +291,23 @@ class CatalogComponentFactory(factory.django.DjangoModelFactory):
     unit_price = Decimal("5")
 
 
+def _cloudflare_account(prefix: str) -> factory.SubFactory:
+    """Zones and add-ons live on an active Cloudflare subaccount of their customer."""
+    return factory.SubFactory(
+        SubaccountFactory,
+        vendor=Vendor.CLOUDFLARE,
+        active=True,
+        name=factory.Sequence(lambda n: f"{prefix}-{n}"),
+    )
+
+
 class CloudflareZoneFactory(factory.django.DjangoModelFactory):
     """A zone record (not at the sandbox) on the customer's Cloudflare account; pending unless a trait says."""
 
     class Meta:
         model = CloudflareZone
 
-    subaccount = factory.SubFactory(
-        SubaccountFactory,
-        vendor=Vendor.CLOUDFLARE,
-        active=True,
-        name=factory.Sequence(lambda n: f"cf-acct-{n}"),
-    )
+    subaccount = _cloudflare_account("cf-acct")
     customer = factory.SelfAttribute("subaccount.customer")
     partner = factory.SelfAttribute("subaccount.partner")
     name = factory.Sequence(lambda n: f"zone{n}.example")
@@ -324,12 +329,7 @@ class CloudflareAddonFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = CloudflareAddon
 
-    subaccount = factory.SubFactory(
-        SubaccountFactory,
-        vendor=Vendor.CLOUDFLARE,
-        active=True,
-        name=factory.Sequence(lambda n: f"cf-addon-{n}"),
-    )
+    subaccount = _cloudflare_account("cf-addon")
     customer = factory.SelfAttribute("subaccount.customer")
     partner = factory.SelfAttribute("subaccount.partner")
     rate_plan_id = "PARTNERS_LOAD_BALANCING"
@@ -733,6 +733,27 @@ def providing(target, product, **fields) -> BillingSubscription:
         provisioning_state=ProvisioningState.DONE,
         **fields,
     )
+
+
+def fulfilled_acquisition(sub) -> Checkout:
+    """The subscription's acquisition as Digital River leaves it after fulfilment: 170.00 authorised,
+    the subscription's item delivered and a 50.00 setup fee cancelled, 120.00 captured."""
+    checkout = sub.acquisition
+    checkout.order_id = "ord_1001"
+    checkout.source_id = "src_order_98765zyxwv"
+    checkout.authorized_amount = Decimal("170.00")
+    checkout.captured_amount = Decimal("120.00")
+    checkout.cancelled_amount = Decimal("50.00")
+    checkout.refunded_amount = Decimal("0.00")
+    checkout.fulfillment_id = "ful_777"
+    checkout.fulfilled_at = timezone.now()
+    checkout.save()
+    checkout.items.update(order_item_id="itm_1", fulfilled_quantity=1)
+    fee = product(sub.partner, None, price="50.00", name="Setup fee")
+    CheckoutItemFactory(
+        checkout=checkout, product=fee, price=fee.price, order_item_id="itm_2", cancelled_quantity=1
+    )
+    return checkout
 
 
 def notice(sub, kind, *, delivered=True, error="") -> Notice:

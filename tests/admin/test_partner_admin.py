@@ -4,17 +4,12 @@ import pytest
 from django.urls import reverse
 
 from core.models import AuditEvent
+from partner import services
 from partner.models import Partner, Subaccount, SubaccountState
 from tests.factories import CustomerFactory, PartnerFactory, StaffFactory, SubaccountFactory
 from tests.sandbox_helpers import vendor_request_count
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
 
 
 @pytest.mark.parametrize(
@@ -120,32 +115,15 @@ def test_retry_failed_action_requires_the_retry_permission(
     assert failed.state == SubaccountState.ACTIVE
 
 
+def _change_form(partner, **changes) -> dict:
+    """What the admin's partner change form posts: the profile as it is (the service's fields), with `changes`."""
+    return {f: getattr(partner, f) or "" for f in ["slug", *services.PARTNER_PROFILE_FIELDS]} | changes
+
+
 def test_locked_naming_convention_edit_is_refused_with_a_message(staff_client, customer):
     SubaccountFactory(customer=customer)
     partner = customer.partner
-    data = {
-        f: getattr(partner, f) or ""
-        for f in [
-            "name",
-            "slug",
-            "legal_name",
-            "address_line1",
-            "address_line2",
-            "city",
-            "region",
-            "postal_code",
-            "country",
-            "org_contact_name",
-            "org_contact_email",
-            "org_contact_phone",
-            "verification_contact_name",
-            "verification_contact_email",
-            "verification_contact_phone",
-            "billing_model",
-            "cloudflare_unit_id",
-        ]
-    }
-    data.update(subaccount_naming_pattern="changed-{customer}", auto_renew_default="unknown")
+    data = _change_form(partner, subaccount_naming_pattern="changed-{customer}", auto_renew_default="unknown")
     response = staff_client.post(
         reverse("admin:partner_partner_change", args=[partner.pk]), data, follow=True
     )
@@ -155,25 +133,9 @@ def test_locked_naming_convention_edit_is_refused_with_a_message(staff_client, c
 
 
 def test_setting_a_vendor_key_in_the_admin_stores_it_encrypted_and_audits_without_it(staff_client, partner):
-    data = {
-        f: getattr(partner, f) or ""
-        for f in [
-            "name",
-            "slug",
-            "legal_name",
-            "address_line1",
-            "city",
-            "postal_code",
-            "country",
-            "org_contact_name",
-            "org_contact_email",
-            "verification_contact_name",
-            "verification_contact_email",
-            "billing_model",
-            "subaccount_naming_pattern",
-        ]
-    }
-    data.update(auto_renew_default="unknown", new_digicert_api_key="brand-new-partner-key-5555")
+    data = _change_form(
+        partner, auto_renew_default="unknown", new_digicert_api_key="brand-new-partner-key-5555"
+    )
     staff_client.post(reverse("admin:partner_partner_change", args=[partner.pk]), data)
     partner.refresh_from_db()
     assert partner.digicert_api_key.reveal() == "brand-new-partner-key-5555"

@@ -1,11 +1,9 @@
-from decimal import Decimal
-
 import pytest
 from django.core.management import call_command
 
-from billing.models import Checkout, Plan, Product, Provisions, RenewalEngine
+from billing import seeding
+from billing.models import BillingSubscription, Checkout, Plan, Product, Provisions, RenewalEngine
 from billing.services import acquisition
-from billing.services import catalog as catalog_service
 from billing.services.acquisition import OrderLine
 from tests.conftest import system_actor
 from tests.subscriptions.conftest import (  # noqa: F401  (shared fixtures)
@@ -16,33 +14,25 @@ from tests.subscriptions.conftest import (  # noqa: F401  (shared fixtures)
 )
 
 ANNUAL = dict(
-    plan_id="acme-annual",
-    name="ACME annual",
-    terms="Renews every year until cancelled.",
-    interval="year",
-    interval_count=1,
-    contract_binding_days=365,
-    reminder_offset_days=30,
-    billing_offset_days=0,
-    collection_period_days=14,
+    plan_id="acme-annual", name="ACME annual", terms="Renews every year until cancelled.", **seeding.ANNUAL
 )
 MONTHLY = dict(
     plan_id="zone-monthly",
     name="Zone monthly",
     terms="Renews every month until cancelled.",
-    interval="month",
-    interval_count=1,
-    contract_binding_days=30,
-    reminder_offset_days=0,
-    billing_offset_days=0,
-    collection_period_days=7,
+    **seeding.MONTHLY,
 )
+# What the fixtures' products sell, on the plan they are given.
+ACME = dict(
+    price="120.00", provisions=Provisions.ACME_CONTRACT, provision_params={"product": "ssl_dv_rapidssl"}
+)
+SUPPORT = dict(price="10.00", provisions=Provisions.NOTHING)
 
 
 @pytest.fixture
 def make_plan(sandbox, run_tasks):
     def make(**fields):
-        plan = run_tasks(catalog_service.create_plan, system_actor(), **fields)
+        plan = run_tasks(seeding.ensure_plan, system_actor(), **fields)
         plan.refresh_from_db()
         if plan.run_by_digital_river:
             assert plan.at_vendor, "the plan was not created at Digital River"
@@ -62,33 +52,21 @@ def external_monthly_plan(make_plan) -> Plan:
     return make_plan(**{**MONTHLY, "plan_id": "zone-monthly-bo", "engine": RenewalEngine.BACK_OFFICE})
 
 
+def _product(customer, plan, sku_id, name, **fields) -> Product:
+    """The customer's partner sells `sku_id` on `plan`, seeded like every catalog."""
+    return seeding.ensure_product(
+        system_actor(), customer.partner, sku_id=sku_id, name=name, plan=plan, **fields
+    )
+
+
 def _acme_product(customer, plan, sku_id, name) -> Product:
     """An annual ACME contract at 120.00 on `plan`."""
-    return catalog_service.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id=sku_id,
-        name=name,
-        price=Decimal("120.00"),
-        currency="USD",
-        plan=plan,
-        provisions=Provisions.ACME_CONTRACT,
-        provision_params={"product": "ssl_dv_rapidssl"},
-    )
+    return _product(customer, plan, sku_id, name, **ACME)
 
 
 def _support_product(customer, plan, sku_id, name) -> Product:
     """A monthly service at 10.00 on `plan` that provisions nothing."""
-    return catalog_service.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id=sku_id,
-        name=name,
-        price=Decimal("10.00"),
-        currency="USD",
-        plan=plan,
-        provisions=Provisions.NOTHING,
-    )
+    return _product(customer, plan, sku_id, name, **SUPPORT)
 
 
 @pytest.fixture
@@ -125,16 +103,15 @@ def support_product(customer, monthly_plan) -> Product:
 
 @pytest.fixture
 def setup_fee(customer) -> Product:
-    return catalog_service.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="setup",
-        name="Setup fee",
-        price=Decimal("50.00"),
-        currency="USD",
-        plan=None,
-        provisions=Provisions.NOTHING,
-    )
+    return _product(customer, None, "setup", "Setup fee", price="50.00", provisions=Provisions.NOTHING)
+
+
+@pytest.fixture(params=["acme_product", "external_acme_product"])
+def sold(request, checkout, pay, digicert_subaccount):  # noqa: F811
+    """An annual ACME contract at 120.00 sold through billing, on each renewal engine, on day 0."""
+    product = request.getfixturevalue(request.param)
+    pay(checkout(OrderLine(product, options={"sans": ["sold.example.com"]})))
+    return BillingSubscription.objects.get()
 
 
 @pytest.fixture
@@ -166,14 +143,12 @@ def pay(run_tasks):
 
 
 def _zone_product(customer, plan, sku_id, name, price, rate_plan_id):
-    return catalog_service.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id=sku_id,
-        name=name,
-        price=Decimal(price),
-        currency="USD",
-        plan=plan,
+    return _product(
+        customer,
+        plan,
+        sku_id,
+        name,
+        price=price,
         provisions=Provisions.ZONE_PLAN,
         provision_params={"rate_plan_id": rate_plan_id, "frequency": "monthly"},
     )

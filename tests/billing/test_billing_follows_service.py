@@ -23,16 +23,6 @@ from tests.sandbox_helpers import (
 
 pytestmark = pytest.mark.django_db
 
-ENGINES = ["acme_product", "external_acme_product"]
-
-
-@pytest.fixture(params=ENGINES)
-def sold(request, checkout, pay, digicert_subaccount):
-    """An annual ACME contract sold through billing, on each renewal engine."""
-    product = request.getfixturevalue(request.param)
-    pay(checkout(OrderLine(product, options={"sans": ["sold.example.com"]})))
-    return BillingSubscription.objects.get()
-
 
 def _year(run_tasks):
     from billing.tasks import (

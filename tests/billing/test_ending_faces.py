@@ -36,16 +36,6 @@ from tests.sandbox_helpers import (
 
 pytestmark = pytest.mark.django_db
 
-ENGINES = ["acme_product", "external_acme_product"]
-
-
-@pytest.fixture(params=ENGINES)
-def sold(request, checkout, pay, digicert_subaccount):
-    """An annual ACME contract at 120.00 sold through billing, on each renewal engine, on day 0."""
-    product = request.getfixturevalue(request.param)
-    pay(checkout(OrderLine(product, options={"sans": ["ending.example.com"]})))
-    return BillingSubscription.objects.get()
-
 
 @pytest.fixture
 def sold_bo(checkout, pay, external_acme_product, digicert_subaccount):
@@ -427,21 +417,25 @@ def test_staff_without_the_billing_permission_have_no_ending_actions(client, sol
 # --- Downgrade at the end of the paid period (API) ------------------------------------------------
 
 
-def test_the_api_schedules_a_downgrade_for_the_end_of_the_paid_period(api, sold_bo, run_tasks):
-    from billing.services import catalog as billing_catalog
+@pytest.fixture
+def cheaper(sold_bo):
+    """What sold_bo may downgrade to: the same contract on the same plan at 90.00."""
+    from billing.seeding import ensure_product
     from tests.conftest import system_actor
 
-    cheaper = billing_catalog.create_product(
+    return ensure_product(
         system_actor(),
         sold_bo.partner,
         sku_id="acme-dv-annual-lite",
         name="ACME DV annual, lite",
-        price=Decimal("90.00"),
-        currency="USD",
+        price="90.00",
         plan=sold_bo.plan,
         provisions=sold_bo.product.provisions,
         provision_params=sold_bo.product.provision_params,
     )
+
+
+def test_the_api_schedules_a_downgrade_for_the_end_of_the_paid_period(api, sold_bo, cheaper, run_tasks):
     url = _api_url(sold_bo, "downgrade")
     anonymous, stranger, technician = (
         APIClient(),
@@ -460,23 +454,9 @@ def test_the_api_schedules_a_downgrade_for_the_end_of_the_paid_period(api, sold_
     assert done.status_code == 202 and done.json()["scheduled_change"] == {"product": cheaper.pk}
 
 
-def test_the_dashboard_schedules_a_downgrade_for_the_end_of_the_paid_period(sold_bo, run_tasks):
+def test_the_dashboard_schedules_a_downgrade_for_the_end_of_the_paid_period(sold_bo, cheaper, run_tasks):
     from django.urls import reverse
 
-    from billing.services import catalog as billing_catalog
-    from tests.conftest import system_actor
-
-    cheaper = billing_catalog.create_product(
-        system_actor(),
-        sold_bo.partner,
-        sku_id="acme-dv-annual-lite",
-        name="ACME DV annual, lite",
-        price=Decimal("90.00"),
-        currency="USD",
-        plan=sold_bo.plan,
-        provisions=sold_bo.product.provisions,
-        provision_params=sold_bo.product.provision_params,
-    )
     page = reverse("dashboard:billing-subscription", args=[sold_bo.pk])
     url = reverse("dashboard:billing-subscription-downgrade", args=[sold_bo.pk])
     biller = _login(sold_bo.partner, "billing")

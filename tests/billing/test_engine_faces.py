@@ -10,9 +10,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
-from billing.models import CheckoutItem, NoticeKind, Plan, RenewalEngine
+from billing.models import NoticeKind, Plan, RenewalEngine
 from core.models import AuditEvent, Operation
 from tests import factories as bf
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
@@ -49,22 +48,7 @@ def bo_sub(customer, bo_plan):
 @pytest.fixture
 def fulfilled(dr_sub):
     """dr_sub's acquisition: authorised, fulfilled (one delivered, one cancelled), captured."""
-    checkout = dr_sub.acquisition
-    checkout.order_id = "ord_1001"
-    checkout.source_id = "src_order_98765zyxwv"
-    checkout.authorized_amount = Decimal("170.00")
-    checkout.captured_amount = Decimal("120.00")
-    checkout.cancelled_amount = Decimal("50.00")
-    checkout.refunded_amount = Decimal("0.00")
-    checkout.fulfillment_id = "ful_777"
-    checkout.fulfilled_at = timezone.now()
-    checkout.save()
-    checkout.items.update(order_item_id="itm_1", fulfilled_quantity=1)
-    fee = bf.product(dr_sub.partner, None, price="50.00", name="Setup fee")
-    CheckoutItem.objects.create(
-        checkout=checkout, product=fee, price=fee.price, order_item_id="itm_2", cancelled_quantity=1
-    )
-    return checkout
+    return bf.fulfilled_acquisition(dr_sub)
 
 
 # --- Admin: plans ------------------------------------------------------------------------------------

@@ -33,13 +33,6 @@ def _steps(change):
     return sorted(change.steps.values_list("kind", flat=True))
 
 
-@pytest.fixture(params=["acme_product", "external_acme_product"])
-def sold(request, checkout, pay, digicert_subaccount):
-    product = request.getfixturevalue(request.param)
-    pay(checkout(OrderLine(product, options={"sans": ["steps.example.com"]})))
-    return BillingSubscription.objects.get()
-
-
 def test_a_cancel_with_refund_is_one_recorded_change_with_each_step_and_its_outcome(sold, run_tasks):
     run_tasks(cancellation.cancel_with_refund, system_actor(), sold)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from dateutil.relativedelta import relativedelta
 
+from billing import seeding
 from billing.models import (
     BillingSubscription,
     Checkout,
@@ -277,12 +278,7 @@ def test_a_payment_method_change_keeps_the_agreement_on_each_engine(
 TRIAL = dict(
     name="14-day trial",
     terms="Free for 14 days, then the monthly price until cancelled.",
-    interval="day",
-    interval_count=14,
-    contract_binding_days=14,
-    reminder_offset_days=3,
-    billing_offset_days=0,
-    collection_period_days=7,
+    **seeding.cycle("day", 14, binding=14, reminder=3, collection=7),
 )
 
 
@@ -294,13 +290,12 @@ def test_a_free_trial_converts_to_paid_on_the_same_agreement_after_a_reminder(
 
     paid_plan = monthly_plan if engine == RenewalEngine.DIGITAL_RIVER else external_monthly_plan
     trial_plan = make_plan(**TRIAL, plan_id=f"trial-{engine}", engine=engine)
-    product = catalog.create_product(
+    product = seeding.ensure_product(
         system_actor(),
         customer.partner,
         sku_id=f"trial-{engine}",
         name="Support with a trial",
-        price=Decimal("10.00"),
-        currency="USD",
+        price="10.00",
         plan=paid_plan,
         free_trial=True,
         trial_plan=trial_plan,

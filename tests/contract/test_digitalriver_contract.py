@@ -370,12 +370,20 @@ def test_sandbox_responses_validate(traffic, exchanges):
     assert set(RESPONSES) | NO_CONTENT | {("GET", path) for path in LISTS} <= checked
 
 
-def test_requests_sent_to_the_sandbox_fit_the_request_schemas(traffic, exchanges):
-    """Refused requests too: they break Digital River's rules, not its shapes."""
+def _validate_sent(exchanges) -> set[str]:
+    """Every request body sent fits its operation's request schema; the schemas that were checked."""
+    checked = set()
     for e in exchanges:
         schema = REQUESTS.get(_operation(e.method, e.path))
         if schema is not None and e.sent is not None:
             schemas.validate("digitalriver", schema, e.sent)
+            checked.add(schema)
+    return checked
+
+
+def test_requests_sent_to_the_sandbox_fit_the_request_schemas(traffic, exchanges):
+    """Refused requests too: they break Digital River's rules, not its shapes."""
+    _validate_sent(exchanges)
 
 
 def test_refusals_validate_against_errors(traffic, exchanges):
@@ -468,13 +476,7 @@ def client_traffic(vendor_sandbox, db, exchanges):
 
 
 def test_client_request_bodies_validate(client_traffic, exchanges):
-    checked = set()
-    for e in exchanges:
-        schema = REQUESTS.get(_operation(e.method, e.path))
-        if schema is None or e.sent is None:
-            continue
-        schemas.validate("digitalriver", schema, e.sent)
-        checked.add(schema)
+    checked = _validate_sent(exchanges)
     assert {
         "PlanRequest",
         "UpdatePlanRequest",
@@ -618,13 +620,7 @@ def money_client_traffic(vendor_sandbox, db, exchanges):
 
 
 def test_the_clients_money_calls_validate(money_client_traffic, exchanges):
-    checked = set()
-    for e in exchanges:
-        schema = REQUESTS.get(_operation(e.method, e.path))
-        if schema is None or e.sent is None:
-            continue
-        schemas.validate("digitalriver", schema, e.sent)
-        checked.add(schema)
+    checked = _validate_sent(exchanges)
     assert {"FulfillmentRequest", "RefundRequest", "UpdateSubscriptionRequest", "CheckoutRequest"} <= checked
     sent_checkouts = [e.sent for e in exchanges if _operation(e.method, e.path) == ("POST", "/checkouts")]
     assert all(body.get("sourceId") for body in sent_checkouts)  # a renewal always names its source

@@ -265,22 +265,7 @@ def test_the_subscription_page_lists_new_notice_kinds_with_their_details(owner_c
 
 
 def test_the_checkout_page_shows_the_orders_money_and_fulfilment(owner_client, dr_sub):
-    from billing.models import CheckoutItem
-
-    checkout = dr_sub.acquisition
-    checkout.order_id = "ord_1001"
-    checkout.source_id = "src_order_98765zyxwv"
-    checkout.authorized_amount = Decimal("170.00")
-    checkout.captured_amount = Decimal("120.00")
-    checkout.cancelled_amount = Decimal("50.00")
-    checkout.fulfillment_id = "ful_777"
-    checkout.fulfilled_at = timezone.now()
-    checkout.save()
-    checkout.items.update(order_item_id="itm_1", fulfilled_quantity=1)
-    fee = bf.product(dr_sub.partner, None, price="50.00", name="Setup fee")
-    CheckoutItem.objects.create(
-        checkout=checkout, product=fee, price=fee.price, order_item_id="itm_2", cancelled_quantity=1
-    )
+    checkout = bf.fulfilled_acquisition(dr_sub)
     body = owner_client.get(reverse("dashboard:checkout", args=[checkout.pk])).content.decode()
 
     def dd(name):

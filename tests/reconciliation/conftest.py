@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 
 from billing.models import Provisions, RenewalEngine
 from reconciliation import services
@@ -18,7 +17,7 @@ from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures
     pay,
 )
 from tests.conftest import system_actor
-from tests.factories import MembershipFactory, PartnerFactory
+from tests.dashboard.conftest import login  # noqa: F401  (the dashboard tests' signed-in clients)
 from tests.subscriptions.conftest import (  # noqa: F401  (the subscriptions tests' fixtures, shared)
     add_zone,
     catalog,
@@ -93,15 +92,3 @@ def reconcile(run_tasks, partner):
         return queued
 
     return run
-
-
-@pytest.fixture
-def login(db):
-    def make(role="owner", partner=None, **membership):
-        user = MembershipFactory(role=role, partner=partner or PartnerFactory(), **membership).user
-        client = Client()
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return make

@@ -11,12 +11,6 @@ from tests.sandbox_helpers import advance_vendor_clock, vendor_request_count
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def _do(client, contract, action, capture):
     with capture(execute=True):
         return client.post(

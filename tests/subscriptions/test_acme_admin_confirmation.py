@@ -16,12 +16,6 @@ pytestmark = pytest.mark.django_db
 CHANGELIST = "admin:subscriptions_acmecontract_changelist"
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def _do_url(contract, action):
     return reverse("admin:subscriptions_acmecontract_do", args=[contract.pk, action])
 

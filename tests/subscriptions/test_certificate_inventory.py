@@ -166,12 +166,6 @@ def test_a_vendor_error_is_shown_on_the_contracts_operation_and_retryable(run_ta
 # --- Admin --------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def test_the_admin_lists_certificates_read_only(staff_client, run_tasks, contract):
     from django.urls import reverse
 

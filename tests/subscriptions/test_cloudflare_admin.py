@@ -18,12 +18,6 @@ ZONES = "admin:subscriptions_cloudflarezone_changelist"
 ADDONS = "admin:subscriptions_cloudflareaddon_changelist"
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 NOT_BILLED = "Included in the reseller's support contract"
 
 

@@ -19,12 +19,6 @@ ZONES = "admin:subscriptions_cloudflarezone_changelist"
 NOT_BILLED = "Included in the reseller's support contract"
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def _action(client, action, zones, **data):
     return client.post(
         reverse(ZONES),

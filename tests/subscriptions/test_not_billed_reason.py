@@ -312,12 +312,6 @@ def test_api_preview_of_a_billed_zone_says_when_the_change_takes_effect(
 # --- The admin -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def staff_client(client, staff):
-    client.force_login(staff)
-    return client
-
-
 def _previewed(client, url, body) -> dict:
     """The Cloudflare admin's Confirm sends only what it priced: preview first, then confirm that."""
     preview = client.post(url, {**body, "_preview": "1"})

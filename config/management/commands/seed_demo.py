@@ -11,7 +11,6 @@ its events reach the port this run serves (`make run PORT=...` sets SITE_URL).
 
 import signal
 import time
-from decimal import Decimal
 
 import requests
 from django.apps import apps
@@ -24,8 +23,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.urls import reverse
 
-from billing.models import Plan, Product
-from billing.services import catalog
+from billing import seeding
 from core.actor import Actor, Face
 from core.errors import DomainError
 from partner import services
@@ -48,47 +46,41 @@ DEMO_PLANS = [
     dict(
         plan_id="northwind-annual",
         name="Annual",
-        interval="year",
-        interval_count=1,
-        contract_binding_days=365,
-        reminder_offset_days=30,
-        billing_offset_days=0,
-        collection_period_days=14,
         terms="Renews every year at the then-current price until cancelled; cancel any time before renewal.",
+        **seeding.ANNUAL,
     ),
     dict(
         plan_id="northwind-monthly",
         name="Monthly",
-        interval="month",
-        interval_count=1,
-        contract_binding_days=30,
-        reminder_offset_days=0,
-        billing_offset_days=0,
-        collection_period_days=7,
         terms="Renews every month until cancelled; cancel any time before renewal.",
         # Renewed by the back office (an external subscription at Digital River): the demo shows
         # both engines, the annual plan being Digital River's own subscription service.
         engine="back_office",
+        **seeding.MONTHLY,
     ),
 ]
 DEMO_PRODUCTS = [
-    (
-        "acme-dv-annual",
-        "ACME certificates (DV), annual",
-        "120.00",
-        "northwind-annual",
-        "acme_contract",
-        {"product": "ssl_dv_rapidssl"},
+    dict(
+        sku_id="acme-dv-annual",
+        name="ACME certificates (DV), annual",
+        price="120.00",
+        plan="northwind-annual",
+        provisions="acme_contract",
+        provision_params={"product": "ssl_dv_rapidssl"},
     ),
-    (
-        "zone-biz-monthly",
-        "Cloudflare Business zone, monthly",
-        "250.00",
-        "northwind-monthly",
-        "zone_plan",
-        {"rate_plan_id": "PARTNERS_BIZ", "frequency": "monthly", "component_values": {"page_rules": 50}},
+    dict(
+        sku_id="zone-biz-monthly",
+        name="Cloudflare Business zone, monthly",
+        price="250.00",
+        plan="northwind-monthly",
+        provisions="zone_plan",
+        provision_params={
+            "rate_plan_id": "PARTNERS_BIZ",
+            "frequency": "monthly",
+            "component_values": {"page_rules": 50},
+        },
     ),
-    ("onboarding-fee", "Onboarding (one-off)", "49.00", None, "nothing", {}),
+    dict(sku_id="onboarding-fee", name="Onboarding (one-off)", price="49.00", provisions="nothing"),
 ]
 CUSTOMERS = [
     ("Globex Corporation", "globex", "it@globex.example"),
@@ -263,24 +255,7 @@ class Command(BaseCommand):
 
     def _billing(self, actor, partner: Partner) -> None:
         """Digital River plans (annual, monthly) and what Northwind sells on them."""
-        plans = {}
-        for fields in DEMO_PLANS:
-            plans[fields["plan_id"]] = Plan.objects.filter(
-                plan_id=fields["plan_id"]
-            ).first() or catalog.create_plan(actor, **fields)
-        for sku_id, name, price, plan_id, provisions, params in DEMO_PRODUCTS:
-            if not Product.objects.filter(partner=partner, sku_id=sku_id).exists():
-                catalog.create_product(
-                    actor,
-                    partner,
-                    sku_id=sku_id,
-                    name=name,
-                    price=Decimal(price),
-                    currency="USD",
-                    plan=plans.get(plan_id),
-                    provisions=provisions,
-                    provision_params=params,
-                )
+        seeding.seed_catalog(actor, partner, plans=DEMO_PLANS, products=DEMO_PRODUCTS)
 
     def _zone(self, actor, customer: Customer, name: str) -> CloudflareZone | None:
         zone = CloudflareZone.objects.filter(customer=customer, name=name).first()
