@@ -22,7 +22,7 @@ def test_sandbox_webhooks_reach_the_port_the_web_server_runs_on(tmp_path):
         shell,
         "shell",
         "-c",
-        "from vendors.sandbox.models import DREvent; print(DREvent.objects.create(type='sandbox.port_check').event_id)",
+        "from vendors.sandbox.digitalriver.models import DREvent; print(DREvent.objects.create(type='sandbox.port_check').event_id)",
     ).splitlines()[-1]
     web = start(env, tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload")
     try:
