@@ -48,7 +48,7 @@ from core.admin_tools import (
 from core.dashboard import show_domain_error
 from core.errors import DomainError
 from partner.models import Customer
-from subscriptions.models import CloudflareZone
+from subscriptions.cloudflare.models import CloudflareZone
 from subscriptions.selectors import operations_of
 
 SERVICE_FORM_TEMPLATE = "admin/service_form.html"

@@ -33,8 +33,9 @@ from partner.views import (
     ServiceFormView,
     paginate,
 )
-from subscriptions.selectors import cloudflare_zones_for, operations_of
-from subscriptions.views import progress_context, progress_response
+from subscriptions.acme.dashboard.views import progress_context, progress_response
+from subscriptions.cloudflare.selectors import cloudflare_zones_for
+from subscriptions.selectors import operations_of
 
 
 @csrf_exempt

@@ -2,9 +2,9 @@
 
 SCHEDULES = [
     ("Sweep due and stuck vendor operations", "core.tasks.sweep_due_operations", 1),
-    ("Sync ACME contracts with DigiCert", "subscriptions.tasks.sync_acme_contracts_task", 6 * 60),
-    ("Refresh ACME certificate inventories", "subscriptions.tasks.refresh_certificates_task", 6 * 60),
-    ("Sync Cloudflare zones and add-ons", "subscriptions.tasks.sync_cloudflare_task", 6 * 60),
+    ("Sync ACME contracts with DigiCert", "subscriptions.acme.tasks.sync_acme_contracts_task", 6 * 60),
+    ("Refresh ACME certificate inventories", "subscriptions.acme.tasks.refresh_certificates_task", 6 * 60),
+    ("Sync Cloudflare zones and add-ons", "subscriptions.cloudflare.tasks.sync_cloudflare_task", 6 * 60),
     ("Send renewal reminders", "billing.tasks.send_reminders_task", 60),
     ("Run renewals", "billing.tasks.run_renewals_task", 15),
     ("Provision paid subscriptions still waiting", "billing.tasks.provision_pending_task", 5),

@@ -62,3 +62,8 @@ def csv_lines(header: Iterable, rows: Iterable[Iterable], *, bom: bool = True) -
     yield ("\ufeff" if bom else "") + writer.writerow(header)
     for row in rows:
         yield writer.writerow(row)
+
+
+def iso_date(value) -> str:
+    """A date cell of an export: YYYY-MM-DD, or empty when there is none."""
+    return value.strftime("%Y-%m-%d") if value else ""

@@ -32,9 +32,12 @@ from reconciliation import rules
 from reconciliation.error_codes import ReconciliationErrorCode
 from reconciliation.models import FINDING_MOVES, Finding, FindingKind, FindingState, Resolution
 from reconciliation.services import mark_not_billed, reason_given
-from subscriptions import selectors as subscription_selectors
-from subscriptions.models import AcmeContract, CloudflareAddon, CloudflareZone
-from subscriptions.services import acme, cloudflare
+from subscriptions.acme import rules as acme_rules
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
+from subscriptions.cloudflare import selectors as subscription_selectors
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
 from vendors.digitalriver import DigitalRiverClient
 
 ADOPT_VENDOR, PUSH_OURS, END_BILLING, BILL, MARK_NOT_BILLED, DISMISS = (
@@ -120,7 +123,7 @@ def action_refusal(finding: Finding, action: str) -> str | None:
         return None
     if rule == "vendor_state_mismatch":
         if target_kind == "acme":
-            pushable = set(finding.evidence.get("differs", [])) & set(acme.PUSHABLE_FIELDS)
+            pushable = set(finding.evidence.get("differs", [])) & set(acme_rules.PUSHABLE_FIELDS)
             return None if pushable else "DigiCert owns these fields; adopt DigiCert's values instead."
         return CLOUDFLARE_RECORD
     if rule == "digital_river_state_mismatch":
@@ -244,7 +247,7 @@ def push_ours(actor: Actor, finding: Finding) -> Finding:
                 acme.resume_renewal(actor, target)
                 note = "The contract renews again, as billing does."
         elif rule == "vendor_state_mismatch":
-            pushable = [f for f in finding.evidence.get("differs", []) if f in acme.PUSHABLE_FIELDS]
+            pushable = [f for f in finding.evidence.get("differs", []) if f in acme_rules.PUSHABLE_FIELDS]
             name = _recorded_drift(target, pushable)[0]
             acme.resolve_drift(actor, target, name, keep="ours")
             note = f"Our {name} is pushed to DigiCert."

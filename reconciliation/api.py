@@ -15,7 +15,8 @@ from core.errors import ValidationFailed
 from partner import selectors as partner_selectors
 from reconciliation import actions, selectors, services
 from reconciliation.models import Finding, NotBilled, Run
-from subscriptions import selectors as subscription_selectors
+from subscriptions.acme import selectors as acme_selectors
+from subscriptions.cloudflare import selectors as cloudflare_selectors
 
 TARGET_TYPES = {
     "acmecontract": "acme_contract",
@@ -268,9 +269,9 @@ class NotBilledViewSet(mixins.CreateModelMixin, viewsets.ReadOnlyModelViewSet):
         data.is_valid(raise_exception=True)
         actor = api_actor(request)
         scoped = {
-            "acme_contract": subscription_selectors.acme_contracts_for,
-            "cloudflare_zone": subscription_selectors.cloudflare_zones_for,
-            "cloudflare_addon": subscription_selectors.cloudflare_addons_for,
+            "acme_contract": acme_selectors.acme_contracts_for,
+            "cloudflare_zone": cloudflare_selectors.cloudflare_zones_for,
+            "cloudflare_addon": cloudflare_selectors.cloudflare_addons_for,
         }[data.validated_data["target_type"]]
         target = partner_selectors.get_or_404(scoped(actor), pk=data.validated_data["target_id"])
         mark = services.mark_not_billed(actor, target, data.validated_data["reason"])

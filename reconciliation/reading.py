@@ -30,19 +30,21 @@ from core import clock
 from partner.models import Partner, Subaccount, SubaccountState, Vendor
 from reconciliation import rules
 from reconciliation.models import NotBilled
-from subscriptions import selectors as subscription_selectors
-from subscriptions.cloudflare_rules import Catalog
-from subscriptions.models import (
+from subscriptions import selectors
+from subscriptions.acme import handlers as acme_handlers
+from subscriptions.acme import rules as acme_rules
+from subscriptions.acme.models import LIVE_STATES, AcmeContract
+from subscriptions.cloudflare import handlers as cloudflare
+from subscriptions.cloudflare import selectors as cloudflare_selectors
+from subscriptions.cloudflare.models import (
     FREE_ZONE_PLAN,
-    LIVE_STATES,
-    AcmeContract,
     AddonState,
     CloudflareAddon,
     CloudflareZone,
     VendorState,
     ZoneState,
 )
-from subscriptions.services import acme, cloudflare
+from subscriptions.cloudflare.rules import Catalog
 from vendors.digitalriver import DigitalRiverClient
 from vendors.errors import VendorError
 
@@ -110,7 +112,7 @@ class Reading:
 
 def read_partner(partner: Partner) -> Reading:
     """Load the partner's billing and vendor records, then ask the vendors (read-only)."""
-    reading = Reading(partner=partner, catalog=subscription_selectors.catalog_of(partner))
+    reading = Reading(partner=partner, catalog=cloudflare_selectors.catalog_of(partner))
     _load_billing(reading)
     _load_services(reading)
     _load_marks_and_busy(reading)
@@ -187,10 +189,8 @@ def _load_marks_and_busy(reading: Reading) -> None:
     )
     for model in (AcmeContract, CloudflareZone, CloudflareAddon, Subaccount):
         content_type = ContentType.objects.get_for_model(model).pk
-        reading.busy |= {(content_type, pk) for pk in subscription_selectors.with_pending_operation(model)}
-    reading.busy_subscriptions = {
-        int(pk) for pk in subscription_selectors.with_pending_operation(BillingSubscription)
-    }
+        reading.busy |= {(content_type, pk) for pk in selectors.with_pending_operation(model)}
+    reading.busy_subscriptions = {int(pk) for pk in selectors.with_pending_operation(BillingSubscription)}
 
 
 def _contracts(reading: Reading) -> list[AcmeContract]:
@@ -199,7 +199,7 @@ def _contracts(reading: Reading) -> list[AcmeContract]:
 
 def _read_digicert(reading: Reading) -> None:
     """GET /acme/{id} for every live contract (the read of the ACME sync), drift as the sync sees it."""
-    handler = acme.SyncContract()
+    handler = acme_handlers.SyncContract()
     for contract in _contracts(reading):
         key = object_key(contract)
         if contract.state not in LIVE_STATES or not contract.vendor_id or key in reading.busy:
@@ -210,7 +210,7 @@ def _read_digicert(reading: Reading) -> None:
             reading.failed_read("digicert", contract, error, key=key)
             continue
         view, vendor_state = result["view"], result["vendor_state"]
-        drift = acme.compute_drift(contract, view, vendor_state)
+        drift = acme_rules.compute_drift(contract, view, vendor_state)
         ours = {name: values["ours"] for name, values in drift.items()}
         theirs = {name: values["vendor"] for name, values in drift.items()}
         reading.services[key] = rules.Service(

@@ -16,18 +16,16 @@ from django.db import models
 
 from billing.models import BillingSubscription, ProvisioningState, Provisions
 from reconciliation.models import FindingKind
-from subscriptions.cloudflare_rules import PlanTerms
-from subscriptions.models import (
+from subscriptions.acme.models import LIVE_STATES, AcmeContract, ContractState
+from subscriptions.cloudflare.models import (
     FREE_ZONE_PLAN,
-    LIVE_STATES,
-    AcmeContract,
     AddonState,
     CloudflareAddon,
     CloudflareZone,
-    ContractState,
     Frequency,
     ZoneState,
 )
+from subscriptions.cloudflare.rules import PlanTerms
 
 # A service in one of these states is not provided any more.
 GONE_STATES = {

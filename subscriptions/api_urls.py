@@ -1,7 +1,8 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from subscriptions import api, cloudflare_api
+from subscriptions.acme import api
+from subscriptions.cloudflare import api as cloudflare_api
 
 router = SimpleRouter()
 router.register("acme-contracts", api.AcmeContractViewSet, basename="acme-contract")

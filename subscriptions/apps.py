@@ -8,4 +8,5 @@ class SubscriptionsConfig(AppConfig):
     def ready(self):
         # Registers the ACME, certificate and Cloudflare operation handlers with core.operations
         # (web and worker alike).
-        from subscriptions.services import acme, certificates, cloudflare  # noqa: F401
+        from subscriptions.acme import certificates, handlers  # noqa: F401
+        from subscriptions.cloudflare import handlers as cloudflare_handlers  # noqa: F401

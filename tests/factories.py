@@ -49,15 +49,13 @@ from partner.models import (
     Vendor,
 )
 from reconciliation.models import Finding, FindingKind, FindingState, NotBilled, Resolution, Run, RunState
-from subscriptions.models import (
-    AcmeContract,
+from subscriptions.acme.models import AcmeContract, Certificate, ContractState
+from subscriptions.cloudflare.models import (
     AddonState,
     CatalogComponent,
     CatalogPlan,
-    Certificate,
     CloudflareAddon,
     CloudflareZone,
-    ContractState,
     PlanScope,
     ZoneState,
 )

@@ -45,7 +45,7 @@ from core.tasks import enqueue_on_commit
 from partner import billing_model
 from partner.error_codes import PartnerErrorCode
 from partner.models import Customer
-from subscriptions.acme_rules import clean_sans
+from subscriptions.acme.rules import clean_sans
 from vendors.digitalriver import DigitalRiverClient
 from vendors.errors import VendorError
 
@@ -572,7 +572,7 @@ def _provision_target(actor: Actor, subscription: BillingSubscription):
     """Call the service that creates the product's object (its own vendor call follows in a task)."""
     params, opts = subscription.product.provision_params, subscription.provision_options
     if subscription.product.provisions == Provisions.ACME_CONTRACT:
-        from subscriptions.services import acme
+        from subscriptions.acme import services as acme
 
         return acme.order_acme_contract(
             actor,

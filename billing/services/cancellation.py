@@ -133,7 +133,7 @@ def _require_option(subscription: BillingSubscription, code: str) -> EndingOptio
 
 def cancel_with_refund(actor: Actor, subscription: BillingSubscription) -> BillingSubscription:
     """Cancel inside DigiCert's 30 days: DigiCert first, then billing follows (refunded in full)."""
-    from subscriptions.services import acme
+    from subscriptions.acme import services as acme
 
     subscription = BillingSubscription.objects.select_related("product", "plan", "customer").get(
         pk=subscription.pk
@@ -169,7 +169,7 @@ def resume_renewal(actor: Actor, subscription: BillingSubscription) -> BillingSu
 
 
 def _stop(actor: Actor, subscription: BillingSubscription, *, follow_vendor: bool) -> BillingSubscription:
-    from subscriptions.services import acme
+    from subscriptions.acme import services as acme
 
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
@@ -201,7 +201,7 @@ def _stop(actor: Actor, subscription: BillingSubscription, *, follow_vendor: boo
 
 
 def _resume(actor: Actor, subscription: BillingSubscription, *, follow_vendor: bool) -> BillingSubscription:
-    from subscriptions.services import acme
+    from subscriptions.acme import services as acme
 
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)

@@ -7,8 +7,8 @@ from billing.services.cancellation import billed_subscription_of
 from core.actor import Actor, Face
 from core.errors import DomainError, ValidationFailed
 from partner.models import Customer
-from subscriptions.models import CloudflareAddon, CloudflareZone
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
 from subscriptions.signals import BillingTerms
 
 

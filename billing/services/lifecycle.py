@@ -144,7 +144,7 @@ def end_vendor_side(actor: Actor, subscription: BillingSubscription) -> None:
     if target is None or subscription.replaced_by.exists():  # a replacement carries it on
         return
     if subscription.product.provisions == Provisions.ACME_CONTRACT:
-        from subscriptions.services import acme
+        from subscriptions.acme import services as acme
 
         if target.state not in ("active",) or not target.auto_renew:
             return  # cancelled, or its renewal already stopped: nothing left to do

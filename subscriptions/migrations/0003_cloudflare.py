@@ -3,7 +3,7 @@
 import django.core.validators
 import django.db.models.deletion
 import django.utils.timezone
-import subscriptions.models
+import subscriptions.cloudflare.models
 import uuid
 from django.db import migrations, models
 
@@ -25,7 +25,7 @@ class Migration(migrations.Migration):
                 ('scope', models.CharField(choices=[('zone', 'Zone plan'), ('account', 'Account add-on')], max_length=10)),
                 ('monthly_price', models.DecimalField(decimal_places=2, help_text='Price of one month of the plan with its components at their defaults.', max_digits=12, validators=[django.core.validators.MinValueValidator(0)])),
                 ('currency', models.CharField(default='USD', max_length=3)),
-                ('frequencies', models.JSONField(default=subscriptions.models._default_frequencies, help_text='The renewal cadences this plan may be sold with.')),
+                ('frequencies', models.JSONField(default=subscriptions.cloudflare.models._default_frequencies, help_text='The renewal cadences this plan may be sold with.')),
                 ('active', models.BooleanField(default=True, help_text='Only active plans may be sold.')),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -9,8 +9,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.models import Operation
-from subscriptions.models import Certificate
-from subscriptions.services import certificates
+from subscriptions.acme import certificates
+from subscriptions.acme.models import Certificate
 from tests.conftest import system_actor
 from tests.factories import (
     AcmeContractFactory,

@@ -62,8 +62,9 @@ CATALOG = [
 
 def _seed(run_tasks):
     """A partner owner with customers, vendor subaccounts, an ACME contract, a zone and billing."""
-    from subscriptions.models import CatalogComponent, CatalogPlan
-    from subscriptions.services import acme, cloudflare
+    from subscriptions.acme import services as acme
+    from subscriptions.cloudflare import services as cloudflare
+    from subscriptions.cloudflare.models import CatalogComponent, CatalogPlan
 
     owner = MembershipFactory(role="owner").user
     partner = owner.membership.partner

@@ -10,7 +10,7 @@ from billing.services import catalog
 from billing.services.acquisition import OrderLine
 from billing.services.changes import change_subscription
 from core.errors import ValidationFailed
-from subscriptions.models import AcmeContract
+from subscriptions.acme.models import AcmeContract
 from tests.conftest import system_actor
 from tests.sandbox_helpers import sandbox_checkout_session, sandbox_dr_subscriptions
 

@@ -9,8 +9,8 @@ from billing.services import cancellation
 from billing.services.acquisition import OrderLine
 from core.errors import RuleViolation
 from core.models import AuditEvent
-from subscriptions.models import AcmeContract
-from subscriptions.services import acme
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     advance_vendor_clock,
@@ -159,7 +159,7 @@ def test_billing_that_ends_returns_the_zone_to_partners_free_at_the_end_of_the_p
 def test_a_billed_zone_is_not_changed_behind_billing_at_the_vendor(
     checkout, pay, zone_product, add_zone, run_tasks
 ):
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     zone = add_zone()
     pay(checkout(OrderLine(zone_product, options={"zone": zone.pk})))
@@ -226,8 +226,8 @@ def test_a_billed_add_on_ends_with_its_billing_not_behind_it(
 
     from billing.models import Provisions
     from billing.services import catalog as billing_catalog
-    from subscriptions.models import CloudflareAddon
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
+    from subscriptions.cloudflare.models import CloudflareAddon
 
     product = billing_catalog.create_product(
         system_actor(),

@@ -18,7 +18,7 @@ from billing.services import acquisition, renewals
 from billing.services.acquisition import OrderLine
 from core.errors import RuleViolation, ValidationFailed
 from core.models import AuditEvent
-from subscriptions.models import AcmeContract
+from subscriptions.acme.models import AcmeContract
 from tests.conftest import system_actor
 from tests.sandbox_helpers import advance_vendor_clock_to, inject_fault, vendor_request_count
 

@@ -76,7 +76,7 @@ def test_an_invalid_source_asks_the_customer_for_another_card(dr_annual, run_tas
 
 
 def test_a_renewal_of_a_contract_that_no_longer_exists_is_refunded_in_full(dr_annual, run_tasks):
-    from subscriptions.models import AcmeContract
+    from subscriptions.acme.models import AcmeContract
 
     AcmeContract.objects.filter(pk=dr_annual.provisioned_id).update(state="cancelled")
     run_tasks(advance_vendor_clock_to, dr_annual.next_invoice_date)

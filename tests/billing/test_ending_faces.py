@@ -18,7 +18,7 @@ from billing.models import BillingSubscription, NoticeKind, Provisions, RenewalE
 from billing.services import cancellation
 from billing.services.acquisition import OrderLine
 from core.models import AuditEvent, Operation
-from subscriptions.models import AcmeContract
+from subscriptions.acme.models import AcmeContract
 from tests import factories as bf
 from tests.factories import (
     AcmeContractFactory,

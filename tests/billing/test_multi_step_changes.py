@@ -10,8 +10,8 @@ from billing.services import cancellation, changes
 from billing.services.acquisition import OrderLine
 from core import operations
 from core.models import Operation, OperationState
-from subscriptions.models import AcmeContract
-from subscriptions.services import acme
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     advance_vendor_clock,

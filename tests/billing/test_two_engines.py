@@ -342,7 +342,7 @@ def test_billing_run_renews_what_is_due_now(checkout, pay, external_support_prod
 def test_a_back_office_renewal_of_a_service_that_is_gone_is_cancelled_not_charged(
     checkout, pay, external_acme_product, digicert_subaccount, run_tasks
 ):
-    from subscriptions.models import AcmeContract
+    from subscriptions.acme.models import AcmeContract
 
     pay(checkout(OrderLine(external_acme_product, options={"sans": ["gone.example.com"]})))
     subscription = BillingSubscription.objects.get()

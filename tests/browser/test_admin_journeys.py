@@ -7,8 +7,9 @@ import pytest
 from playwright.sync_api import expect
 
 from partner import services as partner_services
-from subscriptions.models import AcmeContract, CloudflareZone, ContractState
-from subscriptions.services import cloudflare
+from subscriptions.acme.models import AcmeContract, ContractState
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareZone
 from tests.browser.test_journeys import _contract, _digicert_customer, _system
 from tests.factories import UserFactory
 

@@ -7,8 +7,10 @@ from playwright.sync_api import expect
 
 from core.actor import Actor, Face
 from partner import services as partner_services
-from subscriptions.models import AcmeContract, CloudflareZone
-from subscriptions.services import acme, cloudflare
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareZone
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
 from tests.sandbox_helpers import advance_vendor_clock
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from billing.models import RenewalEngine
 from core import dashboard as dash
 from core.csv_export import FORMULA_TRIGGERS, SafeWriter, csv_lines, safe_cell
-from subscriptions.models import Certificate
+from subscriptions.acme.models import Certificate
 from tests import factories as bf
 from tests.factories import CustomerFactory, MembershipFactory
 from tests.reconciliation.factories import contract_row, finding_for, zone_row

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import AcmeContract, ContractState
+from subscriptions.acme.models import AcmeContract, ContractState
 from tests.factories import AcmeContractFactory, operation_on
 from tests.sandbox_helpers import advance_vendor_clock, sandbox_hmac_is_active, vendor_request_count
 from tests.subscriptions.conftest import NOT_BILLED_REASON

@@ -290,7 +290,7 @@ def test_a_refused_provisioning_is_retried_from_the_subscription_page(
 ):
     from billing.services.acquisition import OrderLine
     from partner import services as partner_services
-    from subscriptions.models import AcmeContract
+    from subscriptions.acme.models import AcmeContract
 
     pay(
         checkout(OrderLine(acme_product, options={"sans": ["retry.example.com"]}))

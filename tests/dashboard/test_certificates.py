@@ -11,8 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from core.models import Operation
-from subscriptions.models import Certificate
-from subscriptions.services import certificates
+from subscriptions.acme import certificates
+from subscriptions.acme.models import Certificate
 from tests.conftest import system_actor
 from tests.factories import AcmeContractFactory, CustomerFactory, SubaccountFactory
 from tests.sandbox_helpers import advance_vendor_clock

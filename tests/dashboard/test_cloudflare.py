@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import CloudflareAddon, CloudflareZone
+from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
 from tests.factories import MembershipFactory, operation_on
 from tests.sandbox_helpers import vendor_request_count
 from tests.subscriptions.conftest import NOT_BILLED_REASON

@@ -18,7 +18,8 @@ from billing.models import BillingAgreement, BillingSubscription, Checkout, Noti
 from core import dashboard as dash
 from partner.models import Customer, Partner, Subaccount
 from reconciliation.models import Finding
-from subscriptions.models import AcmeContract, Certificate, CloudflareAddon, CloudflareZone
+from subscriptions.acme.models import AcmeContract, Certificate
+from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
 
 pytestmark = pytest.mark.django_db
 

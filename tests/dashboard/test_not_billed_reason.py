@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from reconciliation.models import NotBilled
-from subscriptions.models import AcmeContract
+from subscriptions.acme.models import AcmeContract
 from subscriptions.not_billed import HELP_TEXT
 from tests.subscriptions.conftest import takes_effect_later, takes_effect_once_paid, written
 

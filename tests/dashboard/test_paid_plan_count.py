@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from partner.models import Vendor
-from subscriptions.models import FREE_ZONE_PLAN, CatalogPlan, CloudflareZone
+from subscriptions.cloudflare.models import FREE_ZONE_PLAN, CatalogPlan, CloudflareZone
 from tests.factories import PartnerFactory, SubaccountFactory
 
 pytestmark = pytest.mark.django_db

@@ -215,7 +215,7 @@ def _billing(key):
             from django.contrib.contenttypes.models import ContentType
 
             from billing.models import Provisions, RenewalEngine
-            from subscriptions.models import AcmeContract
+            from subscriptions.acme.models import AcmeContract
             from tests import factories as bf
 
             plan = bf.plan("year", engine=RenewalEngine.BACK_OFFICE)

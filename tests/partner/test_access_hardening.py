@@ -22,7 +22,7 @@ from core.models import AuditEvent
 from core.tokens import issue_api_token
 from partner import selectors, services
 from partner.models import Customer, Membership, Partner, Subaccount
-from subscriptions.models import AddonState, CatalogPlan, CloudflareAddon, PlanScope
+from subscriptions.cloudflare.models import AddonState, CatalogPlan, CloudflareAddon, PlanScope
 from tests import factories as billing
 from tests.factories import (
     CustomerFactory,

@@ -10,7 +10,7 @@ from django.urls import reverse
 from core.models import Operation, OperationState
 from partner import services
 from partner.models import Subaccount, SubaccountState
-from subscriptions.services import acme
+from subscriptions.acme import handlers as acme
 from tests.conftest import system_actor
 from tests.factories import StaffFactory
 from tests.sandbox_helpers import inject_fault, sandbox_account_count

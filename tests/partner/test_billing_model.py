@@ -20,8 +20,8 @@ from core.models import Operation
 from partner import billing_model
 from partner.models import BillingModel
 from reconciliation.models import NotBilled
-from subscriptions.models import AcmeContract
-from subscriptions.services import acme
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
 from tests.conftest import system_actor
 from tests.factories import MembershipFactory, PartnerFactory, StaffFactory
 from tests.sandbox_helpers import vendor_request_count

@@ -3,7 +3,7 @@
 import uuid
 
 from reconciliation.models import Finding, FindingKind, NotBilled
-from subscriptions.models import CloudflareZone, ZoneState
+from subscriptions.cloudflare.models import CloudflareZone, ZoneState
 from tests.factories import AcmeContractFactory, FindingFactory, NotBilledFactory, SubaccountFactory
 
 

@@ -9,8 +9,10 @@ from core.errors import NotFound, PermissionDenied, RuleViolation, ValidationFai
 from core.models import AuditEvent
 from reconciliation import actions, services
 from reconciliation.models import Finding, NotBilled
-from subscriptions.models import AcmeContract, CloudflareAddon
-from subscriptions.services import acme, cloudflare
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareAddon
 from tests.conftest import system_actor
 from tests.factories import CLOUDFLARE_TOKEN, MembershipFactory
 from tests.reconciliation.helpers import found

@@ -7,8 +7,8 @@ import pytest
 from billing.models import BillingSubscription, Provisions
 from reconciliation import runs
 from reconciliation.models import Finding, NotBilled, Run, RunState
-from subscriptions.models import CloudflareAddon
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CloudflareAddon
 from tests.factories import CLOUDFLARE_TOKEN
 from tests.reconciliation.helpers import found, open_findings
 from tests.sandbox_helpers import inject_fault, vendor_request_count

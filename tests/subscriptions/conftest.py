@@ -10,7 +10,8 @@ NOT_BILLED_REASON = "Test: made directly at the vendor, not sold through billing
 def not_billed(service, kwargs: dict) -> dict:
     """The test's arguments, with the not-billed reason a direct paid change needs (left as given
     when the test passes its own, or calls it as billing's own change)."""
-    from subscriptions.services import acme, cloudflare
+    from subscriptions.acme import services as acme
+    from subscriptions.cloudflare import services as cloudflare
 
     paid_changes = (
         acme.order_acme_contract,
@@ -36,7 +37,7 @@ def digicert_subaccount(sandbox, customer, run_tasks):
 @pytest.fixture
 def order(run_tasks, customer, digicert_subaccount):
     """Order a contract and let the task create it at the sandbox."""
-    from subscriptions.services import acme
+    from subscriptions.acme import services as acme
 
     def make(actor=None, **kwargs):
         kwargs.setdefault("product", "ssl_dv_rapidssl")
@@ -95,7 +96,7 @@ def catalog(partner):
     """The partner's Cloudflare catalog (CLOUDFLARE_CATALOG)."""
     from decimal import Decimal
 
-    from subscriptions.models import CatalogComponent, CatalogPlan
+    from subscriptions.cloudflare.models import CatalogComponent, CatalogPlan
 
     plans = []
     for rate_plan_id, scope, price, frequencies, components in CLOUDFLARE_CATALOG:
@@ -118,7 +119,7 @@ def catalog(partner):
 @pytest.fixture
 def add_zone(run_tasks, customer, cloudflare_account, catalog):
     """Add a zone to the customer's account and let the task create it at the sandbox."""
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     def make(name="example.com", actor=None):
         zone = run_tasks(cloudflare.add_zone, actor or system_actor(), customer, name=name)
@@ -150,7 +151,7 @@ def run_cloudflare(run_tasks):
 
 def upgraded_to_biz(run_cloudflare, zone, **kwargs):
     """The zone upgraded to PARTNERS_BIZ with 60 page rules."""
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     return run_cloudflare(
         cloudflare.upgrade_zone_plan,
@@ -163,7 +164,7 @@ def upgraded_to_biz(run_cloudflare, zone, **kwargs):
 
 def load_balancing_of(run_cloudflare, customer, **kwargs):
     """A live PARTNERS_LOAD_BALANCING add-on of the customer, with its default components."""
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     return run_cloudflare(cloudflare.add_addon, customer, rate_plan_id="PARTNERS_LOAD_BALANCING", **kwargs)
 
@@ -185,7 +186,8 @@ def written() -> tuple:
     events and not-billed marks, the vendors' objects and requests, and Digital River's ledger."""
     from core.models import AuditEvent, Operation
     from reconciliation.models import NotBilled
-    from subscriptions.models import AcmeContract, CloudflareAddon, CloudflareZone
+    from subscriptions.acme.models import AcmeContract
+    from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
     from tests.sandbox_helpers import (
         dr_ledger,
         sandbox_account_subscriptions,
@@ -239,7 +241,7 @@ def provided_by_billing(partner):
     """`provided_by_billing(target, rate_plan_id)`: a live billing subscription (back-office engine,
     written directly) provides the zone or add-on."""
     from billing.models import Provisions, RenewalEngine
-    from subscriptions.models import CloudflareAddon
+    from subscriptions.cloudflare.models import CloudflareAddon
     from tests import factories as billing_factories
 
     plan = billing_factories.plan("month", engine=RenewalEngine.BACK_OFFICE, plan_id="bo-monthly")

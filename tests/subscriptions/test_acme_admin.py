@@ -4,7 +4,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import AuditEvent
-from subscriptions.models import AcmeContract, ContractState
+from subscriptions.acme.models import AcmeContract, ContractState
 from tests.factories import StaffFactory
 from tests.sandbox_helpers import advance_vendor_clock, vendor_request_count
 
@@ -126,7 +126,7 @@ def test_staff_without_the_reveal_permission_cannot_reveal(client, order):
 
 
 def test_drift_accept_from_the_admin(staff_client, order, run_tasks, digicert_subaccount):
-    from subscriptions.services import acme
+    from subscriptions.acme import services as acme
     from tests.conftest import system_actor
     from vendors.digicert import DigiCertClient
 

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from core.models import Operation
 from partner.models import SubaccountState, Vendor
-from subscriptions.models import AcmeContract, ContractState
+from subscriptions.acme.models import AcmeContract, ContractState
 from tests.factories import CustomerFactory, SubaccountFactory
 from tests.sandbox_helpers import advance_vendor_clock, sandbox_acme_contracts, vendor_request_count
 

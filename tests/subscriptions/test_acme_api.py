@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import AcmeContract
+from subscriptions.acme.models import AcmeContract
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.sandbox_helpers import advance_vendor_clock, vendor_request_count
 

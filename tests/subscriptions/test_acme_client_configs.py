@@ -8,7 +8,7 @@ import subprocess
 import pytest
 from django.urls import reverse
 
-from subscriptions.acme_clients import (
+from subscriptions.acme.clients import (
     ACME_SH_DNS_API,
     DNS_PROVIDER,
     WILDCARD_REASON,

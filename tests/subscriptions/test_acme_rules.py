@@ -5,9 +5,9 @@ import pytest
 from core.actor import Actor, Face
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
 from core.models import AuditEvent, Operation
-from subscriptions.acme_rules import end_options, renewal_source
-from subscriptions.models import AcmeContract, ContractState
-from subscriptions.services import acme
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract, ContractState
+from subscriptions.acme.rules import end_options, renewal_source
 from tests.conftest import system_actor
 from tests.factories import CustomerFactory, MembershipFactory
 from tests.sandbox_helpers import (
@@ -315,7 +315,7 @@ def test_vendor_owned_fields_cannot_be_pushed(order, run_tasks, digicert_subacco
 
 def test_scheduled_sync_queues_every_live_contract(order, run_tasks):
     contract = order()
-    from subscriptions.tasks import sync_acme_contracts_task
+    from subscriptions.acme.tasks import sync_acme_contracts_task
 
     assert run_tasks(sync_acme_contracts_task) == 1
     contract.refresh_from_db()

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 from core.errors import ValidationFailed
-from subscriptions.acme_rules import CONTACT_FIELDS, MAX_SANS, clean_organization, clean_sans, end_options
-from subscriptions.models import ContractState
+from subscriptions.acme.models import ContractState
+from subscriptions.acme.rules import CONTACT_FIELDS, MAX_SANS, clean_organization, clean_sans, end_options
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 

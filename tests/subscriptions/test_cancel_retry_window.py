@@ -11,8 +11,8 @@ import pytest
 from core import operations
 from core.errors import RuleViolation
 from core.models import AuditEvent, Operation, OperationState
-from subscriptions.models import AcmeContract, ContractState
-from subscriptions.services import acme
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract, ContractState
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     advance_vendor_clock,

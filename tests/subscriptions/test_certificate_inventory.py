@@ -4,8 +4,9 @@ with the subaccount key; replaced certificates and ended contracts leave rows ma
 import pytest
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import Certificate
-from subscriptions.services import acme, certificates
+from subscriptions.acme import certificates
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import Certificate
 from tests.conftest import system_actor
 from tests.sandbox_helpers import advance_vendor_clock, inject_fault
 
@@ -139,7 +140,7 @@ def test_the_schedule_also_clears_an_ended_contract_still_showing_certificates(
 def test_the_schedule_is_declared():
     from config.schedules import SCHEDULES
 
-    assert ("Refresh ACME certificate inventories", "subscriptions.tasks.refresh_certificates_task") in [
+    assert ("Refresh ACME certificate inventories", "subscriptions.acme.tasks.refresh_certificates_task") in [
         (name, func) for name, func, _ in SCHEDULES
     ]
 

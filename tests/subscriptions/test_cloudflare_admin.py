@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import AddonState, CatalogPlan, CloudflareAddon, CloudflareZone
+from subscriptions.cloudflare.models import AddonState, CatalogPlan, CloudflareAddon, CloudflareZone
 from tests.factories import StaffFactory
 from tests.sandbox_helpers import inject_fault, vendor_request_count
 
@@ -307,7 +307,7 @@ def test_a_refusal_at_confirm_time_is_a_per_row_message(
 def test_sync_and_retry_have_confirmation_pages(
     staff_client, zone, run_cloudflare, settings, django_capture_on_commit_callbacks
 ):
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     sync = _action(staff_client, ZONES, "sync_zones", [zone]).content.decode()
     assert "Cloudflare&#x27;s view replaces ours" in sync and 'name="_confirm"' in sync

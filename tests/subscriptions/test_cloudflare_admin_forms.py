@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from partner.models import SubaccountState, Vendor
-from subscriptions.models import CatalogPlan, CloudflareZone
+from subscriptions.cloudflare.models import CatalogPlan, CloudflareZone
 from tests.factories import CustomerFactory, SubaccountFactory
 from tests.sandbox_helpers import sandbox_zone_subscriptions, vendor_request_count
 from tests.subscriptions.conftest import written

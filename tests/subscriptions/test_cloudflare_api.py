@@ -6,8 +6,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from core.models import AuditEvent, Operation
-from subscriptions.models import CatalogPlan, CloudflareAddon, CloudflareZone
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CatalogPlan, CloudflareAddon, CloudflareZone
 from tests.conftest import system_actor
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.sandbox_helpers import inject_fault, vendor_request_count

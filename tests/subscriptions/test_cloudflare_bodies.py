@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
 from tests.conftest import system_actor
 from tests.contract import schemas
 from vendors.sandbox.testing import SandboxTransport

@@ -5,8 +5,8 @@ import pytest
 
 from core.errors import RuleViolation
 from core.models import Operation
-from subscriptions.models import AddonState, CloudflareAddon, ZoneState
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import AddonState, CloudflareAddon, ZoneState
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     inject_fault,

@@ -7,7 +7,9 @@ import pytest
 from core.actor import Actor, Face
 from core.errors import NotFound, PermissionDenied, RuleViolation, ValidationFailed
 from core.models import AuditEvent, Operation
-from subscriptions.cloudflare_rules import (
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import AddonState, CloudflareAddon, CloudflareZone, ZoneState
+from subscriptions.cloudflare.rules import (
     Catalog,
     ComponentTerms,
     Current,
@@ -15,8 +17,6 @@ from subscriptions.cloudflare_rules import (
     addon_purchase,
     zone_change,
 )
-from subscriptions.models import AddonState, CloudflareAddon, CloudflareZone, ZoneState
-from subscriptions.services import cloudflare
 from tests.conftest import system_actor
 from tests.factories import CustomerFactory, MembershipFactory, PartnerFactory
 from tests.sandbox_helpers import (
@@ -606,7 +606,7 @@ def test_staff_need_the_manage_cloudflare_permission(zone):
 def test_scheduled_sync_reads_every_live_zone_and_account_with_add_ons_and_rolls_the_period(
     paid_zone, addon, zone, run_tasks
 ):
-    from subscriptions.tasks import sync_cloudflare_task
+    from subscriptions.cloudflare.tasks import sync_cloudflare_task
     from tests.sandbox_helpers import advance_vendor_clock
 
     period_end = paid_zone.current_period_end
@@ -618,14 +618,14 @@ def test_scheduled_sync_reads_every_live_zone_and_account_with_add_ons_and_rolls
 
 
 def test_scheduled_sync_leaves_objects_with_an_operation_in_flight(paid_zone, run_tasks):
-    from subscriptions.tasks import sync_cloudflare_task
+    from subscriptions.cloudflare.tasks import sync_cloudflare_task
 
     cloudflare.downgrade_zone_plan(system_actor(), paid_zone)  # queued, not run
     assert run_tasks(sync_cloudflare_task) == 0
 
 
 def test_catalog_is_edited_by_staff_only_and_checked_like_the_admin_form(partner, staff):
-    from subscriptions.models import CatalogComponent, CatalogPlan
+    from subscriptions.cloudflare.models import CatalogComponent, CatalogPlan
 
     plan = CatalogPlan(
         partner=partner, rate_plan_id="PARTNERS_PRO", name="Pro", scope="zone", monthly_price=20

@@ -3,8 +3,8 @@
 import pytest
 
 from core.models import Operation
-from subscriptions.models import FREE_ZONE_PLAN
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import FREE_ZONE_PLAN
 from tests.conftest import system_actor
 from tests.factories import CLOUDFLARE_TOKEN
 from tests.sandbox_helpers import sandbox_zone_subscriptions, set_cloudflare_entitlements

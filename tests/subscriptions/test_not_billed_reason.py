@@ -16,7 +16,8 @@ from core.errors import NotFound, ValidationFailed
 from core.models import AuditEvent
 from reconciliation import services as reconciliation
 from reconciliation.models import NotBilled
-from subscriptions.services import acme, cloudflare
+from subscriptions.acme import services as acme
+from subscriptions.cloudflare import services as cloudflare
 from tests.conftest import system_actor
 from tests.factories import MembershipFactory, PartnerFactory
 from tests.subscriptions.conftest import (

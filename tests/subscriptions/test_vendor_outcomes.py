@@ -8,7 +8,7 @@ from core import operations
 from core.models import AuditEvent, Operation, OperationState
 from partner import services
 from partner.models import SubaccountState
-from subscriptions.models import CloudflareZone
+from subscriptions.cloudflare.models import CloudflareZone
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     inject_fault,
@@ -79,7 +79,7 @@ def test_a_definite_refusal_after_a_lost_answer_is_a_failure(
 
 @pytest.fixture
 def zone_with_lost_answer(sandbox, cloudflare_account, catalog, run_tasks, settings, sweep_later, customer):
-    from subscriptions.services import cloudflare
+    from subscriptions.cloudflare import services as cloudflare
 
     settings.TASK_MAX_ATTEMPTS = 3
     inject_fault("cloudflare", "drop_after", path=r"/zones$", times=1)

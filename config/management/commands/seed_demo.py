@@ -30,8 +30,11 @@ from core.actor import Actor, Face
 from core.errors import DomainError
 from partner import services
 from partner.models import BillingModel, Customer, Membership, Partner, Role, Subaccount
-from subscriptions.models import AcmeContract, CatalogComponent, CatalogPlan, CloudflareAddon, CloudflareZone
-from subscriptions.services import acme, certificates, cloudflare
+from subscriptions.acme import certificates
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import CatalogComponent, CatalogPlan, CloudflareAddon, CloudflareZone
 
 SUPPORT = ("support", "support-demo-2026")
 RESELLER = ("reseller", "reseller-demo-2026")

@@ -11,8 +11,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
+from subscriptions.cloudflare.models import FREE_ZONE_PLAN, Frequency, PlanScope
 from subscriptions.error_codes import SubscriptionErrorCode
-from subscriptions.models import FREE_ZONE_PLAN, Frequency, PlanScope
 from subscriptions.signals import BillingTerms
 
 CENT = Decimal("0.01")
@@ -415,7 +415,7 @@ def _or(items) -> str:
 
 NOT_ENTITLED = "1225"
 # Ours, not Cloudflare's: the plan is missing from the zone's GET /zones/{id}/available_rate_plans,
-# so the change was not sent (subscriptions.services.cloudflare._require_available).
+# so the change was not sent (subscriptions.cloudflare.handlers._require_available).
 RATE_PLAN_NOT_AVAILABLE = "rate_plan_not_available"
 
 

@@ -1,4 +1,5 @@
-"""DigiCert ACME rules that need no database: SAN syntax, renewal decision, which action applies today."""
+"""DigiCert ACME rules that need no database: SAN syntax, renewal decision, which action applies
+today, what may change a live contract, the cancel window, and what drift is."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from core.errors import ValidationFailed
+from core import clock
+from core.error_codes import CoreErrorCode
+from core.errors import RuleViolation, ValidationFailed
 from core.validation import check_country
-from subscriptions.models import AutoRenewSource, ContractState
+from subscriptions.acme.models import LIVE_STATES, AcmeContract, AutoRenewSource, ContractState
+from subscriptions.error_codes import SubscriptionErrorCode
 
 _LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
 SAN_RE = re.compile(rf"^(\*\.)?({_LABEL}\.)+[a-z]{{2,63}}$")
@@ -149,3 +153,56 @@ def end_options(contract, now: datetime) -> list[EndOption]:
             )
         )
     return options
+
+
+def require_live(contract: AcmeContract) -> None:
+    if contract.state == ContractState.CANCELLED:
+        raise RuleViolation(
+            "This contract is cancelled; cancellation is irreversible.",
+            code=SubscriptionErrorCode.CONTRACT_CANCELLED,
+        )
+    if contract.state not in LIVE_STATES:
+        raise RuleViolation(
+            f"This contract is {contract.get_state_display().lower()}; only an active contract can be changed.",
+            code=SubscriptionErrorCode.CONTRACT_NOT_ACTIVE,
+        )
+
+
+def require_cancel_window(contract: AcmeContract) -> None:
+    """DigiCert accepts a cancellation only within 30 days of creation: refuse before calling it."""
+    closes = contract.cancel_window_closes_at
+    if closes is None or clock.now() > closes:
+        until = f" (it closed on {closes:%Y-%m-%d})" if closes else ""
+        raise RuleViolation(
+            f"Cancellation is only possible within 30 days of creation{until}. Stop the renewal "
+            f"instead: the contract then stays active until {term_end_label(contract.valid_till)} and ends.",
+            code=CoreErrorCode.CANCEL_WINDOW_CLOSED,
+        )
+
+
+def term_end_label(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else "the end of its term"
+
+
+DRIFT_FIELDS = ("auto_renew", "sans", "state", "valid_till")
+
+
+PUSHABLE_FIELDS = ("auto_renew", "sans")
+
+
+def compute_drift(contract: AcmeContract, view: dict, vendor_state: str) -> dict:
+    """Fields where our record and the vendor's disagree, as {field: {"ours", "vendor"}}."""
+    ours = {
+        "auto_renew": contract.auto_renew,
+        "sans": sorted(contract.sans),
+        # Whether renewal is on is the auto_renew field's business; the state compares liveness.
+        "state": ContractState.ACTIVE if contract.state in LIVE_STATES else contract.state,
+        "valid_till": contract.valid_till.isoformat() if contract.valid_till else None,
+    }
+    theirs = {
+        "auto_renew": view["auto_renew"],
+        "sans": view["sans"],
+        "state": vendor_state,
+        "valid_till": view["valid_till"],
+    }
+    return {f: {"ours": ours[f], "vendor": theirs[f]} for f in DRIFT_FIELDS if ours[f] != theirs[f]}

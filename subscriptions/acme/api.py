@@ -15,9 +15,12 @@ from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.access import Can, require
 from subscriptions import not_billed, selectors
-from subscriptions.acme_rules import end_options
-from subscriptions.models import AcmeContract, AcmeProduct, Certificate, ContractState
-from subscriptions.services import acme, certificates
+from subscriptions.acme import certificates
+from subscriptions.acme import rules as acme_rules
+from subscriptions.acme import selectors as acme_selectors
+from subscriptions.acme import services as acme
+from subscriptions.acme.models import AcmeContract, AcmeProduct, Certificate, ContractState
+from subscriptions.acme.rules import end_options
 
 
 def not_billed_reason_field() -> serializers.CharField:
@@ -135,7 +138,7 @@ class RegenerateSerializer(serializers.Serializer):
 
 
 class ResolveDriftSerializer(serializers.Serializer):
-    field = serializers.ChoiceField(choices=acme.DRIFT_FIELDS)
+    field = serializers.ChoiceField(choices=acme_rules.DRIFT_FIELDS)
     keep = serializers.ChoiceField(choices=["vendor", "ours"])
 
 
@@ -219,7 +222,7 @@ class AcmeContractViewSet(
     ordering = ["-created_at"]
 
     def get_queryset(self):
-        return selectors.acme_contracts_for(api_actor(self.request))
+        return acme_selectors.acme_contracts_for(api_actor(self.request))
 
     @extend_schema(request=OrderSerializer, responses={202: AcmeContractSerializer})
     def create(self, request):
@@ -372,7 +375,7 @@ class CertificateFilter(filters.FilterSet):
         )
 
     def filter_expiring(self, queryset, name, value):
-        soon = Q(gone_at__isnull=True, expires_at__lte=selectors.expiry_warning_until(clock.now()))
+        soon = Q(gone_at__isnull=True, expires_at__lte=acme_selectors.expiry_warning_until(clock.now()))
         return queryset.filter(soon) if value else queryset.exclude(soon)
 
     def keep(self, queryset, name, value):
@@ -390,7 +393,7 @@ class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["expires_at", "id"]
 
     def get_queryset(self):
-        return selectors.certificates_for(api_actor(self.request), include_gone=True)
+        return acme_selectors.certificates_for(api_actor(self.request), include_gone=True)
 
 
 class AccountSettingsSerializer(serializers.Serializer):

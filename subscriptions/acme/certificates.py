@@ -19,8 +19,8 @@ from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from core.models import Operation, OperationState
 from partner.access import Can, require
+from subscriptions.acme.models import LIVE_STATES, AcmeContract, Certificate, ContractState
 from subscriptions.error_codes import SubscriptionErrorCode
-from subscriptions.models import LIVE_STATES, AcmeContract, Certificate, ContractState
 from vendors.digicert import DigiCertClient
 from vendors.http import parse_time
 

@@ -22,9 +22,9 @@ from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
 from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, state_badge
 from core.errors import DomainError
 from partner.models import Customer, Subaccount, SubaccountState, Vendor
-from subscriptions.cloudflare_rules import Catalog, PlannedChange, PlanTerms, Price
-from subscriptions.forms import PlanChangeForm, ZoneForm, reason_of
-from subscriptions.models import (
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.forms import PlanChangeForm, ZoneForm
+from subscriptions.cloudflare.models import (
     FREE_ZONE_PLAN,
     AddonState,
     CatalogComponent,
@@ -35,8 +35,10 @@ from subscriptions.models import (
     PlanScope,
     ZoneState,
 )
-from subscriptions.selectors import catalog_of, operations_of
-from subscriptions.services import cloudflare
+from subscriptions.cloudflare.rules import Catalog, PlannedChange, PlanTerms, Price
+from subscriptions.cloudflare.selectors import catalog_of
+from subscriptions.forms import reason_of
+from subscriptions.selectors import operations_of
 
 PRICE_COLUMNS = ["Now", "After", "Difference"]
 NEEDS_REASON = "Nothing bills this: give the reason it is not billed above."

@@ -1,6 +1,6 @@
 """The reseller dashboard's ACME pages: the subscriptions list, ordering, a contract's page with
 its live vendor operation, credentials revealed once, ending or renewal, SANs, drift and retry.
-Each action calls one service of subscriptions.services.acme and renders its answer or refusal."""
+Each action calls one service of subscriptions.acme.services and renders its answer or refusal."""
 
 from __future__ import annotations
 
@@ -28,11 +28,16 @@ from partner.views import (
     no_store,
     paginate,
 )
-from subscriptions import dashboard_selectors, selectors
-from subscriptions.dashboard import ENDS_WITHIN, certificate_search
-from subscriptions.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm, reason_of
-from subscriptions.models import AcmeContract, AcmeProduct, ContractState
-from subscriptions.services import acme, certificates
+from subscriptions import selectors
+from subscriptions.acme import certificates
+from subscriptions.acme import rules as acme_rules
+from subscriptions.acme import selectors as acme_selectors
+from subscriptions.acme import services as acme
+from subscriptions.acme.dashboard import selectors as dashboard_selectors
+from subscriptions.acme.dashboard.parts import ENDS_WITHIN, certificate_search
+from subscriptions.acme.forms import PRODUCT_HELP, OrderForm, RegenerateForm, SansForm
+from subscriptions.acme.models import AcmeContract, AcmeProduct, ContractState
+from subscriptions.forms import reason_of
 
 STATE_FILTERS = [("", "Any state"), *ContractState.choices]
 RENEWAL_FILTERS = [
@@ -41,7 +46,7 @@ RENEWAL_FILTERS = [
     ("off", "Does not renew"),
     ("drift", "Drift with DigiCert"),
 ]
-PUSHABLE = set(acme.PUSHABLE_FIELDS)
+PUSHABLE = set(acme_rules.PUSHABLE_FIELDS)
 CONTRACT_CERTIFICATES_SHOWN = 20
 
 
@@ -146,7 +151,7 @@ class ContractMixin:
     def get_contract(self) -> AcmeContract:
         if not hasattr(self, "_contract"):
             self._contract = partner_selectors.get_or_404(
-                selectors.acme_contracts_for(self.actor), pk=self.kwargs["pk"]
+                acme_selectors.acme_contracts_for(self.actor), pk=self.kwargs["pk"]
             )
         return self._contract
 
@@ -204,11 +209,11 @@ class ContractDetailView(ContractMixin, MemberTemplateView):
             ],
             sans_form=SansForm(),
             certificates=list(
-                selectors.certificates_for(self.actor)
+                acme_selectors.certificates_for(self.actor)
                 .filter(contract=contract)
                 .order_by("expires_at", "id")[:CONTRACT_CERTIFICATES_SHOWN]
             ),
-            certificate_warning_until=selectors.expiry_warning_until(now),
+            certificate_warning_until=acme_selectors.expiry_warning_until(now),
             live=contract.state in (ContractState.ACTIVE, ContractState.RENEWAL_STOPPED),
             **ending_today(contract, now),
         )
@@ -407,7 +412,7 @@ class CertificateListView(MemberTemplateView):
             )
         if params.get("contract"):
             contract = partner_selectors.get_or_404(
-                selectors.acme_contracts_for(self.actor), pk=_pk(params["contract"])
+                acme_selectors.acme_contracts_for(self.actor), pk=_pk(params["contract"])
             )
         page, query = paginate(self.request, certificate_search(self.actor, params))
         context.update(
@@ -415,7 +420,7 @@ class CertificateListView(MemberTemplateView):
             query=query,
             rows=list(page.object_list),
             now=now,
-            warning_until=selectors.expiry_warning_until(now),
+            warning_until=acme_selectors.expiry_warning_until(now),
             warning_days=settings.CERTIFICATE_EXPIRY_WARNING_DAYS,
             filters={k: params.get(k, "") for k in ("q", "expiring", "gone")},
             customer=customer,

@@ -18,8 +18,10 @@ from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.models import Vendor
 from subscriptions import selectors
-from subscriptions.api import OperationsViewMixin, accepted, latest_operation, not_billed_reason_field
-from subscriptions.models import (
+from subscriptions.acme.api import OperationsViewMixin, accepted, latest_operation, not_billed_reason_field
+from subscriptions.cloudflare import selectors as cloudflare_selectors
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.models import (
     FREE_ZONE_PLAN,
     AddonState,
     CatalogComponent,
@@ -31,7 +33,6 @@ from subscriptions.models import (
     VendorState,
     ZoneState,
 )
-from subscriptions.services import cloudflare
 
 # --- Answers ------------------------------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class CloudflareZoneViewSet(
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return selectors.cloudflare_zones_for(api_actor(self.request))
+        return cloudflare_selectors.cloudflare_zones_for(api_actor(self.request))
 
     @extend_schema(request=AddZoneSerializer, responses={202: CloudflareZoneSerializer})
     def create(self, request):
@@ -368,7 +369,7 @@ class CloudflareAddonViewSet(
     lookup_value_regex = r"\d+"
 
     def get_queryset(self):
-        return selectors.cloudflare_addons_for(api_actor(self.request))
+        return cloudflare_selectors.cloudflare_addons_for(api_actor(self.request))
 
     @extend_schema(request=AddonPurchaseSerializer, responses={202: CloudflareAddonSerializer})
     def create(self, request):
@@ -464,4 +465,4 @@ class CatalogPlanViewSet(viewsets.ReadOnlyModelViewSet):
     ordering = ["partner", "scope", "monthly_price"]
 
     def get_queryset(self):
-        return selectors.catalog_plans_for(api_actor(self.request))
+        return cloudflare_selectors.catalog_plans_for(api_actor(self.request))

@@ -1,6 +1,6 @@
 """The reseller dashboard's Cloudflare pages: zones and their plans, account add-ons, with the price
 before and after every change shown before it is confirmed. Each action calls one service of
-subscriptions.services.cloudflare; what was previewed is what is sent."""
+subscriptions.cloudflare.services; what was previewed is what is sent."""
 
 from __future__ import annotations
 
@@ -24,12 +24,15 @@ from partner.views import (
     ServiceFormView,
     paginate,
 )
-from subscriptions import dashboard_selectors, selectors
+from subscriptions import selectors
+from subscriptions.acme.dashboard.views import progress_context, progress_response
+from subscriptions.cloudflare import selectors as cloudflare_selectors
+from subscriptions.cloudflare import services as cloudflare
+from subscriptions.cloudflare.dashboard import selectors as dashboard_selectors
+from subscriptions.cloudflare.forms import PlanChangeForm, ZoneForm
+from subscriptions.cloudflare.models import AddonState, PlanScope, ZoneState
 from subscriptions.error_codes import SubscriptionErrorCode
-from subscriptions.forms import PlanChangeForm, ZoneForm, reason_of
-from subscriptions.models import AddonState, PlanScope, ZoneState
-from subscriptions.services import cloudflare
-from subscriptions.views import progress_context, progress_response
+from subscriptions.forms import reason_of
 
 ZONE_ACTIONS = {
     "upgrade": ("Upgrade the plan", "Upgrade", cloudflare.upgrade_zone_plan),
@@ -46,9 +49,9 @@ class RecordMixin:
     def get_record(self):
         if not hasattr(self, "_record"):
             records = (
-                selectors.cloudflare_zones_for(self.actor)
+                cloudflare_selectors.cloudflare_zones_for(self.actor)
                 if self.kind == "zone"
-                else selectors.cloudflare_addons_for(self.actor)
+                else cloudflare_selectors.cloudflare_addons_for(self.actor)
             )
             self._record = partner_selectors.get_or_404(records, pk=self.kwargs["pk"])
         return self._record
@@ -104,7 +107,7 @@ class RecordDetailView(RecordMixin, MemberTemplateView):
         record = self.get_record()
         history = list(selectors.operations_of(record)[:10])
         operation = history[0] if history else None
-        catalog = selectors.catalog_of(record.partner)
+        catalog = cloudflare_selectors.catalog_of(record.partner)
         context.update(
             record=record,
             kind=self.kind,
@@ -219,7 +222,7 @@ class ZonePlanView(RecordMixin, PricedChangeView):
 
     def plans(self):
         zone = self.get_record()
-        catalog = selectors.catalog_of(zone.partner)
+        catalog = cloudflare_selectors.catalog_of(zone.partner)
         sellable = catalog.sellable(PlanScope.ZONE)
         current = catalog.plans.get(zone.rate_plan_id)
         if self.action == "change":
@@ -259,7 +262,7 @@ class AddonBuyView(CustomerObjectMixin, PricedChangeView):
     button = "Buy the add-on"
 
     def plans(self):
-        return selectors.catalog_of(self.partner).sellable(PlanScope.ACCOUNT)
+        return cloudflare_selectors.catalog_of(self.partner).sellable(PlanScope.ACCOUNT)
 
     def initial(self):
         return {"frequency": "monthly"}
@@ -288,7 +291,7 @@ class AddonChangeView(RecordMixin, PricedChangeView):
     fixed_plan = True
 
     def plans(self):
-        plan = selectors.catalog_of(self.partner).plans.get(self.get_record().rate_plan_id)
+        plan = cloudflare_selectors.catalog_of(self.partner).plans.get(self.get_record().rate_plan_id)
         return [plan] if plan else []
 
     def initial(self):
@@ -437,7 +440,7 @@ class CloudflareListView(MemberTemplateView):
             plan_filters=[("", "Any plan")]
             + [
                 (p.rate_plan_id, p.name)
-                for p in selectors.catalog_of(self.partner).plans.values()
+                for p in cloudflare_selectors.catalog_of(self.partner).plans.values()
                 if p.scope == scope
             ],
             kind=self.kind,
