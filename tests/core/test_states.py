@@ -34,11 +34,20 @@ from core.errors import RuleViolation
 from core.models import OPERATION_MOVES, AuditEvent, Operation, OperationState
 from partner.models import SUBACCOUNT_MOVES, Subaccount, SubaccountState
 from reconciliation.models import FINDING_MOVES, RUN_MOVES, Finding, FindingState, Run, RunState
+from subscriptions.acme.models import CONTRACT_MOVES, AcmeContract, ContractState
+from subscriptions.cloudflare.models import (
+    ADDON_MOVES,
+    ZONE_MOVES,
+    AddonState,
+    CloudflareAddon,
+    CloudflareZone,
+    ZoneState,
+)
 from tests.factories import RenewalFactory, SubaccountFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
-# The apps whose state fields move only through core.states (add "subscriptions" once it does).
-SCANNED_APPS = ["core", "partner", "billing", "reconciliation"]
+# The apps whose state fields move only through core.states.
+SCANNED_APPS = ["core", "partner", "billing", "reconciliation", "subscriptions"]
 STATE_FIELDS = {"state", "status", "provisioning_state"}
 
 TABLES = [
@@ -52,6 +61,9 @@ TABLES = [
     (WebhookEvent, "state", WEBHOOK_EVENT_MOVES),
     (Run, "state", RUN_MOVES),
     (Finding, "state", FINDING_MOVES),
+    (AcmeContract, "state", CONTRACT_MOVES),
+    (CloudflareZone, "state", ZONE_MOVES),
+    (CloudflareAddon, "state", ADDON_MOVES),
 ]
 
 
@@ -194,6 +206,22 @@ def test_a_finished_run_cannot_run_again():
 
 def test_a_dismissed_finding_cannot_be_reopened():
     assert _refused(Finding(state=FindingState.DISMISSED), FindingState.OPEN, FINDING_MOVES)
+
+
+def test_a_cancelled_acme_contract_cannot_be_active_again():
+    assert _refused(AcmeContract(state=ContractState.CANCELLED), ContractState.ACTIVE, CONTRACT_MOVES)
+
+
+def test_a_pending_acme_contract_cannot_be_cancelled_before_it_exists():
+    assert _refused(AcmeContract(state=ContractState.PENDING), ContractState.CANCEL_PENDING, CONTRACT_MOVES)
+
+
+def test_an_active_zone_cannot_become_failed():
+    assert _refused(CloudflareZone(state=ZoneState.ACTIVE), ZoneState.FAILED, ZONE_MOVES)
+
+
+def test_a_cancelled_addon_cannot_be_active_again():
+    assert _refused(CloudflareAddon(state=AddonState.CANCELLED), AddonState.ACTIVE, ADDON_MOVES)
 
 
 # --- No other assignment ------------------------------------------------------------------------------
