@@ -31,10 +31,6 @@ class BillingErrorCode(models.TextChoices):
         "The service is billed through a subscription: change it on the billing subscription.",
     )
     # Renewals, notices, payment methods and events.
-    RENEWAL_STATE_REFUSED = (
-        "renewal_state_refused",
-        "The renewal cannot move to that state from its current one.",
-    )
     NOT_HELD = "not_held", "Only a held renewal can be brought back."
     NO_PAYMENT_SOURCE = "no_payment_source", "There is no saved payment source to charge."
     UNKNOWN_NOTICE = "unknown_notice", "Unknown notice."

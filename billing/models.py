@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.rules import Interval
 from core.fields import money_field
+from core.states import Moves
 
 
 class PlanState(models.TextChoices):
@@ -18,6 +19,16 @@ class PlanState(models.TextChoices):
     ACTIVE = "active", "Active"
     DISCONTINUED = "discontinued", "Discontinued"
     DEACTIVATED = "deactivated", "Deactivated"
+
+
+# Where a plan's state may go next (staff's update_plan, and Digital River's answer to a sync): a
+# plan is never a draft again, and a deactivated plan (its subscriptions end) stays deactivated.
+PLAN_MOVES: Moves = {
+    PlanState.DRAFT: {PlanState.ACTIVE, PlanState.DISCONTINUED, PlanState.DEACTIVATED},
+    PlanState.ACTIVE: {PlanState.DISCONTINUED, PlanState.DEACTIVATED},
+    PlanState.DISCONTINUED: {PlanState.ACTIVE, PlanState.DEACTIVATED},
+    PlanState.DEACTIVATED: set(),
+}
 
 
 class RenewalEngine(models.TextChoices):
@@ -146,6 +157,25 @@ class CheckoutState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Where a checkout's state may go next. Its operation opens it (or fails, and is retried), the order
+# makes it ordered, the capture paid; a charge cancelled in full before any capture cancels it from
+# any uncaptured state. Digital River's charge-failed event fails it from any state, a paid one too
+# (charge_failed does not look: kept as it is).
+CHECKOUT_MOVES: Moves = {
+    CheckoutState.PENDING: {
+        CheckoutState.OPEN,
+        CheckoutState.ORDERED,
+        CheckoutState.CANCELLED,
+        CheckoutState.FAILED,
+    },
+    CheckoutState.OPEN: {CheckoutState.ORDERED, CheckoutState.CANCELLED, CheckoutState.FAILED},
+    CheckoutState.ORDERED: {CheckoutState.PAID, CheckoutState.CANCELLED, CheckoutState.FAILED},
+    CheckoutState.PAID: {CheckoutState.FAILED},
+    CheckoutState.CANCELLED: {CheckoutState.FAILED},
+    CheckoutState.FAILED: {CheckoutState.PENDING, CheckoutState.CANCELLED},
+}
+
+
 class Checkout(models.Model):
     """One Digital River checkout: an acquisition (customer pays) or a renewal (charged on agreement)."""
 
@@ -230,6 +260,18 @@ ENDED_STATES = (
     SubscriptionState.ENDED,
 )
 
+# Where a billing subscription's state may go next: a draft is activated (or ends unpaid); a live
+# one moves between the live states (Digital River's view) and ends. An ended one stays ended, but
+# a failed one is active again when a late capture pays its renewal (lifecycle.mark_renewed).
+BILLING_SUBSCRIPTION_MOVES: Moves = {
+    SubscriptionState.DRAFT: {*RENEWING_STATES, *ENDED_STATES},
+    **{live: {*RENEWING_STATES, *ENDED_STATES} for live in RENEWING_STATES},
+    SubscriptionState.FAILED: {SubscriptionState.ACTIVE},
+    SubscriptionState.LAPSED: set(),
+    SubscriptionState.CANCELLED: set(),
+    SubscriptionState.ENDED: set(),
+}
+
 
 class ProvisioningState(models.TextChoices):
     AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
@@ -237,6 +279,22 @@ class ProvisioningState(models.TextChoices):
     DONE = "done", "Provisioned"
     FAILED = "failed", "Failed"
     NOT_NEEDED = "not_needed", "Nothing to provision"
+
+
+# Where a subscription's provisioning may go next: once paid it is provisioned (or takes over what
+# the subscription it replaces provisioned, or what reconciliation links to it), or fails for good;
+# a change undone fails it from wherever it was.
+PROVISIONING_MOVES: Moves = {
+    ProvisioningState.AWAITING_PAYMENT: {
+        ProvisioningState.PENDING,
+        ProvisioningState.DONE,
+        ProvisioningState.FAILED,
+    },
+    ProvisioningState.PENDING: {ProvisioningState.DONE, ProvisioningState.FAILED},
+    ProvisioningState.DONE: {ProvisioningState.FAILED},
+    ProvisioningState.FAILED: set(),
+    ProvisioningState.NOT_NEEDED: {ProvisioningState.DONE, ProvisioningState.FAILED},
+}
 
 
 class BillingSubscription(models.Model):
@@ -363,7 +421,7 @@ class RenewalState(models.TextChoices):
 
 # Where each renewal state may go next. Answers arrive out of order (a capture event before the
 # order's own answer, which was lost and read again): a state is never moved back by a late one.
-RENEWAL_MOVES: dict[str, set[str]] = {
+RENEWAL_MOVES: Moves = {
     RenewalState.DUE: {RenewalState.ORDERING, RenewalState.AWAITING_CUSTOMER},
     RenewalState.HELD: {RenewalState.POSTPONED, RenewalState.ORDERING, RenewalState.AWAITING_CUSTOMER},
     RenewalState.POSTPONED: set(),
@@ -386,11 +444,6 @@ RENEWAL_MOVES: dict[str, set[str]] = {
     RenewalState.CANCELLED: set(),
     RenewalState.REFUNDED: set(),
 }
-
-
-def renewal_sources(to: str) -> list[str]:
-    """The renewal states that may move to `to`."""
-    return [state for state, moves in RENEWAL_MOVES.items() if to in moves]
 
 
 class Renewal(models.Model):
@@ -479,6 +532,18 @@ class EventState(models.TextChoices):
     IGNORED = "ignored", "Ignored (unknown type)"
     DUPLICATE = "duplicate", "Duplicate (already received)"
     FAILED = "failed", "Failed"
+
+
+# Where a webhook event's state may go next: a received (or failed) event is processed, ignored or
+# fails; staff replay any verified one. A rejected or duplicate delivery is kept as it came.
+WEBHOOK_EVENT_MOVES: Moves = {
+    EventState.RECEIVED: {EventState.PROCESSED, EventState.IGNORED, EventState.FAILED},
+    EventState.FAILED: {EventState.PROCESSED, EventState.IGNORED, EventState.RECEIVED},
+    EventState.PROCESSED: {EventState.RECEIVED},
+    EventState.IGNORED: {EventState.RECEIVED},
+    EventState.REJECTED: set(),
+    EventState.DUPLICATE: set(),
+}
 
 
 class WebhookEvent(models.Model):

@@ -97,3 +97,7 @@ class CoreErrorCode(models.TextChoices):
     )
     NOTHING_TO_CHANGE = "nothing_to_change", "The requested change is what is already in place."
     REASON_REQUIRED = "reason_required", "The operation is recorded with a reason: give one."
+    ILLEGAL_TRANSITION = (
+        "illegal_transition",
+        "The object's state cannot move to the requested one (its model's transition table forbids it).",
+    )

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.actor import Face
+from core.states import Moves
 
 
 class AuditEvent(models.Model):
@@ -130,6 +131,18 @@ class OperationState(models.TextChoices):
     # Out of attempts after an answer was lost: it may exist at the vendor. The sweeper (and staff,
     # "Resolve now") ask the vendor again until its answer says which; never shown as failed.
     UNKNOWN = "unknown", "Unknown outcome"
+
+
+# Where an operation's state may go next. A vendor call's attempt ends pending (retried), failed,
+# unknown (its answer lost) or succeeded; an unknown one is asked again (or resumed by staff) and a
+# failed one retried by staff. A change settles with its steps: back to pending when a failed step is
+# retried. A success is final.
+OPERATION_MOVES: Moves = {
+    OperationState.PENDING: {OperationState.SUCCEEDED, OperationState.FAILED, OperationState.UNKNOWN},
+    OperationState.UNKNOWN: {OperationState.PENDING, OperationState.SUCCEEDED, OperationState.FAILED},
+    OperationState.FAILED: {OperationState.PENDING},
+    OperationState.SUCCEEDED: set(),
+}
 
 
 class Operation(VendorOperation):

@@ -28,11 +28,11 @@ from django.db import models, transaction
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from core import audit, signals
+from core import audit, signals, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
-from core.models import Operation, OperationState
+from core.models import OPERATION_MOVES, Operation, OperationState
 from core.tasks import claim, enqueue_on_commit, lease_deadline, release_after_failure, unknown_resolved
 
 logger = logging.getLogger(__name__)
@@ -221,9 +221,11 @@ def _settle(change_id: int, actor: Actor, failed_step: Operation | None) -> Oper
     if steps.filter(state__in=[OperationState.PENDING, OperationState.UNKNOWN]).exists() or (
         "failed_step" not in record.result and handler.waiting_for(record)
     ):
-        record.state, record.finished_at = OperationState.PENDING, None
+        states.move(record, OperationState.PENDING, OPERATION_MOVES, save=False)
+        record.finished_at = None
     else:
-        record.state = OperationState.FAILED if "failed_step" in record.result else OperationState.SUCCEEDED
+        outcome = OperationState.FAILED if "failed_step" in record.result else OperationState.SUCCEEDED
+        states.move(record, outcome, OPERATION_MOVES, save=False)
         record.finished_at = record.finished_at or timezone.now()
     record.save()
     return record
@@ -301,7 +303,7 @@ def retry(actor: Actor, operation: Operation) -> Operation:
             )
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
         handler_for(operation.kind).retrying(operation, target)
-        operation.state = OperationState.PENDING
+        states.move(operation, OperationState.PENDING, OPERATION_MOVES, save=False)
         operation.claimed_until = None
         operation.next_attempt_at = lease_deadline()
         operation.finished_at = None
@@ -369,7 +371,7 @@ def run(operation_id: int) -> None:
         target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
         with _outcome_of(operation):
             handler.succeeded(operation, target, result, actor)
-        operation.state = OperationState.SUCCEEDED
+        states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)
         unknown_resolved(operation)
         # Keys starting with "_" carry secrets to succeeded() and are never stored.
         operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
@@ -392,6 +394,7 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
             message=error.message,
             retryable=error.retryable,
             retry_after=error.retry_after,
+            moves=OPERATION_MOVES,
             failed_state=OperationState.FAILED,
             retry_state=OperationState.PENDING,
             outcome_unknown=error.outcome_unknown,
@@ -441,7 +444,8 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
 def _await_decision(operation_id: int, handler: OperationHandler, why: str, actor: Actor) -> None:
     with transaction.atomic():
         operation = Operation.objects.select_for_update().get(pk=operation_id)
-        operation.state, operation.outcome_unknown = OperationState.UNKNOWN, True
+        states.move(operation, OperationState.UNKNOWN, OPERATION_MOVES, save=False)
+        operation.outcome_unknown = True
         # No next attempt: neither the sweeper nor a duplicate delivery runs it before `resume`.
         operation.claimed_until = operation.next_attempt_at = operation.not_before = None
         operation.save()
@@ -467,7 +471,7 @@ def resume(operation: Operation) -> Operation:
         raise RuleViolation(
             "This operation does not wait for a decision.", code=CoreErrorCode.NOT_AWAITING_DECISION
         )
-    operation.state = OperationState.PENDING
+    states.move(operation, OperationState.PENDING, OPERATION_MOVES, save=False)
     unknown_resolved(operation)
     operation.claimed_until = None
     operation.next_attempt_at = lease_deadline()

@@ -11,6 +11,9 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from core import states
+from core.states import Moves
+
 logger = logging.getLogger(__name__)
 
 
@@ -71,6 +74,7 @@ def release_after_failure(
     message: str,
     retryable: bool,
     retry_after: float | None,
+    moves: Moves,
     failed_state: str,
     retry_state: str,
     outcome_unknown: bool = False,
@@ -91,13 +95,14 @@ def release_after_failure(
     row.last_error_at = now
     row.claimed_until = None
     if will_retry:
-        row.state = retry_state
+        states.move(row, retry_state, moves, save=False)
         row.not_before = now + timedelta(seconds=backoff_seconds(row.attempts, retry_after))
     elif row.outcome_unknown and unknown_state:
-        row.state = unknown_state
+        states.move(row, unknown_state, moves, save=False)
         row.not_before = now + timedelta(seconds=max(settings.TASK_RESOLVE_SECONDS, retry_after or 0))
     else:
-        row.state, row.not_before = failed_state, None
+        states.move(row, failed_state, moves, save=False)
+        row.not_before = None
     row.next_attempt_at = row.not_before
     return will_retry
 

@@ -10,13 +10,13 @@ import logging
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit
+from core import audit, states
 from core.actor import Actor
 from core.errors import DomainError
 from core.models import Operation, OperationState
 from core.operations import AwaitingDecision, OperationHandler, register
 from partner import signals
-from partner.models import CREATE_SUBACCOUNT, Subaccount, SubaccountState, Vendor
+from partner.models import CREATE_SUBACCOUNT, SUBACCOUNT_MOVES, Subaccount, SubaccountState, Vendor
 from vendors.cloudflare.client import CloudflareClient
 from vendors.digicert.client import DigiCertClient
 from vendors.errors import VendorError
@@ -81,7 +81,7 @@ class CreateSubaccount(OperationHandler):
         if result.get("_api_key"):
             subaccount.api_key = result["_api_key"]
         subaccount.vendor_response = result["response"]
-        subaccount.state = SubaccountState.ACTIVE
+        states.move(subaccount, SubaccountState.ACTIVE, SUBACCOUNT_MOVES, save=False)
         subaccount.activated_at = timezone.now()
         subaccount.save()
         lost_key = result.get("lost_key_name")
@@ -110,14 +110,14 @@ class CreateSubaccount(OperationHandler):
         self._move(subaccount, SubaccountState.FAILED, actor, "subaccount.failed", operation.last_error)
 
     def retrying(self, operation, subaccount) -> None:
-        subaccount.state = SubaccountState.PENDING
-        subaccount.save(update_fields=["state", "updated_at"])
+        states.move(subaccount, SubaccountState.PENDING, SUBACCOUNT_MOVES)
 
     def attempt_failed(self, operation, subaccount, error) -> None:
         # A lost answer (or out of attempts after one): it may exist at the vendor until a read says.
         unknown = error.outcome_unknown or operation.state == OperationState.UNKNOWN
-        subaccount.state = SubaccountState.UNKNOWN if unknown else SubaccountState.PENDING
-        subaccount.save(update_fields=["state", "updated_at"])
+        states.move(
+            subaccount, SubaccountState.UNKNOWN if unknown else SubaccountState.PENDING, SUBACCOUNT_MOVES
+        )
 
     def awaiting(self, operation, subaccount, why, actor) -> None:
         self._move(
@@ -130,10 +130,7 @@ class CreateSubaccount(OperationHandler):
 
     @staticmethod
     def _move(subaccount: Subaccount, state: str, actor: Actor, action: str, note: str) -> None:
-        before = audit.snapshot(subaccount)
-        subaccount.state = state
-        subaccount.save(update_fields=["state", "updated_at"])
-        audit.record(actor, action, subaccount, partner_id=subaccount.partner_id, before=before, note=note)
+        states.move(subaccount, state, SUBACCOUNT_MOVES, actor=actor, action=action, note=note)
 
 
 def _announce_activated(actor: Actor, subaccount_id: int) -> None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from core.fields import EncryptedSecretField
 from core.models import Operation
+from core.states import Moves
 from core.validation import validate_country_code
 from partner.error_codes import PartnerErrorCode
 
@@ -254,6 +255,15 @@ class SubaccountState(models.TextChoices):
     FAILED = "failed", "Failed"
     UNKNOWN = "unknown", "Unknown outcome"
 
+
+# Where a subaccount's state may go next: it follows its create operation (core.OPERATION_MOVES),
+# and staff retry a failed one or decide on an unknown one. An active subaccount stays active.
+SUBACCOUNT_MOVES: Moves = {
+    SubaccountState.PENDING: {SubaccountState.ACTIVE, SubaccountState.FAILED, SubaccountState.UNKNOWN},
+    SubaccountState.UNKNOWN: {SubaccountState.PENDING, SubaccountState.ACTIVE, SubaccountState.FAILED},
+    SubaccountState.FAILED: {SubaccountState.PENDING},
+    SubaccountState.ACTIVE: set(),
+}
 
 # The operation kind that creates a subaccount at its vendor (partner.handlers.CreateSubaccount).
 CREATE_SUBACCOUNT = "partner.create_subaccount"

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
@@ -30,6 +30,7 @@ from partner.error_codes import PartnerErrorCode
 from partner.models import (
     CREATE_SUBACCOUNT,
     NAMING_TOKENS,
+    SUBACCOUNT_MOVES,
     Customer,
     Membership,
     Partner,
@@ -346,10 +347,9 @@ def retry_subaccount(actor: Actor, subaccount: Subaccount) -> Subaccount:
                 f"Only a failed subaccount can be retried; this one is {subaccount.get_state_display().lower()}.",
                 code=CoreErrorCode.NOT_RETRYABLE,
             )
-        before = audit.snapshot(subaccount)
-        subaccount.state = SubaccountState.PENDING
-        subaccount.save(update_fields=["state", "updated_at"])
-        audit.record(actor, "subaccount.retried", subaccount, partner_id=subaccount.partner_id, before=before)
+        states.move(
+            subaccount, SubaccountState.PENDING, SUBACCOUNT_MOVES, actor=actor, action="subaccount.retried"
+        )
         operations.start(
             actor, subaccount, CREATE_SUBACCOUNT, partner_id=subaccount.partner_id, params={"retry": True}
         )
@@ -403,7 +403,7 @@ def _decide_unknown(actor: Actor, subaccount: Subaccount, action: str, vendor_id
                 code=CoreErrorCode.NOT_AWAITING_DECISION,
             )
         before = audit.snapshot(subaccount)
-        subaccount.state = SubaccountState.PENDING
+        states.move(subaccount, SubaccountState.PENDING, SUBACCOUNT_MOVES, save=False)
         if vendor_id:
             subaccount.vendor_id = vendor_id
         subaccount.save()

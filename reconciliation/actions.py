@@ -14,16 +14,23 @@ from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import RENEWING_STATES, BillingSubscription, Product, ProvisioningState, SubscriptionState
+from billing.models import (
+    PROVISIONING_MOVES,
+    RENEWING_STATES,
+    BillingSubscription,
+    Product,
+    ProvisioningState,
+    SubscriptionState,
+)
 from billing.services import acquisition, cancellation, lifecycle
 from billing.services.acquisition import OrderLine
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.errors import RuleViolation, ValidationFailed
 from partner.access import Can, require
 from reconciliation import rules
 from reconciliation.error_codes import ReconciliationErrorCode
-from reconciliation.models import Finding, FindingKind, FindingState, Resolution, move_finding
+from reconciliation.models import FINDING_MOVES, Finding, FindingKind, FindingState, Resolution
 from reconciliation.services import mark_not_billed, reason_given
 from subscriptions.acme import rules as acme_rules
 from subscriptions.acme import services as acme
@@ -157,9 +164,8 @@ def _open(actor: Actor, finding: Finding, action: str) -> Finding:
 
 def _resolve(actor: Actor, finding: Finding, resolution: str, note: str = "") -> Finding:
     before = audit.snapshot(finding, ["state", "resolution", "resolution_note", "resolved_at"])
-    move_finding(
-        finding, FindingState.DISMISSED if resolution == Resolution.DISMISSED else FindingState.RESOLVED
-    )
+    settled = FindingState.DISMISSED if resolution == Resolution.DISMISSED else FindingState.RESOLVED
+    states.move(finding, settled, FINDING_MOVES, save=False)
     finding.resolution, finding.resolution_note = resolution, note
     finding.resolved_by, finding.resolved_at = actor.user, timezone.now()
     finding.save()
@@ -373,12 +379,14 @@ def _link(actor: Actor, subscription: BillingSubscription, target) -> None:
     """The new subscription provides the existing service: provisioning is already done (the
     fulfilment then delivers it), as a replacement takes over what the old one provisioned."""
     before = audit.snapshot(subscription, ["provisioned_type", "provisioned_id", "provisioning_state"])
-    BillingSubscription.objects.filter(pk=subscription.pk).update(
+    states.move(
+        subscription,
+        ProvisioningState.DONE,
+        PROVISIONING_MOVES,
+        field="provisioning_state",
         provisioned_type=ContentType.objects.get_for_model(target),
         provisioned_id=str(target.pk),
-        provisioning_state=ProvisioningState.DONE,
     )
-    subscription.refresh_from_db()
     audit.record(
         actor,
         "reconciliation.billing_linked",

@@ -7,11 +7,10 @@ from core.error_codes import register
 
 @register
 class ReconciliationErrorCode(models.TextChoices):
-    """Codes reconciliation's services, actions and finding transitions raise."""
+    """Codes reconciliation's services and actions raise."""
 
     RUN_IN_PROGRESS = "run_in_progress", "A reconciliation of this partner is already running."
     FINDING_NOT_OPEN = "finding_not_open", "The finding is no longer open."
-    INVALID_TRANSITION = "invalid_transition", "The finding cannot move to that state."
     ACTION_NOT_APPLICABLE = "action_not_applicable", "The action does not apply to this finding."
     DRIFT_NOT_RECORDED = (
         "drift_not_recorded",

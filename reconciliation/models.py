@@ -14,8 +14,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.actor import Face
-from core.errors import RuleViolation
-from reconciliation.error_codes import ReconciliationErrorCode
+from core.states import Moves
 
 
 class NotBilled(models.Model):
@@ -60,6 +59,15 @@ class RunState(models.TextChoices):
     RUNNING = "running", "Running"
     FINISHED = "finished", "Finished"
     FAILED = "failed", "Failed"
+
+
+# Where a run's state may go next: a worker claims a queued run once; it finishes, or fails.
+RUN_MOVES: Moves = {
+    RunState.QUEUED: {RunState.RUNNING},
+    RunState.RUNNING: {RunState.FINISHED, RunState.FAILED},
+    RunState.FINISHED: set(),
+    RunState.FAILED: set(),
+}
 
 
 class Run(models.Model):
@@ -137,8 +145,8 @@ class Resolution(models.TextChoices):
     CLEARED = "cleared", "No longer found"
 
 
-# The one transition table of a finding's state; `move_finding` is the only code that changes it.
-FINDING_TRANSITIONS: dict[str, frozenset[str]] = {
+# Where a finding's state may go next (core.states.move is the only code that changes it).
+FINDING_MOVES: Moves = {
     FindingState.OPEN: frozenset({FindingState.RESOLVED, FindingState.DISMISSED}),
     # A resolved difference found again is open again; a dismissed one stays dismissed.
     FindingState.RESOLVED: frozenset({FindingState.OPEN}),
@@ -193,15 +201,3 @@ class Finding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.summary}"[:200]
-
-
-def move_finding(finding: Finding, state: str) -> None:
-    """Move a finding along FINDING_TRANSITIONS (the caller saves and audits)."""
-    if state not in FINDING_TRANSITIONS[finding.state]:
-        raise RuleViolation(
-            f"This finding is {finding.get_state_display().lower()}; it cannot become {state}.",
-            code=ReconciliationErrorCode.FINDING_NOT_OPEN
-            if finding.state != FindingState.OPEN
-            else ReconciliationErrorCode.INVALID_TRANSITION,
-        )
-    finding.state = state

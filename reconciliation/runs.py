@@ -15,10 +15,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from core import audit
+from core import audit, states
 from core.actor import Actor, Face
 from reconciliation import rules
-from reconciliation.models import Finding, FindingState, Resolution, Run, RunState, move_finding
+from reconciliation.models import FINDING_MOVES, RUN_MOVES, Finding, FindingState, Resolution, Run, RunState
 from reconciliation.reading import Reading, object_key, read_partner
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def record(run: Run, reading: Reading, found: list[rules.Mismatch]) -> Run:
             finding.times_seen += 1
             if was == FindingState.RESOLVED:
                 resolution = finding.resolution
-                move_finding(finding, FindingState.OPEN)
+                states.move(finding, FindingState.OPEN, FINDING_MOVES, save=False)
                 finding.resolution, finding.resolution_note = "", ""
                 finding.resolved_by, finding.resolved_at = None, None
                 reopened += 1
@@ -154,7 +154,7 @@ def record(run: Run, reading: Reading, found: list[rules.Mismatch]) -> Run:
         for finding in existing.values():
             if finding.state != FindingState.OPEN or finding.key in by_key or _unsure(finding, reading):
                 continue
-            move_finding(finding, FindingState.RESOLVED)
+            states.move(finding, FindingState.RESOLVED, FINDING_MOVES, save=False)
             finding.resolution, finding.resolved_at = Resolution.CLEARED, now
             finding.resolution_note = f"No longer found by run #{run.pk}."
             finding.save()
@@ -167,7 +167,8 @@ def record(run: Run, reading: Reading, found: list[rules.Mismatch]) -> Run:
                 changes={"state": [FindingState.OPEN, FindingState.RESOLVED]},
                 note=finding.resolution_note,
             )
-        run.state, run.finished_at = RunState.FINISHED, now
+        states.move(run, RunState.FINISHED, RUN_MOVES, save=False)
+        run.finished_at = now
         run.checked, run.counts, run.errors = reading.checked, counts, reading.errors
         run.new_count, run.reopened_count, run.cleared_count = new, reopened, cleared
         run.save()
@@ -204,8 +205,8 @@ def _fields(mismatch: rules.Mismatch) -> dict:
 
 def perform(run_id: int) -> Run | None:
     """Task side: run one queued reconciliation once; any failure is recorded on the run, never raised."""
-    claimed = Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(
-        state=RunState.RUNNING, started_at=timezone.now()
+    claimed = states.move_all(
+        Run.objects.filter(pk=run_id), RunState.RUNNING, RUN_MOVES, started_at=timezone.now()
     )
     if not claimed:
         return None
@@ -220,6 +221,12 @@ def perform(run_id: int) -> Run | None:
             *(reading.errors if reading else []),
             {"vendor": "", "object": "", "code": type(error).__name__, "message": str(error)},
         ]
-        Run.objects.filter(pk=run_id).update(state=RunState.FAILED, finished_at=timezone.now(), errors=errors)
+        states.move_all(
+            Run.objects.filter(pk=run_id),
+            RunState.FAILED,
+            RUN_MOVES,
+            finished_at=timezone.now(),
+            errors=errors,
+        )
         run.refresh_from_db()
         return run

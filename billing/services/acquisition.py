@@ -17,6 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import (
+    BILLING_SUBSCRIPTION_MOVES,
+    CHECKOUT_MOVES,
+    PROVISIONING_MOVES,
     BillingAgreement,
     BillingSubscription,
     Checkout,
@@ -34,7 +37,7 @@ from billing.rules import Line, acquisition_item, check_acquisition, period_end,
 from billing.services import notices
 from billing.services.common import change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
-from core import audit, clock, operations
+from core import audit, clock, operations, states
 from core.actor import Actor, Face
 from core.error_codes import CoreErrorCode
 from core.errors import DomainError, RuleViolation, ValidationFailed
@@ -257,7 +260,7 @@ class OpenCheckout(operations.OperationHandler):
     def succeeded(self, operation, checkout, result, actor):
         before = audit.snapshot(checkout)
         checkout.session_id, checkout.payment_link = result["session_id"], result["link"] or ""
-        checkout.state = CheckoutState.OPEN
+        states.move(checkout, CheckoutState.OPEN, CHECKOUT_MOVES, save=False)
         checkout.save()
         audit.record(
             actor, "billing.checkout_opened", checkout, partner_id=checkout.partner_id, before=before
@@ -271,12 +274,10 @@ class OpenCheckout(operations.OperationHandler):
             )
 
     def failed(self, operation, checkout, actor):
-        checkout.state = CheckoutState.FAILED
-        checkout.save(update_fields=["state", "updated_at"])
+        states.move(checkout, CheckoutState.FAILED, CHECKOUT_MOVES)
 
     def retrying(self, operation, checkout):
-        checkout.state = CheckoutState.PENDING
-        checkout.save(update_fields=["state", "updated_at"])
+        states.move(checkout, CheckoutState.PENDING, CHECKOUT_MOVES)
 
 
 def retry_checkout(actor: Actor, checkout: Checkout):
@@ -348,7 +349,7 @@ def record_order(checkout: Checkout, order) -> None:
     checkout.order_id, checkout.order_state = order.id, order.state
     checkout.checkout_id = order.checkout_id or checkout.checkout_id
     if checkout.state in (CheckoutState.PENDING, CheckoutState.OPEN):
-        checkout.state = CheckoutState.ORDERED
+        states.move(checkout, CheckoutState.ORDERED, CHECKOUT_MOVES, save=False)
     agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
     if agreements:
         checkout.billing_agreement_id = agreements[0]
@@ -379,9 +380,8 @@ def start_external_subscription(actor: Actor, subscription: BillingSubscription)
     before = audit.snapshot(subscription)
     now = clock.now()
     first = subscription.product.trial_plan if subscription.free_trial else subscription.plan
-    subscription.state = (
-        SubscriptionState.ACTIVE_FREE if subscription.free_trial else SubscriptionState.ACTIVE
-    )
+    started = SubscriptionState.ACTIVE_FREE if subscription.free_trial else SubscriptionState.ACTIVE
+    states.move(subscription, started, BILLING_SUBSCRIPTION_MOVES, save=False)
     set_period(subscription, now, period_end(now, first.interval, first.interval_count))
     subscription.contract_binding_until = now + timedelta(days=subscription.plan.contract_binding_days)
     subscription.activated_at = timezone.now()
@@ -409,7 +409,7 @@ def _start_provisioning(subscription: BillingSubscription) -> None:
     """Once paid for: provision what was bought (or take over what the replaced one provisioned)."""
     inherited = _inherit_provisioned(subscription)
     if subscription.provisioning_state == ProvisioningState.AWAITING_PAYMENT and not inherited:
-        subscription.provisioning_state = ProvisioningState.PENDING
+        provisioning(subscription, ProvisioningState.PENDING)
         enqueue_on_commit(PROVISION_TASK, subscription.pk)
 
 
@@ -423,15 +423,25 @@ def _checkout_of(order) -> Checkout | None:
     return sub.acquisition if sub else Checkout.objects.filter(order_id=order.id).first()
 
 
+def provisioning(subscription: BillingSubscription, to: str) -> None:
+    """Move the subscription's provisioning (saved by the caller) as PROVISIONING_MOVES allows, or refuse."""
+    states.move(subscription, to, PROVISIONING_MOVES, field="provisioning_state", save=False)
+
+
 def apply_vendor_subscription(subscription: BillingSubscription, vendor) -> None:
     """Copy Digital River's dates and state onto ours (they exist only once it is activated)."""
+    copy_vendor_view(subscription, vendor)
+    if vendor.state in SubscriptionState.values:
+        states.move(subscription, vendor.state, BILLING_SUBSCRIPTION_MOVES, save=False)
+
+
+def copy_vendor_view(subscription: BillingSubscription, vendor) -> None:
+    """Copy Digital River's dates and view onto ours, not its state (the caller moves that)."""
     subscription.contract_binding_until = vendor.contract_binding_until
     subscription.next_reminder_date = vendor.next_reminder_date
     subscription.current_period_end_date = vendor.current_period_end_date
     subscription.next_invoice_date = vendor.next_invoice_date
     subscription.billing_agreement_id = vendor.billing_agreement_id or subscription.billing_agreement_id
-    if vendor.state in SubscriptionState.values:
-        subscription.state = vendor.state
     subscription.vendor_view = {
         k: (v.isoformat() if hasattr(v, "isoformat") else v)
         for k, v in vendor.raw.items()
@@ -498,7 +508,7 @@ def _inherit_provisioned(subscription: BillingSubscription) -> bool:
         old.provisioned_type_id,
         old.provisioned_id,
     )
-    subscription.provisioning_state = ProvisioningState.DONE
+    provisioning(subscription, ProvisioningState.DONE)
     return True
 
 
@@ -523,7 +533,7 @@ def provision(subscription_id: int) -> None:
             subscription.provisioning_error = f"{error.message} [{error.code}]"
             given_up = subscription.provisioning_attempts >= settings.BILLING_PROVISION_ATTEMPTS
             if given_up:
-                subscription.provisioning_state = ProvisioningState.FAILED
+                provisioning(subscription, ProvisioningState.FAILED)
             subscription.save()
             audit.record(
                 actor,
@@ -544,7 +554,7 @@ def provision(subscription_id: int) -> None:
             return
         subscription.provisioned_type = ContentType.objects.get_for_model(target)
         subscription.provisioned_id = str(target.pk)
-        subscription.provisioning_state = ProvisioningState.DONE
+        provisioning(subscription, ProvisioningState.DONE)
         subscription.provisioning_error = ""
         subscription.save()
         audit.record(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 
 from billing.error_codes import BillingErrorCode
-from billing.models import Plan, PlanState, Product
-from core import audit, operations
+from billing.models import PLAN_MOVES, Plan, PlanState, Product
+from core import audit, operations, states
 from core.actor import Actor
 from core.errors import PermissionDenied, RuleViolation
 from core.validation import full_clean_or_refuse
@@ -84,7 +84,10 @@ def update_plan(actor: Actor, plan: Plan, **changes) -> Plan:
                 fields={"engine": "Fixed once the plan has subscriptions."},
             )
         for field, value in changes.items():
-            setattr(plan, field, value)
+            if field == "state" and value in PlanState.values:  # an unknown one is refused by full_clean
+                states.move(plan, value, PLAN_MOVES, save=False)
+            else:
+                setattr(plan, field, value)
         full_clean_or_refuse(plan)
         plan.save()
         audit.record(actor, "billing.plan_updated", plan, partner_id=None, before=before)
@@ -111,7 +114,7 @@ def _plan_body(plan: Plan) -> dict:
 
 def _record(plan: Plan, vendor) -> None:
     plan.at_vendor = True
-    plan.state = vendor.state or plan.state
+    states.move(plan, vendor.state or plan.state, PLAN_MOVES, save=False)
     plan.vendor_view = {k: v for k, v in vendor.raw.items() if not isinstance(v, (dict, list))}
     from django.utils import timezone
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.models import (
+    BILLING_SUBSCRIPTION_MOVES,
     RENEWING_STATES,
     BillingAgreement,
     BillingSubscription,
@@ -21,10 +22,10 @@ from billing.models import (
     SubscriptionState,
 )
 from billing.rules import Change, needs_new_agreement
-from billing.services.acquisition import OrderLine, start_checkout
+from billing.services.acquisition import OrderLine, provisioning, start_checkout
 from billing.services.common import NEW_AGREEMENT_CHANGE, require_billing
 from billing.services.fulfilment import FULFIL_TASK
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
@@ -249,7 +250,8 @@ def _undo_new_subscription(actor: Actor, new: BillingSubscription, error: str) -
     from billing.services import cancellation, fulfilment, lifecycle, notices
 
     before = audit.snapshot(new)
-    new.provisioning_state, new.provisioning_error = ProvisioningState.FAILED, error
+    provisioning(new, ProvisioningState.FAILED)
+    new.provisioning_error = error
     new.provisioned_type, new.provisioned_id = None, ""
     new.replaces = None
     new.save()
@@ -294,7 +296,7 @@ class CancelReplaced(operations.OperationHandler):
 def _replaced(actor: Actor, subscription: BillingSubscription) -> None:
     """The replaced subscription is cancelled; its agreement is superseded once nothing uses it."""
     before = audit.snapshot(subscription)
-    subscription.state = SubscriptionState.CANCELLED
+    states.move(subscription, SubscriptionState.CANCELLED, BILLING_SUBSCRIPTION_MOVES, save=False)
     subscription.ended_at = timezone.now()
     subscription.save()
     if not BillingSubscription.objects.filter(

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.models import (
+    WEBHOOK_EVENT_MOVES,
     BillingSubscription,
     EventState,
     RejectedWebhook,
@@ -35,7 +36,7 @@ from billing.models import (
     WebhookEvent,
 )
 from billing.services import acquisition, digitalriver_engine, fulfilment, lifecycle
-from core import audit
+from core import audit, states
 from core.actor import Actor, Face
 from core.errors import RuleViolation
 from core.tasks import enqueue_on_commit
@@ -249,19 +250,15 @@ def process(event_pk: int) -> None:
     handler = HANDLERS.get(event.type)
     WebhookEvent.objects.filter(pk=event.pk).update(attempts=event.attempts + 1)
     if handler is None:
-        WebhookEvent.objects.filter(pk=event.pk).update(state=EventState.IGNORED, processed_at=timezone.now())
+        states.move(event, EventState.IGNORED, WEBHOOK_EVENT_MOVES, processed_at=timezone.now())
         return
     data = json.loads(event.body).get("data", {}).get("object", {})
     try:
         handler(data, Actor.system(Face.WEBHOOK))
     except Exception as error:  # recorded on the event and replayable; the task log has the trace
-        WebhookEvent.objects.filter(pk=event.pk).update(
-            state=EventState.FAILED, error=f"{type(error).__name__}: {error}"
-        )
+        states.move(event, EventState.FAILED, WEBHOOK_EVENT_MOVES, error=f"{type(error).__name__}: {error}")
         raise
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        state=EventState.PROCESSED, processed_at=timezone.now(), error=""
-    )
+    states.move(event, EventState.PROCESSED, WEBHOOK_EVENT_MOVES, processed_at=timezone.now(), error="")
 
 
 def replay(actor: Actor, event: WebhookEvent) -> WebhookEvent:
@@ -273,13 +270,14 @@ def replay(actor: Actor, event: WebhookEvent) -> WebhookEvent:
     if event.state in (EventState.REJECTED, EventState.DUPLICATE):
         raise RuleViolation("Only verified events can be replayed.", code=BillingErrorCode.NOT_REPLAYABLE)
     with transaction.atomic():
-        WebhookEvent.objects.filter(pk=event.pk).update(state=EventState.RECEIVED)
+        was = event.state
+        states.move(event, EventState.RECEIVED, WEBHOOK_EVENT_MOVES)
         audit.record(
             actor,
             "billing.event_replayed",
             event,
             partner_id=None,
-            changes={"state": [event.state, "received"]},
+            changes={"state": [was, "received"]},
         )
         enqueue_on_commit(PROCESS_TASK, event.pk)
     return event

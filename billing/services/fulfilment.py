@@ -15,9 +15,16 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import Checkout, CheckoutKind, CheckoutState, ProvisioningState, Provisions
+from billing.models import (
+    CHECKOUT_MOVES,
+    Checkout,
+    CheckoutKind,
+    CheckoutState,
+    ProvisioningState,
+    Provisions,
+)
 from billing.services.common import change_of
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.errors import RuleViolation
 from vendors.digitalriver.client import DigitalRiverClient
@@ -164,7 +171,7 @@ def charge_captured(charge, actor: Actor) -> Checkout | None:
         before = audit.snapshot(checkout)
         checkout.captured_amount = max(checkout.captured_amount, charge.captured_amount)
         if checkout.state == CheckoutState.ORDERED:
-            checkout.state = CheckoutState.PAID
+            states.move(checkout, CheckoutState.PAID, CHECKOUT_MOVES, save=False)
         checkout.save()
         audit.record(
             actor, "billing.payment_captured", checkout, partner_id=checkout.partner_id, before=before
@@ -191,7 +198,7 @@ def charge_cancelled(charge, actor: Actor) -> Checkout | None:
         # Read from the money, not from our fulfilment record: over HTTP this event may come
         # before the answer to POST /fulfillments.
         if checkout.cancelled_amount >= checkout.authorized_amount and not checkout.captured_amount:
-            checkout.state = CheckoutState.CANCELLED
+            states.move(checkout, CheckoutState.CANCELLED, CHECKOUT_MOVES, save=False)
         checkout.save()
         audit.record(
             actor, "billing.payment_cancelled", checkout, partner_id=checkout.partner_id, before=before
@@ -208,7 +215,7 @@ def charge_failed(charge, actor: Actor) -> Checkout | None:
     checkout = _checkout_of_charge(charge)
     if checkout is None:
         return None
-    Checkout.objects.filter(pk=checkout.pk).update(state=CheckoutState.FAILED)
+    states.move_all(Checkout.objects.filter(pk=checkout.pk), CheckoutState.FAILED, CHECKOUT_MOVES)
     if checkout.kind == CheckoutKind.RENEWAL:
         renewals.renewal_payment_failed(checkout, actor)
     return checkout

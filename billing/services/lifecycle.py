@@ -5,9 +5,16 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from billing.models import ENDED_STATES, BillingSubscription, NoticeKind, Provisions, SubscriptionState
+from billing.models import (
+    BILLING_SUBSCRIPTION_MOVES,
+    ENDED_STATES,
+    BillingSubscription,
+    NoticeKind,
+    Provisions,
+    SubscriptionState,
+)
 from billing.services import notices
-from core import audit, clock
+from core import audit, clock, states
 from core.actor import Actor
 from core.errors import DomainError
 
@@ -19,18 +26,21 @@ def vendor_subscription_changed(
 
     A stopped renewal runs to the end of the period that was paid: Digital River has it cancelled
     (no further charge) but ours stays live until then (see runs_to_period_end)."""
-    from billing.services.acquisition import apply_vendor_subscription
+    from billing.services.acquisition import copy_vendor_view
 
     with transaction.atomic():
         subscription = BillingSubscription.objects.select_for_update().get(pk=subscription.pk)
         before = audit.snapshot(subscription)
-        was = subscription.state
+        was = to = subscription.state
         if subscription.state != SubscriptionState.DRAFT:  # dates exist only after our activation
-            apply_vendor_subscription(subscription, vendor)
+            copy_vendor_view(subscription, vendor)
+            if vendor.state in SubscriptionState.values:
+                to = vendor.state
         if state:
-            subscription.state = state
+            to = state
         if runs_to_period_end(subscription, vendor):
-            subscription.state = was
+            to = was
+        states.move(subscription, to, BILLING_SUBSCRIPTION_MOVES, save=False)
         first_failure = (
             state == SubscriptionState.ACTIVE_PENDING_INVOICE and not subscription.payment_failed_at
         )
@@ -78,7 +88,8 @@ def billing_ended(
         if subscription.state in ENDED_STATES:
             return
         before = audit.snapshot(subscription)
-        subscription.state, subscription.ended_at = state, timezone.now()
+        states.move(subscription, state, BILLING_SUBSCRIPTION_MOVES, save=False)
+        subscription.ended_at = timezone.now()
         subscription.save()
         audit.record(
             actor,
@@ -103,7 +114,7 @@ def mark_renewed(actor: Actor, subscription: BillingSubscription, renewal, befor
     pending; recorded. Returns whether it was a trial converting to paid."""
     converted = subscription.free_trial
     subscription.free_trial = False
-    subscription.state = SubscriptionState.ACTIVE
+    states.move(subscription, SubscriptionState.ACTIVE, BILLING_SUBSCRIPTION_MOVES, save=False)
     subscription.payment_failed_at = None
     subscription.save()
     audit.record(

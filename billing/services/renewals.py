@@ -21,10 +21,11 @@ from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
-from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.models import (
+    CHECKOUT_MOVES,
+    RENEWAL_MOVES,
     BillingSubscription,
     Checkout,
     CheckoutItem,
@@ -36,12 +37,11 @@ from billing.models import (
     RenewalEngine,
     RenewalState,
     SubscriptionState,
-    renewal_sources,
 )
 from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
 from billing.services import lifecycle, notices
 from billing.services.common import dr_customer_id, require_billing
-from core import audit, clock, operations
+from core import audit, clock, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
@@ -54,22 +54,13 @@ RETRY_EVERY = timedelta(days=1)  # a declined renewal is tried again once a day,
 
 def move_renewal(renewal: Renewal, to: str) -> None:
     """Move one renewal (saved by the caller) as billing.models.RENEWAL_MOVES allows, or refuse."""
-    if renewal.state not in renewal_sources(to):
-        raise RuleViolation(
-            f"A renewal that is {renewal.get_state_display().lower()} cannot become {RenewalState(to).label.lower()}.",
-            code=BillingErrorCode.RENEWAL_STATE_REFUSED,
-        )
-    renewal.state = to
+    states.move(renewal, to, RENEWAL_MOVES, save=False)
 
 
 def move_renewals(renewals, to: str) -> list[int]:
     """The renewals that move to `to` as RENEWAL_MOVES allows, in one conditional update; the others
     are left as they are: a late answer never takes a renewal back (a capture stays a capture)."""
-    sources = renewal_sources(to)
-    moving = list(renewals.filter(state__in=sources).values_list("pk", flat=True))
-    if moving:
-        Renewal.objects.filter(pk__in=moving, state__in=sources).update(state=to, updated_at=timezone.now())
-    return moving
+    return states.move_all(renewals, to, RENEWAL_MOVES)
 
 
 def due_subscriptions(now):
@@ -432,13 +423,11 @@ class OrderRenewal(operations.OperationHandler):
         enqueue_on_commit(FULFIL_TASK, checkout.pk)
 
     def failed(self, operation, checkout, actor):
-        checkout.state = CheckoutState.FAILED
-        checkout.save(update_fields=["state", "updated_at"])
+        states.move(checkout, CheckoutState.FAILED, CHECKOUT_MOVES)
         renewal_payment_failed(checkout, actor, reason=operation.last_error)
 
     def retrying(self, operation, checkout):
-        checkout.state = CheckoutState.PENDING
-        checkout.save(update_fields=["state", "updated_at"])
+        states.move(checkout, CheckoutState.PENDING, CHECKOUT_MOVES)
         move_renewals(checkout.renewals.all(), RenewalState.ORDERING)
 
 

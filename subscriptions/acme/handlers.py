@@ -8,10 +8,10 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from core import audit, clock, operations
+from core import audit, clock, operations, states
 from partner.models import Subaccount
 from subscriptions import signals
-from subscriptions.acme.models import LIVE_STATES, AcmeContract, ContractState
+from subscriptions.acme.models import CONTRACT_MOVES, LIVE_STATES, AcmeContract, ContractState
 from subscriptions.acme.rules import (
     compute_drift,
     renewal_source,
@@ -111,7 +111,8 @@ class CreateContract(operations.OperationHandler):
         contract.valid_till = datetime.fromisoformat(view["valid_till"]) if view["valid_till"] else None
         contract.vendor_response = result["raw"]
         contract.vendor_view, contract.synced_at = view, timezone.now()
-        contract.state = ContractState.ACTIVE  # "renewal stopped" is what a stop-renewal action leads to
+        # "renewal stopped" is what a stop-renewal action leads to
+        states.move(contract, ContractState.ACTIVE, CONTRACT_MOVES, save=False)
         contract.save()
         if result["account_setting"] is not None or contract.auto_renew_requested is None:
             Subaccount.objects.filter(pk=contract.subaccount_id).update(
@@ -127,13 +128,11 @@ class CreateContract(operations.OperationHandler):
         )
 
     def failed(self, operation, contract, actor):
-        contract.state = ContractState.FAILED
-        contract.save(update_fields=["state", "updated_at"])
+        states.move(contract, ContractState.FAILED, CONTRACT_MOVES)
 
     def retrying(self, operation, contract):
         if contract.state == ContractState.FAILED:
-            contract.state = ContractState.PENDING
-            contract.save(update_fields=["state", "updated_at"])
+            states.move(contract, ContractState.PENDING, CONTRACT_MOVES)
 
 
 @operations.register
@@ -154,22 +153,20 @@ class CancelContract(operations.OperationHandler):
 
     def succeeded(self, operation, contract, result, actor):
         before = audit.snapshot(contract)
-        contract.state = ContractState.CANCELLED
+        states.move(contract, ContractState.CANCELLED, CONTRACT_MOVES, save=False)
         contract.cancelled_at = timezone.now()
         contract.save()
         audit.record(actor, "acme.cancelled", contract, partner_id=contract.partner_id, before=before)
         signals.service_changed.send(AcmeContract, target=contract, change=signals.CANCELLED, actor=actor)
 
     def failed(self, operation, contract, actor):
-        contract.state = operation.params.get("previous_state", ContractState.ACTIVE)
-        contract.save(update_fields=["state", "updated_at"])
+        states.move(contract, operation.params.get("previous_state", ContractState.ACTIVE), CONTRACT_MOVES)
 
     def retrying(self, operation, contract):
         require_live(contract)
         require_cancel_window(contract)
         operation.params = {"previous_state": contract.state}
-        contract.state = ContractState.CANCEL_PENDING
-        contract.save(update_fields=["state", "updated_at"])
+        states.move(contract, ContractState.CANCEL_PENDING, CONTRACT_MOVES)
 
 
 @operations.register
@@ -189,7 +186,8 @@ class SetAutoRenew(operations.OperationHandler):
         before = audit.snapshot(contract)
         contract.auto_renew = result["auto_renew"]
         if contract.state in LIVE_STATES:
-            contract.state = ContractState.ACTIVE if contract.auto_renew else ContractState.RENEWAL_STOPPED
+            renewing = ContractState.ACTIVE if contract.auto_renew else ContractState.RENEWAL_STOPPED
+            states.move(contract, renewing, CONTRACT_MOVES, save=False)
         contract.save()
         audit.record(
             actor,

@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.fields import EncryptedSecretField
+from core.states import Moves
 
 CANCEL_WINDOW = timedelta(days=30)
 
@@ -34,6 +35,22 @@ class ContractState(models.TextChoices):
 
 
 LIVE_STATES = (ContractState.ACTIVE, ContractState.RENEWAL_STOPPED)
+
+# Where an ACME contract's state may go next: its create operation activates it (or fails, and is
+# retried); a live one stops or resumes renewal, is cancelled (back to where it was if the cancel
+# fails) or, staff accepting DigiCert's view, is cancelled or expired there; an expired one DigiCert
+# still shows active again. A cancelled contract stays cancelled.
+CONTRACT_MOVES: Moves = {
+    ContractState.PENDING: {ContractState.ACTIVE, ContractState.FAILED},
+    ContractState.FAILED: {ContractState.PENDING},
+    **{
+        live: {*LIVE_STATES, ContractState.CANCEL_PENDING, ContractState.CANCELLED, ContractState.EXPIRED}
+        for live in LIVE_STATES
+    },
+    ContractState.CANCEL_PENDING: {*LIVE_STATES, ContractState.CANCELLED},
+    ContractState.EXPIRED: {ContractState.ACTIVE, ContractState.CANCELLED},
+    ContractState.CANCELLED: set(),
+}
 
 
 class AutoRenewSource(models.TextChoices):

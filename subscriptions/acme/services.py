@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from core import audit, clock, operations
+from core import audit, clock, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation, ValidationFailed
@@ -24,7 +24,7 @@ from partner.models import Customer, Subaccount, SubaccountState, Vendor
 from subscriptions import not_billed, selectors
 from subscriptions.acme import handlers
 from subscriptions.acme.clients import client_configs
-from subscriptions.acme.models import LIVE_STATES, AcmeContract, AcmeProduct, ContractState
+from subscriptions.acme.models import CONTRACT_MOVES, LIVE_STATES, AcmeContract, AcmeProduct, ContractState
 from subscriptions.acme.rules import (
     PUSHABLE_FIELDS,
     clean_organization,
@@ -390,12 +390,7 @@ def _lock(contract: AcmeContract) -> AcmeContract:
 
 
 def _change_state(actor, contract, state, kind, *, params=None) -> AcmeContract:
-    before = audit.snapshot(contract)
-    contract.state = state
-    contract.save(update_fields=["state", "updated_at"])
-    audit.record(
-        actor, f"acme.{kind.split('.')[1]}_requested", contract, partner_id=contract.partner_id, before=before
-    )
+    states.move(contract, state, CONTRACT_MOVES, actor=actor, action=f"acme.{kind.split('.')[1]}_requested")
     operations.start(actor, contract, kind, partner_id=contract.partner_id, params=params)
     return contract
 
@@ -452,7 +447,7 @@ def _accept_vendor_value(contract: AcmeContract, field: str, value) -> None:
     if field == "valid_till":
         contract.valid_till = datetime.fromisoformat(value) if value else None
     elif field == "state":
-        contract.state = value
+        states.move(contract, value, CONTRACT_MOVES, save=False)
         if value == ContractState.CANCELLED and not contract.cancelled_at:
             contract.cancelled_at = timezone.now()
     else:

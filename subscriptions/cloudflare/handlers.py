@@ -6,15 +6,17 @@ from datetime import UTC, datetime
 
 from django.utils import timezone
 
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
 from core.models import Operation
 from partner.models import Subaccount
 from subscriptions.cloudflare.models import (
+    ADDON_MOVES,
     FREE_ZONE_PLAN,
     LIVE_ADDON_STATES,
+    ZONE_MOVES,
     AddonState,
     CloudflareAddon,
     CloudflarePlanRecord,
@@ -122,7 +124,10 @@ def _refuse(record: CloudflarePlanRecord, operation: Operation, what: str) -> No
 def _confirm(actor: Actor, record: CloudflarePlanRecord, view: dict, action: str, *, note: str = "") -> None:
     before = audit.snapshot(record)
     _apply(record, view)
-    record.state = AddonState.ACTIVE if isinstance(record, CloudflareAddon) else ZoneState.ACTIVE
+    if isinstance(record, CloudflareAddon):
+        states.move(record, AddonState.ACTIVE, ADDON_MOVES, save=False)
+    else:
+        states.move(record, ZoneState.ACTIVE, ZONE_MOVES, save=False)
     if isinstance(record, CloudflareZone):
         record.subscription_id = view["id"]
     else:
@@ -203,7 +208,7 @@ class CreateZone(_RecordsRefusal):
             _confirm(actor, zone, result["subscription"], "cloudflare.zone_created", note=note)
             return
         before = audit.snapshot(zone)
-        zone.state = ZoneState.ACTIVE
+        states.move(zone, ZoneState.ACTIVE, ZONE_MOVES, save=False)
         zone.synced_at = timezone.now()
         _clear_refusal(zone)
         zone.save()
@@ -212,11 +217,11 @@ class CreateZone(_RecordsRefusal):
         )
 
     def failed(self, operation, zone, actor):
-        zone.state = ZoneState.FAILED
+        states.move(zone, ZoneState.FAILED, ZONE_MOVES, save=False)
         super().failed(operation, zone, actor)
 
     def retrying(self, operation, zone):
-        zone.state = ZoneState.PENDING
+        states.move(zone, ZoneState.PENDING, ZONE_MOVES, save=False)
         super().retrying(operation, zone)
 
 
@@ -349,7 +354,7 @@ class CreateAddon(_RecordsRefusal):
         _confirm(actor, addon, result["subscription"], "cloudflare.addon_created", note=note)
 
     def failed(self, operation, addon, actor):
-        addon.state = AddonState.FAILED
+        states.move(addon, AddonState.FAILED, ADDON_MOVES, save=False)
         super().failed(operation, addon, actor)
 
     def retrying(self, operation, addon):
@@ -363,7 +368,7 @@ class CreateAddon(_RecordsRefusal):
                 f"{addon.customer} has bought {addon.rate_plan_id} again meanwhile.",
                 code=SubscriptionErrorCode.ADDON_EXISTS,
             )
-        addon.state = AddonState.PENDING
+        states.move(addon, AddonState.PENDING, ADDON_MOVES, save=False)
         super().retrying(operation, addon)
 
 
@@ -422,14 +427,15 @@ class CancelAddon(_RecordsRefusal):
 
     def succeeded(self, operation, addon, result, actor):
         before = audit.snapshot(addon)
-        addon.state, addon.vendor_state = AddonState.CANCELLED, VendorState.CANCELLED
+        states.move(addon, AddonState.CANCELLED, ADDON_MOVES, save=False)
+        addon.vendor_state = VendorState.CANCELLED
         addon.cancelled_at = timezone.now()
         _clear_refusal(addon)
         addon.save()
         audit.record(actor, "cloudflare.addon_cancelled", addon, partner_id=addon.partner_id, before=before)
 
     def failed(self, operation, addon, actor):
-        addon.state = operation.params.get("previous_state", AddonState.ACTIVE)
+        states.move(addon, operation.params.get("previous_state", AddonState.ACTIVE), ADDON_MOVES, save=False)
         super().failed(operation, addon, actor)
 
     def retrying(self, operation, addon):
@@ -438,7 +444,7 @@ class CancelAddon(_RecordsRefusal):
                 f"{addon} is {addon.get_state_display().lower()}.",
                 code=SubscriptionErrorCode.ADDON_NOT_ACTIVE,
             )
-        addon.state = AddonState.CANCEL_PENDING
+        states.move(addon, AddonState.CANCEL_PENDING, ADDON_MOVES, save=False)
         super().retrying(operation, addon)
 
 
@@ -468,7 +474,8 @@ class SyncAddons(operations.OperationHandler):
             if addon.vendor_id in views:
                 _apply(addon, views[addon.vendor_id])
             elif addon.vendor_id and addon.state in (AddonState.ACTIVE, AddonState.CANCEL_PENDING):
-                addon.state, addon.vendor_state = AddonState.CANCELLED, VendorState.CANCELLED
+                states.move(addon, AddonState.CANCELLED, ADDON_MOVES, save=False)
+                addon.vendor_state = VendorState.CANCELLED
                 addon.cancelled_at = timezone.now()
             elif not addon.vendor_id and addon.state in (AddonState.PENDING, AddonState.FAILED):
                 # Bought by a create whose answer was lost: link it now, its retry will adopt it.
@@ -483,7 +490,8 @@ class SyncAddons(operations.OperationHandler):
                 if view is None:
                     continue
                 _apply(addon, view)
-                addon.vendor_id, addon.state = view["id"], AddonState.ACTIVE
+                addon.vendor_id = view["id"]
+                states.move(addon, AddonState.ACTIVE, ADDON_MOVES, save=False)
                 linked.add(view["id"])
             else:
                 continue

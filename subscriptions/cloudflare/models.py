@@ -9,6 +9,7 @@ from django.db import models
 from django.utils import timezone
 
 from core.fields import money_field
+from core.states import Moves
 
 FREE_ZONE_PLAN = "PARTNERS_FREE"
 
@@ -158,6 +159,14 @@ class ZoneState(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# Where a zone's state may go next: its create operation activates it, or fails and is retried.
+ZONE_MOVES: Moves = {
+    ZoneState.PENDING: {ZoneState.ACTIVE, ZoneState.FAILED},
+    ZoneState.FAILED: {ZoneState.PENDING},
+    ZoneState.ACTIVE: set(),
+}
+
+
 class CloudflareZone(CloudflarePlanRecord):
     """A customer's zone in its Cloudflare account; it starts on PARTNERS_FREE, its plan is the zone subscription."""
 
@@ -195,6 +204,17 @@ class AddonState(models.TextChoices):
 
 
 LIVE_ADDON_STATES = (AddonState.PENDING, AddonState.ACTIVE, AddonState.CANCEL_PENDING)
+
+# Where an add-on's state may go next: its create activates it (or fails and is retried; a sync
+# links one whose answer was lost); a cancel is pending until Cloudflare confirms it (or a sync
+# finds it gone), and a failed cancel, or a confirmed change, makes it active again.
+ADDON_MOVES: Moves = {
+    AddonState.PENDING: {AddonState.ACTIVE, AddonState.FAILED},
+    AddonState.FAILED: {AddonState.PENDING, AddonState.ACTIVE},
+    AddonState.ACTIVE: {AddonState.CANCEL_PENDING, AddonState.CANCELLED},
+    AddonState.CANCEL_PENDING: {AddonState.ACTIVE, AddonState.CANCELLED},
+    AddonState.CANCELLED: set(),
+}
 
 
 class CloudflareAddon(CloudflarePlanRecord):

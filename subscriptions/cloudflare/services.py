@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 
-from core import audit, operations
+from core import audit, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import PermissionDenied, RuleViolation, ValidationFailed
@@ -25,6 +25,7 @@ from subscriptions.acme.rules import clean_sans
 from subscriptions.cloudflare import handlers
 from subscriptions.cloudflare import selectors as cloudflare_selectors
 from subscriptions.cloudflare.models import (
+    ADDON_MOVES,
     FREE_ZONE_PLAN,
     LIVE_ADDON_STATES,
     AddonState,
@@ -391,8 +392,7 @@ def cancel_addon(actor: Actor, addon: CloudflareAddon, *, billed: bool = False) 
         if not billed:  # a billed add-on ends with its billing, at the end of the paid period
             _direct_change(actor, addon, "downgrade", planned, "")
         before = audit.snapshot(addon)
-        addon.state = AddonState.CANCEL_PENDING
-        addon.save(update_fields=["state", "updated_at"])
+        states.move(addon, AddonState.CANCEL_PENDING, ADDON_MOVES)
         audit.record(
             actor,
             "cloudflare.addon_cancel_requested",
