@@ -23,7 +23,8 @@ from billing.models import BillingSubscription, NoticeKind, Renewal, RenewalStat
 from billing.services import fulfilment, lifecycle, notices
 from core import audit, operations
 from core.actor import Actor
-from vendors.digitalriver.client import DigitalRiverClient, invoice_from, subscription_from
+from vendors.digitalriver.client import DigitalRiverClient
+from vendors.digitalriver.objects import invoice_from, subscription_from
 from vendors.errors import VendorError
 
 logger = logging.getLogger(__name__)

@@ -40,7 +40,7 @@ from core import audit, states
 from core.actor import Actor, Face
 from core.errors import RuleViolation
 from core.tasks import enqueue_on_commit
-from vendors.digitalriver.client import charge_from, order_from, subscription_from
+from vendors.digitalriver.objects import charge_from, order_from, subscription_from
 from vendors.digitalriver.signature import SignatureError, verify
 
 logger = logging.getLogger(__name__)

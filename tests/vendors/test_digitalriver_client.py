@@ -14,7 +14,8 @@ from tests.vendors import dr as fixtures
 from tests.vendors.dr import ANNUAL, CUSTOMER_ID, one_off, pay, recurring, session
 from tests.vendors.helpers import canned
 from vendors.digitalriver import client as digitalriver
-from vendors.digitalriver.client import DigitalRiverClient, order_from, subscription_from
+from vendors.digitalriver.client import DigitalRiverClient
+from vendors.digitalriver.objects import order_from, subscription_from
 from vendors.errors import VendorError
 from vendors.sandbox.digitalriver.models import DRCheckoutSession, DRCustomer, DRPlan
 from vendors.sandbox.state import RequestLogEntry
