@@ -166,9 +166,7 @@ class _Walk:
         if isinstance(node, ast.Name):
             if node.id == "self":
                 return self.view_class
-            if node.id in self.namespace:
-                return self.namespace[node.id]
-            return getattr(__builtins__, node.id, None) if not isinstance(__builtins__, dict) else None
+            return self.namespace.get(node.id)  # a local or a builtin: nothing to follow
         if isinstance(node, ast.Attribute):
             base = self._lookup(node.value)
             if isinstance(base, (types.ModuleType, type)):
