@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from core.actor import Actor, Face
 from core.tasks import sweep_due_operations
 from core.tokens import issue_api_token
+from tests.api.error_answers import record_error_answers, undocumented
 from tests.factories import (
     CLOUDFLARE_TOKEN,
     DIGICERT_PARTNER_KEY,
@@ -27,6 +28,16 @@ def _isolated(monkeypatch):
     """No test reaches beyond the loopback; throttle counters never leak between tests."""
     block_network(monkeypatch)
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _error_answers_are_documented(monkeypatch):
+    """Every error code the API answers in a test is one the OpenAPI documents for that operation and
+    status (tests/api/error_answers.py); else the test fails when it ends."""
+    answers = record_error_answers(monkeypatch)
+    yield answers
+    if problems := undocumented(answers):
+        pytest.fail("Error answers the OpenAPI does not document:\n" + "\n".join(problems))
 
 
 @pytest.fixture

@@ -1,16 +1,17 @@
-"""OpenAPI: every operation documents the 4xx answers the API gives, in its one error shape.
+"""OpenAPI: every operation documents the error codes it can answer, per status, in one error shape.
 
-A drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]): each operation
-gets 400, 401, 403, 404 and 429, a write (POST, PUT, PATCH, DELETE) also 409, and one that takes a
-body 415, each answering the `Error` component ({"code", "message", "fields"}, core/api/errors.py).
-A response an operation documents itself (e.g. billing's 409 with its codes) is kept as it is.
+A drf-spectacular postprocessing hook (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]): each
+operation gets one response per status it can answer with an error (400, 401, 403, 404 and 429
+always; 409 and others where its code raises them; 415 when it takes a body). Each answers the
+`Error` component ({"code", "message", "fields"}, core/api/errors.py) with `code` narrowed to an
+enum of just the codes that operation can answer with that status (`allOf` the component and the
+enum), listed in the description too. Which codes: core/api/error_docs.py, derived from the
+source of the view method and the services it calls. A response an operation documents itself
+(e.g. billing's 409 with its words) keeps its description and gets the narrowed schema.
 
 The `Error` component's `code` is an enum of every registered code (core/error_codes.py, each app's
 error_codes.py), with each code's description (`x-enum-descriptions` and a table in the
-description). The codes listed per status are the ones the error tree defines: DRF's exceptions as
-core/api/errors.py names them, the DomainError classes of core/errors.py by their http_status and
-the JSON parser's refusals. A service raises most refusals with its own `code=`; those cannot be
-listed from the classes, so the common ones are named as examples.
+description).
 
 It also holds the field extensions that document "" where a URL or e-mail field may hold it,
 registered by CoreConfig.ready before any schema is generated.
@@ -21,11 +22,8 @@ from __future__ import annotations
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-from core.api.base import STAFF_API_PERMISSION_REQUIRED
-from core.api.errors import _DRF_CODES
-from core.api.parsers import BodyRefused
+from core.api.error_docs import operation_codes
 from core.error_codes import all_codes
-from core.errors import DomainError
 
 ERROR_COMPONENT = "Error"
 ERROR_SCHEMA = {
@@ -53,42 +51,20 @@ ERROR_SCHEMA = {
 
 RETRY_AFTER = {"description": "Seconds to wait before trying again.", "schema": {"type": "integer"}}
 
-WRITE_METHODS = {"post", "put", "patch", "delete"}
-
-# Status -> (what it means, codes services raise with their own `code=`, as examples). The examples
-# are apps' codes, named as strings so core imports no app; each is registered (a test checks).
-ERRORS: dict[int, tuple[str, list[str]]] = {
-    400: (
-        "The request is refused as given; nothing changed. `fields` names each invalid field "
-        "(query parameter or body field) with its messages.",
-        ["unknown_product", "invalid_frequency", "naming_convention_violated", "reason_required"],
-    ),
-    401: ("No token, or a malformed, unknown, expired or revoked one (`Authorization: Token <key>`).", []),
-    403: (
-        "Authenticated, but the role (or staff permission) does not allow this operation.",
-        [STAFF_API_PERMISSION_REQUIRED],
-    ),
-    404: (
-        "No such object among yours (absent and another partner's are the same answer, on purpose), "
-        "or no such page of a list.",
-        [],
-    ),
-    409: (
-        "A business rule refuses the operation in the object's current state; nothing changed. The "
-        "message says what applies instead.",
-        [
-            "not_retryable",
-            "subaccount_not_active",
-            "operation_in_progress",
-            "not_available_today",
-            "cancel_window_closed",
-            "subaccount_exists",
-            "already_revoked",
-        ],
-    ),
-    415: ("The body's Content-Type is not one the operation accepts (JSON, form or multipart).", []),
-    429: ("Too many requests for this token or address; wait `retry_after` seconds.", []),
+# Status -> what it means (its codes: core/api/error_docs.operation_codes, per operation).
+ERRORS: dict[int, str] = {
+    400: "The request is refused as given; nothing changed. `fields` names each invalid field "
+    "(query parameter or body field) with its messages.",
+    401: "No token, or a malformed, unknown, expired or revoked one (`Authorization: Token <key>`).",
+    403: "Authenticated, but the role (or staff permission) does not allow this operation.",
+    404: "No such object among yours (absent and another partner's are the same answer, on purpose), "
+    "or no such page of a list.",
+    409: "A business rule refuses the operation in the object's current state; nothing changed. The "
+    "message says what applies instead.",
+    415: "The body's Content-Type is not one the operation accepts (JSON, form or multipart).",
+    429: "Too many requests for this token or address; wait `retry_after` seconds.",
 }
+METHODS = {"get", "post", "put", "patch", "delete", "head", "options", "trace"}
 
 
 def error_schema() -> dict:
@@ -105,53 +81,46 @@ def error_schema() -> dict:
     return {**ERROR_SCHEMA, "properties": {**ERROR_SCHEMA["properties"], "code": code}}
 
 
-def _subclasses(cls: type) -> list[type]:
-    found = []
-    for sub in cls.__subclasses__():
-        found += [sub, *_subclasses(sub)]
+def answer_schema(codes: list[str]) -> dict:
+    """The `Error` component with `code` one of `codes`: what one operation answers with one status."""
+    narrowed = {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}}
+    return {"allOf": [{"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}, narrowed]}
+
+
+def describe(status: int, codes: list[str], own: str | None = None) -> str:
+    meaning = own or ERRORS.get(status, "Refused.")
+    return f"{meaning} `code`: " + ", ".join(f"`{code}`" for code in codes) + "."
+
+
+def operations_by_path(generator) -> dict[tuple[str, str], tuple[type, str]]:
+    """(path, method) -> (view class, the name of the view method that answers it)."""
+    found = {}
+    for path, _, method, view in generator._get_paths_and_endpoints():
+        handler = getattr(view, "action", None) or method.lower()
+        found[path, method.lower()] = (type(view), handler)
     return found
 
 
-def error_codes(status: int) -> list[str]:
-    """The codes the error tree itself defines for `status`, in a stable order."""
-    codes = [str(code) for exc, code in _DRF_CODES.items() if exc.status_code == status]
-    codes += [str(cls.code) for cls in [DomainError, *_subclasses(DomainError)] if cls.http_status == status]
-    if status == BodyRefused.status_code:
-        codes += [str(code) for code in BodyRefused.codes]
-    return list(dict.fromkeys(codes))
-
-
-def describe(status: int) -> str:
-    meaning, examples = ERRORS[status]
-    text = f"{meaning} `code`: " + ", ".join(f"`{code}`" for code in error_codes(status))
-    if examples:
-        text += "; or an operation's own, e.g. " + ", ".join(f"`{code}`" for code in examples)
-    return text + ". Every code and its meaning: the `code` enum of the `Error` schema."
-
-
-def statuses_for(method: str, operation: dict) -> list[int]:
-    statuses = [400, 401, 403, 404]
-    if method in WRITE_METHODS:
-        statuses.append(409)
-    if "requestBody" in operation:
-        statuses.append(415)
-    return [*statuses, 429]
-
-
 def document_error_responses(result, generator, request, public):
-    """Postprocessing hook: the error component and every operation's 4xx answers."""
+    """Postprocessing hook: the error component and each operation's error answers, code by code."""
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_COMPONENT] = error_schema()
-    ref = {"$ref": f"#/components/schemas/{ERROR_COMPONENT}"}
-    for path_item in result.get("paths", {}).values():
+    views = operations_by_path(generator)
+    for path, path_item in result.get("paths", {}).items():
         for method, operation in path_item.items():
-            if method not in {"get", "post", "put", "patch", "delete", "head", "options", "trace"}:
+            if method not in METHODS or (path, method) not in views:
                 continue
+            view_class, handler = views[path, method]
+            codes = operation_codes(view_class, handler, takes_body="requestBody" in operation)
             responses = operation.setdefault("responses", {})
-            for status in statuses_for(method, operation):
-                response = {"description": describe(status), "content": {"application/json": {"schema": ref}}}
+            for status, listed in codes.items():
+                own = responses.get(str(status), {}).get("description")
+                response = {
+                    "description": describe(status, listed, own),
+                    "content": {"application/json": {"schema": answer_schema(listed)}},
+                }
                 if status == 429:
                     response["headers"] = {"Retry-After": RETRY_AFTER}
-                responses.setdefault(str(status), response)
+                responses[str(status)] = response
             operation["responses"] = dict(sorted(responses.items()))
     return result
 

@@ -7,7 +7,7 @@ Vendor-backed operations answer 202 with the object as it is now (what Cloudflar
 from __future__ import annotations
 
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import extend_schema, extend_schema_field, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -277,18 +277,76 @@ class CloudflareZoneFilter(filters.FilterSet):
         fields = ["state", "vendor_state", "customer", "rate_plan_id", "frequency"]
 
 
-class CloudflareZoneViewSet(
+class CloudflareSubscriptionViewSet(
     OperationsViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
+    """What a zone's and an add-on's endpoints share: preview a change, change components, retry,
+    operations. A subclass names its services and serializers; `shared_actions` documents them."""
+
+    permission_classes = [IsMemberOrStaff]
+    ordering = ["-created_at"]
+    lookup_value_regex = r"\d+"
+    preview_serializer: type[serializers.Serializer]
+    preview_change = None  # the service pricing a change of one object: (actor, obj, **data)
+    change_components_of = None  # the service changing its components: (actor, obj, **data)
+
+    @action(detail=True, methods=["post"])
+    def preview(self, request, pk=None):
+        data = _valid(self.preview_serializer, request)
+        return _preview(self.preview_change(api_actor(request), self.get_object(), **data))
+
+    @action(detail=True, methods=["post"], url_path="change-components")
+    def change_components(self, request, pk=None):
+        return self._do(self.change_components_of, **_valid(ComponentsSerializer, request))
+
+    @action(detail=True, methods=["post"])
+    def retry(self, request, pk=None):
+        return self._do(cloudflare.retry_failed_operation)
+
+    @action(detail=True, methods=["get"])
+    def operations(self, request, pk=None):
+        return self._operations(request)
+
+
+def shared_actions(serializer, noun: str, preview_request, *, preview: str, change_components: str):
+    """The schema of a CloudflareSubscriptionViewSet's shared actions, for the zone or the add-on."""
+    return extend_schema_view(
+        preview=extend_schema(
+            request=preview_request, responses={200: PreviewSerializer}, description=preview
+        ),
+        change_components=extend_schema(
+            request=ComponentsSerializer, responses={202: serializer}, description=change_components
+        ),
+        retry=extend_schema(
+            request=None,
+            responses={202: serializer},
+            description=f"Retry the {noun}'s last failed operation.",
+        ),
+        operations=extend_schema(
+            responses={200: OperationSerializer(many=True)},
+            description=f"The {noun}'s vendor operations, newest first.",
+        ),
+    )
+
+
+@shared_actions(
+    CloudflareZoneSerializer,
+    "zone",
+    ZonePreviewSerializer,
+    preview="Price an upgrade, component change or downgrade per period, before and after; checked like "
+    "the change.",
+    change_components="New component values or frequency on the zone's plan.",
+)
+class CloudflareZoneViewSet(CloudflareSubscriptionViewSet):
     """Your customers' Cloudflare zones and their zone plans (zone subscriptions)."""
 
     serializer_class = CloudflareZoneSerializer
-    permission_classes = [IsMemberOrStaff]
     filterset_class = CloudflareZoneFilter
     search_fields = ["name", "vendor_id", "customer__name"]
     ordering_fields = ["created_at", "name", "rate_plan_id", "current_period_end"]
-    ordering = ["-created_at"]
-    lookup_value_regex = r"\d+"
+    preview_serializer = ZonePreviewSerializer
+    preview_change = staticmethod(cloudflare.preview_zone_change)
+    change_components_of = staticmethod(cloudflare.change_zone_components)
 
     def get_queryset(self):
         return cloudflare_selectors.cloudflare_zones_for(api_actor(self.request))
@@ -302,24 +360,11 @@ class CloudflareZoneViewSet(
         )
         return accepted(self, zone)
 
-    @extend_schema(request=ZonePreviewSerializer, responses={200: PreviewSerializer})
-    @action(detail=True, methods=["post"])
-    def preview(self, request, pk=None):
-        """Price an upgrade, component change or downgrade per period, before and after; checked like the change."""
-        data = _valid(ZonePreviewSerializer, request)
-        return _preview(cloudflare.preview_zone_change(api_actor(request), self.get_object(), **data))
-
     @extend_schema(request=UpgradeSerializer, responses={202: CloudflareZoneSerializer})
     @action(detail=True, methods=["post"])
     def upgrade(self, request, pk=None):
         """Upgrade to a catalog zone plan (409 `plan_not_in_catalog`, `component_not_allowed`... before any call)."""
         return self._do(cloudflare.upgrade_zone_plan, **_valid(UpgradeSerializer, request))
-
-    @extend_schema(request=ComponentsSerializer, responses={202: CloudflareZoneSerializer})
-    @action(detail=True, methods=["post"], url_path="change-components")
-    def change_components(self, request, pk=None):
-        """New component values or frequency on the zone's plan."""
-        return self._do(cloudflare.change_zone_components, **_valid(ComponentsSerializer, request))
 
     @extend_schema(request=DowngradeSerializer, responses={202: CloudflareZoneSerializer})
     @action(detail=True, methods=["post"])
@@ -333,18 +378,6 @@ class CloudflareZoneViewSet(
         """Read the zone and its subscription at Cloudflare and take Cloudflare's view."""
         return self._do(cloudflare.sync_zone)
 
-    @extend_schema(request=None, responses={202: CloudflareZoneSerializer})
-    @action(detail=True, methods=["post"])
-    def retry(self, request, pk=None):
-        """Retry the zone's last failed operation."""
-        return self._do(cloudflare.retry_failed_operation)
-
-    @extend_schema(responses={200: OperationSerializer(many=True)})
-    @action(detail=True, methods=["get"])
-    def operations(self, request, pk=None):
-        """The zone's vendor operations, newest first."""
-        return self._operations(request)
-
 
 class CloudflareAddonFilter(filters.FilterSet):
     state = filters.MultipleChoiceFilter(choices=AddonState.choices)
@@ -355,18 +388,23 @@ class CloudflareAddonFilter(filters.FilterSet):
         fields = ["state", "vendor_state", "customer", "rate_plan_id", "frequency"]
 
 
-class CloudflareAddonViewSet(
-    OperationsViewMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
-):
+@shared_actions(
+    CloudflareAddonSerializer,
+    "add-on",
+    AddonPreviewSerializer,
+    preview="Price a change or the cancellation of the add-on per period, before and after.",
+    change_components="New component values or frequency for the add-on.",
+)
+class CloudflareAddonViewSet(CloudflareSubscriptionViewSet):
     """Your customers' Cloudflare account add-ons (account subscriptions)."""
 
     serializer_class = CloudflareAddonSerializer
-    permission_classes = [IsMemberOrStaff]
     filterset_class = CloudflareAddonFilter
     search_fields = ["rate_plan_id", "vendor_id", "customer__name"]
     ordering_fields = ["created_at", "rate_plan_id", "current_period_end"]
-    ordering = ["-created_at"]
-    lookup_value_regex = r"\d+"
+    preview_serializer = AddonPreviewSerializer
+    preview_change = staticmethod(cloudflare.preview_addon_change)
+    change_components_of = staticmethod(cloudflare.change_addon)
 
     def get_queryset(self):
         return cloudflare_selectors.cloudflare_addons_for(api_actor(self.request))
@@ -408,19 +446,6 @@ class CloudflareAddonViewSet(
             {"last_operation": OperationSerializer(operation).data}, status=status.HTTP_202_ACCEPTED
         )
 
-    @extend_schema(request=AddonPreviewSerializer, responses={200: PreviewSerializer})
-    @action(detail=True, methods=["post"])
-    def preview(self, request, pk=None):
-        """Price a change or the cancellation of the add-on per period, before and after."""
-        data = _valid(AddonPreviewSerializer, request)
-        return _preview(cloudflare.preview_addon_change(api_actor(request), self.get_object(), **data))
-
-    @extend_schema(request=ComponentsSerializer, responses={202: CloudflareAddonSerializer})
-    @action(detail=True, methods=["post"], url_path="change-components")
-    def change_components(self, request, pk=None):
-        """New component values or frequency for the add-on."""
-        return self._do(cloudflare.change_addon, **_valid(ComponentsSerializer, request))
-
     @extend_schema(request=None, responses={202: CloudflareAddonSerializer})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
@@ -434,18 +459,6 @@ class CloudflareAddonViewSet(
         addon = self.get_object()
         cloudflare.sync_addons(api_actor(request), addon.subaccount)
         return accepted(self, addon)
-
-    @extend_schema(request=None, responses={202: CloudflareAddonSerializer})
-    @action(detail=True, methods=["post"])
-    def retry(self, request, pk=None):
-        """Retry the add-on's last failed operation."""
-        return self._do(cloudflare.retry_failed_operation)
-
-    @extend_schema(responses={200: OperationSerializer(many=True)})
-    @action(detail=True, methods=["get"])
-    def operations(self, request, pk=None):
-        """The add-on's vendor operations, newest first."""
-        return self._operations(request)
 
 
 class CatalogPlanFilter(filters.FilterSet):

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
+from core.api.error_docs import GENERIC, GENERIC_BODY
 from core.api.errors import _DRF_CODES
 from core.api.parsers import BodyRefused
-from core.api.schema import ERRORS
 from core.error_codes import CoreErrorCode, all_codes, conflicts, registered_enums
 from core.errors import DomainError
 
@@ -223,7 +223,9 @@ def test_raise_sites_name_their_code_by_its_enum_member(sites):
 def test_the_api_layer_codes_and_the_schema_examples_are_registered():
     registered = all_codes()
     named = [str(c) for c in _DRF_CODES.values()] + [str(c) for c in BodyRefused.codes]
-    named += [code for _, examples in ERRORS.values() for code in examples]
+    named += [
+        str(code) for generic in (GENERIC, GENERIC_BODY) for codes in generic.values() for code in codes
+    ]
 
     assert [code for code in named if code not in registered] == []
 
