@@ -69,7 +69,6 @@ NOT_API_CODES: dict[str, str] = {
     "link_invalid": "The customer's payment-method link page (billing views), not the API.",
     "no_payment_source": "Renewals are charged by the worker (billing.services.renewals).",
     "not_held": "Held renewals are released by staff in the admin.",
-    "renewal_state_refused": "Renewal states move in the worker and the admin, never through the API.",
     "not_awaiting_decision": "Staff decide unknown outcomes in the admin (partner.services, core.operations).",
     "not_unknown": "Staff ask the vendor about an unknown outcome in the admin (core.operations.resolve_now).",
     "not_replayable": "Webhook events are replayed by staff in the admin (billing.services.events.replay).",
