@@ -32,7 +32,7 @@ from billing.models import (
 )
 from billing.rules import Line, acquisition_item, check_acquisition, period_end, reminder_dates
 from billing.services import notices
-from billing.services.common import change_of, dr_customer_id, require_billing
+from billing.services.common import ShowsCheckoutState, change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations
 from core.actor import Actor, Face
@@ -226,7 +226,7 @@ def fresh_plan_terms(client: DigitalRiverClient, checkout: Checkout) -> dict[str
 
 
 @operations.register
-class OpenCheckout(operations.OperationHandler):
+class OpenCheckout(ShowsCheckoutState):
     """POST /drop-in/checkout-sessions with customer_initiated and our subscriptionIds (a retry is safe)."""
 
     kind = "dr.open_checkout"
@@ -269,14 +269,6 @@ class OpenCheckout(operations.OperationHandler):
                 renewal.renewal_date.date(),
                 details={"amount": str(checkout.total), "link": checkout.payment_link},
             )
-
-    def failed(self, operation, checkout, actor):
-        checkout.state = CheckoutState.FAILED
-        checkout.save(update_fields=["state", "updated_at"])
-
-    def retrying(self, operation, checkout):
-        checkout.state = CheckoutState.PENDING
-        checkout.save(update_fields=["state", "updated_at"])
 
 
 def retry_checkout(actor: Actor, checkout: Checkout):

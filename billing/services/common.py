@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from billing.models import CheckoutState
+from core import operations
 from core.actor import Actor
 from partner.access import Can, require
 from partner.models import Customer
@@ -34,3 +36,15 @@ def change_of(subscription):
         .order_by("-id")
         .first()
     )
+
+
+class ShowsCheckoutState(operations.OperationHandler):
+    """Rule: a checkout whose Digital River call gave up shows failed, and pending again once retried."""
+
+    def failed(self, operation, checkout, actor):
+        checkout.state = CheckoutState.FAILED
+        checkout.save(update_fields=["state", "updated_at"])
+
+    def retrying(self, operation, checkout):
+        checkout.state = CheckoutState.PENDING
+        checkout.save(update_fields=["state", "updated_at"])
