@@ -159,7 +159,7 @@ def preview_zone_change(
 ) -> PlannedChange:
     """The price per period before and after an upgrade, component change or downgrade, checked like the change."""
     require(actor, Can.VIEW, partner=zone.partner, customer=zone.customer)
-    planned = _plan_zone_change(
+    planned = plan_zone_change(
         zone, action, rate_plan_id=rate_plan_id, frequency=frequency, component_values=component_values
     )
     return with_billing_terms(planned, signals.billing_terms_of(zone))
@@ -245,7 +245,10 @@ def sync_zone(actor: Actor, zone: CloudflareZone) -> CloudflareZone:
     return zone
 
 
-def _plan_zone_change(zone: CloudflareZone, action: str, **request) -> PlannedChange:
+def plan_zone_change(zone: CloudflareZone, action: str, **request) -> PlannedChange:
+    """Rule: only an active zone changes plan, to what the partner's catalog allows for `action`; the
+    price before and after. The preview shows this plan and the change sends it (planned again under
+    the lock, so what is sent is what the preview would show now)."""
     if action not in ZONE_ACTIONS:
         raise ValidationFailed(
             f"Unknown zone change {action!r}.", fields={"action": f"One of {', '.join(ZONE_ACTIONS)}."}
@@ -264,20 +267,19 @@ def _change_zone(
     _require_manage(actor, zone)
     with transaction.atomic():
         zone = _lock(CloudflareZone, zone)
-        planned = _plan_zone_change(zone, action, **request)
+        planned = plan_zone_change(zone, action, **request)
         reason = "" if billed else _direct_change(actor, zone, action, planned, not_billed_reason)
-        _record_request(actor, zone, planned, f"cloudflare.zone_{action}_requested")
         # POST creates the zone's first subscription; once there is one, PUT changes it.
         method = "PUT" if zone.subscription_id else "POST"
-        operations.start(
+        _send(
             actor,
             zone,
+            planned,
+            f"cloudflare.zone_{action}_requested",
             handlers.ChangeZonePlan.kind,
-            partner_id=zone.partner_id,
-            params={**planned.as_params(), "method": method},
+            reason,
+            method=method,
         )
-        if reason:
-            not_billed.started(actor, zone, reason)
     return zone
 
 
@@ -306,7 +308,9 @@ def preview_addon_purchase(
 ) -> PlannedChange:
     """The price per period of a new catalog add-on, checked like the purchase itself."""
     require(actor, Can.VIEW, partner=customer.partner, customer=customer)
-    return _plan_addon_purchase(customer, rate_plan_id, frequency, component_values)
+    return plan_addon_purchase(
+        customer, rate_plan_id=rate_plan_id, frequency=frequency, component_values=component_values
+    )
 
 
 def add_addon(
@@ -324,7 +328,9 @@ def add_addon(
     Not billing's own (`billed=False`), it needs `not_billed_reason` (see subscriptions.not_billed)."""
     require(actor, Can.MANAGE_CLOUDFLARE, partner=customer.partner, customer=customer)
     account = _cloudflare_account(customer)
-    planned = _plan_addon_purchase(customer, rate_plan_id, frequency, component_values)
+    planned = plan_addon_purchase(
+        customer, rate_plan_id=rate_plan_id, frequency=frequency, component_values=component_values
+    )
     with transaction.atomic():
         _require_no_live_addon(account, planned.rate_plan_id)
         reason = (
@@ -334,12 +340,7 @@ def add_addon(
         addon = CloudflareAddon.objects.create(
             partner=customer.partner, customer=customer, subaccount=account, rate_plan_id=planned.rate_plan_id
         )
-        _record_request(actor, addon, planned, "cloudflare.addon_requested")
-        operations.start(
-            actor, addon, handlers.CreateAddon.kind, partner_id=addon.partner_id, params=planned.as_params()
-        )
-        if reason:
-            not_billed.started(actor, addon, reason)
+        _send(actor, addon, planned, "cloudflare.addon_requested", handlers.CreateAddon.kind, reason)
     return addon
 
 
@@ -353,7 +354,7 @@ def preview_addon_change(
 ) -> PlannedChange:
     """The price per period before and after changing or cancelling an add-on, checked like the change."""
     require(actor, Can.VIEW, partner=addon.partner, customer=addon.customer)
-    planned = _plan_addon_change(addon, action, frequency=frequency, component_values=component_values)
+    planned = plan_addon_change(addon, action, frequency=frequency, component_values=component_values)
     return with_billing_terms(planned, signals.billing_terms_of(addon))
 
 
@@ -371,14 +372,9 @@ def change_addon(
     _require_manage(actor, addon)
     with transaction.atomic():
         addon = _lock(CloudflareAddon, addon)
-        planned = _plan_addon_change(addon, "change", frequency=frequency, component_values=component_values)
+        planned = plan_addon_change(addon, "change", frequency=frequency, component_values=component_values)
         reason = "" if billed else _direct_change(actor, addon, "change", planned, not_billed_reason)
-        _record_request(actor, addon, planned, "cloudflare.addon_change_requested")
-        operations.start(
-            actor, addon, handlers.ChangeAddon.kind, partner_id=addon.partner_id, params=planned.as_params()
-        )
-        if reason:
-            not_billed.started(actor, addon, reason)
+        _send(actor, addon, planned, "cloudflare.addon_change_requested", handlers.ChangeAddon.kind, reason)
     return addon
 
 
@@ -387,7 +383,7 @@ def cancel_addon(actor: Actor, addon: CloudflareAddon, *, billed: bool = False) 
     _require_manage(actor, addon)
     with transaction.atomic():
         addon = _lock(CloudflareAddon, addon)
-        planned = _plan_addon_change(addon, "cancel")
+        planned = plan_addon_change(addon, "cancel")
         if not billed:  # a billed add-on ends with its billing, at the end of the paid period
             _direct_change(actor, addon, "downgrade", planned, "")
         before = audit.snapshot(addon)
@@ -424,18 +420,15 @@ def sync_addons(actor: Actor, subaccount: Subaccount) -> Subaccount:
     return subaccount
 
 
-def _plan_addon_purchase(
-    customer: Customer, rate_plan_id: str, frequency: str | None, component_values: dict | None
-) -> PlannedChange:
-    return addon_purchase(
-        cloudflare_selectors.catalog_of(customer.partner),
-        rate_plan_id=rate_plan_id,
-        frequency=frequency,
-        component_values=component_values,
-    )
+def plan_addon_purchase(customer: Customer, **request) -> PlannedChange:
+    """Rule: a new add-on is a sellable account plan of the partner's catalog, within its limits; its
+    price. The preview shows this plan and the purchase sends it."""
+    return addon_purchase(cloudflare_selectors.catalog_of(customer.partner), **request)
 
 
-def _plan_addon_change(addon: CloudflareAddon, action: str, **request) -> PlannedChange:
+def plan_addon_change(addon: CloudflareAddon, action: str, **request) -> PlannedChange:
+    """Rule: only an active add-on changes or is cancelled, within its catalog plan; the price before
+    and after. The preview shows this plan and the change sends it (planned again under the lock)."""
     if action not in ADDON_ACTIONS:
         raise ValidationFailed(
             f"Unknown add-on change {action!r}.", fields={"action": f"One of {', '.join(ADDON_ACTIONS)}."}
@@ -581,6 +574,25 @@ def _record_request(actor: Actor, record: CloudflarePlanRecord, planned: Planned
         changes={name: pair for name, pair in wanted.items() if pair[0] != pair[1] and pair[1] is not None},
         note=_price_note(planned),
     )
+
+
+def _send(
+    actor: Actor,
+    record: CloudflarePlanRecord,
+    planned: PlannedChange,
+    action: str,
+    kind: str,
+    not_billed_reason: str,
+    **params,
+) -> None:
+    """Rule: what was planned is what is sent: the request is audited with its price and the operation
+    carries the same plan; a direct paid change also records why nothing bills it."""
+    _record_request(actor, record, planned, action)
+    operations.start(
+        actor, record, kind, partner_id=record.partner_id, params={**planned.as_params(), **params}
+    )
+    if not_billed_reason:
+        not_billed.started(actor, record, not_billed_reason)
 
 
 def _price_note(planned: PlannedChange) -> str:
