@@ -161,18 +161,12 @@ def regenerate_credentials(
     with transaction.atomic():
         contract = _lock(contract)
         require_live(contract)
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.credentials_regeneration_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={"revoke_existing": [None, revoke_existing]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.RegenerateCredentials.kind,
-            partner_id=contract.partner_id,
+            changes={"revoke_existing": [None, revoke_existing]},
             params={"revoke_existing": revoke_existing},
         )
     return contract
@@ -265,18 +259,12 @@ def resolve_drift(actor: Actor, contract: AcmeContract, field: str, *, keep: str
                 f"The vendor owns {field}; it cannot be pushed. Accept the vendor's value instead.",
                 code=SubscriptionErrorCode.CANNOT_PUSH_FIELD,
             )
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.drift_push_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={field: [contract.drift[field]["vendor"], contract.drift[field]["ours"]]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.PushContract.kind,
-            partner_id=contract.partner_id,
+            changes={field: [contract.drift[field]["vendor"], contract.drift[field]["ours"]]},
             params={"field": field},
         )
     return contract
@@ -313,18 +301,12 @@ def set_account_auto_renew(actor: Actor, subaccount: Subaccount, value: bool | N
     """Change the subaccount's auto_renew_subscription setting (None puts back the vendor default)."""
     _require_digicert_subaccount(actor, subaccount)
     with transaction.atomic():
-        audit.record(
+        _request(
             actor,
+            subaccount,
             "digicert.account_setting_requested",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            changes={"auto_renew_setting": [subaccount.auto_renew_setting, value]},
-        )
-        operations.start(
-            actor,
-            subaccount,
             handlers.SetAccountAutoRenew.kind,
-            partner_id=subaccount.partner_id,
+            changes={"auto_renew_setting": [subaccount.auto_renew_setting, value]},
             params={"value": value},
         )
     return subaccount
@@ -400,6 +382,12 @@ def _change_state(actor, contract, state, kind, *, params=None) -> AcmeContract:
     return contract
 
 
+def _request(actor: Actor, target, action: str, kind: str, *, changes: dict, params: dict) -> None:
+    """Rule: a vendor change is audited as asked for (what would change) when its operation is queued."""
+    audit.record(actor, action, target, partner_id=target.partner_id, changes=changes)
+    operations.start(actor, target, kind, partner_id=target.partner_id, params=params)
+
+
 def _set_auto_renew(actor: Actor, contract: AcmeContract, value: bool) -> AcmeContract:
     _require_manage(actor, contract)
     with transaction.atomic():
@@ -415,18 +403,12 @@ def _set_auto_renew(actor: Actor, contract: AcmeContract, value: bool) -> AcmeCo
                 f"The term ended on {term_end_label(contract.valid_till)}.",
                 code=SubscriptionErrorCode.TERM_ENDED,
             )
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.renewal_change_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={"auto_renew": [contract.auto_renew, value]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.SetAutoRenew.kind,
-            partner_id=contract.partner_id,
+            changes={"auto_renew": [contract.auto_renew, value]},
             params={"auto_renew": value},
         )
     return contract
@@ -437,14 +419,14 @@ def _change_sans(actor, contract, kind, sans) -> AcmeContract:
     with transaction.atomic():
         contract = _lock(contract)
         require_live(contract)
-        audit.record(
+        _request(
             actor,
-            f"acme.{kind.split('.')[1]}_requested",
             contract,
-            partner_id=contract.partner_id,
+            f"acme.{kind.split('.')[1]}_requested",
+            kind,
             changes={"sans": [None, sans]},
+            params={"sans": sans},
         )
-        operations.start(actor, contract, kind, partner_id=contract.partner_id, params={"sans": sans})
     return contract
 
 
