@@ -35,6 +35,7 @@ from subscriptions.acme.rules import (
     term_end_label,
 )
 from subscriptions.error_codes import SubscriptionErrorCode
+from subscriptions.rules import require_at_vendor
 
 # --- Face side ----------------------------------------------------------------------------------
 
@@ -222,10 +223,7 @@ def reveal_credentials(actor: Actor, contract: AcmeContract) -> RevealedCredenti
 def sync_acme_contract(actor: Actor, contract: AcmeContract) -> AcmeContract:
     """Read the vendor's view (GET /acme/{id}) and record any drift from ours."""
     _require_manage(actor, contract)
-    if not contract.vendor_id:
-        raise RuleViolation(
-            "The contract does not exist at DigiCert yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
-        )
+    require_at_vendor(contract, "contract", "DigiCert")
     with transaction.atomic():
         operations.start(actor, contract, handlers.SyncContract.kind, partner_id=contract.partner_id)
     return contract

@@ -24,6 +24,7 @@ from subscriptions.cloudflare.services.common import (
     send_planned,
 )
 from subscriptions.error_codes import SubscriptionErrorCode
+from subscriptions.rules import require_at_vendor
 
 ZONE_ACTIONS = ("upgrade", "change", "downgrade")
 
@@ -155,10 +156,7 @@ def downgrade_zone_plan(
 def sync_zone(actor: Actor, zone: CloudflareZone) -> CloudflareZone:
     """Read the zone and its subscription at Cloudflare (GET) and take Cloudflare's view as ours."""
     require_manage(actor, zone)
-    if not zone.vendor_id:
-        raise RuleViolation(
-            "The zone does not exist at Cloudflare yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
-        )
+    require_at_vendor(zone, "zone", "Cloudflare")
     with transaction.atomic():
         operations.start(actor, zone, handlers.SyncZone.kind, partner_id=zone.partner_id)
     return zone
