@@ -35,7 +35,7 @@ from billing.models import (
 )
 from billing.rules import Line, acquisition_item, check_acquisition, period_end, reminder_dates
 from billing.services import notices
-from billing.services.common import change_of, dr_customer_id, require_billing
+from billing.services.common import ShowsCheckoutState, change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
 from core import audit, clock, operations, states
 from core.actor import Actor, Face
@@ -229,7 +229,7 @@ def fresh_plan_terms(client: DigitalRiverClient, checkout: Checkout) -> dict[str
 
 
 @operations.register
-class OpenCheckout(operations.OperationHandler):
+class OpenCheckout(ShowsCheckoutState):
     """POST /drop-in/checkout-sessions with customer_initiated and our subscriptionIds (a retry is safe)."""
 
     kind = "dr.open_checkout"
@@ -272,12 +272,6 @@ class OpenCheckout(operations.OperationHandler):
                 renewal.renewal_date.date(),
                 details={"amount": str(checkout.total), "link": checkout.payment_link},
             )
-
-    def failed(self, operation, checkout, actor):
-        states.move(checkout, CheckoutState.FAILED, CHECKOUT_MOVES)
-
-    def retrying(self, operation, checkout):
-        states.move(checkout, CheckoutState.PENDING, CHECKOUT_MOVES)
 
 
 def retry_checkout(actor: Actor, checkout: Checkout):

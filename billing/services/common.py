@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from billing.models import CHECKOUT_MOVES, CheckoutState
+from core import operations, states
 from core.actor import Actor
 from partner.access import Can, require
 from partner.models import Customer
@@ -34,3 +36,13 @@ def change_of(subscription):
         .order_by("-id")
         .first()
     )
+
+
+class ShowsCheckoutState(operations.OperationHandler):
+    """Rule: a checkout whose Digital River call gave up shows failed, and pending again once retried."""
+
+    def failed(self, operation, checkout, actor):
+        states.move(checkout, CheckoutState.FAILED, CHECKOUT_MOVES)
+
+    def retrying(self, operation, checkout):
+        states.move(checkout, CheckoutState.PENDING, CHECKOUT_MOVES)

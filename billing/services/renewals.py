@@ -24,13 +24,11 @@ from django.db.models import Exists, OuterRef
 
 from billing.error_codes import BillingErrorCode
 from billing.models import (
-    CHECKOUT_MOVES,
     RENEWAL_MOVES,
     BillingSubscription,
     Checkout,
     CheckoutItem,
     CheckoutKind,
-    CheckoutState,
     Notice,
     NoticeKind,
     Renewal,
@@ -40,7 +38,7 @@ from billing.models import (
 )
 from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
 from billing.services import lifecycle, notices
-from billing.services.common import dr_customer_id, require_billing
+from billing.services.common import ShowsCheckoutState, dr_customer_id, require_billing
 from core import audit, clock, operations, states
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
@@ -373,7 +371,7 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
 
 
 @operations.register
-class OrderRenewal(operations.OperationHandler):
+class OrderRenewal(ShowsCheckoutState):
     """A merchant-initiated checkout with the saved source attached (no terms, the subscription and
     its agreement), then an order; a retry finds the checkout and order it made before."""
 
@@ -423,11 +421,11 @@ class OrderRenewal(operations.OperationHandler):
         enqueue_on_commit(FULFIL_TASK, checkout.pk)
 
     def failed(self, operation, checkout, actor):
-        states.move(checkout, CheckoutState.FAILED, CHECKOUT_MOVES)
+        super().failed(operation, checkout, actor)
         renewal_payment_failed(checkout, actor, reason=operation.last_error)
 
     def retrying(self, operation, checkout):
-        states.move(checkout, CheckoutState.PENDING, CHECKOUT_MOVES)
+        super().retrying(operation, checkout)
         move_renewals(checkout.renewals.all(), RenewalState.ORDERING)
 
 

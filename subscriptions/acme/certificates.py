@@ -20,7 +20,7 @@ from core.errors import RuleViolation
 from core.models import Operation, OperationState
 from partner.access import Can, require
 from subscriptions.acme.models import LIVE_STATES, AcmeContract, Certificate, ContractState
-from subscriptions.error_codes import SubscriptionErrorCode
+from subscriptions.rules import require_at_vendor
 from vendors.digicert.client import DigiCertClient
 from vendors.http import parse_time
 
@@ -35,10 +35,7 @@ CHANGE_NAMES_SHOWN = 10
 def refresh_certificates(actor: Actor, contract: AcmeContract) -> AcmeContract:
     """Read the contract's certificate list at DigiCert now (refused before the contract exists there)."""
     require(actor, Can.MANAGE_SERVICES, partner=contract.partner, customer=contract.customer)
-    if not contract.vendor_id:
-        raise RuleViolation(
-            "The contract does not exist at DigiCert yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
-        )
+    require_at_vendor(contract, "contract", "DigiCert")
     with transaction.atomic():
         if operations.pending_for(contract).filter(kind=RefreshCertificates.kind).exists():
             raise RuleViolation(

@@ -35,6 +35,7 @@ from subscriptions.acme.rules import (
     term_end_label,
 )
 from subscriptions.error_codes import SubscriptionErrorCode
+from subscriptions.rules import require_at_vendor
 
 # --- Face side ----------------------------------------------------------------------------------
 
@@ -161,18 +162,12 @@ def regenerate_credentials(
     with transaction.atomic():
         contract = _lock(contract)
         require_live(contract)
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.credentials_regeneration_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={"revoke_existing": [None, revoke_existing]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.RegenerateCredentials.kind,
-            partner_id=contract.partner_id,
+            changes={"revoke_existing": [None, revoke_existing]},
             params={"revoke_existing": revoke_existing},
         )
     return contract
@@ -228,10 +223,7 @@ def reveal_credentials(actor: Actor, contract: AcmeContract) -> RevealedCredenti
 def sync_acme_contract(actor: Actor, contract: AcmeContract) -> AcmeContract:
     """Read the vendor's view (GET /acme/{id}) and record any drift from ours."""
     _require_manage(actor, contract)
-    if not contract.vendor_id:
-        raise RuleViolation(
-            "The contract does not exist at DigiCert yet.", code=SubscriptionErrorCode.NOT_AT_VENDOR
-        )
+    require_at_vendor(contract, "contract", "DigiCert")
     with transaction.atomic():
         operations.start(actor, contract, handlers.SyncContract.kind, partner_id=contract.partner_id)
     return contract
@@ -265,18 +257,12 @@ def resolve_drift(actor: Actor, contract: AcmeContract, field: str, *, keep: str
                 f"The vendor owns {field}; it cannot be pushed. Accept the vendor's value instead.",
                 code=SubscriptionErrorCode.CANNOT_PUSH_FIELD,
             )
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.drift_push_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={field: [contract.drift[field]["vendor"], contract.drift[field]["ours"]]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.PushContract.kind,
-            partner_id=contract.partner_id,
+            changes={field: [contract.drift[field]["vendor"], contract.drift[field]["ours"]]},
             params={"field": field},
         )
     return contract
@@ -313,18 +299,12 @@ def set_account_auto_renew(actor: Actor, subaccount: Subaccount, value: bool | N
     """Change the subaccount's auto_renew_subscription setting (None puts back the vendor default)."""
     _require_digicert_subaccount(actor, subaccount)
     with transaction.atomic():
-        audit.record(
+        _request(
             actor,
+            subaccount,
             "digicert.account_setting_requested",
-            subaccount,
-            partner_id=subaccount.partner_id,
-            changes={"auto_renew_setting": [subaccount.auto_renew_setting, value]},
-        )
-        operations.start(
-            actor,
-            subaccount,
             handlers.SetAccountAutoRenew.kind,
-            partner_id=subaccount.partner_id,
+            changes={"auto_renew_setting": [subaccount.auto_renew_setting, value]},
             params={"value": value},
         )
     return subaccount
@@ -395,6 +375,12 @@ def _change_state(actor, contract, state, kind, *, params=None) -> AcmeContract:
     return contract
 
 
+def _request(actor: Actor, target, action: str, kind: str, *, changes: dict, params: dict) -> None:
+    """Rule: a vendor change is audited as asked for (what would change) when its operation is queued."""
+    audit.record(actor, action, target, partner_id=target.partner_id, changes=changes)
+    operations.start(actor, target, kind, partner_id=target.partner_id, params=params)
+
+
 def _set_auto_renew(actor: Actor, contract: AcmeContract, value: bool) -> AcmeContract:
     _require_manage(actor, contract)
     with transaction.atomic():
@@ -410,18 +396,12 @@ def _set_auto_renew(actor: Actor, contract: AcmeContract, value: bool) -> AcmeCo
                 f"The term ended on {term_end_label(contract.valid_till)}.",
                 code=SubscriptionErrorCode.TERM_ENDED,
             )
-        audit.record(
+        _request(
             actor,
+            contract,
             "acme.renewal_change_requested",
-            contract,
-            partner_id=contract.partner_id,
-            changes={"auto_renew": [contract.auto_renew, value]},
-        )
-        operations.start(
-            actor,
-            contract,
             handlers.SetAutoRenew.kind,
-            partner_id=contract.partner_id,
+            changes={"auto_renew": [contract.auto_renew, value]},
             params={"auto_renew": value},
         )
     return contract
@@ -432,14 +412,14 @@ def _change_sans(actor, contract, kind, sans) -> AcmeContract:
     with transaction.atomic():
         contract = _lock(contract)
         require_live(contract)
-        audit.record(
+        _request(
             actor,
-            f"acme.{kind.split('.')[1]}_requested",
             contract,
-            partner_id=contract.partner_id,
+            f"acme.{kind.split('.')[1]}_requested",
+            kind,
             changes={"sans": [None, sans]},
+            params={"sans": sans},
         )
-        operations.start(actor, contract, kind, partner_id=contract.partner_id, params={"sans": sans})
     return contract
 
 
