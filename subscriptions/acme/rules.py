@@ -156,6 +156,7 @@ def end_options(contract, now: datetime) -> list[EndOption]:
 
 
 def require_live(contract: AcmeContract) -> None:
+    """Only a live contract (active, or running out its term) can be changed; a cancelled one never."""
     if contract.state == ContractState.CANCELLED:
         raise RuleViolation(
             "This contract is cancelled; cancellation is irreversible.",
@@ -181,13 +182,12 @@ def require_cancel_window(contract: AcmeContract) -> None:
 
 
 def term_end_label(value: datetime | None) -> str:
+    """When a contract's term ends, in a refusal's words."""
     return f"{value:%Y-%m-%d}" if value else "the end of its term"
 
 
-DRIFT_FIELDS = ("auto_renew", "sans", "state", "valid_till")
-
-
-PUSHABLE_FIELDS = ("auto_renew", "sans")
+DRIFT_FIELDS = ("auto_renew", "sans", "state", "valid_till")  # what a sync compares with DigiCert
+PUSHABLE_FIELDS = ("auto_renew", "sans")  # what our side may send back to DigiCert (resolve drift)
 
 
 def compute_drift(contract: AcmeContract, view: dict, vendor_state: str) -> dict:
