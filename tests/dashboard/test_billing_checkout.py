@@ -33,11 +33,6 @@ def start_url(customer):
     return reverse("dashboard:checkout-start", args=[customer.pk])
 
 
-@pytest.fixture
-def biller(login, partner):
-    return login("billing", partner)
-
-
 def _post(run_tasks, client, url, data):
     return run_tasks(client.post, url, data)
 
