@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 import time_machine
 from django.core.cache import cache
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -98,6 +99,13 @@ def superuser(db):
 
 def system_actor() -> Actor:
     return Actor.system(Face.TASK)
+
+
+def retry_failed(client, changelist: str, *rows):
+    """Run the admin's "retry failed" action on `rows` of the `changelist` URL name."""
+    return client.post(
+        reverse(changelist), {"action": "retry_failed", "_selected_action": [r.pk for r in rows]}
+    )
 
 
 @pytest.fixture

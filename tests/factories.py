@@ -492,7 +492,8 @@ class RenewalFactory(factory.django.DjangoModelFactory):
 
 
 class NoticeFactory(factory.django.DjangoModelFactory):
-    """A delivered notice about its subscription's next renewal (`undelivered` for a failed send)."""
+    """A delivered notice about its subscription's next renewal (`undelivered` for a failed send,
+    `dr_reminder` for Digital River's renewal reminder with its details)."""
 
     class Meta:
         model = Notice
@@ -508,6 +509,21 @@ class NoticeFactory(factory.django.DjangoModelFactory):
 
     class Params:
         undelivered = factory.Trait(delivered=False, error="SMTP refused the message")
+        # Digital River's reminder: 120.00 USD on 2027-01-05, on a Visa that expires before the charge.
+        dr_reminder = factory.Trait(
+            kind=NoticeKind.RENEWAL_REMINDER,
+            details=factory.LazyFunction(
+                lambda: {
+                    "amount": "120.00",
+                    "currency": "USD",
+                    "invoice_date": "2027-01-05",
+                    "card_brand": "Visa",
+                    "card_last_four": "4242",
+                    "card_expiry": "12/2026",
+                    "card_expires_first": True,
+                }
+            ),
+        )
 
 
 class WebhookEventFactory(factory.django.DjangoModelFactory):

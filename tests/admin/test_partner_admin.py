@@ -6,6 +6,7 @@ from django.urls import reverse
 from core.models import AuditEvent
 from partner import services
 from partner.models import Partner, Subaccount, SubaccountState
+from tests.conftest import retry_failed
 from tests.factories import CustomerFactory, PartnerFactory, StaffFactory, SubaccountFactory
 from tests.sandbox_helpers import vendor_request_count
 
@@ -98,19 +99,13 @@ def test_retry_failed_action_requires_the_retry_permission(
     failed = SubaccountFactory(customer=customer, failed=True)
     viewer = StaffFactory(permissions=["view_subaccount", "view_customer"])
     client.force_login(viewer)
-    response = client.post(
-        reverse("admin:partner_subaccount_changelist"),
-        {"action": "retry_failed", "_selected_action": [failed.pk]},
-    )
+    response = retry_failed(client, "admin:partner_subaccount_changelist", failed)
     failed.refresh_from_db()
     assert failed.state == SubaccountState.FAILED and response.status_code in (200, 302)
     retrier = StaffFactory(permissions=["view_subaccount", "retry_subaccount"])
     client.force_login(retrier)
     with django_capture_on_commit_callbacks(execute=True):
-        client.post(
-            reverse("admin:partner_subaccount_changelist"),
-            {"action": "retry_failed", "_selected_action": [failed.pk]},
-        )
+        retry_failed(client, "admin:partner_subaccount_changelist", failed)
     failed.refresh_from_db()
     assert failed.state == SubaccountState.ACTIVE
 

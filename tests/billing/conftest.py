@@ -107,11 +107,9 @@ def setup_fee(customer) -> Product:
 
 
 @pytest.fixture(params=["acme_product", "external_acme_product"])
-def sold(request, checkout, pay, digicert_subaccount):  # noqa: F811
+def sold(request, sell, digicert_subaccount):  # noqa: F811
     """An annual ACME contract at 120.00 sold through billing, on each renewal engine, on day 0."""
-    product = request.getfixturevalue(request.param)
-    pay(checkout(OrderLine(product, options={"sans": ["sold.example.com"]})))
-    return BillingSubscription.objects.get()
+    return sell(request.getfixturevalue(request.param), "sold.example.com")
 
 
 @pytest.fixture
@@ -127,6 +125,18 @@ def checkout(run_tasks, customer):
         return result
 
     return start
+
+
+@pytest.fixture
+def sell(checkout, pay):
+    """`sell(product, domain)`: the customer buys one `product` (an ACME contract for `domain`) and
+    pays; the one subscription that checkout acquired."""
+
+    def do(product, domain=None) -> BillingSubscription:
+        paid = pay(checkout(OrderLine(product, options={"sans": [domain]} if domain else None)))
+        return BillingSubscription.objects.get(acquisition=paid)
+
+    return do
 
 
 @pytest.fixture

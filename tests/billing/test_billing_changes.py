@@ -1,16 +1,13 @@
 """Billing agreement after a change: the change flows use the one decision (same or new agreement)."""
 
-from decimal import Decimal
-
 import pytest
 
 from billing.models import BillingAgreement, BillingSubscription, Checkout
 from billing.rules import Change
-from billing.services import catalog
-from billing.services.acquisition import OrderLine
 from billing.services.changes import change_subscription
 from core.errors import ValidationFailed
 from subscriptions.acme.models import AcmeContract
+from tests.billing.conftest import _product
 from tests.conftest import system_actor
 from tests.sandbox_helpers import sandbox_checkout_session, sandbox_dr_subscriptions
 
@@ -18,9 +15,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def live(checkout, pay, acme_product, digicert_subaccount):
-    pay(checkout(OrderLine(acme_product, options={"sans": ["change.example.com"]})))
-    return BillingSubscription.objects.get()
+def live(sell, acme_product, digicert_subaccount):
+    return sell(acme_product, "change.example.com")
 
 
 @pytest.mark.parametrize("change", [Change.PAYMENT_METHOD, Change.METERED, Change.TRIAL_CONVERSION])
@@ -50,15 +46,7 @@ def test_a_quantity_change_takes_a_new_agreement_through_a_customer_initiated_ch
 
 
 def test_an_upgrade_needs_a_higher_priced_product(live, customer, annual_plan):
-    cheaper = catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="acme-lite",
-        name="Lite",
-        price=Decimal("60.00"),
-        plan=annual_plan,
-        provisions="acme_contract",
-    )
+    cheaper = _product(customer, annual_plan, "acme-lite", "Lite", price="60.00", provisions="acme_contract")
     checkouts = Checkout.objects.count()
     with pytest.raises(ValidationFailed):
         change_subscription(system_actor(), live, Change.UPGRADE, product=cheaper)
@@ -66,15 +54,7 @@ def test_an_upgrade_needs_a_higher_priced_product(live, customer, annual_plan):
 
 
 def test_an_upgrade_starts_a_new_checkout_for_the_new_product(live, customer, annual_plan, run_tasks):
-    better = catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="acme-plus",
-        name="Plus",
-        price=Decimal("240.00"),
-        plan=annual_plan,
-        provisions="acme_contract",
-    )
+    better = _product(customer, annual_plan, "acme-plus", "Plus", price="240.00", provisions="acme_contract")
     outcome = run_tasks(change_subscription, system_actor(), live, Change.UPGRADE, product=better)
     assert outcome.agreement == "new" and outcome.subscription.product == better
     assert outcome.subscription.replaces == live and live.state == "active"  # until the new one is paid

@@ -11,6 +11,7 @@ from core.errors import RuleViolation
 from core.models import AuditEvent
 from subscriptions.acme import services as acme
 from subscriptions.acme.models import AcmeContract
+from tests.billing.conftest import _product
 from tests.conftest import system_actor
 from tests.sandbox_helpers import (
     advance_vendor_clock,
@@ -212,21 +213,16 @@ def test_a_downgrade_takes_effect_at_the_end_of_the_paid_period_with_the_lower_p
 def test_a_billed_add_on_ends_with_its_billing_not_behind_it(
     checkout, pay, customer, external_monthly_plan, cloudflare_account, catalog, run_tasks
 ):
-    from decimal import Decimal
-
     from billing.models import Provisions
-    from billing.services import catalog as billing_catalog
     from subscriptions.cloudflare import services as cloudflare
     from subscriptions.cloudflare.models import CloudflareAddon
 
-    product = billing_catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="lb-monthly",
-        name="Load balancing, monthly",
-        price=Decimal("15.00"),
-        currency="USD",
-        plan=external_monthly_plan,
+    product = _product(
+        customer,
+        external_monthly_plan,
+        "lb-monthly",
+        "Load balancing, monthly",
+        price="15.00",
         provisions=Provisions.ADDON,
         provision_params={"rate_plan_id": "PARTNERS_LOAD_BALANCING", "frequency": "monthly"},
     )

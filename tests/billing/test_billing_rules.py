@@ -171,10 +171,9 @@ def active_annual(checkout, external_acme_product, pay, digicert_subaccount):
 
 
 @pytest.fixture
-def dr_annual(checkout, acme_product, pay, digicert_subaccount):
+def dr_annual(sell, acme_product, digicert_subaccount):
     """An annual subscription Digital River's subscription service renews."""
-    pay(checkout(OrderLine(acme_product, options={"sans": ["dr.example.com"]})))
-    return BillingSubscription.objects.get()
+    return sell(acme_product, "dr.example.com")
 
 
 def test_digital_rivers_engine_subscriptions_are_never_renewed_by_the_back_office(dr_annual, run_tasks):

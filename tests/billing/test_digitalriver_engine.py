@@ -9,8 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from billing.models import BillingSubscription, Notice, NoticeKind, Renewal, RenewalState
-from billing.services.acquisition import OrderLine
+from billing.models import Notice, NoticeKind, Renewal, RenewalState
 from billing.services.payment_methods import customer_link
 from core.models import Operation
 from tests.sandbox_helpers import (
@@ -25,9 +24,8 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dr_annual(checkout, acme_product, pay, digicert_subaccount):
-    pay(checkout(OrderLine(acme_product, options={"sans": ["listen.example.com"]})))
-    return BillingSubscription.objects.get()
+def dr_annual(sell, acme_product, digicert_subaccount):
+    return sell(acme_product, "listen.example.com")
 
 
 def test_the_reminder_event_sends_the_amount_the_date_and_the_card(dr_annual, run_tasks):

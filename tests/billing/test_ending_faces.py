@@ -38,10 +38,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sold_bo(checkout, pay, external_acme_product, digicert_subaccount):
+def sold_bo(sell, external_acme_product, digicert_subaccount):
     """The same, renewed by the back office (the only engine that can resume a stopped renewal)."""
-    pay(checkout(OrderLine(external_acme_product, options={"sans": ["resume.example.com"]})))
-    return BillingSubscription.objects.get()
+    return sell(external_acme_product, "resume.example.com")
 
 
 def _login(partner, role):

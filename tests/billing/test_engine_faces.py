@@ -153,17 +153,7 @@ def test_admin_checkout_shows_the_orders_money_and_fulfilment(client, superuser,
 
 
 def test_admin_notice_details_are_readable(client, superuser, dr_sub):
-    notice = bf.notice(dr_sub, NoticeKind.RENEWAL_REMINDER)
-    notice.details = {
-        "amount": "120.00",
-        "currency": "USD",
-        "invoice_date": "2027-01-05",
-        "card_brand": "Visa",
-        "card_last_four": "4242",
-        "card_expiry": "12/2026",
-        "card_expires_first": True,
-    }
-    notice.save()
+    bf.NoticeFactory(subscription=dr_sub, dr_reminder=True)
     client.force_login(superuser)
     listing = client.get(reverse("admin:billing_notice_changelist")).content.decode()
     assert (

@@ -75,12 +75,9 @@ def _money(subscription):
 
 @pytest.mark.slow
 def test_a_year_and_a_month_on_digital_rivers_engine_one_capture_per_period_and_no_renewal_order(
-    checkout, pay, acme_product, support_product, digicert_subaccount, run_tasks
+    sell, acme_product, support_product, digicert_subaccount, run_tasks
 ):
-    pay(checkout(OrderLine(acme_product, options={"sans": ["year.example.com"]})))
-    pay(checkout(OrderLine(support_product)))
-    annual = BillingSubscription.objects.get(product=acme_product)
-    monthly = BillingSubscription.objects.get(product=support_product)
+    annual, monthly = sell(acme_product, "year.example.com"), sell(support_product)
     assert annual.run_by_digital_river and monthly.run_by_digital_river
     start, annual_end = clock.now(), annual.current_period_end_date
     seen = _simulate(run_tasks, 366 + 31)
@@ -110,12 +107,9 @@ def test_a_year_and_a_month_on_digital_rivers_engine_one_capture_per_period_and_
 
 @pytest.mark.slow
 def test_a_year_and_a_month_on_the_back_office_engine_one_capture_per_period_on_the_saved_source(
-    checkout, pay, external_acme_product, external_support_product, digicert_subaccount, run_tasks
+    sell, external_acme_product, external_support_product, digicert_subaccount, run_tasks
 ):
-    pay(checkout(OrderLine(external_acme_product, options={"sans": ["bo.example.com"]})))
-    pay(checkout(OrderLine(external_support_product)))
-    annual = BillingSubscription.objects.get(product=external_acme_product)
-    monthly = BillingSubscription.objects.get(product=external_support_product)
+    annual, monthly = sell(external_acme_product, "bo.example.com"), sell(external_support_product)
     assert not annual.run_by_digital_river and annual.payment_source_id
     start, annual_end = clock.now(), annual.current_period_end_date
     seen = _simulate(run_tasks, 366 + 31)

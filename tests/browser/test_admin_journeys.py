@@ -6,11 +6,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from partner import services as partner_services
 from subscriptions.acme.models import AcmeContract, ContractState
-from subscriptions.cloudflare import services as cloudflare
 from subscriptions.cloudflare.models import CloudflareZone
-from tests.browser.test_journeys import _contract, _digicert_customer, _system
+from tests.browser.test_journeys import _contract, _digicert_customer, _umbrella_zone
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -50,13 +48,7 @@ def test_support_finds_a_customer_and_cancels_a_fresh_contract_through_its_confi
 def test_support_upgrades_a_zone_through_the_price_preview(
     page, partner, catalog, support, admin_sign_in, shot
 ):
-    from tests.factories import CustomerFactory
-
-    customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
-    account = partner_services.request_subaccount(_system(), customer, "cloudflare")
-    account.refresh_from_db()
-    assert account.state == "active", account.provisioning.last_error
-    zone = cloudflare.add_zone(_system(), customer, name="umbrella-health.example")
+    zone = _umbrella_zone(partner)
     admin_sign_in(support, f"/admin/subscriptions/cloudflarezone/{zone.pk}/change/")
 
     page.get_by_role("button", name="Upgrade zone plan").click()

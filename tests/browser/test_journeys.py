@@ -30,6 +30,15 @@ def _digicert_customer(partner, name="Globex Corporation", reference="globex"):
     return customer
 
 
+def _umbrella_zone(partner):
+    """Umbrella Health's zone on the Free plan, in its Cloudflare account created at the sandbox over HTTP."""
+    customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
+    account = partner_services.request_subaccount(_system(), customer, "cloudflare")
+    account.refresh_from_db()
+    assert account.state == "active", account.provisioning.last_error
+    return cloudflare.add_zone(_system(), customer, name="umbrella-health.example")
+
+
 def _contract(customer, **kwargs):
     kwargs.setdefault("product", "ssl_dv_rapidssl")
     kwargs.setdefault("sans", ["shop.globex.example", "www.globex.example"])
@@ -149,11 +158,7 @@ def test_a_reseller_cannot_open_another_partners_customer(page, reseller, sign_i
 
 def test_upgrade_a_zone_plan_after_the_price_preview(page, reseller, catalog, sign_in, shot):
     partner = reseller.membership.partner
-    customer = CustomerFactory(partner=partner, name="Umbrella Health", reference="umbrella")
-    account = partner_services.request_subaccount(_system(), customer, "cloudflare")
-    account.refresh_from_db()
-    assert account.state == "active", account.provisioning.last_error
-    zone = cloudflare.add_zone(_system(), customer, name="umbrella-health.example")
+    zone = _umbrella_zone(partner)
     sign_in(reseller, f"/zones/{zone.pk}/")
 
     expect(page.get_by_text("Free", exact=True).first).to_be_visible()

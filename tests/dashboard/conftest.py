@@ -42,6 +42,12 @@ def owner_client(login, partner):
 
 
 @pytest.fixture
+def biller(login, partner):
+    """A member of `partner` with the billing role."""
+    return login("billing", partner)
+
+
+@pytest.fixture
 def stranger_client(login, other_partner):
     """An owner of another partner: every object of `partner` is "not found" to them."""
     return login("owner", other_partner)

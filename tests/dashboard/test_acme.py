@@ -28,18 +28,22 @@ def _post(client, name, contract, data=None, capture=None):
 # --- Order ----------------------------------------------------------------------------------
 
 
+def _order(client, customer, follow=False, **fields):
+    """POST the customer's ACME order form with `fields`."""
+    return client.post(reverse("dashboard:acme-order", args=[customer.pk]), fields, follow=follow)
+
+
 def test_ordering_creates_the_contract_at_digicert_and_shows_it_active(
     owner_client, customer, digicert_subaccount, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = owner_client.post(
-            reverse("dashboard:acme-order", args=[customer.pk]),
-            {
-                "product": "ssl_dv_rapidssl",
-                "sans": "shop.example.com\nwww.shop.example.com",
-                "renewal": "on",
-                "not_billed_reason": NOT_BILLED_REASON,
-            },
+        response = _order(
+            owner_client,
+            customer,
+            product="ssl_dv_rapidssl",
+            sans="shop.example.com\nwww.shop.example.com",
+            renewal="on",
+            not_billed_reason=NOT_BILLED_REASON,
         )
 
     contract = AcmeContract.objects.get()
@@ -51,15 +55,14 @@ def test_ordering_creates_the_contract_at_digicert_and_shows_it_active(
 
 
 def test_an_order_shows_its_progress_until_the_task_has_run(owner_client, customer, digicert_subaccount):
-    response = owner_client.post(
-        reverse("dashboard:acme-order", args=[customer.pk]),
-        {
-            "product": "ssl_dv_rapidssl",
-            "sans": "shop.example.com",
-            "renewal": "account",
-            "not_billed_reason": NOT_BILLED_REASON,
-        },
+    response = _order(
+        owner_client,
+        customer,
         follow=True,
+        product="ssl_dv_rapidssl",
+        sans="shop.example.com",
+        renewal="account",
+        not_billed_reason=NOT_BILLED_REASON,
     )
 
     contract = AcmeContract.objects.get()
@@ -79,9 +82,8 @@ def test_leaving_renewal_to_the_account_setting_says_what_it_currently_is(
 
 def test_ordering_without_a_digicert_subaccount_is_refused_with_the_reason(owner_client, customer):
     page = owner_client.get(reverse("dashboard:acme-order", args=[customer.pk])).content.decode()
-    response = owner_client.post(
-        reverse("dashboard:acme-order", args=[customer.pk]),
-        {"product": "ssl_dv_rapidssl", "sans": "shop.example.com", "renewal": "on"},
+    response = _order(
+        owner_client, customer, product="ssl_dv_rapidssl", sans="shop.example.com", renewal="on"
     )
 
     assert "has no DigiCert subaccount yet" in page and "Create the DigiCert subaccount" in page
@@ -92,9 +94,8 @@ def test_ordering_without_a_digicert_subaccount_is_refused_with_the_reason(owner
 def test_invalid_domain_names_are_a_field_error(owner_client, customer, digicert_subaccount):
     before = vendor_request_count()
 
-    response = owner_client.post(
-        reverse("dashboard:acme-order", args=[customer.pk]),
-        {"product": "ssl_dv_rapidssl", "sans": "not a domain, ok.example.com", "renewal": "on"},
+    response = _order(
+        owner_client, customer, product="ssl_dv_rapidssl", sans="not a domain, ok.example.com", renewal="on"
     )
 
     form = response.context["form"]
@@ -104,10 +105,7 @@ def test_invalid_domain_names_are_a_field_error(owner_client, customer, digicert
 
 
 def test_an_ov_order_without_the_organization_is_refused(owner_client, customer, digicert_subaccount):
-    response = owner_client.post(
-        reverse("dashboard:acme-order", args=[customer.pk]),
-        {"product": "ssl_basic", "sans": "shop.example.com", "renewal": "on"},
-    )
+    response = _order(owner_client, customer, product="ssl_basic", sans="shop.example.com", renewal="on")
 
     assert "organization-validated: give the organization" in response.content.decode()
     assert not AcmeContract.objects.exists()
@@ -117,16 +115,15 @@ def test_an_ov_order_sends_the_organization(
     owner_client, customer, digicert_subaccount, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        owner_client.post(
-            reverse("dashboard:acme-order", args=[customer.pk]),
-            {
-                "product": "ssl_basic",
-                "sans": "shop.example.com",
-                "renewal": "off",
-                "organization_name": "Acme Corp",
-                "organization_country": "nl",
-                "not_billed_reason": NOT_BILLED_REASON,
-            },
+        _order(
+            owner_client,
+            customer,
+            product="ssl_basic",
+            sans="shop.example.com",
+            renewal="off",
+            organization_name="Acme Corp",
+            organization_country="nl",
+            not_billed_reason=NOT_BILLED_REASON,
         )
 
     contract = AcmeContract.objects.get()

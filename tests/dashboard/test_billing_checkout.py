@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from billing.models import BillingSubscription, Checkout, CheckoutState, Provisions
+from billing.models import BillingSubscription, Checkout, CheckoutState
 from billing.services import catalog
 from core.models import Operation
 from tests.billing.conftest import (  # noqa: F401  (the billing tests' fixtures, shared)
+    _product,
+    _zone_product,
     acme_product,
     annual_plan,
     checkout,
@@ -31,11 +33,6 @@ HX = {"HTTP_HX_REQUEST": "true"}
 @pytest.fixture
 def start_url(customer):
     return reverse("dashboard:checkout-start", args=[customer.pk])
-
-
-@pytest.fixture
-def biller(login, partner):
-    return login("billing", partner)
 
 
 def _post(run_tasks, client, url, data):
@@ -159,16 +156,7 @@ def test_an_acme_product_without_domains_is_refused_on_the_field(run_tasks, bill
 
 
 def test_a_zone_plan_needs_one_of_the_customers_zones(run_tasks, biller, start_url, customer, monthly_plan):
-    zone_plan = catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="zone-pro",
-        name="Zone Pro",
-        price=Decimal("25.00"),
-        plan=monthly_plan,
-        provisions=Provisions.ZONE_PLAN,
-        provision_params={"rate_plan_id": "PARTNERS_PRO", "frequency": "monthly"},
-    )
+    zone_plan = _zone_product(customer, monthly_plan, "zone-pro", "Zone Pro", "25.00", "PARTNERS_PRO")
     response = _refused(
         run_tasks,
         biller,
@@ -182,15 +170,7 @@ def test_a_zone_plan_needs_one_of_the_customers_zones(run_tasks, biller, start_u
 def test_a_free_trial_inconsistent_with_the_price_is_refused(
     run_tasks, biller, start_url, customer, annual_plan
 ):
-    trial = catalog.create_product(
-        system_actor(),
-        customer.partner,
-        sku_id="trial",
-        name="Trial",
-        price=Decimal("5.00"),
-        plan=annual_plan,
-        free_trial=True,
-    )
+    trial = _product(customer, annual_plan, "trial", "Trial", price="5.00", free_trial=True)
     _refused(
         run_tasks,
         biller,

@@ -238,17 +238,7 @@ def test_the_subscription_page_says_who_renews_it(owner_client, dr_sub, sub):
 
 
 def test_the_subscription_page_lists_new_notice_kinds_with_their_details(owner_client, dr_sub):
-    reminder = bf.notice(dr_sub, NoticeKind.RENEWAL_REMINDER)
-    reminder.details = {
-        "amount": "120.00",
-        "currency": "USD",
-        "invoice_date": "2027-01-05",
-        "card_brand": "Visa",
-        "card_last_four": "4242",
-        "card_expiry": "12/2026",
-        "card_expires_first": True,
-    }
-    reminder.save()
+    bf.NoticeFactory(subscription=dr_sub, dr_reminder=True)
     manual = bf.notice(dr_sub, NoticeKind.MANUAL_RENEWAL)
     manual.details = {"amount": "120.00", "link": "https://pay.example/s/1"}
     manual.save()

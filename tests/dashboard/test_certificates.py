@@ -5,8 +5,6 @@ constant query counts."""
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +12,7 @@ from core.models import Operation
 from subscriptions.acme import certificates
 from subscriptions.acme.models import Certificate
 from tests.conftest import system_actor
+from tests.dashboard.helpers import count_queries
 from tests.factories import AcmeContractFactory, CustomerFactory, SubaccountFactory
 from tests.sandbox_helpers import advance_vendor_clock
 
@@ -178,15 +177,6 @@ def test_a_member_limited_to_some_customers_sees_only_their_certificates(login, 
 # --- Query counts ---------------------------------------------------------------------------------
 
 
-def _count(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-        if hasattr(response, "streaming_content"):
-            b"".join(response.streaming_content)
-    assert response.status_code == 200
-    return len(queries)
-
-
 def _grow(partner, customer, contract, n):
     for i in range(n):
         other = CustomerFactory(partner=partner)
@@ -217,11 +207,11 @@ def test_the_certificate_pages_run_as_many_queries_for_many_rows_as_for_one(owne
         "contract": reverse("dashboard:acme", args=[contract.pk]),
     }[page]
     _grow(partner, customer, contract, 1)
-    _count(owner_client, url)  # warm caches (content types, sessions)
+    count_queries(owner_client, url)  # warm caches (content types, sessions)
 
-    few = _count(owner_client, url)
+    few = count_queries(owner_client, url)
     _grow(partner, customer, contract, 6)
-    many = _count(owner_client, url)
+    many = count_queries(owner_client, url)
 
     assert few == many, f"{page}: {few} queries with few rows, {many} with many"
 

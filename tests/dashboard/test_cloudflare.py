@@ -6,12 +6,11 @@ import json
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import AuditEvent, Operation
 from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
+from tests.dashboard.helpers import count_queries
 from tests.factories import MembershipFactory, operation_on
 from tests.sandbox_helpers import vendor_request_count
 from tests.subscriptions.conftest import NOT_BILLED_REASON
@@ -442,15 +441,6 @@ def test_cloudflare_pages_serve_the_right_role(login, partner, cf_world, page):
     assert _call(login(page[7], partner), page, cf_world).status_code == page[8]
 
 
-def _queries(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-        if hasattr(response, "streaming_content"):
-            b"".join(response.streaming_content)
-    assert response.status_code == 200
-    return len(queries)
-
-
 def _more(customer, account, paid_zone, i):
     """One more zone (failing, every other one refused by Cloudflare) and add-on of the customer."""
     zone = CloudflareZone.objects.create(
@@ -495,12 +485,12 @@ def test_cloudflare_pages_run_as_many_queries_for_many_rows_as_for_one(
     ]
     _more(customer, account, paid_zone, 1)
     for url in urls:
-        _queries(owner_client, url)
-    few = [_queries(owner_client, url) for url in urls]
+        count_queries(owner_client, url)
+    few = [count_queries(owner_client, url) for url in urls]
 
     for i in range(2, 8):
         _more(customer, account, paid_zone, i)
     MembershipFactory(partner=customer.partner)
-    many = [_queries(owner_client, url) for url in urls]
+    many = [count_queries(owner_client, url) for url in urls]
 
     assert few == many

@@ -32,11 +32,6 @@ def start_url(customer):
     return reverse("dashboard:billing-payment-method", args=[customer.pk])
 
 
-@pytest.fixture
-def biller(login, partner):
-    return login("billing", partner)
-
-
 def _changed():
     return (
         Operation.objects.filter(kind=CHANGE_KIND).count(),

@@ -3,14 +3,13 @@
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from core.actor import Actor
 from core.tokens import issue_api_token
 from partner import services
+from tests.dashboard.helpers import count_queries
 from tests.factories import (
     AcmeContractFactory,
     CustomerFactory,
@@ -20,15 +19,6 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
-
-
-def _count(client, url, **extra) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url, **extra)
-        if hasattr(response, "streaming_content"):
-            b"".join(response.streaming_content)
-    assert response.status_code == 200
-    return len(queries)
 
 
 def _grow(partner, customer, n):
@@ -91,14 +81,14 @@ def test_a_page_runs_as_many_queries_for_many_rows_as_for_one(owner_client, part
     issue_api_token(Actor.system(), owner_client.user, "one")
     _grow(partner, customer, 1)
     url = _page_urls(customer, contract)[index]
-    _count(owner_client, url)  # warm caches (content types, sessions)
+    count_queries(owner_client, url)  # warm caches (content types, sessions)
 
-    few = _count(owner_client, url)
+    few = count_queries(owner_client, url)
     _grow(partner, customer, 6)
     for i in range(6):
         issue_api_token(Actor.system(), owner_client.user, f"more {i}")
         operation_on(contract, kind="acme.sync", state="succeeded")
-    many = _count(owner_client, url)
+    many = count_queries(owner_client, url)
 
     assert few == many, f"{name}: {few} queries with few rows, {many} with many"
 
@@ -108,13 +98,13 @@ def test_the_customer_page_with_many_contracts_runs_as_many_queries(owner_client
     subaccount = SubaccountFactory(customer=customer, active=True)
     AcmeContractFactory(subaccount=subaccount, active=True)
     url = reverse("dashboard:customer", args=[customer.pk])
-    _count(owner_client, url)
+    count_queries(owner_client, url)
 
-    few = _count(owner_client, url)
+    few = count_queries(owner_client, url)
     for _ in range(5):
         contract = AcmeContractFactory(subaccount=subaccount, active=True)
         operation_on(contract, kind="acme.create", state="succeeded")
     SubaccountFactory(customer=customer, vendor="cloudflare", active=True)
-    many = _count(owner_client, url)
+    many = count_queries(owner_client, url)
 
     assert few == many

@@ -60,6 +60,16 @@ def biz_product(product_for):
     return product_for(Provisions.ZONE_PLAN, rate_plan_id=BIZ, frequency="monthly")
 
 
+@pytest.fixture
+def changed_behind_our_back(paid_zone, product_for, bill):
+    """The paid zone, billed on BIZ with its 60 page rules, then moved to PRO at Cloudflare directly."""
+    bill(paid_zone, product_for(Provisions.ZONE_PLAN, rate_plan_id=BIZ, component_values={"page_rules": 60}))
+    CloudflareClient(CLOUDFLARE_TOKEN).update_zone_subscription(
+        paid_zone.vendor_id, rate_plan_id="PARTNERS_PRO", frequency="monthly"
+    )
+    return paid_zone
+
+
 def _member(partner, role) -> Actor:
     return Actor(MembershipFactory(partner=partner, role=role).user, Face.DASHBOARD)
 
@@ -69,6 +79,15 @@ def _unchanged(finding, before_audit, before_requests):
     assert finding.state == "open" and finding.resolution == ""
     assert AuditEvent.objects.count() == before_audit
     assert vendor_request_count() == before_requests
+
+
+def _refused_and_unchanged(action, finding, code):
+    """The system's `action` on the open finding is refused with `code`; nothing is audited or sent."""
+    before = (AuditEvent.objects.count(), vendor_request_count())
+    with pytest.raises(RuleViolation) as refused:
+        action(system_actor(), finding)
+    assert refused.value.code == code
+    _unchanged(finding, *before)
 
 
 # --- Push ours: the vendor side follows billing ----------------------------------------------------
@@ -137,30 +156,19 @@ def test_pushing_ours_on_a_renewal_mismatch_stops_the_contract_renewing_as_billi
 
 
 def test_pushing_ours_to_cloudflare_over_its_own_record_is_refused_and_changes_nothing(
-    paid_zone, product_for, bill, finding_of
+    changed_behind_our_back, finding_of
 ):
-    bill(paid_zone, product_for(Provisions.ZONE_PLAN, rate_plan_id=BIZ, component_values={"page_rules": 60}))
-    CloudflareClient(CLOUDFLARE_TOKEN).update_zone_subscription(
-        paid_zone.vendor_id, rate_plan_id="PARTNERS_PRO", frequency="monthly"
-    )
     finding = finding_of("vendor_state_mismatch")
-    before = (AuditEvent.objects.count(), vendor_request_count())
-    with pytest.raises(RuleViolation) as refused:
-        actions.push_ours(system_actor(), finding)
-    assert refused.value.code == "action_not_applicable"
-    _unchanged(finding, *before)
+    _refused_and_unchanged(actions.push_ours, finding, "action_not_applicable")
 
 
 # --- Adopt the vendor's state ---------------------------------------------------------------------
 
 
 def test_adopting_cloudflares_state_of_a_zone_changed_behind_our_back_syncs_it(
-    paid_zone, product_for, bill, finding_of, act, reconcile, partner
+    changed_behind_our_back, finding_of, act, reconcile, partner
 ):
-    bill(paid_zone, product_for(Provisions.ZONE_PLAN, rate_plan_id=BIZ, component_values={"page_rules": 60}))
-    CloudflareClient(CLOUDFLARE_TOKEN).update_zone_subscription(
-        paid_zone.vendor_id, rate_plan_id="PARTNERS_PRO", frequency="monthly"
-    )
+    paid_zone = changed_behind_our_back
     finding = act(actions.adopt_vendor, finding_of("vendor_state_mismatch"))
     assert finding.resolution == "adopted_vendor"
     paid_zone.refresh_from_db()
@@ -189,11 +197,7 @@ def test_adopting_digicerts_values_needs_the_contract_synced_then_accepts_them(
     bill(contract, acme_bo_product)
     SandboxContract.objects.filter(pk=int(contract.vendor_id)).update(auto_renew=False)
     finding = finding_of("vendor_state_mismatch")
-    before = (AuditEvent.objects.count(), vendor_request_count())
-    with pytest.raises(RuleViolation) as refused:
-        actions.adopt_vendor(system_actor(), finding)
-    assert refused.value.code == "drift_not_recorded"
-    _unchanged(finding, *before)
+    _refused_and_unchanged(actions.adopt_vendor, finding, "drift_not_recorded")
     run_tasks(acme.sync_acme_contract, system_actor(), contract)
     finding = act(actions.adopt_vendor, finding)
     contract.refresh_from_db()
@@ -278,11 +282,7 @@ def test_billing_it_starts_a_checkout_that_once_paid_bills_the_existing_contract
 
 def test_billing_it_without_a_product_that_provisions_it_is_refused_and_changes_nothing(contract, finding_of):
     finding = finding_of("provided_not_billed")
-    before = (AuditEvent.objects.count(), vendor_request_count())
-    with pytest.raises(RuleViolation) as refused:
-        actions.bill(system_actor(), finding)
-    assert refused.value.code == "no_matching_product"
-    _unchanged(finding, *before)
+    _refused_and_unchanged(actions.bill, finding, "no_matching_product")
     assert not Checkout.objects.exists()
 
 

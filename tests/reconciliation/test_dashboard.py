@@ -3,12 +3,11 @@
 the right role → success), filters, the CSV, the home attention item, constant queries."""
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from core.models import AuditEvent
 from reconciliation.models import Finding, NotBilled, Run
+from tests.dashboard.helpers import count_queries
 from tests.factories import CustomerFactory
 from tests.reconciliation.factories import contract_row, finding_for, mark_on, zone_row
 
@@ -196,15 +195,6 @@ def test_a_member_limited_to_some_customers_sees_only_their_findings(login, part
     assert client.get(url).status_code == 404
 
 
-def _count(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        response = client.get(url)
-        if hasattr(response, "streaming_content"):
-            b"".join(response.streaming_content)
-    assert response.status_code == 200
-    return len(queries)
-
-
 def _grow(partner, n):
     for _ in range(n):
         other = CustomerFactory(partner=partner)
@@ -221,9 +211,9 @@ def test_the_list_and_the_csv_run_the_same_queries_for_one_finding_as_for_many(
     finding_for(zone_row(CustomerFactory(partner=partner)), kind="price_mismatch", rule="price_mismatch")
     client = login("billing", partner)
     url = reverse(url_name, args=["reconciliation"] if url_name == "dashboard:export" else None)
-    one = _count(client, url)
+    one = count_queries(client, url)
     _grow(partner, 6)
-    assert _count(client, url) == one
+    assert count_queries(client, url) == one
 
 
 def test_run_now_compares_with_the_vendors_and_the_page_shows_what_it_found(

@@ -25,13 +25,18 @@ def not_billed(service, kwargs: dict) -> dict:
     return kwargs
 
 
-@pytest.fixture
-def digicert_subaccount(sandbox, customer, run_tasks):
-    """An active DigiCert subaccount created through the sandbox, with its own key."""
-    subaccount = run_tasks(partner_services.request_subaccount, system_actor(), customer, "digicert")
+def _active_subaccount(run_tasks, customer, vendor):
+    """The customer's subaccount at `vendor`, requested and created through the sandbox: active."""
+    subaccount = run_tasks(partner_services.request_subaccount, system_actor(), customer, vendor)
     subaccount.refresh_from_db()
     assert subaccount.state == "active"
     return subaccount
+
+
+@pytest.fixture
+def digicert_subaccount(sandbox, customer, run_tasks):
+    """An active DigiCert subaccount created through the sandbox, with its own key."""
+    return _active_subaccount(run_tasks, customer, "digicert")
 
 
 @pytest.fixture
@@ -85,10 +90,7 @@ CLOUDFLARE_CATALOG = [
 @pytest.fixture
 def cloudflare_account(sandbox, customer, run_tasks):
     """The customer's active Cloudflare account, created through the sandbox."""
-    subaccount = run_tasks(partner_services.request_subaccount, system_actor(), customer, "cloudflare")
-    subaccount.refresh_from_db()
-    assert subaccount.state == "active"
-    return subaccount
+    return _active_subaccount(run_tasks, customer, "cloudflare")
 
 
 @pytest.fixture

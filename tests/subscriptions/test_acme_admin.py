@@ -5,6 +5,7 @@ from django.urls import reverse
 
 from core.models import AuditEvent
 from subscriptions.acme.models import AcmeContract, ContractState
+from tests.conftest import retry_failed
 from tests.factories import StaffFactory
 from tests.sandbox_helpers import advance_vendor_clock, vendor_request_count
 
@@ -151,9 +152,6 @@ def test_operations_admin_lists_failed_operations_and_retries_them(
     listing = staff_client.get(reverse("admin:core_operation_changelist") + "?state=failed").content.decode()
     assert "acme.set_auto_renew" in listing and failed.last_error_code in listing
     with django_capture_on_commit_callbacks(execute=True):
-        staff_client.post(
-            reverse("admin:core_operation_changelist"),
-            {"action": "retry_failed", "_selected_action": [failed.pk]},
-        )
+        retry_failed(staff_client, "admin:core_operation_changelist", failed)
     contract.refresh_from_db()
     assert contract.state == ContractState.RENEWAL_STOPPED

@@ -33,6 +33,17 @@ def _snapshot(contract):
     )
 
 
+def _refused_and_unchanged(contract, action, *args, code):
+    """`action` on the contract is refused with `code`: the contract, the audit trail, the operations
+    and the vendor stay as they were. The refusal, for its message."""
+    before = _snapshot(contract)
+    with pytest.raises(RuleViolation) as refused:
+        action(system_actor(), contract, *args)
+    assert refused.value.code == code
+    assert _snapshot(contract) == before
+    return refused.value
+
+
 # --- Step 1-2: subaccount key, auto_renew resolution --------------------------------------------
 
 
@@ -179,13 +190,9 @@ def test_cancel_on_day_29_succeeds(order, run_tasks):
 def test_cancel_on_day_31_is_refused_changes_nothing_and_makes_no_vendor_call(order):
     contract = order(auto_renew=True)
     advance_vendor_clock(days=31)
-    before = _snapshot(contract)
-    with pytest.raises(RuleViolation) as refused:
-        acme.cancel_acme_contract(system_actor(), contract)
-    assert refused.value.code == "cancel_window_closed"
+    refused = _refused_and_unchanged(contract, acme.cancel_acme_contract, code="cancel_window_closed")
     closed = contract.cancel_window_closes_at.strftime("%Y-%m-%d")
-    assert closed in refused.value.message and "Stop the renewal" in refused.value.message
-    assert _snapshot(contract) == before
+    assert closed in refused.message and "Stop the renewal" in refused.message
 
 
 def test_stop_renewal_on_day_31_keeps_the_contract_active_until_valid_till(order, run_tasks):
@@ -212,11 +219,7 @@ def test_resume_renewal_while_the_term_runs(order, run_tasks):
 def test_resume_renewal_after_the_term_ended_is_refused(order):
     contract = order(auto_renew=False)
     advance_vendor_clock(days=400)
-    before = _snapshot(contract)
-    with pytest.raises(RuleViolation) as refused:
-        acme.resume_renewal(system_actor(), contract)
-    assert refused.value.code == "term_ended"
-    assert _snapshot(contract) == before
+    _refused_and_unchanged(contract, acme.resume_renewal, code="term_ended")
 
 
 def test_cancellation_is_irreversible(order, run_tasks):
@@ -224,11 +227,7 @@ def test_cancellation_is_irreversible(order, run_tasks):
     run_tasks(acme.cancel_acme_contract, system_actor(), contract)
     contract.refresh_from_db()
     for action in (acme.stop_renewal, acme.resume_renewal, acme.cancel_acme_contract):
-        before = _snapshot(contract)
-        with pytest.raises(RuleViolation) as refused:
-            action(system_actor(), contract)
-        assert refused.value.code == "contract_cancelled"
-        assert _snapshot(contract) == before
+        _refused_and_unchanged(contract, action, code="contract_cancelled")
 
 
 def test_end_options_say_which_action_applies_today_and_until_when(order):
@@ -260,11 +259,7 @@ def test_sans_changes_are_refused_on_a_cancelled_contract(order, run_tasks):
     contract = order()
     run_tasks(acme.cancel_acme_contract, system_actor(), contract)
     contract.refresh_from_db()
-    before = _snapshot(contract)
-    with pytest.raises(RuleViolation) as refused:
-        acme.remove_sans(system_actor(), contract, ["www.example.com"])
-    assert refused.value.code == "contract_cancelled"
-    assert _snapshot(contract) == before
+    _refused_and_unchanged(contract, acme.remove_sans, ["www.example.com"], code="contract_cancelled")
 
 
 def test_the_last_san_cannot_be_removed(order):

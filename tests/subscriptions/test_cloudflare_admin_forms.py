@@ -31,8 +31,32 @@ def _action(client, action, zones, **data):
     )
 
 
+def _preview_pro(client, zone, page_rules):
+    """The price preview of upgrading `zone` to PARTNERS_PRO with `page_rules` page rules."""
+    return _action(
+        client,
+        "upgrade_zone_plan",
+        [zone],
+        _preview="1",
+        rate_plan_id="PARTNERS_PRO",
+        component_page_rules=page_rules,
+    )
+
+
 def _offered(response) -> list[str]:
     return [value for value, _ in response.context["form"].fields["rate_plan_id"].choices]
+
+
+@pytest.fixture
+def other_partners_plan(other_partner) -> CatalogPlan:
+    """PARTNERS_BIZ_PLUS, a zone plan in another partner's catalog only."""
+    return CatalogPlan.objects.create(
+        partner=other_partner,
+        rate_plan_id="PARTNERS_BIZ_PLUS",
+        name="Biz plus",
+        scope="zone",
+        monthly_price=300,
+    )
 
 
 def _other_partners_zone(other_partner) -> CloudflareZone:
@@ -50,15 +74,8 @@ def _other_partners_zone(other_partner) -> CloudflareZone:
 
 
 def test_plan_choices_are_the_zones_partners_active_zone_plans_only(
-    staff_client, zone, catalog, other_partner
+    staff_client, zone, catalog, other_partners_plan
 ):
-    CatalogPlan.objects.create(
-        partner=other_partner,
-        rate_plan_id="PARTNERS_BIZ_PLUS",
-        name="Biz plus",
-        scope="zone",
-        monthly_price=300,
-    )
     CatalogPlan.objects.filter(rate_plan_id="PARTNERS_ENT").update(active=False)
 
     form = _action(staff_client, "upgrade_zone_plan", [zone])
@@ -69,14 +86,9 @@ def test_plan_choices_are_the_zones_partners_active_zone_plans_only(
     ]  # not the other partner's, not inactive, no add-on
 
 
-def test_an_unknown_plan_is_a_field_error_and_nothing_changes(staff_client, zone, catalog, other_partner):
-    CatalogPlan.objects.create(
-        partner=other_partner,
-        rate_plan_id="PARTNERS_BIZ_PLUS",
-        name="Biz plus",
-        scope="zone",
-        monthly_price=300,
-    )
+def test_an_unknown_plan_is_a_field_error_and_nothing_changes(
+    staff_client, zone, catalog, other_partners_plan
+):
     before = written()
 
     for button in ("_preview", "_confirm"):
@@ -106,14 +118,7 @@ def test_component_fields_carry_their_limits_and_a_value_over_is_refused(staff_c
 
 
 def test_a_value_within_the_field_but_over_the_chosen_plans_limit_is_refused_per_row(staff_client, zone):
-    page = _action(
-        staff_client,
-        "upgrade_zone_plan",
-        [zone],
-        _preview="1",
-        rate_plan_id="PARTNERS_PRO",
-        component_page_rules="99",
-    ).content.decode()
+    page = _preview_pro(staff_client, zone, page_rules="99").content.decode()
 
     assert "[component_above_maximum]" in page and 'name="_confirm"' not in page
 
@@ -121,14 +126,7 @@ def test_a_value_within_the_field_but_over_the_chosen_plans_limit_is_refused_per
 def test_the_preview_shows_now_after_and_difference_with_nothing_sent(staff_client, zone):
     requests, subscriptions = vendor_request_count(), sandbox_zone_subscriptions().count()
 
-    page = _action(
-        staff_client,
-        "upgrade_zone_plan",
-        [zone],
-        _preview="1",
-        rate_plan_id="PARTNERS_PRO",
-        component_page_rules="25",
-    )
+    page = _preview_pro(staff_client, zone, page_rules="25")
 
     (row,) = page.context["rows"]
     assert [str(cell) for cell in row.cells] == [
