@@ -25,7 +25,7 @@ from contextvars import ContextVar
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import models, transaction
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, RowNumber
 from django.utils import timezone
 
 from core import audit, signals, states
@@ -503,11 +503,20 @@ def latest_by_target(objects) -> dict:
     if not objects:
         return {}
     content_type = ContentType.objects.get_for_model(objects[0])
-    latest: dict = {}
-    for operation in Operation.objects.filter(
-        content_type=content_type, object_id__in=[str(o.pk) for o in objects]
-    ).order_by("object_id", "-created_at", "-id"):
-        latest.setdefault(operation.object_id, operation)
+    # Only the newest row per object leaves the database (a window, not every operation on file).
+    newest_first = models.Window(
+        RowNumber(),
+        partition_by=[models.F("object_id")],
+        order_by=[models.F("created_at").desc(), models.F("id").desc()],
+    )
+    latest = {
+        operation.object_id: operation
+        for operation in Operation.objects.filter(
+            content_type=content_type, object_id__in=[str(o.pk) for o in objects]
+        )
+        .annotate(_newest=newest_first)
+        .filter(_newest=1)
+    }
     return {o.pk: latest.get(str(o.pk)) for o in objects}
 
 

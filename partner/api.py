@@ -210,7 +210,9 @@ class CustomerViewSet(viewsets.ModelViewSet):
     ordering = ["name"]
 
     def get_queryset(self):
-        return selectors.customers_for(api_actor(self.request))
+        qs = selectors.customers_for(api_actor(self.request))
+        # The list shows the partner's id only (from the row itself): no join, no partner per row.
+        return qs.select_related(None) if self.action == "list" else qs
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)

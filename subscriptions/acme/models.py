@@ -83,6 +83,14 @@ class AcmeContract(models.Model):
     directory_url = models.URLField(max_length=300, blank=True)
     eab_key_id = models.CharField("EAB key id", max_length=200, blank=True)
     eab_hmac_key = EncryptedSecretField("EAB HMAC key")
+    eab_hmac_key_hint = models.CharField(
+        "EAB HMAC key, masked",
+        max_length=20,
+        blank=True,
+        editable=False,
+        help_text="The key as `core.secrets.mask` shows it, written by save() whenever the key changes, "
+        "so lists show the mask without decrypting.",
+    )
     credentials_issued_at = models.DateTimeField(null=True, blank=True)
     credentials_revealed_at = models.DateTimeField(null=True, blank=True)
     term_started_at = models.DateTimeField(null=True, blank=True, help_text="The vendor's created_at.")
@@ -109,6 +117,24 @@ class AcmeContract(models.Model):
     def __str__(self) -> str:
         first = self.sans[0] if self.sans else "?"
         return f"ACME {self.get_product_display()} {first}"
+
+    def save(self, *args, **kwargs):
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "eab_hmac_key" in update_fields:
+            token = self.eab_hmac_key.token if self.eab_hmac_key else ""
+            if self.__dict__.get("_hint_token") != token:  # decrypt once per new key, not per save
+                self.eab_hmac_key_hint = self.eab_hmac_key.masked if self.eab_hmac_key else ""
+                self.__dict__["_hint_token"] = token
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "eab_hmac_key_hint"}
+        super().save(*args, **kwargs)
+
+    @property
+    def eab_hmac_key_masked(self) -> str:
+        """The masked key for display: the stored hint, decrypting only for a row written around save()."""
+        if not self.eab_hmac_key:
+            return ""
+        return self.eab_hmac_key_hint or self.eab_hmac_key.masked
 
     @property
     def cancel_window_closes_at(self):
