@@ -141,6 +141,10 @@ class Item:
         return (self.price or Decimal(0)) * self.quantity
 
 
+# The fields of a CheckoutRequest that DRCheckoutSession and DRCheckout both store as columns.
+REQUEST_COLUMNS = ("customer", "currency", "charge_type", "upstream_id", "email", "locale", "metadata")
+
+
 @dataclass
 class CheckoutRequest:
     """A validated checkout (or checkout session) request."""
@@ -160,15 +164,7 @@ class CheckoutRequest:
 
     def columns(self) -> dict:
         """What a checkout session and a checkout alike keep of the request."""
-        return {
-            "customer": self.customer,
-            "currency": self.currency,
-            "charge_type": self.charge_type,
-            "upstream_id": self.upstream_id,
-            "email": self.email,
-            "locale": self.locale,
-            "metadata": self.metadata,
-        }
+        return {name: getattr(self, name) for name in REQUEST_COLUMNS}
 
     @property
     def renews(self) -> bool:

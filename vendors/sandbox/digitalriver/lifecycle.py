@@ -284,33 +284,42 @@ def activate(subscription: DRSubscription) -> DRSubscription:
 
 def cancel(subscription: DRSubscription) -> DRSubscription:
     """Only active, activeFree and activePendingInvoice subscriptions can be cancelled (the open invoice is void)."""
-    if subscription.state not in DRSubscription.LIVE:
-        raise conflict(
-            "invalid_request",
-            f"Only active, activeFree and activePendingInvoice subscriptions can be cancelled, "
-            f"not a {subscription.state} one.",
-            "state",
-        )
-    previous = {"state": subscription.state}
-    subscription.state, subscription.cancelled_at = State.CANCELLED, _now()
-    subscription.payment_failed_at = None
-    _close_invoices(subscription)
-    _save(subscription)
-    emit("subscription.updated", subscription_json(subscription), previous)
-    return subscription
+    return _end(
+        subscription,
+        State.CANCELLED,
+        "cancelled_at",
+        "subscription.updated",
+        f"Only active, activeFree and activePendingInvoice subscriptions can be cancelled, "
+        f"not a {subscription.state} one.",
+        payment_failed_at=None,
+    )
 
 
 def lapse(subscription: DRSubscription) -> DRSubscription:
     """The payment source was not fixed within the grace period: lapsed (subscription.lapsed)."""
+    return _end(
+        subscription,
+        State.LAPSED,
+        "lapsed_at",
+        "subscription.lapsed",
+        f"Only a live subscription can lapse, not a {subscription.state} one.",
+    )
+
+
+def _end(
+    subscription: DRSubscription, state: str, at: str, event: str, refusal: str, **also
+) -> DRSubscription:
+    """A live subscription ends (`state`, stamped `at` now): its open invoices go void, `event` tells."""
     if subscription.state not in DRSubscription.LIVE:
-        raise conflict(
-            "invalid_request", f"Only a live subscription can lapse, not a {subscription.state} one.", "state"
-        )
+        raise conflict("invalid_request", refusal, "state")
     previous = {"state": subscription.state}
-    subscription.state, subscription.lapsed_at = State.LAPSED, _now()
+    subscription.state = state
+    setattr(subscription, at, _now())
+    for name, value in also.items():
+        setattr(subscription, name, value)
     _close_invoices(subscription)
     _save(subscription)
-    emit("subscription.lapsed", subscription_json(subscription), previous)
+    emit(event, subscription_json(subscription), previous)
     return subscription
 
 
