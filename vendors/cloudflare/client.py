@@ -209,10 +209,8 @@ class CloudflareClient(VendorHTTP):
         return self._write_subscription(
             "POST",
             self._zone_subscription_path(zone_id),
+            subscription_body(rate_plan_id, frequency, component_values),
             "create zone subscription",
-            rate_plan_id,
-            frequency,
-            component_values,
         )
 
     def update_zone_subscription(
@@ -227,10 +225,8 @@ class CloudflareClient(VendorHTTP):
         return self._write_subscription(
             "PUT",
             self._zone_subscription_path(zone_id),
+            subscription_body(rate_plan_id, frequency, component_values),
             "update zone subscription",
-            rate_plan_id,
-            frequency,
-            component_values,
         )
 
     def available_rate_plans(self, zone_id: str) -> list[dict]:
@@ -261,10 +257,8 @@ class CloudflareClient(VendorHTTP):
         return self._write_subscription(
             "POST",
             self._account_subscriptions_path(account_id),
+            subscription_body(rate_plan_id, frequency, component_values),
             "create account subscription",
-            rate_plan_id,
-            frequency,
-            component_values,
         )
 
     def update_account_subscription(
@@ -280,10 +274,8 @@ class CloudflareClient(VendorHTTP):
         return self._write_subscription(
             "PUT",
             f"{self._account_subscriptions_path(account_id)}/{quote(subscription_id, safe='')}",
+            subscription_body(rate_plan_id, frequency, component_values),
             "update account subscription",
-            rate_plan_id,
-            frequency,
-            component_values,
         )
 
     def delete_account_subscription(self, account_id: str, subscription_id: str) -> str:
@@ -300,18 +292,9 @@ class CloudflareClient(VendorHTTP):
 
     # --- Parsing ---------------------------------------------------------------------------------
 
-    def _write_subscription(
-        self,
-        method: str,
-        path: str,
-        what: str,
-        rate_plan_id: str,
-        frequency: str,
-        component_values: Iterable[tuple[str, Decimal | int]] | None,
-    ) -> CloudflareSubscription:
+    def _write_subscription(self, method: str, path: str, request: dict, what: str) -> CloudflareSubscription:
         """Create or change one subscription (zone or account) and read the one Cloudflare answers with."""
-        body = self._request(method, path, json=subscription_body(rate_plan_id, frequency, component_values))
-        return self._subscription(_result(body), what)
+        return self._subscription(_result(self._request(method, path, json=request)), what)
 
     def _zone_subscription_path(self, zone_id: str) -> str:
         return f"/zones/{quote(zone_id, safe='')}/subscription"
