@@ -6,6 +6,7 @@ import email.utils
 import logging
 import time
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import requests
@@ -191,6 +192,17 @@ class VendorHTTP:
         # only when the request provably never left.
         return VendorError(self.vendor, code, message, retryable=True, outcome_unknown=sent)
 
+    def _unreadable(self, what: str, body: Any) -> VendorError:
+        """A 2xx answer we cannot read: the vendor may have acted on it, so the outcome is unknown."""
+        return VendorError(
+            self.vendor,
+            "invalid_response",
+            f"unexpected {what} response",
+            retryable=True,
+            outcome_unknown=True,
+            raw=self._scrub(body),
+        )
+
     def _scrub(self, value: Any) -> Any:
         """Remove our own credentials from anything the vendor echoes back."""
         if isinstance(value, str):
@@ -213,6 +225,16 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_decimal(value: Any) -> Decimal | None:
+    """A Decimal from a JSON number (through its text, so 0.1 stays 0.1), or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
 
 
 def oldest_first(items: list[dict], time_field: str) -> list[dict]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -13,7 +13,7 @@ import requests
 from django.conf import settings
 
 from vendors.errors import VendorError
-from vendors.http import VendorHTTP, oldest_first, parse_time
+from vendors.http import VendorHTTP, oldest_first, parse_decimal, parse_time
 
 # Cloudflare's own maximum page size for GET /accounts.
 _PAGE_SIZE = 50
@@ -206,12 +206,12 @@ class CloudflareClient(VendorHTTP):
         component_values: list[tuple[str, Decimal | int]] | None = None,
     ) -> CloudflareSubscription:
         """Subscribe a zone to a plan, typically an upgrade from PARTNERS_FREE (`POST /zones/{id}/subscription`)."""
-        body = self._request(
+        return self._write_subscription(
             "POST",
             self._zone_subscription_path(zone_id),
-            json=subscription_body(rate_plan_id, frequency, component_values),
+            subscription_body(rate_plan_id, frequency, component_values),
+            "create zone subscription",
         )
-        return self._subscription(_result(body), "create zone subscription")
 
     def update_zone_subscription(
         self,
@@ -222,12 +222,12 @@ class CloudflareClient(VendorHTTP):
         component_values: list[tuple[str, Decimal | int]] | None = None,
     ) -> CloudflareSubscription:
         """Change a zone's plan, components or frequency, downgrades included (`PUT /zones/{id}/subscription`)."""
-        body = self._request(
+        return self._write_subscription(
             "PUT",
             self._zone_subscription_path(zone_id),
-            json=subscription_body(rate_plan_id, frequency, component_values),
+            subscription_body(rate_plan_id, frequency, component_values),
+            "update zone subscription",
         )
-        return self._subscription(_result(body), "update zone subscription")
 
     def available_rate_plans(self, zone_id: str) -> list[dict]:
         """The rate plans this zone may subscribe to (`GET /zones/{id}/available_rate_plans`), each raw
@@ -254,12 +254,12 @@ class CloudflareClient(VendorHTTP):
         component_values: list[tuple[str, Decimal | int]] | None = None,
     ) -> CloudflareSubscription:
         """Buy an add-on (`POST /accounts/{id}/subscriptions`); components left out get the purchase's defaults."""
-        body = self._request(
+        return self._write_subscription(
             "POST",
             self._account_subscriptions_path(account_id),
-            json=subscription_body(rate_plan_id, frequency, component_values),
+            subscription_body(rate_plan_id, frequency, component_values),
+            "create account subscription",
         )
-        return self._subscription(_result(body), "create account subscription")
 
     def update_account_subscription(
         self,
@@ -271,12 +271,12 @@ class CloudflareClient(VendorHTTP):
         component_values: list[tuple[str, Decimal | int]] | None = None,
     ) -> CloudflareSubscription:
         """Change an add-on (`PUT /accounts/{id}/subscriptions/{subscription_id}`)."""
-        body = self._request(
+        return self._write_subscription(
             "PUT",
             f"{self._account_subscriptions_path(account_id)}/{quote(subscription_id, safe='')}",
-            json=subscription_body(rate_plan_id, frequency, component_values),
+            subscription_body(rate_plan_id, frequency, component_values),
+            "update account subscription",
         )
-        return self._subscription(_result(body), "update account subscription")
 
     def delete_account_subscription(self, account_id: str, subscription_id: str) -> str:
         """End an add-on (`DELETE /accounts/{id}/subscriptions/{subscription_id}`); returns `result.subscription_id`."""
@@ -291,6 +291,10 @@ class CloudflareClient(VendorHTTP):
         return str(result["subscription_id"])
 
     # --- Parsing ---------------------------------------------------------------------------------
+
+    def _write_subscription(self, method: str, path: str, request: dict, what: str) -> CloudflareSubscription:
+        """Create or change one subscription (zone or account) and read the one Cloudflare answers with."""
+        return self._subscription(_result(self._request(method, path, json=request)), what)
 
     def _zone_subscription_path(self, zone_id: str) -> str:
         return f"/zones/{quote(zone_id, safe='')}/subscription"
@@ -340,15 +344,15 @@ class CloudflareClient(VendorHTTP):
             component_values=tuple(
                 ComponentValue(
                     name=str(item["name"]),
-                    value=_decimal(item.get("value")) or Decimal(0),
-                    default=_decimal(item.get("default")),
-                    price=_decimal(item.get("price")),
+                    value=parse_decimal(item.get("value")) or Decimal(0),
+                    default=parse_decimal(item.get("default")),
+                    price=parse_decimal(item.get("price")),
                 )
                 for item in components
                 if isinstance(item, dict) and item.get("name")
             ),
             frequency=str(result.get("frequency") or ""),
-            price=_decimal(result.get("price")),
+            price=parse_decimal(result.get("price")),
             currency=str(result.get("currency") or rate_plan.get("currency") or ""),
             state=str(result.get("state") or ""),
             current_period_start=parse_time(result.get("current_period_start")),
@@ -362,16 +366,6 @@ class CloudflareClient(VendorHTTP):
             raise self._unreadable(what, result)
         return CloudflareAccount(
             id=str(result["id"]), name=str(result.get("name") or ""), raw=self._scrub(result)
-        )
-
-    def _unreadable(self, what: str, body: Any) -> VendorError:
-        return VendorError(
-            self.vendor,
-            "invalid_response",
-            f"unexpected {what} response",
-            retryable=True,
-            outcome_unknown=True,
-            raw=self._scrub(body),
         )
 
 
@@ -391,16 +385,6 @@ def _json_number(value: Decimal | int) -> int | float:
     # JSON has no Decimal: whole amounts go as integers, others as floats.
     number = Decimal(value)
     return int(number) if number == number.to_integral_value() else float(number)
-
-
-def _decimal(value: Any) -> Decimal | None:
-    """A Decimal from a JSON number (through its text, so 0.1 stays 0.1), or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
 
 
 def _result(body: Any) -> Any:

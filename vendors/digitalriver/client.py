@@ -435,16 +435,6 @@ class DigitalRiverClient(VendorHTTP):
                 raw=self._scrub(body),
             ) from None
 
-    def _unreadable(self, what: str, body: Any) -> VendorError:
-        return VendorError(
-            self.vendor,
-            "invalid_response",
-            f"unexpected {what} response",
-            retryable=True,
-            outcome_unknown=True,
-            raw=self._scrub(body),
-        )
-
 
 # --- Helpers ---------------------------------------------------------------------------------
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from vendors.errors import VendorError
-from vendors.http import parse_time
+from vendors.http import parse_decimal, parse_time
 
 VENDOR = "digitalriver"
 
@@ -196,7 +196,7 @@ def checkout_from(data: Any) -> DRCheckout:
     _need(data, "checkout")
     return DRCheckout(
         id=str(data["id"]),
-        total_amount=_decimal(data.get("totalAmount")),
+        total_amount=parse_decimal(data.get("totalAmount")),
         charge_type=_text(data.get("chargeType")),
         raw=data,
     )
@@ -212,7 +212,7 @@ def order_from(data: Any) -> DROrder:
         upstream_id=_optional(data.get("upstreamId")),
         customer_id=_optional(data.get("customerId")),
         charge_type=_optional(data.get("chargeType")),
-        total_amount=_decimal(data.get("totalAmount")),
+        total_amount=parse_decimal(data.get("totalAmount")),
         currency=_text(data.get("currency")),
         items=tuple(_order_item(item) for item in items if isinstance(item, dict)),
         source_ids=tuple(
@@ -220,7 +220,7 @@ def order_from(data: Any) -> DROrder:
             for source in _dicts((data.get("payment") or {}).get("sources"))
             if source.get("id")
         ),
-        captured_amount=_decimal(data.get("capturedAmount")),
+        captured_amount=parse_decimal(data.get("capturedAmount")),
         raw=data,
     )
 
@@ -230,7 +230,7 @@ def charge_from(data: Any) -> DRCharge:
     _need(data, "charge")
     captured = sum(
         (
-            _decimal(capture.get("amount")) or Decimal(0)
+            parse_decimal(capture.get("amount")) or Decimal(0)
             for capture in _dicts(data.get("captures"))
             if capture.get("state") == "complete"
         ),
@@ -240,7 +240,7 @@ def charge_from(data: Any) -> DRCharge:
         id=str(data["id"]),
         order_id=_optional(data.get("orderId")),
         state=_text(data.get("state")),
-        amount=_decimal(data.get("amount")),
+        amount=parse_decimal(data.get("amount")),
         captured_amount=captured,
         source_id=_optional(data.get("sourceId")),
         raw=data,
@@ -279,7 +279,7 @@ def invoice_from(data: Any) -> DRInvoice:
     return DRInvoice(
         id=str(data["id"]),
         state=_text(data.get("state")),
-        total_amount=_decimal(data.get("totalAmount")),
+        total_amount=parse_decimal(data.get("totalAmount")),
         currency=_text(data.get("currency")),
         order_id=_optional(data.get("orderId")),
         raw=data,
@@ -289,7 +289,7 @@ def invoice_from(data: Any) -> DRInvoice:
 def refund_from(data: Any) -> DRRefund:
     _need(data, "refund")
     return DRRefund(
-        id=str(data["id"]), state=_text(data.get("state")), amount=_decimal(data.get("amount")), raw=data
+        id=str(data["id"]), state=_text(data.get("state")), amount=parse_decimal(data.get("amount")), raw=data
     )
 
 
@@ -299,7 +299,7 @@ def _order_item(item: dict) -> DROrderItem:
         id=_text(item.get("id")),
         sku_id=_text(item.get("skuId")),
         quantity=_int(item.get("quantity")) or 0,
-        amount=_decimal(item.get("amount")),
+        amount=parse_decimal(item.get("amount")),
         subscription_id=_optional(info.get("subscriptionId")),
         billing_agreement_id=_optional(info.get("billingAgreementId")),
         plan_id=_optional(info.get("planId")),
@@ -327,8 +327,8 @@ def subscription_from(data: Any) -> DRSubscription:
             DRSubscriptionItem(
                 sku_id=_optional(item.get("skuId")),
                 quantity=_int(item.get("quantity")),
-                price=_decimal(item.get("price")),
-                aggregate_price=_decimal(item.get("aggregatePrice")),
+                price=parse_decimal(item.get("price")),
+                aggregate_price=parse_decimal(item.get("aggregatePrice")),
             )
             for item in items
             if isinstance(item, dict)
@@ -381,13 +381,3 @@ def _int(value: Any) -> int | None:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     return None
-
-
-def _decimal(value: Any) -> Decimal | None:
-    """A Decimal from a JSON number (through its text, so 0.1 stays 0.1), or None."""
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        return None
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None

@@ -51,7 +51,14 @@ from django.db.models import F
 
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import payments, sources
-from vendors.sandbox.digitalriver.errors import DRError, PaymentDeclined, conflict, invalid, missing
+from vendors.sandbox.digitalriver.errors import (
+    DRError,
+    PaymentDeclined,
+    conflict,
+    invalid,
+    missing,
+    refuse_unknown,
+)
 from vendors.sandbox.digitalriver.events import emit
 from vendors.sandbox.digitalriver.models import (
     DRBillingAgreement,
@@ -134,6 +141,10 @@ class Item:
         return (self.price or Decimal(0)) * self.quantity
 
 
+# The fields of a CheckoutRequest that DRCheckoutSession and DRCheckout both store as columns.
+REQUEST_COLUMNS = ("customer", "currency", "charge_type", "upstream_id", "email", "locale", "metadata")
+
+
 @dataclass
 class CheckoutRequest:
     """A validated checkout (or checkout session) request."""
@@ -151,6 +162,10 @@ class CheckoutRequest:
     def total(self) -> Decimal:
         return sum((item.amount for item in self.items), Decimal(0))
 
+    def columns(self) -> dict:
+        """What a checkout session and a checkout alike keep of the request."""
+        return {name: getattr(self, name) for name in REQUEST_COLUMNS}
+
     @property
     def renews(self) -> bool:
         return any(item.renewal for item in self.items)
@@ -161,11 +176,7 @@ class CheckoutRequest:
 
 def read_request(body: dict, *, session: bool) -> CheckoutRequest:
     """Validate a DropInCheckoutRequest (`session`) or CheckoutRequest; DRError on the first problem."""
-    unknown = sorted(set(body) - (SESSION_FIELDS if session else CHECKOUT_FIELDS))
-    if unknown:
-        raise DRError(
-            400, "unknown_parameter", f"{unknown[0]} is not a parameter of this request.", unknown[0]
-        )
+    refuse_unknown(body, SESSION_FIELDS if session else CHECKOUT_FIELDS, "this request")
     customer_id = body.get("customerId")
     if not customer_id:
         raise missing("customerId", "customerId is required for a subscription checkout.")
@@ -206,9 +217,7 @@ def read_request(body: dict, *, session: bool) -> CheckoutRequest:
 def _item(raw: Any, charge_type: str, customer: DRCustomer) -> Item:
     if not isinstance(raw, dict):
         raise invalid("items", "Each item must be an object.")
-    unknown = sorted(set(raw) - ITEM_FIELDS)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of an item.", unknown[0])
+    refuse_unknown(raw, ITEM_FIELDS, "an item")
     if not isinstance(raw.get("skuId"), str) or not raw["skuId"]:
         raise missing("skuId")
     quantity = raw.get("quantity", 1)
@@ -232,11 +241,7 @@ def _item(raw: Any, charge_type: str, customer: DRCustomer) -> Item:
         return item
     if not isinstance(info, dict):
         raise invalid("subscriptionInfo", "subscriptionInfo must be an object.")
-    unknown = sorted(set(info) - SUBSCRIPTION_INFO_FIELDS)
-    if unknown:
-        raise DRError(
-            400, "unknown_parameter", f"{unknown[0]} is not a parameter of subscriptionInfo.", unknown[0]
-        )
+    refuse_unknown(info, SUBSCRIPTION_INFO_FIELDS, "subscriptionInfo")
     for name in ("planId", "terms", "subscriptionId", "billingAgreementId"):
         if info.get(name) is not None and not isinstance(info[name], str):
             raise invalid(name, f"{name} must be a string.")
@@ -409,16 +414,7 @@ def metadata_of(value: Any, name: str = "metadata") -> dict:
 def create_session(body: dict) -> DRCheckoutSession:
     """POST /drop-in/checkout-sessions: check the request now, keep it until the customer pays."""
     request = read_request(body, session=True)
-    return DRCheckoutSession.objects.create(
-        customer=request.customer,
-        currency=request.currency,
-        charge_type=request.charge_type,
-        upstream_id=request.upstream_id,
-        email=request.email,
-        locale=request.locale,
-        metadata=request.metadata,
-        request=body,
-    )
+    return DRCheckoutSession.objects.create(**request.columns(), request=body)
 
 
 def create_checkout(
@@ -433,13 +429,7 @@ def create_checkout(
         sources.check_attachable(source)
     now = sandbox_now()
     checkout = DRCheckout.objects.create(
-        customer=request.customer,
-        currency=request.currency,
-        charge_type=request.charge_type,
-        upstream_id=request.upstream_id,
-        email=request.email,
-        locale=request.locale,
-        metadata=request.metadata,
+        **request.columns(),
         request=body,
         total_amount=request.total,
         source=source,

@@ -62,6 +62,23 @@ def invalid(parameter: str, message: str) -> DRError:
     return DRError(400, "invalid_parameter", message, parameter)
 
 
+def required_string(body: dict, name: str, message: str | None = None) -> str:
+    """`body[name]`, refused as missing when absent or empty and as invalid when not a string."""
+    value = body.get(name)
+    if not value:
+        raise missing(name)
+    if not isinstance(value, str):
+        raise invalid(name, message or f"{name} must be a string.")
+    return value
+
+
+def refuse_unknown(given: dict, allowed, of: str) -> None:
+    """Refuse the first (by name) of `given`'s parameters that `allowed` does not hold."""
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of {of}.", unknown[0])
+
+
 def not_found(what: str, identifier: str, parameter: str = "id") -> DRError:
     return DRError(404, "not_found", f"{what} {identifier} not found.", parameter)
 

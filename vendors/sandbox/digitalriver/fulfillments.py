@@ -29,7 +29,7 @@ from typing import Any
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import ledger
 from vendors.sandbox.digitalriver.checkouts import metadata_of
-from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
+from vendors.sandbox.digitalriver.errors import conflict, invalid, missing, refuse_unknown, required_string
 from vendors.sandbox.digitalriver.events import emit
 from vendors.sandbox.digitalriver.models import DRCharge, DRChargeOperation, DRFulfillment, DROrder, DRSource
 from vendors.sandbox.digitalriver.render import charge_json, fulfillment_json, order_json, time
@@ -43,16 +43,8 @@ CAPTURE_FAILURE = ("failed-request", "Failed to operate on charge")
 
 def create(body: dict) -> DRFulfillment:
     """Check the whole request, then record the fulfilment and move the money."""
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise DRError(
-            400, "unknown_parameter", f"{unknown[0]} is not a parameter of a fulfillment.", unknown[0]
-        )
-    order_id = body.get("orderId")
-    if not order_id:
-        raise missing("orderId")
-    if not isinstance(order_id, str):
-        raise invalid("orderId", "orderId must be a string.")
+    refuse_unknown(body, FIELDS, "a fulfillment")
+    order_id = required_string(body, "orderId")
     raw_items = body.get("items")
     if raw_items in (None, []):
         raise missing("items", "items must list at least one item to fulfil or cancel.")
@@ -110,14 +102,8 @@ def create(body: dict) -> DRFulfillment:
 def _item(raw: Any) -> tuple[str, int, int]:
     if not isinstance(raw, dict):
         raise invalid("items", "Each item must be an object.")
-    unknown = sorted(set(raw) - ITEM_FIELDS)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of an item.", unknown[0])
-    item_id = raw.get("itemId")
-    if not item_id:
-        raise missing("itemId")
-    if not isinstance(item_id, str):
-        raise invalid("itemId", "itemId must be a string.")
+    refuse_unknown(raw, ITEM_FIELDS, "an item")
+    item_id = required_string(raw, "itemId")
     quantity, cancel = (
         _count(raw.get("quantity"), "quantity"),
         _count(raw.get("cancelQuantity"), "cancelQuantity"),

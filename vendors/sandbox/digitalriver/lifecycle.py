@@ -60,7 +60,7 @@ from django.db.models import F, Q
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import ledger, sources
 from vendors.sandbox.digitalriver.checkouts import metadata_of, money
-from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
+from vendors.sandbox.digitalriver.errors import conflict, invalid, missing, refuse_unknown
 from vendors.sandbox.digitalriver.events import emit
 from vendors.sandbox.digitalriver.models import (
     DRCharge,
@@ -149,11 +149,7 @@ def update(subscription: DRSubscription, body: dict) -> DRSubscription:
                 others[0],
             )
         return activate(subscription) if state == "active" else cancel(subscription)
-    unknown = sorted(set(body) - UPDATABLE)
-    if unknown:
-        raise DRError(
-            400, "unknown_parameter", f"{unknown[0]} is not a parameter of this request.", unknown[0]
-        )
+    refuse_unknown(body, UPDATABLE, "this request")
     if subscription.state not in UPDATABLE_STATES:
         raise conflict(
             "invalid_state",
@@ -208,11 +204,7 @@ def _update_items(raw_items: Any) -> list[dict]:
     for raw in raw_items:
         if not isinstance(raw, dict):
             raise invalid("items", "Each item must be an object.")
-        unknown = sorted(set(raw) - ITEM_FIELDS)
-        if unknown:
-            raise DRError(
-                400, "unknown_parameter", f"{unknown[0]} is not a parameter of an item.", unknown[0]
-            )
+        refuse_unknown(raw, ITEM_FIELDS, "an item")
         if not raw.get("skuId") and not raw.get("productDetails"):
             raise missing("skuId", "Each item needs a skuId or productDetails.")
         if raw.get("skuId") is not None and not isinstance(raw["skuId"], str):
@@ -254,14 +246,7 @@ def _update_source(subscription: DRSubscription, source_id: Any) -> DRSource:
     if not isinstance(source_id, str) or not source_id:
         raise invalid("sourceId", "sourceId must be a source id.")
     source = sources.find(source_id, parameter="sourceId")
-    if not source.reusable:
-        raise conflict("nonreusable_source", "Only a reusable source may be attached to a customer.")
-    if source.state != DRSource.State.CHARGEABLE:
-        raise conflict("source_not_chargeable", f"Source '{source.pk}' is not chargeable.", "sourceId")
-    if source.customer_id and source.customer_id != subscription.customer_id:
-        raise conflict(
-            "source_in_use", f"Source '{source.pk}' is attached to a different customer.", "sourceId"
-        )
+    sources.check_savable(source, subscription.customer_id)
     if source.customer_id != subscription.customer_id:
         raise invalid(
             "sourceId",
@@ -299,33 +284,42 @@ def activate(subscription: DRSubscription) -> DRSubscription:
 
 def cancel(subscription: DRSubscription) -> DRSubscription:
     """Only active, activeFree and activePendingInvoice subscriptions can be cancelled (the open invoice is void)."""
-    if subscription.state not in DRSubscription.LIVE:
-        raise conflict(
-            "invalid_request",
-            f"Only active, activeFree and activePendingInvoice subscriptions can be cancelled, "
-            f"not a {subscription.state} one.",
-            "state",
-        )
-    previous = {"state": subscription.state}
-    subscription.state, subscription.cancelled_at = State.CANCELLED, _now()
-    subscription.payment_failed_at = None
-    _close_invoices(subscription)
-    _save(subscription)
-    emit("subscription.updated", subscription_json(subscription), previous)
-    return subscription
+    return _end(
+        subscription,
+        State.CANCELLED,
+        "cancelled_at",
+        "subscription.updated",
+        f"Only active, activeFree and activePendingInvoice subscriptions can be cancelled, "
+        f"not a {subscription.state} one.",
+        payment_failed_at=None,
+    )
 
 
 def lapse(subscription: DRSubscription) -> DRSubscription:
     """The payment source was not fixed within the grace period: lapsed (subscription.lapsed)."""
+    return _end(
+        subscription,
+        State.LAPSED,
+        "lapsed_at",
+        "subscription.lapsed",
+        f"Only a live subscription can lapse, not a {subscription.state} one.",
+    )
+
+
+def _end(
+    subscription: DRSubscription, state: str, at: str, event: str, refusal: str, **also
+) -> DRSubscription:
+    """A live subscription ends (`state`, stamped `at` now): its open invoices go void, `event` tells."""
     if subscription.state not in DRSubscription.LIVE:
-        raise conflict(
-            "invalid_request", f"Only a live subscription can lapse, not a {subscription.state} one.", "state"
-        )
+        raise conflict("invalid_request", refusal, "state")
     previous = {"state": subscription.state}
-    subscription.state, subscription.lapsed_at = State.LAPSED, _now()
+    subscription.state = state
+    setattr(subscription, at, _now())
+    for name, value in also.items():
+        setattr(subscription, name, value)
     _close_invoices(subscription)
     _save(subscription)
-    emit("subscription.lapsed", subscription_json(subscription), previous)
+    emit(event, subscription_json(subscription), previous)
     return subscription
 
 

@@ -33,7 +33,14 @@ from typing import Any
 from vendors.sandbox.clock import sandbox_now
 from vendors.sandbox.digitalriver import ledger
 from vendors.sandbox.digitalriver.checkouts import metadata_of, money
-from vendors.sandbox.digitalriver.errors import DRError, conflict, invalid, missing
+from vendors.sandbox.digitalriver.errors import (
+    DRError,
+    conflict,
+    invalid,
+    missing,
+    refuse_unknown,
+    required_string,
+)
 from vendors.sandbox.digitalriver.events import emit
 from vendors.sandbox.digitalriver.models import DRCharge, DRInvoice, DROrder, DROrderItem, DRRefund
 from vendors.sandbox.digitalriver.render import refund_json
@@ -47,14 +54,8 @@ TOO_MUCH = "The requested refund amount is greater than the available amount."
 
 def create(body: dict) -> tuple[DRRefund, dict]:
     """Check the request, make the refund: (the refund, its JSON as made, pending)."""
-    unknown = sorted(set(body) - FIELDS)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a refund.", unknown[0])
-    currency = body.get("currency")
-    if not currency:
-        raise missing("currency")
-    if not isinstance(currency, str):
-        raise invalid("currency", "currency must be a three-letter code.")
+    refuse_unknown(body, FIELDS, "a refund")
+    currency = required_string(body, "currency", "currency must be a three-letter code.")
     order_id, invoice_id = body.get("orderId"), body.get("invoiceId")
     if order_id and invoice_id:
         raise DRError(
@@ -171,11 +172,7 @@ def _items(raw_items: Any, lines: list[DROrderItem], available: dict[str, Decima
     for raw in raw_items:
         if not isinstance(raw, dict):
             raise invalid("items", "Each item must be an object.")
-        unknown = sorted(set(raw) - ITEM_FIELDS)
-        if unknown:
-            raise DRError(
-                400, "unknown_parameter", f"{unknown[0]} is not a parameter of an item.", unknown[0]
-            )
+        refuse_unknown(raw, ITEM_FIELDS, "an item")
         item_id = raw.get("itemId")
         if not item_id:
             raise missing("itemId")

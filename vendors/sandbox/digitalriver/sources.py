@@ -99,16 +99,21 @@ def find(source_id: str, *, parameter: str | None = None) -> DRSource:
     return source
 
 
-def save_to_customer(customer: DRCustomer, source: DRSource) -> DRSource:
-    """POST /customers/{id}/sources/{sourceId}; again for the same customer: no change."""
+def check_savable(source: DRSource, customer_id: str) -> None:
+    """Refuse a source the customer cannot keep: single-use, not chargeable, or another customer's."""
     if not source.reusable:
         raise conflict("nonreusable_source", "Only a reusable source may be attached to a customer.")
     if source.state != DRSource.State.CHARGEABLE:
         raise conflict("source_not_chargeable", f"Source '{source.pk}' is not chargeable.", "sourceId")
-    if source.customer_id and source.customer_id != customer.pk:
+    if source.customer_id and source.customer_id != customer_id:
         raise conflict(
             "source_in_use", f"Source '{source.pk}' is attached to a different customer.", "sourceId"
         )
+
+
+def save_to_customer(customer: DRCustomer, source: DRSource) -> DRSource:
+    """POST /customers/{id}/sources/{sourceId}; again for the same customer: no change."""
+    check_savable(source, customer.pk)
     now = sandbox_now()
     if source.customer_id != customer.pk:
         source.customer, source.updated_at = customer, now

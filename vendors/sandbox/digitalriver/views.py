@@ -39,6 +39,7 @@ from vendors.sandbox.digitalriver.errors import (
     invalid,
     missing,
     not_found,
+    refuse_unknown,
 )
 from vendors.sandbox.digitalriver.events import emit, webhook_url
 from vendors.sandbox.digitalriver.models import (
@@ -154,6 +155,26 @@ def _values(request: HttpRequest, name: str) -> list[str]:
     return [value for raw in request.GET.getlist(name) for value in raw.split(",") if value]
 
 
+def _filtered(
+    request: HttpRequest, found: QuerySet, columns: tuple[tuple[str, str], ...], *, by_ids: bool = False
+) -> QuerySet:
+    """`found` narrowed to each given query parameter's value (its column) and, `by_ids`, to `ids`."""
+    for parameter, column in columns:
+        if request.GET.get(parameter):
+            found = found.filter(**{column: request.GET[parameter]})
+    if by_ids and _values(request, "ids"):
+        found = found.filter(pk__in=_values(request, "ids"))
+    return found
+
+
+def _found(found: QuerySet, what: str, identifier: str, parameter: str = "id", *, field: str = "pk"):
+    """The row of `found` whose `field` is `identifier`, or Digital River's 404 for that `what`."""
+    row = found.filter(**{field: identifier}).first()
+    if row is None:
+        raise not_found(what, identifier, parameter)
+    return row
+
+
 def _page(
     request: HttpRequest,
     found: QuerySet,
@@ -216,9 +237,7 @@ def plans(request: HttpRequest) -> HttpResponse:
 
 
 def _create_plan(body: dict) -> DRPlan:
-    unknown = sorted(set(body) - PLAN_FIELDS)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a plan.", unknown[0])
+    refuse_unknown(body, PLAN_FIELDS, "a plan")
     for name in PLAN_REQUIRED:
         if name not in body:
             raise missing(name)
@@ -277,9 +296,7 @@ def _days(body: dict, name: str, *, nullable: bool = True, least: int | None = 0
 
 @api("GET", "POST", "DELETE")
 def plan_detail(request: HttpRequest, plan_id: str) -> HttpResponse:
-    plan = DRPlan.objects.filter(pk=plan_id).first()
-    if plan is None:
-        raise not_found("Plan", plan_id)
+    plan = _found(DRPlan.objects.all(), "Plan", plan_id)
     if request.method == "GET":
         return JsonResponse(plan_json(plan))
     if request.method == "DELETE":
@@ -335,9 +352,7 @@ def customers(request: HttpRequest) -> HttpResponse:
             found = found.filter(pk__in=_values(request, "ids"))
         return _page(request, found, customer_json)
     body = _body(request)
-    unknown = sorted(set(body) - CUSTOMER_FIELDS)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a customer.", unknown[0])
+    refuse_unknown(body, CUSTOMER_FIELDS, "a customer")
     customer_id = body.get("id")
     if customer_id is not None and (not isinstance(customer_id, str) or not customer_id.strip()):
         raise invalid("id", "id must be a non-empty string.")
@@ -362,9 +377,7 @@ def customers(request: HttpRequest) -> HttpResponse:
 
 
 def _customer(customer_id: str) -> DRCustomer:
-    customer = DRCustomer.objects.select_for_update().filter(pk=customer_id).first()
-    if customer is None:
-        raise not_found("Customer", customer_id)
+    customer = _found(DRCustomer.objects.select_for_update(), "Customer", customer_id)
     return customer
 
 
@@ -378,9 +391,7 @@ def customer_detail(request: HttpRequest, customer_id: str) -> HttpResponse:
 
 def _update_customer(customer: DRCustomer, body: dict) -> None:
     """POST /customers/{id} (UpdateCustomerRequest): email, locale, enabled, metadata, type, defaultSourceId."""
-    unknown = sorted(set(body) - CUSTOMER_UPDATABLE)
-    if unknown:
-        raise DRError(400, "unknown_parameter", f"{unknown[0]} is not a parameter of a customer.", unknown[0])
+    refuse_unknown(body, CUSTOMER_UPDATABLE, "a customer")
     if "defaultSourceId" in body:
         source = sources.find(str(body["defaultSourceId"] or ""), parameter="defaultSourceId")
         if source.customer_id != customer.pk or source.state != DRSource.State.CHARGEABLE:
@@ -470,9 +481,7 @@ def _filter_by_common(request: HttpRequest, found: QuerySet) -> QuerySet:
 @api("POST", "DELETE")
 def checkout_source(request: HttpRequest, checkout_id: str, source_id: str) -> HttpResponse:
     """Attach the checkout's primary source (200, the Source as the schema answers) or detach it (204)."""
-    checkout = DRCheckout.objects.select_for_update().filter(pk=checkout_id).first()
-    if checkout is None:
-        raise not_found("Checkout", checkout_id)
+    checkout = _found(DRCheckout.objects.select_for_update(), "Checkout", checkout_id)
     source = sources.find(source_id)
     if request.method == "DELETE":
         sources.detach_from_checkout(checkout, source)
@@ -483,9 +492,7 @@ def checkout_source(request: HttpRequest, checkout_id: str, source_id: str) -> H
 
 @api("GET", "DELETE")
 def checkout_detail(request: HttpRequest, checkout_id: str) -> HttpResponse:
-    checkout = DRCheckout.objects.filter(pk=checkout_id).first()
-    if checkout is None:
-        raise not_found("Checkout", checkout_id)
+    checkout = _found(DRCheckout.objects.all(), "Checkout", checkout_id)
     if request.method == "DELETE":
         if DROrder.objects.filter(checkout=checkout).exists():
             raise conflict("invalid_request", f"Checkout {checkout_id} is already an order.", "id")
@@ -506,9 +513,7 @@ def orders(request: HttpRequest) -> HttpResponse:
         checkout_id = _body(request).get("checkoutId")
         if not checkout_id:
             raise missing("checkoutId")
-        checkout = DRCheckout.objects.filter(pk=str(checkout_id)).first()
-        if checkout is None:
-            raise not_found("Checkout", checkout_id, "checkoutId")
+        checkout = _found(DRCheckout.objects.all(), "Checkout", str(checkout_id), "checkoutId")
         return _created(order_json(checkouts.place_order(checkout)))
     found = _filter_by_common(request, DROrder.objects.prefetch_related("items").select_related("customer"))
     if request.GET.get("checkoutId"):
@@ -520,9 +525,7 @@ def orders(request: HttpRequest) -> HttpResponse:
 
 @api("GET")
 def order_detail(request: HttpRequest, order_id: str) -> HttpResponse:
-    order = DROrder.objects.filter(pk=order_id).first()
-    if order is None:
-        raise not_found("Order", order_id)
+    order = _found(DROrder.objects.all(), "Order", order_id)
     return JsonResponse(order_json(order))
 
 
@@ -543,9 +546,7 @@ def fulfillments_view(request: HttpRequest) -> HttpResponse:
 
 @api("GET")
 def fulfillment_detail(request: HttpRequest, fulfillment_id: str) -> HttpResponse:
-    fulfillment = DRFulfillment.objects.select_related("order").filter(pk=fulfillment_id).first()
-    if fulfillment is None:
-        raise not_found("Fulfillment", fulfillment_id)
+    fulfillment = _found(DRFulfillment.objects.select_related("order"), "Fulfillment", fulfillment_id)
     return JsonResponse(fulfillment_json(fulfillment, details=True))
 
 
@@ -557,20 +558,18 @@ def refunds_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         _, made = refunds.create(_body(request))
         return _created(made)  # as made (pending); it completes right after in the sandbox
-    found = DRRefund.objects.select_related("charge")
-    for parameter, column in (("orderId", "order_id"), ("invoiceId", "invoice_id"), ("state", "state")):
-        if request.GET.get(parameter):
-            found = found.filter(**{column: request.GET[parameter]})
-    if _values(request, "ids"):
-        found = found.filter(pk__in=_values(request, "ids"))
+    found = _filtered(
+        request,
+        DRRefund.objects.select_related("charge"),
+        (("orderId", "order_id"), ("invoiceId", "invoice_id"), ("state", "state")),
+        by_ids=True,
+    )
     return _page(request, found, refund_json)
 
 
 @api("GET")
 def refund_detail(request: HttpRequest, refund_id: str) -> HttpResponse:
-    refund = DRRefund.objects.select_related("charge").filter(pk=refund_id).first()
-    if refund is None:
-        raise not_found("Refund", refund_id)
+    refund = _found(DRRefund.objects.select_related("charge"), "Refund", refund_id)
     return JsonResponse(refund_json(refund))
 
 
@@ -579,20 +578,18 @@ def refund_detail(request: HttpRequest, refund_id: str) -> HttpResponse:
 
 @api("GET")
 def invoices(request: HttpRequest) -> HttpResponse:
-    found = DRInvoice.objects.all()
-    for parameter, column in (("customerId", "customer_id"), ("state", "state"), ("currency", "currency")):
-        if request.GET.get(parameter):
-            found = found.filter(**{column: request.GET[parameter]})
-    if _values(request, "ids"):
-        found = found.filter(pk__in=_values(request, "ids"))
+    found = _filtered(
+        request,
+        DRInvoice.objects.all(),
+        (("customerId", "customer_id"), ("state", "state"), ("currency", "currency")),
+        by_ids=True,
+    )
     return _page(request, found, invoice_json)
 
 
 @api("GET")
 def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
-    invoice = DRInvoice.objects.filter(pk=invoice_id).first()
-    if invoice is None:
-        raise not_found("Invoice", invoice_id)
+    invoice = _found(DRInvoice.objects.all(), "Invoice", invoice_id)
     return JsonResponse(invoice_json(invoice))
 
 
@@ -601,10 +598,11 @@ def invoice_detail(request: HttpRequest, invoice_id: str) -> HttpResponse:
 
 @api("GET")
 def subscriptions(request: HttpRequest) -> HttpResponse:
-    found = DRSubscription.objects.all()
-    for parameter, column in (("planId", "plan_id"), ("state", "state"), ("customerId", "customer_id")):
-        if request.GET.get(parameter):
-            found = found.filter(**{column: request.GET[parameter]})
+    found = _filtered(
+        request,
+        DRSubscription.objects.all(),
+        (("planId", "plan_id"), ("state", "state"), ("customerId", "customer_id")),
+    )
     return _page(request, found, subscription_json)
 
 
@@ -651,9 +649,7 @@ def events(request: HttpRequest) -> HttpResponse:
 
 @api("GET")
 def event_detail(request: HttpRequest, event_id: str) -> HttpResponse:
-    event = DREvent.objects.filter(event_id=event_id).first()
-    if event is None:
-        raise not_found("Event", event_id)
+    event = _found(DREvent.objects.all(), "Event", event_id, field="event_id")
     return JsonResponse(event_json(event))
 
 
