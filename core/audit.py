@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.serializers.json import DjangoJSONEncoder
@@ -133,20 +134,25 @@ def action_label(action: str) -> str:
     return f"{subject.replace('_', ' ').capitalize()} {verb.replace('_', ' ')}".strip()
 
 
-def _shown(value) -> str:
+def shown(value, *, empty: str = "—", pair: str = "{}: {}", sort: bool = False, cut: int = 19) -> str:
+    """A stored value as a person reads it: blank as a dash, yes/no, a list or dict joined (`empty`
+    when it has nothing, a dict's items as `pair`, sorted by key with `sort`), an ISO timestamp to
+    its first `cut` characters with a space for the T."""
     if value is None or value == "":
         return "—"
     if value is True:
         return "yes"
     if value is False:
         return "no"
-    if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}: {_shown(v)}" for k, v in value.items()) or "—"
+    if isinstance(value, list | dict):
+        again = partial(shown, empty=empty, pair=pair, sort=sort, cut=cut)
+        if isinstance(value, list):
+            return ", ".join(again(v) for v in value) or empty
+        items = sorted(value.items()) if sort else value.items()
+        return ", ".join(pair.format(k, again(v)) for k, v in items) or empty
     text = str(value)
     return (
-        text[:19].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T" else text
+        text[:cut].replace("T", " ") if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T" else text
     )
 
 
@@ -167,6 +173,6 @@ def lines_of_changes(changes: dict, labels: dict[str, str] | None = None, *, ful
             continue  # e.g. a secret re-encrypted: "[secret] → [secret]" tells nothing
         label = (labels or {}).get(name) or name.replace("_", " ")
         lines.append(
-            f"{label}: {_shown(after)}" if before is None else f"{label}: {_shown(before)} → {_shown(after)}"
+            f"{label}: {shown(after)}" if before is None else f"{label}: {shown(before)} → {shown(after)}"
         )
     return lines

@@ -140,6 +140,19 @@ def joining(change: Operation | None) -> Iterator[None]:
         _joining.reset(token)
 
 
+def _requested(kind: str, target: models.Model, actor: Actor, *, partner_id: int | None, params) -> dict:
+    """The fields of a new operation record: what it does, on what, asked by whom."""
+    return {
+        "kind": kind,
+        "partner_id": partner_id,
+        "content_type": ContentType.objects.get_for_model(target),
+        "object_id": str(target.pk),
+        "params": params or {},
+        "requested_by": actor.user,
+        "face": actor.face,
+    }
+
+
 @contextmanager
 def change(
     actor: Actor, target: models.Model, kind: str, *, partner_id: int | None, params: dict | None = None
@@ -157,14 +170,7 @@ def change(
     recording = _recording.get()
     with transaction.atomic():  # a refused change leaves no record
         record = Operation.objects.create(
-            kind=kind,
-            is_change=True,
-            partner_id=partner_id,
-            content_type=ContentType.objects.get_for_model(target),
-            object_id=str(target.pk),
-            params=params or {},
-            requested_by=actor.user,
-            face=actor.face,
+            is_change=True, **_requested(kind, target, actor, partner_id=partner_id, params=params)
         )
         if recording is not None:
             recording.parent = record
@@ -267,13 +273,7 @@ def start(
                 code=CoreErrorCode.OPERATION_IN_PROGRESS,
             )
     operation = Operation.objects.create(
-        kind=kind,
-        partner_id=partner_id,
-        content_type=ContentType.objects.get_for_model(target),
-        object_id=str(target.pk),
-        params=params or {},
-        requested_by=actor.user,
-        face=actor.face,
+        **_requested(kind, target, actor, partner_id=partner_id, params=params),
         next_attempt_at=lease_deadline(),
         parent_id=_joining.get(),
         is_undo=undo,

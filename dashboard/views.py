@@ -20,7 +20,7 @@ from dashboard.charts import chart_geometry, month_starts
 from dashboard.registry import attention_items, registry
 from partner import selectors
 from partner.access import Can, can, require
-from partner.models import Customer, Membership
+from partner.models import Customer, Membership, Subaccount
 
 PAGE_SIZE = 25
 
@@ -146,6 +146,13 @@ class CustomerObjectMixin:
         if not hasattr(self, "_customer"):
             self._customer = selectors.get_or_404(selectors.customers_for(self.actor), pk=self.kwargs["pk"])
         return self._customer
+
+    def vendor_subaccount(self, vendor: str) -> Subaccount | None:
+        """The customer's subaccount at `vendor` (None before one is requested), read once a request."""
+        found = self.__dict__.setdefault("_vendor_subaccounts", {})
+        if vendor not in found:
+            found[vendor] = self.get_customer().subaccounts.filter(vendor=vendor).first()
+        return found[vendor]
 
 
 # --- Home ---------------------------------------------------------------------------------------

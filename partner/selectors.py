@@ -161,3 +161,8 @@ def with_provisioning(subaccounts: QuerySet[Subaccount]) -> QuerySet[Subaccount]
 def customers_without_subaccounts(actor: Actor) -> QuerySet[Customer]:
     """Customers that have no vendor subaccount yet: onboarding not started for them."""
     return customers_for(actor).filter(subaccounts__isnull=True)
+
+
+def subaccount_ready(subaccount: Subaccount | None) -> bool:
+    """Whether services can be ordered under a customer's subaccount: it exists and is active at the vendor."""
+    return subaccount is not None and subaccount.state == SubaccountState.ACTIVE

@@ -197,18 +197,25 @@ def _contracts(reading: Reading) -> list[AcmeContract]:
     return [o for o in reading.objects.values() if isinstance(o, AcmeContract)]
 
 
-def _read_digicert(reading: Reading) -> None:
-    """GET /acme/{id} for every live contract (the read of the ACME sync), drift as the sync sees it."""
-    handler = acme_handlers.SyncContract()
-    for contract in _contracts(reading):
-        key = object_key(contract)
-        if contract.state not in LIVE_STATES or not contract.vendor_id or key in reading.busy:
+def _sync_reads(reading: Reading, vendor: str, handler, records):
+    """Each record at the vendor with no operation in flight, read as its sync reads it (read-only);
+    a failed read is recorded and the record skipped: (record, key, what the sync read)."""
+    for record in records:
+        key = object_key(record)
+        if not record.vendor_id or key in reading.busy:
             continue
         try:
-            result = handler.perform(READ_ONLY_ATTEMPT, contract)
+            result = handler.perform(READ_ONLY_ATTEMPT, record)
         except (VendorError, ValueError) as error:
-            reading.failed_read("digicert", contract, error, key=key)
+            reading.failed_read(vendor, record, error, key=key)
             continue
+        yield record, key, result
+
+
+def _read_digicert(reading: Reading) -> None:
+    """GET /acme/{id} for every live contract (the read of the ACME sync), drift as the sync sees it."""
+    live = [c for c in _contracts(reading) if c.state in LIVE_STATES]
+    for contract, key, result in _sync_reads(reading, "digicert", acme_handlers.SyncContract(), live):
         view, vendor_state = result["view"], result["vendor_state"]
         drift = acme_rules.compute_drift(contract, view, vendor_state)
         ours = {name: values["ours"] for name, values in drift.items()}
@@ -255,16 +262,11 @@ def _ours_of(record) -> dict:
 
 def _read_cloudflare_zones(reading: Reading) -> None:
     """GET the zone and its subscription (the read of the zone sync) for every active zone."""
-    handler, read = cloudflare.SyncZone(), 0
-    for zone in [o for o in reading.objects.values() if isinstance(o, CloudflareZone)]:
-        key = object_key(zone)
-        if zone.state != ZoneState.ACTIVE or not zone.vendor_id or key in reading.busy:
-            continue
-        try:
-            result = handler.perform(READ_ONLY_ATTEMPT, zone)
-        except (VendorError, ValueError) as error:
-            reading.failed_read("cloudflare", zone, error, key=key)
-            continue
+    read = 0
+    active = [
+        o for o in reading.objects.values() if isinstance(o, CloudflareZone) and o.state == ZoneState.ACTIVE
+    ]
+    for zone, key, result in _sync_reads(reading, "cloudflare", cloudflare.SyncZone(), active):
         read += 1
         ours = _ours_of(zone)
         theirs = _subscription_side(result["subscription"])

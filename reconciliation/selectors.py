@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db.models import Count, QuerySet
 
+from core import audit
 from core.actor import Actor
 from partner.selectors import customers_for, partners_for
 from reconciliation.models import Finding, FindingKind, FindingState, NotBilled, Run
@@ -100,21 +103,8 @@ def marks_for(actor: Actor) -> QuerySet[NotBilled]:
     )
 
 
-def _shown(value) -> str:
-    if value is None or value == "":
-        return "—"
-    if value is True:
-        return "yes"
-    if value is False:
-        return "no"
-    if isinstance(value, dict):
-        return ", ".join(f"{k}={_shown(v)}" for k, v in sorted(value.items())) or "none"
-    if isinstance(value, list):
-        return ", ".join(_shown(v) for v in value) or "none"
-    text = str(value)
-    if len(text) >= 19 and text[4:5] == "-" and text[10:11] == "T":
-        return text[:16].replace("T", " ")
-    return text
+# An evidence value: a dict as sorted key=value pairs, "none" for an empty one, timestamps to the minute.
+_shown = partial(audit.shown, empty="none", pair="{}={}", sort=True, cut=16)
 
 
 def evidence_table(evidence: dict) -> dict:

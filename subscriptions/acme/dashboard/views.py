@@ -27,7 +27,7 @@ from dashboard.views import (
 )
 from partner import selectors as partner_selectors
 from partner.access import Can, can
-from partner.models import SubaccountState, Vendor
+from partner.models import Vendor
 from subscriptions import selectors
 from subscriptions.acme import certificates
 from subscriptions.acme import rules as acme_rules
@@ -91,23 +91,18 @@ class OrderView(CustomerObjectMixin, ServiceFormView):
     nav = "subscriptions"
     title = "Order an ACME subscription"
 
-    def digicert_subaccount(self):
-        if not hasattr(self, "_subaccount"):
-            self._subaccount = self.get_customer().subaccounts.filter(vendor=Vendor.DIGICERT).first()
-        return self._subaccount
-
     def get_form_kwargs(self):
-        subaccount = self.digicert_subaccount()
+        subaccount = self.vendor_subaccount(Vendor.DIGICERT)
         setting = subaccount.auto_renew_setting if subaccount else None
         return {**super().get_form_kwargs(), "account_setting": setting}
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        subaccount = self.digicert_subaccount()
+        subaccount = self.vendor_subaccount(Vendor.DIGICERT)
         context.update(
             customer=self.get_customer(),
             subaccount=subaccount,
-            ready=subaccount is not None and subaccount.state == SubaccountState.ACTIVE,
+            ready=partner_selectors.subaccount_ready(subaccount),
             product_help=PRODUCT_HELP,
         )
         return context

@@ -34,8 +34,21 @@ def _subscribed_zone(zone, failed=False) -> bool:
     return _live_zone(zone) and bool(zone.subscription_id)
 
 
+def _zone_change(action: str, run, **fields) -> ConfirmedAction:
+    """A plan change of the zone: previewed priced as Cloudflare prices `action`, then sent there."""
+    return ConfirmedAction(
+        preview=_zone_preview(action),
+        run=run,
+        done=f"{action} sent to Cloudflare.",
+        confirm=f"{action.capitalize()} at Cloudflare",
+        **fields,
+    )
+
+
 ZONE_ACTIONS = [
-    ConfirmedAction(
+    _zone_change(
+        "upgrade",
+        cloudflare.upgrade_zone_plan,
         name="upgrade_zone_plan",
         label="Upgrade zone plan",
         title="Upgrade zone plan",
@@ -44,13 +57,11 @@ ZONE_ACTIONS = [
         plans=zone_plans("upgrade"),
         keep_label="Monthly (Cloudflare's default)",
         asks_reason=True,
-        preview=_zone_preview("upgrade"),
-        run=cloudflare.upgrade_zone_plan,
-        done="upgrade sent to Cloudflare.",
-        confirm="Upgrade at Cloudflare",
         when=_live_zone,
     ),
-    ConfirmedAction(
+    _zone_change(
+        "change",
+        cloudflare.change_zone_components,
         name="change_zone_components",
         label="Change components",
         title="Change components",
@@ -59,13 +70,11 @@ ZONE_ACTIONS = [
         plans=current_plans,
         fixed_plan=True,
         asks_reason=True,
-        preview=_zone_preview("change"),
-        run=cloudflare.change_zone_components,
-        done="change sent to Cloudflare.",
-        confirm="Change at Cloudflare",
         when=_subscribed_zone,
     ),
-    ConfirmedAction(
+    _zone_change(
+        "downgrade",
+        cloudflare.downgrade_zone_plan,
         name="downgrade_zone_plan",
         label="Downgrade",
         title="Downgrade zone plan",
@@ -73,10 +82,6 @@ ZONE_ACTIONS = [
         "new plan's defaults.",
         plans=zone_plans("downgrade"),
         default_plan=FREE_ZONE_PLAN,
-        preview=_zone_preview("downgrade"),
-        run=cloudflare.downgrade_zone_plan,
-        done="downgrade sent to Cloudflare.",
-        confirm="Downgrade at Cloudflare",
         when=_subscribed_zone,
     ),
     ConfirmedAction(

@@ -12,7 +12,8 @@ from core.audit import ACTION_LABELS
 from core.csv_export import iso_date
 from dashboard.registry import Attention, CsvExport, CustomerSection, Figure, registry
 from partner.access import Can
-from partner.models import SubaccountState, Vendor
+from partner.models import Vendor
+from partner.selectors import subaccount_ready
 from subscriptions.acme import certificates as _certificates  # noqa: F401 - registers its handler
 from subscriptions.cloudflare.dashboard import selectors as reads
 from subscriptions.cloudflare.models import CloudflareAddon, CloudflareZone
@@ -112,7 +113,7 @@ def cloudflare_section(actor, customer) -> dict:
     }
     return {
         "account": account,
-        "account_ready": account is not None and account.state == SubaccountState.ACTIVE,
+        "account_ready": subaccount_ready(account),
         "zones": [(z, latest.get(("z", z.pk))) for z in zones],
         "addons": [(a, latest.get(("a", a.pk))) for a in addons],
     }

@@ -23,7 +23,7 @@ from dashboard.views import (
 )
 from partner import selectors as partner_selectors
 from partner.access import Can, can
-from partner.models import SubaccountState, Vendor
+from partner.models import Vendor
 from subscriptions import selectors
 from subscriptions.acme.dashboard.views import progress_context, progress_response
 from subscriptions.cloudflare import selectors as cloudflare_selectors
@@ -355,11 +355,11 @@ class ZoneAddView(CustomerObjectMixin, ServiceFormView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         customer = self.get_customer()
-        account = customer.subaccounts.filter(vendor=Vendor.CLOUDFLARE).first()
+        account = self.vendor_subaccount(Vendor.CLOUDFLARE)
         context.update(
             customer=customer,
             account=account,
-            ready=account is not None and account.state == SubaccountState.ACTIVE,
+            ready=partner_selectors.subaccount_ready(account),
         )
         return context
 
