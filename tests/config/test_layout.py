@@ -45,6 +45,8 @@ LONG_MODULES = {
     "core/operations.py": "the Operation protocol (lease, backoff, unknown outcomes) in one place",
     "core/management/commands/vendor_check.py": "the go-live check of every vendor, read-only",
     "subscriptions/cloudflare/handlers.py": "one handler per Cloudflare call",
+    "subscriptions/acme/api.py": "the contract endpoints (order, end, SANs, credentials, drift, sync), "
+    "its certificates and the subaccount's account settings",
     "subscriptions/cloudflare/api.py": "the zone, add-on and catalog endpoints",
     "subscriptions/cloudflare/dashboard/views.py": "the zone and add-on pages, one view per page",
     "vendors/digicert/client.py": "one client for the DigiCert calls the back office makes",
