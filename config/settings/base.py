@@ -233,9 +233,19 @@ TASK_LEASE_SECONDS = env.int("TASK_LEASE_SECONDS", default=120)
 # vendor again this often until its answer says whether it happened.
 TASK_RESOLVE_SECONDS = env.int("TASK_RESOLVE_SECONDS", default=3600)
 
+# The broker: "orm" (default: the database's django_q_ormq table, nothing else to run) or
+# "redis" (REDIS_URL; several qcluster processes on several machines sharing one Redis). Either
+# way "each vendor call once" holds: a worker takes the lease on the Operation row (core.tasks.claim)
+# before calling, so a task delivered twice calls once, and a task lost with a dead worker (Redis
+# has no redelivery) is picked up by the sweeper once its lease runs out.
+Q_BROKER = env("Q_BROKER", default="orm")
+if Q_BROKER not in ("orm", "redis"):
+    raise ImproperlyConfigured(f"Q_BROKER={Q_BROKER!r} is not one of orm, redis.")
+REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
 Q_CLUSTER = {
-    "name": "backoffice",
-    "orm": "default",
+    # Processes sharing one queue share this name (in Redis it is the queue's key).
+    "name": env("Q_NAME", default="backoffice"),
+    **({"orm": "default"} if Q_BROKER == "orm" else {"redis": REDIS_URL}),
     "workers": env.int("Q_WORKERS", default=1),
     # timeout > longest task (a few vendor calls); retry > timeout so a slow task is never
     # handed to a second worker while the first still runs.

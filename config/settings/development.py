@@ -25,3 +25,6 @@ if SANDBOX_ENABLED:
     INSTALLED_APPS = [*INSTALLED_APPS, "vendors.sandbox"]  # noqa: F405
     # Business time follows the sandbox's movable clock, so "day 31" can be shown end to end.
     BUSINESS_CLOCK = "vendors.sandbox.clock.sandbox_now"
+    # Sandbox-only control: every sandbox vendor endpoint waits this long before it answers, as a
+    # real vendor's round trip would (bench/throughput.py uses 0.2). Production refuses the sandbox.
+    SANDBOX_LATENCY_SECONDS = env.float("SANDBOX_LATENCY_SECONDS", default=0.0)

@@ -43,6 +43,10 @@ def sandbox_endpoint(vendor: str, base_path: str, error_response: ErrorResponse)
         @wraps(view)
         def endpoint(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             path = _vendor_path(request, base_path)
+            # Sandbox-only control (SANDBOX_LATENCY_SECONDS): a vendor that takes this long to answer.
+            latency = getattr(settings, "SANDBOX_LATENCY_SECONDS", 0.0)
+            if latency > 0:
+                time.sleep(latency)
             fault = pick_fault(vendor, request.method, path)
             response: HttpResponse | None = None
             if fault is None or fault.after_work:
