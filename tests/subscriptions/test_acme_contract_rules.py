@@ -114,3 +114,8 @@ def test_a_contract_that_is_not_live_compares_its_own_state_and_no_term_as_none(
 def test_only_renewal_and_sans_may_be_pushed_back_to_digicert():
     assert rules.PUSHABLE_FIELDS == ("auto_renew", "sans")
     assert set(rules.PUSHABLE_FIELDS) < set(rules.DRIFT_FIELDS)
+
+
+def test_blank_entries_in_a_san_list_are_ignored_not_refused():
+    """A form or script that sends an empty or whitespace-only SAN beside real ones orders the real ones."""
+    assert rules.clean_sans(["a.example", "   ", "", "A.Example."]) == ["a.example"]
