@@ -75,6 +75,9 @@ def test_sans_are_bounded_at_max_sans_and_253_characters():
     longest = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 58]) + ".io"  # 253 characters
     assert len(longest) == 253 and clean_sans([longest]) == [longest]
     assert _refusal(clean_sans, ["e" + longest]).fields == {"sans": [f"Invalid: e{longest}."]}
+    too_long = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 59]) + ".io"  # 254, every label valid
+    assert len(too_long) == 254
+    assert _refusal(clean_sans, [too_long]).fields == {"sans": [f"Invalid: {too_long}."]}
 
 
 def test_sans_given_as_text_are_split_trimmed_lowered_and_deduplicated():
