@@ -152,21 +152,6 @@ def _gunicorn(env: dict, log_path: Path, port: int) -> subprocess.Popen:
     return proc
 
 
-def _wait_until_up(base: str, log: Path, seconds: float = 60) -> None:
-    import requests
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if requests.get(f"{base}/healthz", timeout=5).ok:
-                return
-        except requests.RequestException:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit(f"the web server did not answer:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
 def _shell(env: dict, code: str) -> dict:
     from tests.e2e.processes import manage
 
@@ -183,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     counts = [int(w) for w in args.workers.split(",")]
 
-    from tests.e2e.processes import environment, free_port, manage, start, stop
+    from tests.e2e.processes import environment, free_port, manage, start, stop, wait_until_up
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-throughput-"))
     database_url, database, drop = _database(tmp)
@@ -215,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         manage(env, "migrate", "--no-input")
         manage(env, "seed_demo")
         web = _gunicorn(env, tmp / "web.log", port)
-        _wait_until_up(base, tmp / "web.log")
+        wait_until_up(base, tmp / "web.log")
         for workers in counts:
             log = tmp / f"worker-{workers}.log"
             cluster = start({**env, "Q_WORKERS": str(workers)}, log, "qcluster")

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -56,9 +57,9 @@ def wait_until_up(base: str, log_path: Path, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            if requests.get(f"{base}/healthz", timeout=2).ok:
+            if requests.get(f"{base}/healthz", timeout=5).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:
             pass
         assert time.monotonic() < deadline, log_path.read_text()[-3000:]
         time.sleep(0.3)
@@ -74,3 +75,25 @@ def stop(*procs: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
         proc.log.close()
+
+
+@contextmanager
+def demo_stack(database_url: str, tmp_path: Path, **extra: str):
+    """migrate + seed_demo on `database_url`, then runserver and qcluster as real processes, the
+    embedded sandbox as the vendors; yields (environment, base URL, a reseller's API token)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    vendors = {"DIGICERT_BASE_URL": "", "CLOUDFLARE_BASE_URL": "", "DIGITALRIVER_BASE_URL": ""}
+    env = environment(base, database_url, **vendors, Q_POLL="0.2", **extra)
+    manage(env, "migrate", "--no-input")
+    manage(env, "seed_demo")
+    token = manage(env, "create_api_token", "reseller").strip().splitlines()[-1]
+    procs = [
+        start(env, tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload"),
+        start(env, tmp_path / "worker.log", "qcluster"),
+    ]
+    try:
+        wait_until_up(base, tmp_path / "web.log")
+        yield env, base, token
+    finally:
+        stop(*procs)

@@ -12,7 +12,7 @@ from urllib.parse import urlparse, urlunparse
 import pytest
 import requests
 
-from tests.e2e.processes import environment, free_port, manage, start, stop, wait_until_up
+from tests.e2e.processes import demo_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -36,28 +36,8 @@ def database_url(tmp_path):
 @pytest.fixture
 def stack(database_url, tmp_path):
     """migrate + seed_demo, then runserver and qcluster as real processes; yields (base URL, token)."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = environment(
-        base,
-        database_url,
-        DIGICERT_BASE_URL="",
-        CLOUDFLARE_BASE_URL="",
-        DIGITALRIVER_BASE_URL="",
-        Q_POLL="0.2",
-    )
-    manage(env, "migrate", "--no-input")
-    manage(env, "seed_demo")
-    token = manage(env, "create_api_token", "reseller").strip().splitlines()[-1]
-    procs = [
-        start(env, tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload"),
-        start(env, tmp_path / "worker.log", "qcluster"),
-    ]
-    try:
-        wait_until_up(base, tmp_path / "web.log")
+    with demo_stack(database_url, tmp_path) as (_, base, token):
         yield base, token, tmp_path
-    finally:
-        stop(*procs)
 
 
 def test_subaccounts_are_created_through_web_worker_and_sandbox_over_http(stack):

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from tests.e2e.processes import environment, free_port, manage, start, stop, wait_until_up
+from tests.e2e.processes import demo_stack, manage
 from tests.e2e.test_real_path import database_url  # noqa: F401 - the fixture (SQLite file or a PG database)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -36,31 +36,14 @@ def _redis():
 def redis_stack(database_url, tmp_path):  # noqa: F811
     client = _redis()
     name = f"e2e-{uuid.uuid4().hex[:10]}"  # its own queue key in a shared Redis
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = environment(
-        base,
-        database_url,
-        DIGICERT_BASE_URL="",
-        CLOUDFLARE_BASE_URL="",
-        DIGITALRIVER_BASE_URL="",
-        Q_BROKER="redis",
-        REDIS_URL=REDIS_URL,
-        Q_NAME=name,
-        Q_POLL="0.2",
-    )
-    manage(env, "migrate", "--no-input")
-    manage(env, "seed_demo")
-    token = manage(env, "create_api_token", "reseller").strip().splitlines()[-1]
-    procs = [
-        start(env, tmp_path / "web.log", "runserver", f"127.0.0.1:{port}", "--noreload"),
-        start(env, tmp_path / "worker.log", "qcluster"),
-    ]
     try:
-        wait_until_up(base, tmp_path / "web.log")
-        yield env, base, token, tmp_path
+        with demo_stack(database_url, tmp_path, Q_BROKER="redis", REDIS_URL=REDIS_URL, Q_NAME=name) as (
+            env,
+            base,
+            token,
+        ):
+            yield env, base, token, tmp_path
     finally:
-        stop(*procs)
         client.delete(f"django_q:{name}:q")
 
 
