@@ -19,13 +19,14 @@ from billing.services.acquisition import OrderLine
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 from core import clock
 from core.api.base import IsMemberOrStaff, api_actor
+from core.api.fields import ModelSerializer, UtcDateTimeField
 from core.api.operations import OperationSerializer
 from core.errors import ValidationFailed
 from partner import selectors as partner_selectors
 from subscriptions.selectors import operations_of
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(ModelSerializer):
     class Meta:
         model = Plan
         fields = [
@@ -56,7 +57,7 @@ class PlanSerializer(serializers.ModelSerializer):
         return reads.renewed_by(obj.engine)
 
 
-class ProductSerializer(serializers.ModelSerializer):
+class ProductSerializer(ModelSerializer):
     plan = serializers.PrimaryKeyRelatedField(queryset=Plan.objects.all(), allow_null=True, required=False)
     trial_plan = serializers.PrimaryKeyRelatedField(
         queryset=Plan.objects.all(),
@@ -96,7 +97,7 @@ class CheckoutItemOutSerializer(serializers.Serializer):
     cancelled_quantity = serializers.IntegerField(help_text="Reported not delivered, never charged.")
 
 
-class CheckoutSerializer(serializers.ModelSerializer):
+class CheckoutSerializer(ModelSerializer):
     items = serializers.SerializerMethodField()
     payment_source = serializers.SerializerMethodField(
         help_text="The order's payment source, by its last characters."
@@ -156,7 +157,7 @@ class EndingOptionSerializer(serializers.Serializer):
         choices=[CANCEL_WITH_REFUND, STOP_RENEWAL, RESUME_RENEWAL],
         help_text="The action that applies today: POST .../cancel/, .../stop-renewal/ or .../resume-renewal/.",
     )
-    until = serializers.DateTimeField(allow_null=True, help_text="Until when it applies.")
+    until = UtcDateTimeField(allow_null=True, help_text="Until when it applies.")
     explanation = serializers.CharField(help_text="What it does, in words to show before the click.")
 
 
@@ -193,7 +194,7 @@ ENDING_ERRORS = {
 }
 
 
-class SubscriptionSerializer(serializers.ModelSerializer):
+class SubscriptionSerializer(ModelSerializer):
     ending_options = serializers.SerializerMethodField(
         help_text="Which of cancel with a full refund / stop renewal / resume renewal applies today, "
         "and until when."
@@ -256,13 +257,13 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         return reads.mask_source(obj.payment_source_id)
 
 
-class AgreementSerializer(serializers.ModelSerializer):
+class AgreementSerializer(ModelSerializer):
     class Meta:
         model = BillingAgreement
         fields = ["id", "agreement_id", "customer", "first_order_id", "created_at", "superseded_at"]
 
 
-class NoticeSerializer(serializers.ModelSerializer):
+class NoticeSerializer(ModelSerializer):
     class Meta:
         model = Notice
         fields = [

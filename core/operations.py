@@ -497,8 +497,9 @@ def describe_steps(change: Operation) -> list[str]:
     return lines
 
 
-def latest_by_target(objects) -> dict:
-    """The newest operation of each object, in one query (for lists that show progress)."""
+def latest_by_target(objects, only: tuple[str, ...] = ()) -> dict:
+    """The newest operation of each object, in one query (for lists that show progress); `only`: the
+    fields the caller shows, so a list does not decode every operation's params and result."""
     objects = list(objects)
     if not objects:
         return {}
@@ -509,14 +510,14 @@ def latest_by_target(objects) -> dict:
         partition_by=[models.F("object_id")],
         order_by=[models.F("created_at").desc(), models.F("id").desc()],
     )
-    latest = {
-        operation.object_id: operation
-        for operation in Operation.objects.filter(
-            content_type=content_type, object_id__in=[str(o.pk) for o in objects]
-        )
+    newest = (
+        Operation.objects.filter(content_type=content_type, object_id__in=[str(o.pk) for o in objects])
         .annotate(_newest=newest_first)
         .filter(_newest=1)
-    }
+    )
+    if only:
+        newest = newest.only("object_id", *only)
+    latest = {operation.object_id: operation for operation in newest}
     return {o.pk: latest.get(str(o.pk)) for o in objects}
 
 

@@ -9,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import IdFilterSet, IsMemberOrStaff, api_actor
+from core.api.fields import ModelSerializer, UtcDateTimeField
 from core.errors import ValidationFailed
 from partner import selectors, services
 from partner.models import Customer, Partner, Subaccount, SubaccountState, Vendor
@@ -24,7 +25,7 @@ class ChecklistItemSerializer(serializers.Serializer):
     hint = serializers.CharField()
 
 
-class PartnerSerializer(serializers.ModelSerializer):
+class PartnerSerializer(ModelSerializer):
     onboarding_complete = serializers.SerializerMethodField()
     onboarding = serializers.SerializerMethodField()
     has_digicert_credentials = serializers.SerializerMethodField()
@@ -67,7 +68,7 @@ class PartnerSerializer(serializers.ModelSerializer):
         return bool(obj.cloudflare_api_token)
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(ModelSerializer):
     partner = serializers.PrimaryKeyRelatedField(
         queryset=Partner.objects.all(),
         required=False,
@@ -92,7 +93,7 @@ class OwnCustomerField(serializers.PrimaryKeyRelatedField):
         return selectors.customers_for(api_actor(self.context["request"]))
 
 
-class SubaccountSerializer(serializers.ModelSerializer):
+class SubaccountSerializer(ModelSerializer):
     customer = OwnCustomerField()
     vendor = serializers.ChoiceField(choices=Vendor.choices)
     name = serializers.CharField(
@@ -105,9 +106,7 @@ class SubaccountSerializer(serializers.ModelSerializer):
     # Progress of the create operation (partner.handlers.CreateSubaccount), annotated by
     # selectors.with_provisioning.
     attempts = serializers.SerializerMethodField()
-    next_attempt_at = serializers.DateTimeField(
-        source="provisioning_next_attempt_at", read_only=True, allow_null=True
-    )
+    next_attempt_at = UtcDateTimeField(source="provisioning_next_attempt_at", read_only=True, allow_null=True)
     last_error = serializers.SerializerMethodField()
 
     class Meta:

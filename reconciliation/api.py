@@ -11,6 +11,7 @@ from rest_framework.response import Response
 
 from billing import selectors as billing_selectors
 from core.api.base import IsMemberOrStaff, api_actor
+from core.api.fields import ModelSerializer
 from core.errors import ValidationFailed
 from partner import selectors as partner_selectors
 from reconciliation import actions, selectors, services
@@ -37,7 +38,7 @@ class FindingActionOptionSerializer(serializers.Serializer):
     refusal = serializers.CharField(allow_null=True, help_text="Why it does not apply today.")
 
 
-class FindingSerializer(serializers.ModelSerializer):
+class FindingSerializer(ModelSerializer):
     target_type = serializers.SerializerMethodField(
         help_text="acme_contract, cloudflare_zone, cloudflare_addon or subaccount (empty: none)."
     )
@@ -106,7 +107,7 @@ class FindingActionSerializer(serializers.Serializer):
     )
 
 
-class ReconciliationRunSerializer(serializers.ModelSerializer):
+class ReconciliationRunSerializer(ModelSerializer):
     requested_by = serializers.SerializerMethodField()
 
     class Meta:
@@ -122,7 +123,7 @@ class StartReconciliationSerializer(serializers.Serializer):
     partner = serializers.IntegerField(required=False, help_text="Staff only: the partner to reconcile.")
 
 
-class NotBilledSerializer(serializers.ModelSerializer):
+class NotBilledSerializer(ModelSerializer):
     target_type = serializers.SerializerMethodField()
     marked_by = serializers.SerializerMethodField()
     live = serializers.BooleanField(read_only=True)

@@ -2,10 +2,11 @@
 
 from rest_framework import serializers
 
+from core.api.fields import ModelSerializer
 from core.models import Operation
 
 
-class OperationSerializer(serializers.ModelSerializer):
+class OperationSerializer(ModelSerializer):
     label = serializers.CharField(read_only=True)
     last_error = serializers.SerializerMethodField()
 
@@ -23,6 +24,14 @@ class OperationSerializer(serializers.ModelSerializer):
             "created_at",
             "finished_at",
         ]
+
+    # The columns its fields read: lists load only these (an operation's params and result stay put).
+    COLUMNS = (
+        *(f for f in Meta.fields if f not in ("label", "last_error")),
+        "last_error_code",
+        "last_error_message",
+        "last_error_at",
+    )
 
     def get_last_error(self, obj) -> dict | None:
         if not obj.last_error_code:

@@ -5,11 +5,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from core.api.base import api_actor
+from core.api.fields import ModelSerializer
 from core.models import ApiToken
 from core.tokens import issue_api_token, revoke_api_token
 
 
-class ApiTokenSerializer(serializers.ModelSerializer):
+class ApiTokenSerializer(ModelSerializer):
     is_active = serializers.BooleanField(read_only=True)
 
     class Meta:

@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from core import clock, operations
 from core.api.base import IsMemberOrStaff, api_actor
+from core.api.fields import ModelSerializer, UtcDateTimeField
 from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.access import Can, require
@@ -41,7 +42,7 @@ def not_billed_reason_field() -> serializers.CharField:
 
 class EndOptionSerializer(serializers.Serializer):
     action = serializers.ChoiceField(choices=["cancel", "stop_renewal", "resume_renewal"])
-    until = serializers.DateTimeField(allow_null=True)
+    until = UtcDateTimeField(allow_null=True)
     message = serializers.CharField()
 
 
@@ -49,13 +50,13 @@ class CredentialsSerializer(serializers.Serializer):
     directory_url = serializers.URLField()
     key_id = serializers.CharField()
     hmac_key = serializers.CharField(help_text="Masked; POST .../credentials/reveal/ shows it once.")
-    issued_at = serializers.DateTimeField(allow_null=True)
-    revealed_at = serializers.DateTimeField(allow_null=True)
+    issued_at = UtcDateTimeField(allow_null=True)
+    revealed_at = UtcDateTimeField(allow_null=True)
 
 
-class AcmeContractSerializer(serializers.ModelSerializer):
+class AcmeContractSerializer(ModelSerializer):
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
-    cancel_window_closes_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    cancel_window_closes_at = UtcDateTimeField(read_only=True, allow_null=True)
     options_today = serializers.SerializerMethodField(
         help_text="Which of cancel / stop renewal / resume renewal applies today, and until when."
     )
@@ -199,9 +200,13 @@ def latest_operation(serializer, obj):
 class OperationsViewMixin:
     """Viewsets of objects with vendor operations: newest operations in one query, service calls answer 202."""
 
+    operation_columns = OperationSerializer.COLUMNS  # what the list reads of each newest operation
+
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
-        self._latest = operations.latest_by_target(page if page is not None else queryset)
+        self._latest = operations.latest_by_target(
+            page if page is not None else queryset, only=self.operation_columns
+        )
         return page
 
     def get_serializer_context(self):
@@ -344,7 +349,7 @@ class AcmeContractViewSet(
         return self._operations(request)
 
 
-class CertificateSerializer(serializers.ModelSerializer):
+class CertificateSerializer(ModelSerializer):
     gone = serializers.SerializerMethodField(
         help_text="DigiCert no longer lists it (replaced, or the contract ended)."
     )
@@ -418,7 +423,7 @@ class AccountSettingsSerializer(serializers.Serializer):
     auto_renew_subscription = serializers.BooleanField(
         allow_null=True, help_text="The DigiCert account setting; null is the vendor default (off)."
     )
-    read_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    read_at = UtcDateTimeField(read_only=True, allow_null=True)
     last_operation = OperationSerializer(read_only=True, allow_null=True)
 
 

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.base import IsMemberOrStaff, api_actor
-from core.api.fields import OptionalChoiceField
+from core.api.fields import ModelSerializer, OptionalChoiceField, UtcDateTimeField
 from core.api.operations import OperationSerializer
 from partner import selectors as partner_selectors
 from partner.models import Vendor
@@ -70,7 +70,7 @@ class PreviewSerializer(serializers.Serializer):
 class RefusalSerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()
-    at = serializers.DateTimeField()
+    at = UtcDateTimeField()
 
 
 class PendingChangeSerializer(serializers.Serializer):
@@ -84,7 +84,7 @@ class PendingChangeSerializer(serializers.Serializer):
     )
 
 
-class PlanRecordSerializer(serializers.ModelSerializer):
+class PlanRecordSerializer(ModelSerializer):
     """Fields every Cloudflare subscription record shows: Cloudflare's view, the refusal, what is in flight."""
 
     customer = serializers.PrimaryKeyRelatedField(read_only=True)
@@ -151,14 +151,14 @@ class CloudflareAddonSerializer(PlanRecordSerializer):
         read_only_fields = fields
 
 
-class CatalogComponentSerializer(serializers.ModelSerializer):
+class CatalogComponentSerializer(ModelSerializer):
     class Meta:
         model = CatalogComponent
         fields = ["name", "default", "maximum", "unit_price"]
         read_only_fields = fields
 
 
-class CatalogPlanSerializer(serializers.ModelSerializer):
+class CatalogPlanSerializer(ModelSerializer):
     components = CatalogComponentSerializer(many=True, read_only=True)
     frequencies = serializers.ListField(
         child=serializers.CharField(), help_text=f"Any of {', '.join(Frequency.values)}."
@@ -286,6 +286,7 @@ class CloudflareSubscriptionViewSet(
     permission_classes = [IsMemberOrStaff]
     ordering = ["-created_at"]
     lookup_value_regex = r"\d+"
+    operation_columns = (*OperationsViewMixin.operation_columns, "params")  # `pending_change` reads them
     preview_serializer: type[serializers.Serializer]
     preview_change = None  # the service pricing a change of one object: (actor, obj, **data)
     change_components_of = None  # the service changing its components: (actor, obj, **data)
