@@ -370,7 +370,10 @@ def record_order(checkout: Checkout, order, *, items: list[CheckoutItem] | None 
             if item.order_item_id != match.id:
                 item.order_item_id = match.id
                 matched.append(item)
-    CheckoutItem.objects.bulk_update(matched, ["order_item_id"])  # one UPDATE, not one per item
+    if len(matched) == 1:
+        matched[0].save(update_fields=["order_item_id"])
+    elif matched:  # one UPDATE, not one per item
+        CheckoutItem.objects.bulk_update(matched, ["order_item_id"])
 
 
 def start_external_subscription(actor: Actor, subscription: BillingSubscription) -> None:

@@ -20,7 +20,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
@@ -290,9 +290,13 @@ def _order_groups(actor: Actor, groups: list[list[Renewal]], *, manual: bool = F
         )
     # Each Checkout() draws its own reference (uuid4), the upstreamId Digital River keys on.
     Checkout.objects.bulk_create(checkouts)
-    items, moved = [], []
+    items, moving = [], defaultdict(list)
     for checkout, renewals in zip(checkouts, groups, strict=True):
-        auto = checkout.charge_type == renewal_charge_type(True)
+        to = (
+            RenewalState.ORDERING
+            if checkout.charge_type == renewal_charge_type(True)
+            else RenewalState.AWAITING_CUSTOMER
+        )
         for renewal in renewals:
             subscription = renewal.subscription
             items.append(
@@ -304,12 +308,23 @@ def _order_groups(actor: Actor, groups: list[list[Renewal]], *, manual: bool = F
                     subscription=subscription,
                 )
             )
+            move_renewal(renewal, to)  # an illegal move is refused here, before anything is written
             renewal.checkout, renewal.attempted_at = checkout, now
-            move_renewal(renewal, RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER)
-            renewal.updated_at = timezone.now()  # bulk_update does not stamp auto_now fields
-            moved.append(renewal)
+            moving[to].append(renewal.pk)
     CheckoutItem.objects.bulk_create(items)
-    Renewal.objects.bulk_update(moved, ["checkout", "attempted_at", "state", "updated_at"])
+    # One UPDATE per state (not one per renewal): each renewal's checkout is the new one holding its
+    # subscription's item.
+    its_checkout = CheckoutItem.objects.filter(
+        checkout__in=[checkout.pk for checkout in checkouts], subscription=OuterRef("subscription")
+    ).values("checkout")[:1]
+    for to, pks in moving.items():
+        states.move_all(
+            Renewal.objects.filter(pk__in=pks),
+            to,
+            RENEWAL_MOVES,
+            checkout=Subquery(its_checkout),
+            attempted_at=now,
+        )
     audit.record_many(
         [
             audit.event(
