@@ -151,27 +151,48 @@ def _seed_sandbox_payers(partner, plan, product, count: int):
 @contextmanager
 def vendor_calls_timed(connection):
     """Route the Digital River client to the in-process sandbox and add up, in the yielded dict,
-    the seconds and the queries spent inside its HTTP calls (the one place it sends: VendorHTTP._request)."""
+    the seconds and queries spent inside its HTTP calls (the one place it sends: VendorHTTP._request).
+
+    The sandbox delivers the events a call emits (order.accepted) to our webhook in-process, inside
+    that call: that is our code, not the vendor's, so it is added up apart ("webhook_*") and left
+    out of the vendor's seconds and queries."""
     from vendors import http as vendor_http
+    from vendors.sandbox.digitalriver import events
     from vendors.sandbox.testing import sandbox_session
 
-    inside = {"seconds": 0.0, "queries": 0, "calls": 0}
-    real_request, real_session = vendor_http.VendorHTTP._request, vendor_http.build_session
+    inside = {"seconds": 0.0, "queries": 0, "calls": 0, "webhook_seconds": 0.0, "webhook_queries": 0}
+    real_request, real_session, real_deliver = (
+        vendor_http.VendorHTTP._request,
+        vendor_http.build_session,
+        events.deliver,
+    )
+
+    def spent(call, seconds_key, queries_key, *args, **kwargs):
+        started, queries = time.perf_counter(), len(connection.queries)
+        webhook = inside["webhook_seconds"], inside["webhook_queries"]
+        try:
+            return call(*args, **kwargs)
+        finally:
+            nested = (inside["webhook_seconds"] - webhook[0], inside["webhook_queries"] - webhook[1])
+            if seconds_key == "webhook_seconds":
+                nested = (0.0, 0)
+            inside[seconds_key] += time.perf_counter() - started - nested[0]
+            inside[queries_key] += len(connection.queries) - queries - nested[1]
 
     def timed(self, *args, **kwargs):
-        started, queries = time.perf_counter(), len(connection.queries)
-        try:
-            return real_request(self, *args, **kwargs)
-        finally:
-            inside["seconds"] += time.perf_counter() - started
-            inside["queries"] += len(connection.queries) - queries
-            inside["calls"] += 1
+        inside["calls"] += 1
+        return spent(real_request, "seconds", "queries", self, *args, **kwargs)
+
+    def delivered(*args, **kwargs):
+        return spent(real_deliver, "webhook_seconds", "webhook_queries", *args, **kwargs)
 
     vendor_http.VendorHTTP._request, vendor_http.build_session = timed, sandbox_session
+    events.deliver = delivered
     try:
         yield inside
     finally:
         vendor_http.VendorHTTP._request, vendor_http.build_session = real_request, real_session
+        events.deliver = real_deliver
 
 
 def _renewals_performed(connection, due: int) -> dict:
@@ -209,11 +230,14 @@ def _renewals_performed(connection, due: int) -> dict:
         taken=taken,
         taking_seconds=taking[0],
         taking_queries=taking[1],
-        seconds=seconds,
-        performing_queries=len(queries) - taking[1] - inside["queries"],
+        # Taking and performing; our webhook's handling of the events the calls emit is left out.
+        seconds=seconds - inside["webhook_seconds"],
+        performing_queries=len(queries) - taking[1] - inside["queries"] - inside["webhook_queries"],
         vendor_seconds=inside["seconds"],
         vendor_queries=inside["queries"],
         vendor_calls=inside["calls"],
+        webhook_seconds=inside["webhook_seconds"],
+        webhook_queries=inside["webhook_queries"],
     )
 
 

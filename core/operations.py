@@ -53,6 +53,10 @@ class OperationHandler:
     # read: what the handler reads of them costs no query of its own.
     related: tuple[str, ...] = ()
 
+    def load(self, model: type[models.Model], pk: str):
+        """The target as perform() reads it, with `related` (override to read more in one query)."""
+        return model._default_manager.select_related(*self.related).get(pk=pk)
+
     def perform(self, operation: Operation, target) -> dict:
         """Call the vendor; raise VendorError on failure. Runs outside any transaction.
 
@@ -414,9 +418,8 @@ def run(operation_id: int) -> None:
         return
     handler = handler_for(operation.kind)
     actor = Actor.system()
-    targets = _target_model(operation)._default_manager.select_related(*handler.related)
     try:
-        result = handler.perform(operation, targets.get(pk=operation.object_id))
+        result = handler.perform(operation, handler.load(_target_model(operation), operation.object_id))
     except VendorError as error:
         _record_failure(operation.pk, handler, error, actor)
         return

@@ -118,30 +118,33 @@ def _take(actor: Actor, due: list[BillingSubscription]) -> int:
     # (PostgreSQL: it committed between our due query and our lock; SQLite: no SKIP LOCKED) is
     # skipped by the INSERT, and its created_at is that run's, taken before ours: not ours to order.
     mark = timezone.now()
-    Renewal.objects.bulk_create(
-        [
-            Renewal(
-                subscription=subscription,
-                renewal_date=subscription.current_period_end_date,
-                state=RenewalState.HELD if holds[subscription.pk] else RenewalState.DUE,
-                reminder_missing=bool(holds[subscription.pk]),
-                amount=subscription.price * subscription.quantity,
-                created_at=mark,
-            )
-            for subscription in due
-        ],
-        ignore_conflicts=True,  # the unique period is the proof a renewal was taken
-    )
-    by_pk = {subscription.pk: subscription for subscription in due}
-    ours = list(Renewal.objects.filter(subscription__in=list(by_pk), created_at=mark, checkout=None))
+    inserted = {
+        subscription.pk: Renewal(
+            subscription=subscription,
+            renewal_date=subscription.current_period_end_date,
+            state=RenewalState.HELD if holds[subscription.pk] else RenewalState.DUE,
+            reminder_missing=bool(holds[subscription.pk]),
+            amount=subscription.price * subscription.quantity,
+            created_at=mark,
+        )
+        for subscription in due
+    }
+    # The unique period is the proof a renewal was taken: a row that conflicts is not written.
+    Renewal.objects.bulk_create(inserted.values(), ignore_conflicts=True)
+    ours = Renewal.objects.filter(
+        subscription__in=list(inserted), created_at=mark, checkout=None
+    ).values_list("subscription_id", "renewal_date", "pk")
     ordered = []
-    for renewal in ours:
-        renewal.subscription = subscription = by_pk[renewal.subscription_id]
-        if renewal.renewal_date != subscription.current_period_end_date:
+    for subscription_id, renewal_date, pk in ours:
+        renewal = inserted[subscription_id]
+        if renewal_date != renewal.renewal_date:
             continue  # not this period's (cannot carry our mark, but never order another period)
-        if holds[subscription.pk]:  # rare: one alert each is fine
+        renewal.pk = pk  # the row as written (its pk is not returned when conflicts are ignored)
+        renewal._state.adding = False
+        if holds[subscription_id]:  # rare: one alert each is fine
             notices.alert_staff(
-                subscription, f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: {holds[subscription.pk]}"
+                renewal.subscription,
+                f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: {holds[subscription_id]}",
             )
         else:
             ordered.append(renewal)
@@ -463,12 +466,28 @@ class OrderRenewal(ShowsCheckoutState):
 
     kind = "dr.order_renewal"
     label = "Order renewal at Digital River"
-    related = ("customer__partner",)  # dr_customer_id and the audit event's words read them
+    related = ("customer",)  # the audit event's words (load() reads the partner too, for the call)
+
+    def load(self, model, pk):
+        """The checkout read through its items: one query for the checkout, its customer and partner,
+        and its items with their product and subscription (what perform() sends)."""
+        items = list(
+            CheckoutItem.objects.filter(checkout_id=pk).select_related(
+                "checkout__customer__partner", "product", "subscription"
+            )
+        )
+        if not items:
+            return super().load(model, pk)
+        checkout = items[0].checkout
+        for item in items:
+            item.checkout = checkout
+        checkout.loaded_items = items
+        return checkout
 
     def perform(self, operation, checkout):
         client = DigitalRiverClient()
         # Read once: the order's items are matched to these when it is recorded ("_": not stored).
-        items = checkout_items(checkout)
+        items = getattr(checkout, "loaded_items", None) or checkout_items(checkout)
         found = client.find_checkouts(str(checkout.reference)) if operation.attempts > 1 else []
         vendor_checkout = found[0] if found else None
         if vendor_checkout is not None:
