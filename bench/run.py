@@ -167,24 +167,23 @@ def vendor_calls_timed(connection):
         events.deliver,
     )
 
-    def spent(call, seconds_key, queries_key, *args, **kwargs):
+    def timed(self, *args, **kwargs):
         started, queries = time.perf_counter(), len(connection.queries)
         webhook = inside["webhook_seconds"], inside["webhook_queries"]
         try:
-            return call(*args, **kwargs)
+            return real_request(self, *args, **kwargs)
         finally:
-            nested = (inside["webhook_seconds"] - webhook[0], inside["webhook_queries"] - webhook[1])
-            if seconds_key == "webhook_seconds":
-                nested = (0.0, 0)
-            inside[seconds_key] += time.perf_counter() - started - nested[0]
-            inside[queries_key] += len(connection.queries) - queries - nested[1]
-
-    def timed(self, *args, **kwargs):
-        inside["calls"] += 1
-        return spent(real_request, "seconds", "queries", self, *args, **kwargs)
+            inside["calls"] += 1
+            inside["seconds"] += time.perf_counter() - started - (inside["webhook_seconds"] - webhook[0])
+            inside["queries"] += len(connection.queries) - queries - (inside["webhook_queries"] - webhook[1])
 
     def delivered(*args, **kwargs):
-        return spent(real_deliver, "webhook_seconds", "webhook_queries", *args, **kwargs)
+        started, queries = time.perf_counter(), len(connection.queries)
+        try:
+            return real_deliver(*args, **kwargs)
+        finally:
+            inside["webhook_seconds"] += time.perf_counter() - started
+            inside["webhook_queries"] += len(connection.queries) - queries
 
     vendor_http.VendorHTTP._request, vendor_http.build_session = timed, sandbox_session
     events.deliver = delivered
@@ -535,6 +534,16 @@ def _run(connection) -> int:
     ok = ratio <= 1.2 and performed["vendor_calls"] == 2 * PERFORMED
     if not ok:
         failures.append(f"renewal run {ratio:.2f}x the time inside its vendor calls (target <= 1.2x)")
+    table.append(
+        (
+            "our webhook's handling of the events those calls emit (left out of both times below)",
+            f"{performed['webhook_seconds'] * 1000:.0f} ms",
+            f"{performed['webhook_queries'] / performed['taken']:.1f} queries per renewal",
+            "-",
+            "(printed)",
+            "-",
+        )
+    )
     table.append(
         (
             f"renewal run time (taking + performing {PERFORMED}) vs time inside its "
