@@ -459,6 +459,24 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
     return renewal
 
 
+# What perform() and record_order read of a renewal checkout, its customer and items: only these
+# columns of the six tables are read (the outcome reads the checkout again, in full, under its lock).
+PERFORM_READS = (
+    "quantity",
+    "price",
+    "order_item_id",
+    "product__sku_id",
+    "subscription__subscription_id",
+    "subscription__billing_agreement_id",
+    *(
+        f"checkout__{name}"
+        for name in ("reference", "currency", "charge_type", "source_id", "billing_agreement_id", "state")
+    ),
+    "checkout__customer__reference",
+    "checkout__customer__partner__slug",
+)
+
+
 @operations.register
 class OrderRenewal(ShowsCheckoutState):
     """A merchant-initiated checkout with the saved source attached (no terms, the subscription and
@@ -472,9 +490,9 @@ class OrderRenewal(ShowsCheckoutState):
         """The checkout read through its items: one query for the checkout, its customer and partner,
         and its items with their product and subscription (what perform() sends)."""
         items = list(
-            CheckoutItem.objects.filter(checkout_id=pk).select_related(
-                "checkout__customer__partner", "product", "subscription"
-            )
+            CheckoutItem.objects.filter(checkout_id=pk)
+            .select_related("checkout__customer__partner", "product", "subscription")
+            .only(*PERFORM_READS)
         )
         if not items:
             return super().load(model, pk)
