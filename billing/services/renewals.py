@@ -100,7 +100,7 @@ def run_renewals(actor: Actor | None = None) -> int:
             due = list(
                 due_subscriptions(now)
                 .select_for_update(skip_locked=True, of=("self",))
-                .select_related("plan", "product", "customer", "partner")[:BATCH]
+                .select_related("plan", "product", "customer")[:BATCH]
             )
             taken += _take(actor, due)
         if len(due) < BATCH:
@@ -162,9 +162,7 @@ def retry_declined_renewals(now) -> int:
         subscription__plan__engine=RenewalEngine.BACK_OFFICE,
         subscription__state__in=[SubscriptionState.ACTIVE, SubscriptionState.ACTIVE_FREE],
         subscription__auto_renewal=True,
-    ).select_related(
-        "subscription__plan", "subscription__product", "subscription__customer", "subscription__partner"
-    )
+    ).select_related("subscription__plan", "subscription__product", "subscription__customer")
     for renewal in declined:
         subscription = renewal.subscription
         first_failure = subscription.payment_failed_at or renewal.attempted_at or now
@@ -281,7 +279,7 @@ def _order_groups(actor: Actor, groups: list[list[Renewal]], *, manual: bool = F
         auto = first.auto_renewal and not manual
         checkouts.append(
             Checkout(
-                partner=first.partner,
+                partner_id=first.partner_id,
                 customer=first.customer,
                 kind=CheckoutKind.RENEWAL,
                 currency=first.product.currency,
@@ -379,9 +377,7 @@ def _held(actor: Actor, renewal: Renewal) -> Renewal:
     require_billing(actor, renewal.subscription.customer)
     renewal = (
         Renewal.objects.select_for_update()
-        .select_related(
-            "subscription__product", "subscription__plan", "subscription__customer", "subscription__partner"
-        )
+        .select_related("subscription__product", "subscription__plan", "subscription__customer")
         .get(pk=renewal.pk)
     )
     if renewal.state != RenewalState.HELD:
