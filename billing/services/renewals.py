@@ -140,7 +140,6 @@ def _take(actor: Actor, due: list[BillingSubscription]) -> int:
         if renewal_date != renewal.renewal_date:
             continue  # not this period's (cannot carry our mark, but never order another period)
         renewal.pk = pk  # the row as written (its pk is not returned when conflicts are ignored)
-        renewal._state.adding = False
         if holds[subscription_id]:  # rare: one alert each is fine
             notices.alert_staff(
                 renewal.subscription,
@@ -265,8 +264,8 @@ def _order(actor: Actor, renewals: list[Renewal], *, manual: bool = False) -> Ch
 
 
 def _order_groups(actor: Actor, groups: list[list[Renewal]], *, manual: bool = False) -> list[Checkout]:
-    """One renewal checkout per group of renewals (their subscriptions loaded with product, customer
-    and partner): merchant-initiated on the saved source, or a customer-initiated session with a
+    """One renewal checkout per group of renewals (their subscriptions loaded with product and
+    customer): merchant-initiated on the saved source, or a customer-initiated session with a
     payment link for a manual renewal. Each table is written once for all groups."""
     from billing.services.acquisition import OpenCheckout
 
