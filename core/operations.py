@@ -418,6 +418,7 @@ def run(operation_id: int) -> None:
         return
     handler = handler_for(operation.kind)
     actor = Actor.system()
+    lease = operation.claimed_until  # this worker's: the outcome is recorded only while it holds
     try:
         result = handler.perform(operation, handler.load(_target_model(operation), operation.object_id))
     except VendorError as error:
@@ -426,26 +427,51 @@ def run(operation_id: int) -> None:
     except AwaitingDecision as waiting:
         _await_decision(operation.pk, handler, str(waiting), actor)
         return
-    with transaction.atomic():
-        # The operation is not read again: the lease claim() took keeps every other worker off it
-        # (and staff's retry, resume and resolve act on failed or unknown ones, not on a leased
-        # success), and it was read just after the claim. Its target is, locked: a webhook may
-        # have changed it during the vendor call.
-        target = _locked_target(operation, handler)
+    try:
+        with transaction.atomic():
+            _record_success(operation, handler, result, actor, lease)
+    except LeaseLost:
+        logger.warning(
+            "operation %s (%s): the lease ran out during the vendor call and another worker took it "
+            "over; that worker records the outcome",
+            operation.pk,
+            operation.kind,
+        )
+
+
+class LeaseLost(Exception):
+    """The worker's lease on an operation ran out during its vendor call and another took it over."""
+
+
+def _record_success(
+    operation: Operation, handler: OperationHandler, result: dict, actor: Actor, lease
+) -> None:
+    """Record a vendor call's success, inside the caller's transaction; LeaseLost (rolling it back)
+    when the operation is no longer this worker's."""
+    # The operation is not read again: the save below is conditional on the lease claim() took,
+    # so a worker that took over after the lease ran out keeps the outcome (the rollback undoes
+    # what succeeded() wrote). Its target is read, locked: a webhook may have changed it during
+    # the vendor call.
+    target = _locked_target(operation, handler)
+    with _outcome_of(operation):
+        handler.succeeded(operation, target, result, actor)
+    states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)
+    unknown_resolved(operation)
+    # Keys starting with "_" carry secrets (or rows already read) to succeeded() and are never stored.
+    operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
+    operation.finished_at = timezone.now()
+    operation.claimed_until = operation.next_attempt_at = None
+    fields = [field for field in Operation._meta.concrete_fields if not field.primary_key]
+    saved = Operation.objects.filter(pk=operation.pk, claimed_until=lease).update(
+        **{field.attname: getattr(operation, field.attname) for field in fields}
+    )
+    if not saved:
+        raise LeaseLost(operation.pk)
+    if operation.parent_id:
+        record = Operation.objects.get(pk=operation.parent_id)
         with _outcome_of(operation):
-            handler.succeeded(operation, target, result, actor)
-        states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)
-        unknown_resolved(operation)
-        # Keys starting with "_" carry secrets (or rows already read) to succeeded() and are never stored.
-        operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
-        operation.finished_at = timezone.now()
-        operation.claimed_until = operation.next_attempt_at = None
-        operation.save()
-        if operation.parent_id:
-            record = Operation.objects.get(pk=operation.parent_id)
-            with _outcome_of(operation):
-                handler_for(record.kind).step_succeeded(record, operation, actor)
-            settle(record.pk, actor)
+            handler_for(record.kind).step_succeeded(record, operation, actor)
+        settle(record.pk, actor)
 
 
 def _record_failure(operation_id: int, handler: OperationHandler, error, actor: Actor) -> None:

@@ -4,6 +4,8 @@ back in the same statement, or an update and a read where the database cannot)."
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -100,3 +102,46 @@ def test_claim_takes_the_lease_once_and_returns_the_row_as_updated(returning, mo
         assert getattr(claimed, field.attname) == getattr(stored, field.attname), field.name
     assert claimed.attempts == operation.attempts + 1 and claimed.claimed_until is not None
     assert tasks.claim(Operation, operation.pk, states=[OperationState.PENDING]) is None  # leased
+
+
+TAKEN_OVER = "tests.taken_over"
+
+
+@operations.register
+class TakenOverMidCall(operations.OperationHandler):
+    """Its vendor call outlives the lease: another worker claims the operation meanwhile."""
+
+    kind = TAKEN_OVER
+    label = "Slow test call"
+
+    def perform(self, operation, target):
+        Operation.objects.filter(pk=operation.pk).update(
+            claimed_until=operation.claimed_until + timedelta(hours=1)
+        )
+        return {"done": True}
+
+    def succeeded(self, operation, target, result, actor):
+        audit.record(actor, "tests.recorded", target, partner_id=operation.partner_id, changes={})
+
+
+def test_an_outcome_is_recorded_only_by_the_worker_whose_lease_it_is():
+    subaccount = SubaccountFactory()
+    operation = OperationFactory(target=subaccount, kind=TAKEN_OVER)
+    events = AuditEvent.objects.count()
+
+    operations.run(operation.pk)
+
+    operation.refresh_from_db()
+    assert operation.state == OperationState.PENDING  # the other worker's, to record
+    assert operation.result == {} and operation.finished_at is None
+    assert AuditEvent.objects.count() == events  # what succeeded() wrote was rolled back
+
+
+def test_an_outcome_is_recorded_while_the_lease_holds(monkeypatch):
+    subaccount = SubaccountFactory()
+    operation = OperationFactory(target=subaccount, kind=KIND)
+    monkeypatch.setattr(Batched, "perform", lambda self, op, target: {"done": True})
+    operations.run(operation.pk)
+    operation.refresh_from_db()
+    assert operation.state == OperationState.SUCCEEDED and operation.result == {"done": True}
+    assert operation.claimed_until is None
