@@ -42,6 +42,35 @@ def diff(before: dict, after: dict) -> dict:
     }
 
 
+def event(
+    actor: Actor,
+    action: str,
+    obj: models.Model,
+    *,
+    partner_id: int | None,
+    before: dict | None = None,
+    after: dict | None = None,
+    changes: dict | None = None,
+    note: str = "",
+) -> AuditEvent:
+    """One audit event for `obj`, not saved yet: `record` saves one, `record_many` saves several."""
+    if changes is None:
+        changes = diff(before or {}, after if after is not None else snapshot(obj))
+    return AuditEvent(
+        actor=actor.user,
+        actor_label=actor.label,
+        face=actor.face,
+        partner_id=partner_id,
+        # Cached per process by ContentType's manager: no query after the first of each model.
+        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        action=action,
+        changes=changes,
+        note=note,
+    )
+
+
 def record(
     actor: Actor,
     action: str,
@@ -54,20 +83,27 @@ def record(
     note: str = "",
 ) -> AuditEvent:
     """Write one audit event for `obj`; call it inside the service's transaction."""
-    if changes is None:
-        changes = diff(before or {}, after if after is not None else snapshot(obj))
-    return AuditEvent.objects.create(
-        actor=actor.user,
-        actor_label=actor.label,
-        face=actor.face,
-        partner_id=partner_id,
-        content_type=ContentType.objects.get_for_model(obj, for_concrete_model=False),
-        object_id=str(obj.pk),
-        object_repr=str(obj)[:200],
-        action=action,
-        changes=changes,
-        note=note,
+    [recorded] = record_many(
+        [
+            event(
+                actor,
+                action,
+                obj,
+                partner_id=partner_id,
+                before=before,
+                after=after,
+                changes=changes,
+                note=note,
+            )
+        ]
     )
+    return recorded
+
+
+def record_many(events: list[AuditEvent]) -> list[AuditEvent]:
+    """Write the audit events built by `event` in one INSERT (a batch of changes made at once, e.g.
+    a renewal run); call it inside the service's transaction."""
+    return AuditEvent.objects.bulk_create(events) if events else []
 
 
 def events_for(obj: models.Model):

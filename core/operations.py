@@ -49,6 +49,13 @@ class OperationHandler:
 
     kind = ""
     label = ""
+    # Relations read with the target (select_related), for perform() and for the outcome's locked
+    # read: what the handler reads of them costs no query of its own.
+    related: tuple[str, ...] = ()
+
+    def load(self, model: type[models.Model], pk: str):
+        """The target as perform() reads it, with `related` (override to read more in one query)."""
+        return model._default_manager.select_related(*self.related).get(pk=pk)
 
     def perform(self, operation: Operation, target) -> dict:
         """Call the vendor; raise VendorError on failure. Runs outside any transaction.
@@ -107,9 +114,14 @@ def handler_for(kind: str) -> OperationHandler:
 
 def pending_for(target: models.Model):
     """The vendor calls pending on `target` (a change in progress is not one: its steps are)."""
+    return _pending_on([target])
+
+
+def _pending_on(targets: list[models.Model]):
+    """The vendor calls pending on any of `targets` (objects of one model), in one query."""
     return Operation.objects.filter(
-        content_type=ContentType.objects.get_for_model(target),
-        object_id=str(target.pk),
+        content_type=ContentType.objects.get_for_model(targets[0]),
+        object_id__in=[str(target.pk) for target in targets],
         state=OperationState.PENDING,
         is_change=False,
     )
@@ -265,21 +277,53 @@ def start(
     vendor calls on one object run one at a time, in the order they were asked for. Inside a
     change it is one of the change's steps (`undo`: one that undoes an earlier step).
     """
+    [operation] = start_many(
+        actor, [(target, partner_id)], kind, params=params, exclusive=exclusive, undo=undo
+    )
+    return operation
+
+
+def start_many(
+    actor: Actor,
+    targets: list[tuple[models.Model, int | None]],
+    kind: str,
+    *,
+    params: dict | None = None,
+    exclusive: bool = True,
+    undo: bool = False,
+) -> list[Operation]:
+    """`start` for several objects of one model at once, each given with its partner id: one
+    operation each, recorded in one INSERT and each queued on commit (a batch of renewals).
+
+    With `exclusive`, one query finds whether any target already has a pending operation, and then
+    nothing is recorded; a caller whose targets were created in its own transaction passes
+    `exclusive=False` (nothing can be pending on an object nobody else has seen yet).
+    """
+    if not targets:
+        return []
     if exclusive:
-        current = pending_for(target).first()
+        current = _pending_on([target for target, _ in targets]).first()
         if current is not None:
+            busy = next(target for target, _ in targets if str(target.pk) == current.object_id)
             raise RuleViolation(
-                f"{current.label} is still in progress for {target}; wait for it to finish or fail.",
+                f"{current.label} is still in progress for {busy}; wait for it to finish or fail.",
                 code=CoreErrorCode.OPERATION_IN_PROGRESS,
             )
-    operation = Operation.objects.create(
-        **_requested(kind, target, actor, partner_id=partner_id, params=params),
-        next_attempt_at=lease_deadline(),
-        parent_id=_joining.get(),
-        is_undo=undo,
+    deadline, parent_id = lease_deadline(), _joining.get()
+    operations = Operation.objects.bulk_create(
+        [
+            Operation(
+                **_requested(kind, target, actor, partner_id=partner_id, params=params),
+                next_attempt_at=deadline,
+                parent_id=parent_id,
+                is_undo=undo,
+            )
+            for target, partner_id in targets
+        ]
     )
-    enqueue_on_commit(RUN_TASK, operation.pk)
-    return operation
+    for operation in operations:
+        enqueue_on_commit(RUN_TASK, operation.pk)
+    return operations
 
 
 def retry(actor: Actor, operation: Operation) -> Operation:
@@ -301,7 +345,7 @@ def retry(actor: Actor, operation: Operation) -> Operation:
             raise RuleViolation(
                 "Another operation is in progress on this object.", code=CoreErrorCode.OPERATION_IN_PROGRESS
             )
-        target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+        target = _locked_target(operation)
         handler_for(operation.kind).retrying(operation, target)
         states.move(operation, OperationState.PENDING, OPERATION_MOVES, save=False)
         operation.claimed_until = None
@@ -349,6 +393,22 @@ def resolve_now(actor: Actor, operation: Operation) -> Operation:
     return operation
 
 
+def _target_model(operation: Operation) -> type[models.Model]:
+    # ContentType's manager caches by id: no query (operation.target would be one each time).
+    return ContentType.objects.get_for_id(operation.content_type_id).model_class()
+
+
+def _locked_target(operation: Operation, handler: OperationHandler | None = None):
+    """The operation's target, locked for the outcome (with the handler's related rows, not locked)."""
+    model = _target_model(operation)
+    related = handler.related if handler is not None else ()
+    return (
+        model._default_manager.select_for_update(of=("self",))
+        .select_related(*related)
+        .get(pk=operation.object_id)
+    )
+
+
 def run(operation_id: int) -> None:
     """Task side: perform one operation at most once at a time, record success or failure."""
     from vendors.errors import VendorError
@@ -358,31 +418,60 @@ def run(operation_id: int) -> None:
         return
     handler = handler_for(operation.kind)
     actor = Actor.system()
+    lease = operation.claimed_until  # this worker's: the outcome is recorded only while it holds
     try:
-        result = handler.perform(operation, operation.target)
+        result = handler.perform(operation, handler.load(_target_model(operation), operation.object_id))
     except VendorError as error:
         _record_failure(operation.pk, handler, error, actor)
         return
     except AwaitingDecision as waiting:
         _await_decision(operation.pk, handler, str(waiting), actor)
         return
-    with transaction.atomic():
-        operation = Operation.objects.select_for_update().get(pk=operation.pk)
-        target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+    try:
+        with transaction.atomic():
+            _record_success(operation, handler, result, actor, lease)
+    except LeaseLost:
+        logger.warning(
+            "operation %s (%s): the lease ran out during the vendor call and another worker took it "
+            "over; that worker records the outcome",
+            operation.pk,
+            operation.kind,
+        )
+
+
+class LeaseLost(Exception):
+    """The worker's lease on an operation ran out during its vendor call and another took it over."""
+
+
+def _record_success(
+    operation: Operation, handler: OperationHandler, result: dict, actor: Actor, lease
+) -> None:
+    """Record a vendor call's success, inside the caller's transaction; LeaseLost (rolling it back)
+    when the operation is no longer this worker's."""
+    # The operation is not read again: the save below is conditional on the lease claim() took,
+    # so a worker that took over after the lease ran out keeps the outcome (the rollback undoes
+    # what succeeded() wrote). Its target is read, locked: a webhook may have changed it during
+    # the vendor call.
+    target = _locked_target(operation, handler)
+    with _outcome_of(operation):
+        handler.succeeded(operation, target, result, actor)
+    states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)
+    unknown_resolved(operation)
+    # Keys starting with "_" carry secrets (or rows already read) to succeeded() and are never stored.
+    operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
+    operation.finished_at = timezone.now()
+    operation.claimed_until = operation.next_attempt_at = None
+    fields = [field for field in Operation._meta.concrete_fields if not field.primary_key]
+    saved = Operation.objects.filter(pk=operation.pk, claimed_until=lease).update(
+        **{field.attname: getattr(operation, field.attname) for field in fields}
+    )
+    if not saved:
+        raise LeaseLost(operation.pk)
+    if operation.parent_id:
+        record = Operation.objects.get(pk=operation.parent_id)
         with _outcome_of(operation):
-            handler.succeeded(operation, target, result, actor)
-        states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)
-        unknown_resolved(operation)
-        # Keys starting with "_" carry secrets to succeeded() and are never stored.
-        operation.result = {k: v for k, v in result.items() if not k.startswith("_")}
-        operation.finished_at = timezone.now()
-        operation.claimed_until = operation.next_attempt_at = None
-        operation.save()
-        if operation.parent_id:
-            record = Operation.objects.get(pk=operation.parent_id)
-            with _outcome_of(operation):
-                handler_for(record.kind).step_succeeded(record, operation, actor)
-            settle(record.pk, actor)
+            handler_for(record.kind).step_succeeded(record, operation, actor)
+        settle(record.pk, actor)
 
 
 def _record_failure(operation_id: int, handler: OperationHandler, error, actor: Actor) -> None:
@@ -402,19 +491,19 @@ def _record_failure(operation_id: int, handler: OperationHandler, error, actor: 
         )
         if not will_retry and operation.state == OperationState.UNKNOWN:
             operation.save()
-            target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+            target = _locked_target(operation, handler)
             handler.attempt_failed(operation, target, error)
             audit.record(
                 actor,
                 "operation.outcome_unknown",
-                operation.target,
+                target,
                 partner_id=operation.partner_id,
                 changes={},
                 note=f"{handler.label}: out of attempts after a lost answer; asking the vendor again "
                 f"from {operation.not_before:%Y-%m-%d %H:%M:%S} UTC",
             )
             return
-        target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+        target = _locked_target(operation, handler)
         if not will_retry:
             operation.finished_at = timezone.now()
             with _outcome_of(operation):
@@ -449,7 +538,7 @@ def _await_decision(operation_id: int, handler: OperationHandler, why: str, acto
         # No next attempt: neither the sweeper nor a duplicate delivery runs it before `resume`.
         operation.claimed_until = operation.next_attempt_at = operation.not_before = None
         operation.save()
-        target = type(operation.target).objects.select_for_update().get(pk=operation.object_id)
+        target = _locked_target(operation, handler)
         handler.awaiting(operation, target, why, actor)
     logger.warning("operation %s (%s) waits for staff: %s", operation_id, operation.kind, why)
 

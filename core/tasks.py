@@ -46,25 +46,61 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
     """
     now = timezone.now()
     lease = timedelta(seconds=settings.TASK_LEASE_SECONDS)
-    claimed = (
+    claimable = (
         model.objects.filter(pk=pk, state__in=states)
         .filter(models.Q(claimed_until__isnull=True) | models.Q(claimed_until__lt=now))
         # Backoff and Retry-After hold on every path into the task (sweeper, retry, a duplicate
         # delivery): a row asked to wait is not called early.
         .filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
-        .update(
-            # A lease taken over from a worker that died mid-call: that attempt's outcome is unknown.
-            outcome_unknown=models.Case(
-                models.When(claimed_until__isnull=False, then=models.Value(True)),
-                default=models.F("outcome_unknown"),
-            ),
-            claimed_until=now + lease,
-            next_attempt_at=now + lease,  # if this worker dies, the sweeper retries after the lease
-            attempts=models.F("attempts") + 1,
-            last_attempt_at=now,
-        )
     )
-    return model.objects.get(pk=pk) if claimed else None
+    return update_returning(
+        claimable,
+        pk,
+        # A lease taken over from a worker that died mid-call: that attempt's outcome is unknown.
+        outcome_unknown=models.Case(
+            models.When(claimed_until__isnull=False, then=models.Value(True)),
+            default=models.F("outcome_unknown"),
+        ),
+        claimed_until=now + lease,
+        next_attempt_at=now + lease,  # if this worker dies, the sweeper retries after the lease
+        attempts=models.F("attempts") + 1,
+        last_attempt_at=now,
+    )
+
+
+def update_returning(queryset: models.QuerySet, pk, **values):
+    """UPDATE the row `pk` if `queryset` (which filters on it) selects it, and return it as it is
+    now; None if it did not match.
+
+    One statement (UPDATE ... RETURNING, PostgreSQL and SQLite 3.35+) where the database returns
+    rows from an UPDATE, else the update and a read. Meant for a filter on the model's own columns
+    (no joins), such as claim()'s."""
+    from django.db import connections
+    from django.db.models.sql import UpdateQuery
+
+    model, connection = queryset.model, connections[queryset.db]
+    if not connection.features.can_return_columns_from_insert:  # the same RETURNING support
+        return model._default_manager.get(pk=pk) if queryset.update(**values) else None
+    query = queryset.query.chain(UpdateQuery)
+    query.add_update_values(values)
+    compiler = query.get_compiler(queryset.db)
+    compiler.pre_sql_setup()
+    sql, params = compiler.as_sql()
+    fields = model._meta.concrete_fields
+    columns = [field.get_col(model._meta.db_table) for field in fields]
+    quote = connection.ops.quote_name
+    sql = f"{sql} RETURNING {', '.join(quote(field.column) for field in fields)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    values_read = []
+    for field, column, value in zip(fields, columns, rows[0], strict=True):
+        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            value = converter(value, column, connection)
+        values_read.append(value)
+    return model.from_db(queryset.db, [field.attname for field in fields], values_read)
 
 
 def release_after_failure(

@@ -337,9 +337,10 @@ def order_state_changed(order, actor: Actor) -> Checkout | None:
     return checkout
 
 
-def record_order(checkout: Checkout, order) -> None:
+def record_order(checkout: Checkout, order, *, items: list[CheckoutItem] | None = None) -> None:
     """Copy Digital River's order onto the checkout: its id and state, the agreement, the primary
-    source, the authorised amount and each item's id (what POST /fulfillments names)."""
+    source, the authorised amount and each item's id (what POST /fulfillments names). `items`: the
+    checkout's items with product and subscription, when the caller has read them already."""
     checkout.order_id, checkout.order_state = order.id, order.state
     checkout.checkout_id = order.checkout_id or checkout.checkout_id
     if checkout.state in (CheckoutState.PENDING, CheckoutState.OPEN):
@@ -351,7 +352,10 @@ def record_order(checkout: Checkout, order) -> None:
     checkout.authorized_amount = order.total_amount if order.total_amount is not None else checkout.total
     checkout.save()
     unused = list(order.items)
-    for item in checkout.items.select_related("product", "subscription"):
+    if items is None:
+        items = checkout.items.select_related("product", "subscription")
+    matched = []
+    for item in items:
         match = next(
             (
                 o
@@ -365,7 +369,11 @@ def record_order(checkout: Checkout, order) -> None:
             unused.remove(match)
             if item.order_item_id != match.id:
                 item.order_item_id = match.id
-                item.save(update_fields=["order_item_id"])
+                matched.append(item)
+    if len(matched) == 1:
+        matched[0].save(update_fields=["order_item_id"])
+    elif matched:  # one UPDATE, not one per item
+        CheckoutItem.objects.bulk_update(matched, ["order_item_id"])
 
 
 def start_external_subscription(actor: Actor, subscription: BillingSubscription) -> None:

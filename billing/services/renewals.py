@@ -19,8 +19,9 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
+from django.utils import timezone
 
 from billing.error_codes import BillingErrorCode
 from billing.models import (
@@ -93,36 +94,61 @@ def run_renewals(actor: Actor | None = None) -> int:
     apply_scheduled_changes(now)
     retry_declined_renewals(now)
     end_unpaid_manual_renewals(now)
-    taken: list[Renewal] = []
-    with transaction.atomic():
-        due = list(
-            due_subscriptions(now)
-            .select_for_update(skip_locked=True, of=("self",))
-            .select_related("plan", "product", "customer", "partner")[:BATCH]
+    taken = 0
+    while True:  # batch after batch, each in its own transaction (its locks held only that long)
+        with transaction.atomic():
+            due = list(
+                due_subscriptions(now)
+                .select_for_update(skip_locked=True, of=("self",))
+                .select_related("plan", "product", "customer")[:BATCH]
+            )
+            taken += _take(actor, due)
+        if len(due) < BATCH:
+            return taken
+
+
+def _take(actor: Actor, due: list[BillingSubscription]) -> int:
+    """Take the renewals of a batch of due subscriptions (locked by the caller): one Renewal row each
+    in one INSERT, held ones alerted, the rest ordered in bulk. Returns how many were ordered."""
+    if not due:
+        return 0
+    reminded = _reminded(due)
+    holds = {subscription.pk: _hold_reason(subscription, reminded) for subscription in due}
+    # This run's mark on the rows it inserts. A row of the same period another run inserted first
+    # (PostgreSQL: it committed between our due query and our lock; SQLite: no SKIP LOCKED) is
+    # skipped by the INSERT, and its created_at is that run's, taken before ours: not ours to order.
+    mark = timezone.now()
+    inserted = {
+        subscription.pk: Renewal(
+            subscription=subscription,
+            renewal_date=subscription.current_period_end_date,
+            state=RenewalState.HELD if holds[subscription.pk] else RenewalState.DUE,
+            reminder_missing=bool(holds[subscription.pk]),
+            amount=subscription.price * subscription.quantity,
+            created_at=mark,
         )
-        reminded = _reminded(due)
-        for subscription in due:
-            hold = _hold_reason(subscription, reminded)
-            try:
-                with transaction.atomic():
-                    renewal = Renewal.objects.create(
-                        subscription=subscription,
-                        renewal_date=subscription.current_period_end_date,
-                        state=RenewalState.HELD if hold else RenewalState.DUE,
-                        reminder_missing=bool(hold),
-                        amount=subscription.price * subscription.quantity,
-                    )
-            except IntegrityError:
-                continue  # another run took it (SQLite has no SKIP LOCKED)
-            if hold:
-                notices.alert_staff(
-                    subscription, f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: {hold}"
-                )
-            else:
-                taken.append(renewal)
-        for renewals in _groups(taken):
-            _order(actor, renewals)
-    return len(taken)
+        for subscription in due
+    }
+    # The unique period is the proof a renewal was taken: a row that conflicts is not written.
+    Renewal.objects.bulk_create(inserted.values(), ignore_conflicts=True)
+    ours = Renewal.objects.filter(
+        subscription__in=list(inserted), created_at=mark, checkout=None
+    ).values_list("subscription_id", "renewal_date", "pk")
+    ordered = []
+    for subscription_id, renewal_date, pk in ours:
+        renewal = inserted[subscription_id]
+        if renewal_date != renewal.renewal_date:
+            continue  # not this period's (cannot carry our mark, but never order another period)
+        renewal.pk = pk  # the row as written (its pk is not returned when conflicts are ignored)
+        if holds[subscription_id]:  # rare: one alert each is fine
+            notices.alert_staff(
+                renewal.subscription,
+                f"Renewal on {renewal.renewal_date:%Y-%m-%d} is held: {holds[subscription_id]}",
+            )
+        else:
+            ordered.append(renewal)
+    _order_groups(actor, list(_groups(ordered)))
+    return len(ordered)
 
 
 def retry_declined_renewals(now) -> int:
@@ -145,6 +171,7 @@ def retry_declined_renewals(now) -> int:
             with transaction.atomic():
                 locked = Renewal.objects.select_for_update().get(pk=renewal.pk)
                 if locked.state == RenewalState.FAILED:
+                    locked.subscription = subscription  # loaded above, with what the order reads
                     _order(Actor.system(), [locked])
                     retried += 1
     return retried
@@ -231,50 +258,102 @@ def _groups(renewals: list[Renewal]):
 
 
 def _order(actor: Actor, renewals: list[Renewal], *, manual: bool = False) -> Checkout:
-    """One renewal checkout for renewals of one group: merchant-initiated on the saved source, or a
-    customer-initiated session with a payment link for a manual renewal."""
-    first = renewals[0].subscription
-    auto = first.auto_renewal and not manual
-    checkout = Checkout.objects.create(
-        partner=first.partner,
-        customer=first.customer,
-        kind=CheckoutKind.RENEWAL,
-        currency=first.product.currency,
-        charge_type=renewal_charge_type(auto),
-        billing_agreement_id=first.billing_agreement_id,
-        source_id=first.payment_source_id if auto else "",
-        total=sum(r.subscription.price * r.subscription.quantity for r in renewals),
-    )
-    for renewal in renewals:
-        CheckoutItem.objects.create(
-            checkout=checkout,
-            product=renewal.subscription.product,
-            quantity=renewal.subscription.quantity,
-            price=renewal.subscription.price,
-            subscription=renewal.subscription,
-        )
-        renewal.checkout, renewal.attempted_at = checkout, clock.now()
-        move_renewal(renewal, RenewalState.ORDERING if auto else RenewalState.AWAITING_CUSTOMER)
-        renewal.save(update_fields=["checkout", "attempted_at", "state", "updated_at"])
-    audit.record(
-        actor,
-        "billing.renewal_ordered",
-        checkout,
-        partner_id=checkout.partner_id,
-        changes={"subscriptions": [None, [r.subscription.subscription_id for r in renewals]]},
-    )
-    if auto:
-        operations.start(actor, checkout, OrderRenewal.kind, partner_id=checkout.partner_id)
-    else:
-        from billing.services.acquisition import OpenCheckout
-
-        operations.start(actor, checkout, OpenCheckout.kind, partner_id=checkout.partner_id)
+    """One renewal checkout for renewals of one group (retry, manual, release): the batch's path."""
+    [checkout] = _order_groups(actor, [renewals], manual=manual)
     return checkout
 
 
-def renewal_items(checkout: Checkout) -> list[dict]:
+def _order_groups(actor: Actor, groups: list[list[Renewal]], *, manual: bool = False) -> list[Checkout]:
+    """One renewal checkout per group of renewals (their subscriptions loaded with product and
+    customer): merchant-initiated on the saved source, or a customer-initiated session with a
+    payment link for a manual renewal. Each table is written once for all groups."""
+    from billing.services.acquisition import OpenCheckout
+
+    if not groups:
+        return []
+    now = clock.now()
+    checkouts = []
+    for renewals in groups:
+        first = renewals[0].subscription
+        auto = first.auto_renewal and not manual
+        checkouts.append(
+            Checkout(
+                partner_id=first.partner_id,
+                customer=first.customer,
+                kind=CheckoutKind.RENEWAL,
+                currency=first.product.currency,
+                charge_type=renewal_charge_type(auto),
+                billing_agreement_id=first.billing_agreement_id,
+                source_id=first.payment_source_id if auto else "",
+                total=sum(r.subscription.price * r.subscription.quantity for r in renewals),
+            )
+        )
+    # Each Checkout() draws its own reference (uuid4), the upstreamId Digital River keys on.
+    Checkout.objects.bulk_create(checkouts)
+    items, moving = [], defaultdict(list)
+    for checkout, renewals in zip(checkouts, groups, strict=True):
+        to = (
+            RenewalState.ORDERING
+            if checkout.charge_type == renewal_charge_type(True)
+            else RenewalState.AWAITING_CUSTOMER
+        )
+        for renewal in renewals:
+            subscription = renewal.subscription
+            items.append(
+                CheckoutItem(
+                    checkout=checkout,
+                    product=subscription.product,
+                    quantity=subscription.quantity,
+                    price=subscription.price,
+                    subscription=subscription,
+                )
+            )
+            move_renewal(renewal, to)  # an illegal move is refused here, before anything is written
+            renewal.checkout, renewal.attempted_at = checkout, now
+            moving[to].append(renewal.pk)
+    CheckoutItem.objects.bulk_create(items)
+    # One UPDATE per state (not one per renewal): each renewal's checkout is the new one holding its
+    # subscription's item.
+    its_checkout = CheckoutItem.objects.filter(
+        checkout__in=[checkout.pk for checkout in checkouts], subscription=OuterRef("subscription")
+    ).values("checkout")[:1]
+    for to, pks in moving.items():
+        states.move_all(
+            Renewal.objects.filter(pk__in=pks),
+            to,
+            RENEWAL_MOVES,
+            checkout=Subquery(its_checkout),
+            attempted_at=now,
+        )
+    audit.record_many(
+        [
+            audit.event(
+                actor,
+                "billing.renewal_ordered",
+                checkout,
+                partner_id=checkout.partner_id,
+                changes={"subscriptions": [None, [r.subscription.subscription_id for r in renewals]]},
+            )
+            for checkout, renewals in zip(checkouts, groups, strict=True)
+        ]
+    )
+    # These checkouts were created just above, in this transaction: no operation can be pending on
+    # them, so the exclusive check (one query) is left out.
+    for kind in (OrderRenewal.kind, OpenCheckout.kind):
+        targets = [
+            (checkout, checkout.partner_id)
+            for checkout in checkouts
+            if (checkout.charge_type == renewal_charge_type(True)) == (kind == OrderRenewal.kind)
+        ]
+        operations.start_many(actor, targets, kind, exclusive=False)
+    return checkouts
+
+
+def renewal_items(checkout: Checkout, items: list[CheckoutItem] | None = None) -> list[dict]:
     """The items of a renewal checkout: the subscription and its agreement, no terms (agreed)."""
     auto = checkout.charge_type == renewal_charge_type(True)
+    if items is None:
+        items = checkout_items(checkout)
     return [
         renewal_item(
             sku_id=i.product.sku_id,
@@ -284,8 +363,13 @@ def renewal_items(checkout: Checkout) -> list[dict]:
             billing_agreement_id=i.subscription.billing_agreement_id,
             auto=auto,
         )
-        for i in checkout.items.select_related("product", "subscription")
+        for i in items
     ]
+
+
+def checkout_items(checkout: Checkout) -> list[CheckoutItem]:
+    """A checkout's items with their product and subscription, in one query."""
+    return list(checkout.items.select_related("product", "subscription"))
 
 
 def _held(actor: Actor, renewal: Renewal) -> Renewal:
@@ -370,6 +454,24 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
     return renewal
 
 
+# What perform() and record_order read of a renewal checkout, its customer and items: only these
+# columns of the six tables are read (the outcome reads the checkout again, in full, under its lock).
+PERFORM_READS = (
+    "quantity",
+    "price",
+    "order_item_id",
+    "product__sku_id",
+    "subscription__subscription_id",
+    "subscription__billing_agreement_id",
+    *(
+        f"checkout__{name}"
+        for name in ("reference", "currency", "charge_type", "source_id", "billing_agreement_id", "state")
+    ),
+    "checkout__customer__reference",
+    "checkout__customer__partner__slug",
+)
+
+
 @operations.register
 class OrderRenewal(ShowsCheckoutState):
     """A merchant-initiated checkout with the saved source attached (no terms, the subscription and
@@ -377,25 +479,45 @@ class OrderRenewal(ShowsCheckoutState):
 
     kind = "dr.order_renewal"
     label = "Order renewal at Digital River"
+    related = ("customer",)  # the audit event's words (load() reads the partner too, for the call)
+
+    def load(self, model, pk):
+        """The checkout read through its items: one query for the checkout, its customer and partner,
+        and its items with their product and subscription (what perform() sends)."""
+        items = list(
+            CheckoutItem.objects.filter(checkout_id=pk)
+            .select_related("checkout__customer__partner", "product", "subscription")
+            .only(*PERFORM_READS)
+        )
+        if not items:
+            return super().load(model, pk)
+        checkout = items[0].checkout
+        for item in items:
+            item.checkout = checkout
+        checkout.loaded_items = items
+        return checkout
 
     def perform(self, operation, checkout):
         client = DigitalRiverClient()
+        # Read once: the order's items are matched to these when it is recorded ("_": not stored).
+        items = getattr(checkout, "loaded_items", None) or checkout_items(checkout)
         found = client.find_checkouts(str(checkout.reference)) if operation.attempts > 1 else []
         vendor_checkout = found[0] if found else None
         if vendor_checkout is not None:
             orders = client.list_orders(checkoutId=vendor_checkout.id)
             if orders:
-                return {"checkout_id": vendor_checkout.id, "_order": orders[0]}
+                return {"checkout_id": vendor_checkout.id, "_order": orders[0], "_items": items}
         if vendor_checkout is None:
             vendor_checkout = client.create_checkout(
                 customer_id=dr_customer_id(checkout.customer),
                 currency=checkout.currency,
-                items=renewal_items(checkout),
+                items=renewal_items(checkout, items),
                 charge_type=checkout.charge_type,
                 upstream_id=str(checkout.reference),
                 source_id=checkout.source_id,
             )
-        return {"checkout_id": vendor_checkout.id, "_order": client.create_order(vendor_checkout.id)}
+        order = client.create_order(vendor_checkout.id)
+        return {"checkout_id": vendor_checkout.id, "_order": order, "_items": items}
 
     def succeeded(self, operation, checkout, result, actor):
         from billing.services.acquisition import record_order
@@ -413,7 +535,9 @@ class OrderRenewal(ShowsCheckoutState):
                 checkout.billing_agreement_id,
             )
         checkout.checkout_id = result["checkout_id"]
-        record_order(checkout, order)  # the agreement the order returns is the one to keep
+        # The agreement the order returns is the one to keep. The items read before the call still
+        # hold: only recording an order changes what is matched (their order item ids).
+        record_order(checkout, order, items=result.get("_items"))
         move_renewals(checkout.renewals.all(), RenewalState.ORDERED)  # not back from a capture
         audit.record(
             actor, "billing.renewal_order_created", checkout, partner_id=checkout.partner_id, before=before

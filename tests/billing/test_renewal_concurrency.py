@@ -67,6 +67,45 @@ def test_two_renewal_runs_in_parallel_renew_each_subscription_once(external_supp
     assert Checkout.objects.filter(kind=CheckoutKind.RENEWAL).count() == 40
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks with SKIP LOCKED need PostgreSQL")
+def test_two_parallel_runs_over_several_batches_renew_each_subscription_once(
+    external_support_product, monkeypatch
+):
+    """More due than one batch (10 here): each run goes batch after batch, skipping the rows the other
+    holds; every subscription still gets one renewal, one checkout, one item and one operation."""
+    from core import tasks
+    from core.models import Operation
+
+    monkeypatch.setattr(tasks, "async_task", lambda *a, **k: None)
+    monkeypatch.setattr(renewals, "_hold_reason", lambda subscription, reminded: "")
+    monkeypatch.setattr(renewals, "BATCH", 10)
+    _due_subscriptions(45, external_support_product.plan, external_support_product)
+    barrier = threading.Barrier(2)
+    taken, errors = [], []
+
+    def run():
+        try:
+            barrier.wait()
+            taken.append(renewals.run_renewals())
+        except Exception as error:  # surfaced below
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(taken) == 45 and Renewal.objects.count() == 45
+    assert Renewal.objects.values("subscription").distinct().count() == 45
+    renewal_checkouts = Checkout.objects.filter(kind=CheckoutKind.RENEWAL)
+    assert renewal_checkouts.count() == 45
+    assert all(c.items.count() == 1 and c.renewals.count() == 1 for c in renewal_checkouts)
+    assert Operation.objects.filter(kind=renewals.OrderRenewal.kind).count() == 45
+
+
 def test_a_second_run_finds_nothing_to_renew(external_support_product, monkeypatch):
     from core import tasks
 
