@@ -160,7 +160,7 @@ class Finding(models.Model):
     partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey("partner.Customer", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=24, choices=FindingKind.choices, db_index=True)
-    rule = models.CharField(max_length=48, help_text="The comparison that found it.")
+    rule = models.CharField(max_length=48, db_index=True, help_text="The comparison that found it.")
     key = models.CharField(
         max_length=200, unique=True, help_text="Kind and objects: seen again, the same row."
     )
