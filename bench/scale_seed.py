@@ -321,7 +321,7 @@ def seed_partners(first: int, count: int, plans) -> dict:
                     id=Ids.customer(p, c),
                     agreement_id=f"ba-{p}-{c}",
                     customer_id=Ids.customer(p, c),
-                    created_at=now,
+                    created_at=now - timedelta(minutes=p * 100 + c),
                 )
                 for p in ps
                 for c in range(CUSTOMERS_PER_PARTNER)

@@ -191,7 +191,7 @@ class Checkout(models.Model):
     state = models.CharField(
         max_length=16, choices=CheckoutState.choices, default=CheckoutState.PENDING, db_index=True
     )
-    charge_type = models.CharField(max_length=24, default="customer_initiated")
+    charge_type = models.CharField(max_length=24, default="customer_initiated", db_index=True)
     currency = models.CharField(max_length=3)
     total = money_field(default=0)
     session_id = models.CharField(max_length=64, blank=True)
@@ -405,7 +405,7 @@ class BillingAgreement(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["-created_at"], name="billing_agreement_created"),
+            models.Index(fields=["-created_at", "-id"], name="billing_agreement_created"),
         ]
         ordering = ["-created_at"]
 
@@ -477,7 +477,7 @@ class Renewal(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["-renewal_date"], name="billing_renewal_date"),
+            models.Index(fields=["-renewal_date", "-id"], name="billing_renewal_date"),
         ]
         ordering = ["-renewal_date"]
         constraints = [
@@ -527,7 +527,7 @@ class Notice(models.Model):
 
     class Meta:
         indexes = [
-            models.Index(fields=["-created_at"], name="billing_notice_created"),
+            models.Index(fields=["-created_at", "-id"], name="billing_notice_created"),
             models.Index(fields=["sent_at"], name="billing_notice_sent"),
         ]
         ordering = ["-created_at"]

@@ -78,7 +78,8 @@ class ProbedDatesQuerySet(models.QuerySet):
         return self._probed(field_name, kind, order, aware=False)
 
     def _probed(self, field_name, kind, order, *, aware):
-        if kind not in ("year", "month", "day"):
+        compound_slices = connections[self.db].features.supports_slicing_ordering_in_compound
+        if kind not in ("year", "month", "day") or not compound_slices:  # SQLite: Django's own
             return (
                 super().datetimes(field_name, kind, order)
                 if aware
@@ -95,10 +96,12 @@ class ProbedDatesQuerySet(models.QuerySet):
         ranges = [(start, _next(start, kind)) for start in starts]
         if aware:
             ranges = [(_aware(a), _aware(b)) for a, b in ranges]
+        # Ordered by the field, each probe is an index read even when its range is empty.
         probes = [
             base.filter(**{f"{field_name}__gte": a, f"{field_name}__lt": b})
-            .annotate(bench_bucket=models.Value(i))
-            .values_list("bench_bucket", flat=True)[:1]
+            .order_by(field_name)
+            .annotate(probe=models.Value(i))
+            .values_list("probe", flat=True)[:1]
             for i, (a, b) in enumerate(ranges)
         ]
         found = set(probes[0].union(*probes[1:], all=True)) if len(probes) > 1 else set(probes[0])
@@ -206,14 +209,21 @@ class IndexedValuesFilter(admin.AllValuesFieldListFilter):
 
 
 def _values_filter(model, name):
-    """`name` of a plain column listed by its values (no choices, no relation): the indexed filter."""
+    """`name` of an indexed plain column listed by its values (no choices, no relation): the indexed filter."""
     if not isinstance(name, str) or LOOKUP_SEP in name:
         return name
     field = model._meta.get_field(name)
     plain = not (
         field.is_relation or field.choices or isinstance(field, (models.BooleanField, models.DateField))
     )
-    return (name, IndexedValuesFilter) if plain else name
+    return (name, IndexedValuesFilter) if plain and _leads_an_index(model, field) else name
+
+
+def _leads_an_index(model, field) -> bool:
+    """Whether an index starts with the field (what a loose index scan reads)."""
+    if field.db_index or field.unique:
+        return True
+    return any(index.fields and index.fields[0].lstrip("-") == field.name for index in model._meta.indexes)
 
 
 class BigTableAdmin(admin.ModelAdmin):

@@ -38,6 +38,7 @@ class NotBilled(models.Model):
     class Meta:
         verbose_name = "not-billed mark"
         ordering = ["-marked_at", "-id"]
+        indexes = [models.Index(fields=["-marked_at", "-id"], name="not_billed_marked")]
         constraints = [
             models.UniqueConstraint(
                 fields=["target_type", "target_id"],
