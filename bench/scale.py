@@ -34,6 +34,7 @@ NOISE_MS = 3.0
 # Every admin list shows pages of this many rows in both books: at 10,000 a table with one row per
 # partner (partners, members, runs...) holds 10 rows, so a page of 100 would not be the same page.
 ADMIN_PAGE = 10
+PLAN_LINES = 14  # lines of each missed page's slowest plans
 SEARCH = "00000-042"  # partner 0's customer 42: the same few rows in both books (and none elsewhere)
 
 
@@ -244,7 +245,7 @@ def _report(pages, small, big, size: int) -> list[str]:
         print(f"The slowest queries of each missed page at {size:,}, with PostgreSQL's plan:")
         for label, ms, sql, params in slow:
             print(f"  - {label}: {ms:.0f} ms {sql[:300]}")
-            for line in _plan(sql, params)[:8]:
+            for line in _plan(sql, params)[:PLAN_LINES]:
                 print(f"      {line}")
     return failures
 
@@ -252,7 +253,7 @@ def _report(pages, small, big, size: int) -> list[str]:
 def _plan(sql, params) -> list[str]:
     from django.db import connection
 
-    if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+    if not sql.lstrip("( ").upper().startswith(("SELECT", "WITH")):
         return []
     try:
         with connection.cursor() as cursor:
