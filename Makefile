@@ -7,7 +7,7 @@ PORT ?= 8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 
 .DEFAULT_GOAL := help
-.PHONY: help install env migrate demo run test test-pg test-browser bench mutate lint fmt check-deploy clean
+.PHONY: help install env migrate demo run test test-pg test-browser bench bench-scale mutate lint fmt check-deploy clean
 
 help: ## Show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  \033[36m%-14s\033[0m %s\n",$$1,$$2}'
@@ -52,6 +52,12 @@ test-browser: install ## Run only the dashboard's browser journeys (needs /usr/b
 # Both run; the target fails when either misses a ratio. THROUGHPUT_ARGS="--operations 80" for a bigger round.
 bench: install ## Benchmarks with seeded data (renewal run cost, API list queries and time, memory; django-q2 throughput)
 	@status=0; $(PY) -m bench.run || status=1; $(PY) -m bench.throughput $(THROUGHPUT_ARGS) || status=1; exit $$status
+
+# PostgreSQL only (COPY, its plans): the same pages at 10,000 subscriptions and at SCALE, in one
+# throw-away database; exits 1 on a page past 1.5x or with more queries. SCALE=200000 for a quick run.
+SCALE ?= 1000000
+bench-scale: install ## Scale bench on PostgreSQL (DATABASE_URL, else PG_URL): every page at 10,000 vs SCALE subscriptions
+	DATABASE_URL=$${DATABASE_URL:-$(PG_URL)} $(PY) -m bench.scale --subscriptions $(SCALE)
 
 # Not part of `make test`: every mutant is one pytest run of the rule tests that reach it (minutes).
 # The [tool.mutmut] section of pyproject.toml lists the modules and the tests; mutants/ is a copy.

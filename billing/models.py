@@ -191,7 +191,7 @@ class Checkout(models.Model):
     state = models.CharField(
         max_length=16, choices=CheckoutState.choices, default=CheckoutState.PENDING, db_index=True
     )
-    charge_type = models.CharField(max_length=24, default="customer_initiated")
+    charge_type = models.CharField(max_length=24, default="customer_initiated", db_index=True)
     currency = models.CharField(max_length=3)
     total = money_field(default=0)
     session_id = models.CharField(max_length=64, blank=True)
@@ -215,6 +215,9 @@ class Checkout(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="billing_checkout_created"),
+        ]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -372,7 +375,8 @@ class BillingSubscription(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            models.Index(fields=["state", "auto_renewal", "next_invoice_date"], name="billing_renewal_due")
+            models.Index(fields=["-created_at", "-id"], name="billing_sub_created"),
+            models.Index(fields=["state", "auto_renewal", "next_invoice_date"], name="billing_renewal_due"),
         ]
         permissions = [("run_renewals", "Can run renewals and resend notices")]
 
@@ -400,6 +404,9 @@ class BillingAgreement(models.Model):
     superseded_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="billing_agreement_created"),
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
@@ -469,6 +476,9 @@ class Renewal(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-renewal_date", "-id"], name="billing_renewal_date"),
+        ]
         ordering = ["-renewal_date"]
         constraints = [
             models.UniqueConstraint(fields=["subscription", "renewal_date"], name="one_renewal_per_period")
@@ -516,6 +526,10 @@ class Notice(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="billing_notice_created"),
+            models.Index(fields=["sent_at"], name="billing_notice_sent"),
+        ]
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["subscription", "kind", "renewal_date"], name="notice_sent_once")

@@ -4,13 +4,11 @@ from django.db.models import QuerySet
 
 from billing.models import BillingAgreement, BillingSubscription, Checkout, Notice, Plan, Product
 from core.actor import Actor
-from partner.selectors import customers_for, partners_for
+from partner.selectors import of_customers, partners_for
 
 
 def _scoped(actor: Actor, qs: QuerySet, customer_path: str = "customer") -> QuerySet:
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(**{f"{customer_path}__in": customers_for(actor).values("pk")})
+    return of_customers(actor, qs, customer_path)
 
 
 def plans_for(actor: Actor) -> QuerySet[Plan]:

@@ -8,6 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.actor import Actor, Face
+from core.admin_lists import BigTableAdmin
 from core.audit import action_label, change_lines, events_for
 from core.errors import DomainError
 from core.models import ApiToken, AuditEvent, Operation
@@ -22,7 +23,7 @@ BADGE_COLOURS = {
 }
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(BigTableAdmin):
     """Rows written only by services and vendors: staff read them here and act through actions."""
 
     def has_add_permission(self, request, obj=None):
@@ -163,7 +164,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ServiceSaveMixin, admin.ModelAdmin):
+class ApiTokenAdmin(ServiceSaveMixin, BigTableAdmin):
     list_display = [
         "name",
         "user",

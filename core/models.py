@@ -31,7 +31,7 @@ class AuditEvent(models.Model):
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=200)
-    action = models.CharField(max_length=64)
+    action = models.CharField(max_length=64, db_index=True)
     changes = models.JSONField(default=dict, blank=True)
     note = models.TextField(blank=True)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
+from core.admin_lists import BigTableAdmin, PartnerFilter, count_of
 from core.admin_tools import (
     AuditTrailMixin,
     ServiceSaveMixin,
@@ -51,7 +51,7 @@ class PartnerForm(forms.ModelForm):
 
 
 @admin.register(Partner)
-class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
     form = PartnerForm
     list_display = ["name", "slug", "onboarding", "billing_model", "customer_count", "created_at"]
     list_filter = ["billing_model", "country"]
@@ -115,7 +115,7 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(n_customers=Count("customers"))
+        return super().get_queryset(request).annotate(n_customers=count_of(Customer, "partner"))
 
     @admin.display(description="Customers", ordering="n_customers")
     def customer_count(self, obj):
@@ -238,7 +238,7 @@ class SubaccountInline(ProvisioningColumns, admin.TabularInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
     list_display = [
         "name",
         "reference",
@@ -247,7 +247,7 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
         "subaccount_states",
         "created_at",
     ]
-    list_filter = ["partner", "country"]
+    list_filter = [PartnerFilter, "country"]
     search_fields = ["name", "reference", "contact_email", "partner__name"]
     list_select_related = ["partner"]
     readonly_fields = ["who_to_contact", "timeline", "audit_trail"]
@@ -357,10 +357,10 @@ class MembershipAdminForm(forms.ModelForm):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(BigTableAdmin):
     form = MembershipAdminForm
     list_display = ["user", "partner", "role", "limited_to_customers", "created_at"]
-    list_filter = ["role", "partner", "limited_to_customers"]
+    list_filter = ["role", PartnerFilter, "limited_to_customers"]
     search_fields = ["user__username", "user__email", "partner__name"]
     autocomplete_fields = ["user", "partner"]
     filter_horizontal = ["customers"]
@@ -378,7 +378,7 @@ class SubaccountRequestForm(forms.Form):
 
 
 @admin.register(Subaccount)
-class SubaccountAdmin(ProvisioningColumns, AuditTrailMixin, admin.ModelAdmin):
+class SubaccountAdmin(ProvisioningColumns, AuditTrailMixin, BigTableAdmin):
     list_display = [
         "name",
         "vendor",
@@ -390,7 +390,7 @@ class SubaccountAdmin(ProvisioningColumns, AuditTrailMixin, admin.ModelAdmin):
         "last_error",
         "created_at",
     ]
-    list_filter = ["state", "vendor", "partner"]
+    list_filter = ["state", "vendor", PartnerFilter]
     search_fields = ["name", "vendor_id", "customer__name", "partner__name", "reference"]
     list_select_related = ["customer", "partner"]
     readonly_fields = [

@@ -170,13 +170,20 @@ class Customer(SupportContacts):
     contact_name = models.CharField(max_length=200, blank=True)
     contact_email = models.EmailField(blank=True)
     country = models.CharField(
-        max_length=2, blank=True, validators=[validate_country_code], help_text="ISO 3166-1 alpha-2 code."
+        max_length=2,
+        blank=True,
+        db_index=True,
+        validators=[validate_country_code],
+        help_text="ISO 3166-1 alpha-2 code.",
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["name", "id"], name="customer_name"),
+        ]
         ordering = ["name", "id"]
         constraints = [
             models.UniqueConstraint(fields=["partner", "reference"], name="customer_reference_unique")
@@ -303,6 +310,9 @@ class Subaccount(models.Model):
     activated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="subaccount_created"),
+        ]
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["customer", "vendor"], name="one_subaccount_per_customer_vendor"),

@@ -46,6 +46,24 @@ def customers_for(actor: Actor) -> QuerySet[Customer]:
     return qs if allowed is None else qs.filter(pk__in=allowed)
 
 
+def of_customers(actor: Actor, qs: QuerySet, customer_path: str = "customer") -> QuerySet:
+    """The rows of `qs` about the customers the actor may see (staff and the system: all of them).
+
+    A row with its own partner is also narrowed to the member's partner (the partner of each of its
+    customers): PostgreSQL then reads that partner's rows by index, not every row of the table."""
+    if actor.is_system or actor.is_staff:
+        return qs
+    scoped = qs.filter(**{f"{customer_path}__in": customers_for(actor).values("pk")})
+    membership = membership_of(actor)
+    if membership is not None and customer_path == "customer" and _has_partner(qs.model):
+        scoped = scoped.filter(partner_id=membership.partner_id)
+    return scoped
+
+
+def _has_partner(model) -> bool:
+    return any(f.name == "partner" and f.is_relation for f in model._meta.concrete_fields)
+
+
 def customers_with_counts(actor: Actor) -> QuerySet[Customer]:
     return customers_for(actor).annotate(
         subaccount_count=Count("subaccounts", distinct=True),
@@ -55,10 +73,7 @@ def customers_with_counts(actor: Actor) -> QuerySet[Customer]:
 
 def subaccounts_for(actor: Actor) -> QuerySet[Subaccount]:
     """The subaccounts of the customers the actor may see."""
-    qs = Subaccount.objects.select_related("customer", "partner")
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(customer__in=customers_for(actor).values("pk"))
+    return of_customers(actor, Subaccount.objects.select_related("customer", "partner"))
 
 
 def get_or_404(qs: QuerySet, **lookup):

@@ -17,6 +17,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
+from core.admin_lists import PartnerFilter
 from core.admin_tools import AuditTrailMixin, ReadOnlyAdmin, admin_actor, run_per_row, state_badge
 from core.errors import DomainError
 from partner.access import STAFF_PERMISSIONS, Can
@@ -136,7 +137,7 @@ class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
         "last_seen_at",
         "resolution",
     ]
-    list_filter = ["state", "kind", "rule", "resolution", "partner"]
+    list_filter = ["state", "kind", "rule", "resolution", PartnerFilter]
     search_fields = ["summary", "key", "vendor_ref", "customer__name", "partner__name"]
     list_select_related = [
         "partner",
@@ -235,7 +236,7 @@ class RunAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
         "face",
         "requested_by",
     ]
-    list_filter = ["state", "face", "partner"]
+    list_filter = ["state", "face", PartnerFilter]
     search_fields = ["partner__name", "partner__slug"]
     list_select_related = ["partner", "requested_by"]
     readonly_fields = [*Run.SHOWN_FIELDS, "errors_table", "audit_trail"]
@@ -322,7 +323,7 @@ class RunNowForm(forms.Form):
 @admin.register(NotBilled)
 class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     list_display = ["__str__", "partner", "customer", "reason", "marked_by", "marked_at", "unmarked_at"]
-    list_filter = ["partner", "target_type"]
+    list_filter = [PartnerFilter, "target_type"]
     search_fields = ["reason", "customer__name", "partner__name", "target_id"]
     list_select_related = ["partner", "customer", "marked_by", "target_type"]
     readonly_fields = [

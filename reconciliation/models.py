@@ -38,6 +38,7 @@ class NotBilled(models.Model):
     class Meta:
         verbose_name = "not-billed mark"
         ordering = ["-marked_at", "-id"]
+        indexes = [models.Index(fields=["-marked_at", "-id"], name="not_billed_marked")]
         constraints = [
             models.UniqueConstraint(
                 fields=["target_type", "target_id"],
@@ -160,7 +161,7 @@ class Finding(models.Model):
     partner = models.ForeignKey("partner.Partner", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey("partner.Customer", on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=24, choices=FindingKind.choices, db_index=True)
-    rule = models.CharField(max_length=48, help_text="The comparison that found it.")
+    rule = models.CharField(max_length=48, db_index=True, help_text="The comparison that found it.")
     key = models.CharField(
         max_length=200, unique=True, help_text="Kind and objects: seen again, the same row."
     )

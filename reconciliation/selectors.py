@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 
 from core import audit
 from core.actor import Actor
-from partner.selectors import customers_for, partners_for
+from partner.selectors import of_customers, partners_for
 from reconciliation.models import Finding, FindingKind, FindingState, NotBilled, Run
 
 SIDE_LABELS = {"billing": "Billing", "ours": "Our record", "vendor": "Vendor"}
@@ -40,9 +40,7 @@ FIELD_LABELS = {
 
 
 def _scoped(actor: Actor, qs: QuerySet) -> QuerySet:
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(customer__in=customers_for(actor).values("pk"))
+    return of_customers(actor, qs)
 
 
 def findings_for(actor: Actor) -> QuerySet[Finding]:

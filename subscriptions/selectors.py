@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from core.actor import Actor
 from core.models import Operation, OperationState
-from partner.selectors import customers_for
+from partner.selectors import of_customers
 
 
 def operations_of(obj) -> QuerySet[Operation]:
@@ -32,7 +32,4 @@ def with_pending_operation(model) -> set[str]:
 
 def of_visible_customers(actor: Actor, manager) -> QuerySet:
     """Objects of the customers the actor may see, with their partner, customer and subaccount."""
-    qs = manager.select_related("partner", "customer", "subaccount")
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(customer__in=customers_for(actor).values("pk"))
+    return of_customers(actor, manager.select_related("partner", "customer", "subaccount"))

@@ -9,6 +9,7 @@ from billing.models import (
     Product,
 )
 from billing.services import catalog
+from core.admin_lists import BigTableAdmin, PartnerFilter
 from core.admin_tools import (
     AuditTrailMixin,
     ServiceSaveMixin,
@@ -20,7 +21,7 @@ from subscriptions.selectors import operations_of
 
 
 @admin.register(Plan)
-class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
     list_display = [
         "name",
         "plan_id",
@@ -65,7 +66,7 @@ class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
+class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
     list_display = [
         "name",
         "sku_id",
@@ -78,7 +79,7 @@ class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, admin.ModelAdmin):
         "trial_plan",
         "active",
     ]
-    list_filter = ["partner", "provisions", "active", "currency", "plan__engine"]
+    list_filter = [PartnerFilter, "provisions", "active", "currency", "plan__engine"]
     search_fields = ["name", "sku_id", "partner__name"]
     list_select_related = ["partner", "plan", "trial_plan"]
     readonly_fields = ["audit_trail"]

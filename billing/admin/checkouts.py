@@ -17,6 +17,7 @@ from billing.models import (
     Product,
 )
 from billing.services import acquisition
+from core.admin_lists import BigTableAdmin, PartnerFilter
 from core.admin_tools import (
     AuditTrailMixin,
     admin_actor,
@@ -58,7 +59,7 @@ class CheckoutCustomerForm(forms.Form):
 
 
 @admin.register(Checkout)
-class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
+class CheckoutAdmin(AuditTrailMixin, BigTableAdmin):
     list_display = [
         "reference",
         "kind",
@@ -74,7 +75,7 @@ class CheckoutAdmin(AuditTrailMixin, admin.ModelAdmin):
         "billing_agreement_id",
         "created_at",
     ]
-    list_filter = ["kind", "state", "charge_type", "partner"]
+    list_filter = ["kind", "state", "charge_type", PartnerFilter]
     search_fields = [
         "reference",
         "order_id",

@@ -35,6 +35,7 @@ from billing.services import acquisition, cancellation, notices, renewals
 from billing.services.cancellation import CANCEL_WITH_REFUND, RESUME_RENEWAL, STOP_RENEWAL
 from core import clock
 from core.admin_confirm import ConfirmRow, confirm_page, confirmed, run_rows
+from core.admin_lists import PartnerFilter, count_of
 from core.admin_tools import (
     AuditTrailMixin,
     ReadOnlyAdmin,
@@ -100,7 +101,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "provisioning_state",
         "auto_renewal",
         "free_trial",
-        "partner",
+        PartnerFilter,
         "plan",
     ]
     search_fields = [
@@ -167,9 +168,7 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
     }
 
     def get_queryset(self, request):
-        from django.db.models import Count
-
-        return super().get_queryset(request).annotate(n_notices=Count("notices"))
+        return super().get_queryset(request).annotate(n_notices=count_of(Notice, "subscription"))
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The change page offers scheduling a downgrade, or cancelling the scheduled one, to staff

@@ -107,6 +107,9 @@ class AcmeContract(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="acme_contract_created"),
+        ]
         verbose_name = "ACME contract"
         ordering = ["-created_at", "-id"]
         permissions = [
@@ -151,7 +154,9 @@ class Certificate(models.Model):
     serial_number = models.CharField(max_length=64)
     domain = models.CharField(max_length=253)
     sans = models.JSONField(default=list, blank=True)
-    status = models.CharField(max_length=32, blank=True, help_text="DigiCert's status, e.g. issued.")
+    status = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="DigiCert's status, e.g. issued."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     vendor_view = models.JSONField(default=dict, blank=True, help_text="The vendor's item, as listed.")
     first_seen_at = models.DateTimeField(default=timezone.now)
@@ -166,6 +171,7 @@ class Certificate(models.Model):
             models.UniqueConstraint(fields=["contract", "serial_number"], name="certificate_serial_unique")
         ]
         indexes = [
+            models.Index(fields=["expires_at", "id"], name="certificate_expiry"),
             models.Index(fields=["partner", "expires_at"], name="certificate_partner_expiry"),
             models.Index(fields=["customer", "expires_at"], name="certificate_customer_expiry"),
         ]

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 
 from core.actor import Actor
-from partner.selectors import customers_for
+from partner.selectors import of_customers
 from subscriptions.acme.models import AcmeContract, Certificate
 from subscriptions.selectors import of_visible_customers
 
@@ -26,9 +26,7 @@ def certificates_for(actor: Actor, *, include_gone: bool = False) -> QuerySet[Ce
     qs = Certificate.objects.select_related("customer", "contract")
     if not include_gone:
         qs = qs.filter(gone_at__isnull=True)
-    if actor.is_system or actor.is_staff:
-        return qs
-    return qs.filter(customer__in=customers_for(actor).values("pk"))
+    return of_customers(actor, qs)
 
 
 def expiry_warning_until(now: datetime) -> datetime:

@@ -129,7 +129,7 @@ class CloudflarePlanRecord(models.Model):
         help_text="The customer's Cloudflare account.",
     )
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    rate_plan_id = models.CharField("rate plan", max_length=64, blank=True)
+    rate_plan_id = models.CharField("rate plan", max_length=64, blank=True, db_index=True)
     frequency = models.CharField(max_length=16, choices=Frequency.choices, blank=True)
     component_values = models.JSONField(default=dict, blank=True, help_text="{component: units}.")
     price = money_field(null=True, blank=True, help_text="What Cloudflare bills per period.")
@@ -186,6 +186,9 @@ class CloudflareZone(CloudflarePlanRecord):
     )
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="cloudflare_zone_created"),
+        ]
         verbose_name = "Cloudflare zone"
         ordering = ["-created_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["subaccount", "name"], name="cloudflare_zone_unique")]
@@ -227,6 +230,9 @@ class CloudflareAddon(CloudflarePlanRecord):
     cancelled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        indexes = [
+            models.Index(fields=["-created_at", "-id"], name="cloudflare_addon_created"),
+        ]
         verbose_name = "Cloudflare add-on"
         ordering = ["-created_at", "-id"]
 

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core import clock
+from core.admin_lists import PartnerFilter
 from core.admin_tools import ReadOnlyAdmin, run_per_row
 from subscriptions.acme import certificates
 from subscriptions.acme.models import AcmeContract, Certificate
@@ -49,7 +50,7 @@ class CertificateAdmin(ReadOnlyAdmin):
     """DigiCert's certificates of every contract, as its certificate lists last showed them (read-only)."""
 
     list_display = ["domain", "customer", "contract_link", "status", "expires_at", "serial_number", "gone_at"]
-    list_filter = [ListedFilter, ExpiryFilter, "status", "partner"]
+    list_filter = [ListedFilter, ExpiryFilter, "status", PartnerFilter]
     search_fields = ["domain", "serial_number", "customer__name", "contract__vendor_id"]
     list_select_related = ["customer", "contract"]
     date_hierarchy = "expires_at"

@@ -7,6 +7,7 @@ from django.db.models import DateTimeField, Value
 
 from core import clock
 from core.admin_confirm import confirm_page, confirmed, run_rows
+from core.admin_lists import BigTableAdmin, PartnerFilter
 from core.admin_tools import AuditTrailMixin, run_per_row
 from subscriptions.acme import certificates
 from subscriptions.acme import services as acme
@@ -17,7 +18,7 @@ from subscriptions.acme.models import AcmeContract
 
 
 @admin.register(AcmeContract)
-class AcmeContractAdmin(ContractPanels, ContractPages, AuditTrailMixin, admin.ModelAdmin):
+class AcmeContractAdmin(ContractPanels, ContractPages, AuditTrailMixin, BigTableAdmin):
     list_display = [
         "__str__",
         "customer",
@@ -30,7 +31,7 @@ class AcmeContractAdmin(ContractPanels, ContractPages, AuditTrailMixin, admin.Mo
         "has_drift",
         "created_at",
     ]
-    list_filter = ["state", "product", "auto_renew", "auto_renew_source", "partner"]
+    list_filter = ["state", "product", "auto_renew", "auto_renew_source", PartnerFilter]
     search_fields = ["sans", "vendor_id", "customer__name", "partner__name", "reference"]
     list_select_related = ["customer", "partner"]
     date_hierarchy = "created_at"

@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from core.admin_lists import BigTableAdmin, PartnerFilter
 from core.admin_tools import AuditTrailMixin, admin_actor
 from subscriptions.cloudflare import services as cloudflare
 from subscriptions.cloudflare.models import CatalogComponent, CatalogPlan, Frequency
@@ -44,7 +45,7 @@ class CatalogComponentInline(admin.TabularInline):
 
 
 @admin.register(CatalogPlan)
-class CatalogPlanAdmin(AuditTrailMixin, admin.ModelAdmin):
+class CatalogPlanAdmin(AuditTrailMixin, BigTableAdmin):
     """A partner's Cloudflare catalog; a plan and its components are saved together by one audited service."""
 
     form = CatalogPlanForm
@@ -59,7 +60,7 @@ class CatalogPlanAdmin(AuditTrailMixin, admin.ModelAdmin):
         "component_list",
         "active",
     ]
-    list_filter = ["partner", "scope", "active"]
+    list_filter = [PartnerFilter, "scope", "active"]
     search_fields = ["rate_plan_id", "name", "partner__name"]
     list_select_related = ["partner"]
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from core.admin_confirm import ConfirmRow, confirm_page, confirmed
+from core.admin_lists import BigTableAdmin, PartnerFilter
 from core.admin_tools import AuditTrailMixin, admin_actor, operations_table, state_badge
 from core.errors import DomainError
 from subscriptions.cloudflare import services as cloudflare
@@ -57,10 +58,10 @@ VENDOR_FIELDSETS = [
 ]
 
 
-class CloudflareRecordAdmin(AuditTrailMixin, admin.ModelAdmin):
+class CloudflareRecordAdmin(AuditTrailMixin, BigTableAdmin):
     """What a zone and an add-on admin have in common: read-only records, plan panel, service actions."""
 
-    list_filter = ["state", "vendor_state", "rate_plan_id", "frequency", "partner"]
+    list_filter = ["state", "vendor_state", "rate_plan_id", "frequency", PartnerFilter]
     list_select_related = ["customer", "partner"]
     date_hierarchy = "created_at"
     change_form_template = "admin/subscriptions/cloudflare/change_form.html"
