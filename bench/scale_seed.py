@@ -223,44 +223,29 @@ def seed_partners(first: int, count: int, plans) -> dict:
                 for c in range(CUSTOMERS_PER_PARTNER)
             ),
         )
-        put(
-            Subaccount,
-            (
-                dict(
-                    id=Ids.subaccount(p, c),
-                    partner_id=Ids.partner(p),
-                    customer_id=Ids.customer(p, c),
-                    vendor="digicert",
-                    name=f"p{p}-c{c:03d}",
-                    reference=uuid.uuid4(),
-                    state="active",
-                    vendor_id=f"dc-{p}-{c}",
-                    vendor_response=_jsonb({}),
-                    created_at=now - timedelta(minutes=p * 100 + c),
-                )
-                for p in ps
-                for c in range(CUSTOMERS_PER_PARTNER)
-            ),
-        )
-        put(
-            Subaccount,
-            (
-                dict(
-                    id=Ids.cf_subaccount(p, c),
-                    partner_id=Ids.partner(p),
-                    customer_id=Ids.customer(p, c),
-                    vendor="cloudflare",
-                    name=f"p{p}-c{c:03d}-cf",
-                    reference=uuid.uuid4(),
-                    state="active",
-                    vendor_id=f"cf-{p}-{c}",
-                    vendor_response=_jsonb({}),
-                    created_at=now - timedelta(minutes=p * 100 + c),
-                )
-                for p in ps
-                for c in range(CLOUDFLARE_PER_PARTNER)
-            ),
-        )
+        for vendor, subaccount_id, suffix, id_prefix, per_partner in (
+            ("digicert", Ids.subaccount, "", "dc", CUSTOMERS_PER_PARTNER),
+            ("cloudflare", Ids.cf_subaccount, "-cf", "cf", CLOUDFLARE_PER_PARTNER),
+        ):
+            put(
+                Subaccount,
+                (
+                    dict(
+                        id=subaccount_id(p, c),
+                        partner_id=Ids.partner(p),
+                        customer_id=Ids.customer(p, c),
+                        vendor=vendor,
+                        name=f"p{p}-c{c:03d}{suffix}",
+                        reference=uuid.uuid4(),
+                        state="active",
+                        vendor_id=f"{id_prefix}-{p}-{c}",
+                        vendor_response=_jsonb({}),
+                        created_at=now - timedelta(minutes=p * 100 + c),
+                    )
+                    for p in ps
+                    for c in range(per_partner)
+                ),
+            )
         put(
             CatalogPlan,
             (

@@ -71,32 +71,10 @@ def event(
     )
 
 
-def record(
-    actor: Actor,
-    action: str,
-    obj: models.Model,
-    *,
-    partner_id: int | None,
-    before: dict | None = None,
-    after: dict | None = None,
-    changes: dict | None = None,
-    note: str = "",
-) -> AuditEvent:
-    """Write one audit event for `obj`; call it inside the service's transaction."""
-    [recorded] = record_many(
-        [
-            event(
-                actor,
-                action,
-                obj,
-                partner_id=partner_id,
-                before=before,
-                after=after,
-                changes=changes,
-                note=note,
-            )
-        ]
-    )
+def record(actor: Actor, action: str, obj: models.Model, **details) -> AuditEvent:
+    """Write one audit event for `obj` (`details` as `event` takes them: partner_id, before, after,
+    changes, note); call it inside the service's transaction."""
+    [recorded] = record_many([event(actor, action, obj, **details)])
     return recorded
 
 
