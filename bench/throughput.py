@@ -104,11 +104,14 @@ def _database(tmp: Path):
     import psycopg
 
     name = f"bench_tp_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    # Created from the server's maintenance database, as the test runner does: DATABASE_URL's own
+    # database need not exist (bench.run makes a test_ one next to it too).
+    maintenance = urlunparse(urlparse(url)._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
 
     def drop():
-        with psycopg.connect(url, autocommit=True) as conn:
+        with psycopg.connect(maintenance, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     return urlunparse(urlparse(url)._replace(path=f"/{name}")), "PostgreSQL", drop
