@@ -128,13 +128,19 @@ def sandbox_dr_subscriptions(**filters):
 
 
 def advance_vendor_clock_to(when, *, plus_hours=1):
-    """Move the sandbox (and business) clock to `when`, plus a margin, never backwards."""
-    from datetime import timedelta
+    """Move the sandbox (and business) clock to `when`, plus a margin, never backwards.
+
+    The margin stays within `when`'s UTC day: reminders and renewals are due by the day, so a
+    margin past midnight would make "30 days before" the 29th (and the suite fail after 23:00).
+    """
+    from datetime import datetime, time, timedelta
 
     from core import clock
     from vendors.sandbox.clock import advance_clock
 
-    delta = when - clock.now() + timedelta(hours=plus_hours)
+    midnight = datetime.combine(when.date() + timedelta(days=1), time(0), tzinfo=when.tzinfo)
+    margin = min(timedelta(hours=plus_hours), (midnight - when) / 2)  # the clock keeps running
+    delta = when + margin - clock.now()
     return advance_clock(max(delta, timedelta(0)))
 
 
