@@ -11,15 +11,6 @@ def returns_rows(queryset: models.QuerySet) -> bool:
     return connections[queryset.db].features.can_return_columns_from_insert  # the same RETURNING support
 
 
-def update_one(queryset: models.QuerySet, pk, **values):
-    """UPDATE the row `pk` if `queryset` (which filters on it) selects it, and return it as it is
-    now; None if it did not match. One statement where returns_rows(), else the update and a read."""
-    if not returns_rows(queryset):
-        return queryset.model._default_manager.get(pk=pk) if queryset.update(**values) else None
-    [row] = update_returning(queryset, **values) or [None]
-    return row
-
-
 def update_returning(queryset: models.QuerySet, fields: list[str] | None = None, **values) -> list:
     """UPDATE every row `queryset` selects and return those rows as they are now (only `fields`,
     default all), in one statement: the rows returned are exactly the rows changed.

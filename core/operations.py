@@ -52,10 +52,6 @@ class OperationHandler:
     # Relations read with the target (select_related), for perform() and for the outcome's locked
     # read: what the handler reads of them costs no query of its own.
     related: tuple[str, ...] = ()
-    # False: succeeded() is given the target as load() read it before the call, not read again
-    # under a lock after it: the handler writes it by conditional updates that re-check the row as
-    # it is then (a webhook may have changed it during the call) and lock it themselves.
-    reads_target_for_outcome = True
 
     def load(self, model: type[models.Model], pk: str):
         """The target as perform() reads it, with `related` (override to read more in one query)."""
@@ -424,8 +420,7 @@ def run(operation_id: int) -> None:
     actor = Actor.system()
     lease = operation.claimed_until  # this worker's: the outcome is recorded only while it holds
     try:
-        target = handler.load(_target_model(operation), operation.object_id)
-        result = handler.perform(operation, target)
+        result = handler.perform(operation, handler.load(_target_model(operation), operation.object_id))
     except VendorError as error:
         _record_failure(operation.pk, handler, error, actor)
         return
@@ -434,7 +429,7 @@ def run(operation_id: int) -> None:
         return
     try:
         with transaction.atomic():
-            _record_success(operation, handler, result, actor, lease, target)
+            _record_success(operation, handler, result, actor, lease)
     except LeaseLost:
         logger.warning(
             "operation %s (%s): the lease ran out during the vendor call and another worker took it "
@@ -449,15 +444,15 @@ class LeaseLost(Exception):
 
 
 def _record_success(
-    operation: Operation, handler: OperationHandler, result: dict, actor: Actor, lease, loaded
+    operation: Operation, handler: OperationHandler, result: dict, actor: Actor, lease
 ) -> None:
     """Record a vendor call's success, inside the caller's transaction; LeaseLost (rolling it back)
     when the operation is no longer this worker's."""
     # The operation is not read again: the save below is conditional on the lease claim() took,
     # so a worker that took over after the lease ran out keeps the outcome (the rollback undoes
     # what succeeded() wrote). Its target is read, locked: a webhook may have changed it during
-    # the vendor call (unless the handler's writes re-check it themselves: `loaded`, read before).
-    target = _locked_target(operation, handler) if handler.reads_target_for_outcome else loaded
+    # the vendor call.
+    target = _locked_target(operation, handler)
     with _outcome_of(operation):
         handler.succeeded(operation, target, result, actor)
     states.move(operation, OperationState.SUCCEEDED, OPERATION_MOVES, save=False)

@@ -3,8 +3,7 @@
 Each stateful model's models.py declares `<MODEL>_MOVES`, a `Moves` table from each state to the
 states it may go to next. `move` moves one object (refusing what the table does not allow, and
 recording the audit event when an actor is given); `move_all` moves a queryset in one conditional
-UPDATE, for moves that race (two workers, a late webhook); `move_values` moves one row's state in an
-UPDATE that writes its other fields whatever the state. Nothing else assigns a state field
+UPDATE, for moves that race (two workers, a late webhook). Nothing else assigns a state field
 (tests/core/test_states.py scans the source for it).
 
 Staying in the current state is not a move: the table never refuses it.
@@ -88,7 +87,8 @@ def move_all(queryset: models.QuerySet, to: str, moves: Moves, *, field: str = "
     exactly the rows moved (where the database returns rows from an UPDATE; elsewhere those found
     movable just before)."""
     allowed = {f"{field}__in": sources(moves, to)}
-    values = {field: to, **_stamps(queryset.model), **fields}
+    now = timezone.now()
+    values = {field: to, **{name: now for name in _auto_now_fields(queryset.model)}, **fields}
     movable = queryset.filter(**allowed)
     if db.returns_rows(movable):
         return [row.pk for row in db.update_returning(movable, [queryset.model._meta.pk.name], **values)]
@@ -96,21 +96,6 @@ def move_all(queryset: models.QuerySet, to: str, moves: Moves, *, field: str = "
     if moving:
         queryset.model.objects.filter(pk__in=moving, **allowed).update(**values)
     return moving
-
-
-def move_values(model: type[models.Model], to: str, moves: Moves, *, field: str = "state") -> dict:
-    """An UPDATE's values that move a row's state to `to` where the table allows and leave it as it
-    is elsewhere, for a row whose other fields are written whatever its state (re-checked by the
-    database on the row as it is then, not as it was read)."""
-    allowed = models.Q(**{f"{field}__in": sources(moves, to)})
-    moved = models.Case(models.When(allowed, then=models.Value(to)), default=models.F(field))
-    return {field: moved, **_stamps(model)}
-
-
-def _stamps(model: type[models.Model]) -> dict:
-    # update() skips auto_now fields unless named.
-    now = timezone.now()
-    return {name: now for name in _auto_now_fields(model)}
 
 
 def _auto_now_fields(model: type[models.Model]) -> list[str]:

@@ -53,9 +53,7 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
         # delivery): a row asked to wait is not called early.
         .filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
     )
-    return db.update_one(
-        claimable,
-        pk,
+    values = dict(
         # A lease taken over from a worker that died mid-call: that attempt's outcome is unknown.
         outcome_unknown=models.Case(
             models.When(claimed_until__isnull=False, then=models.Value(True)),
@@ -66,6 +64,10 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
         attempts=models.F("attempts") + 1,
         last_attempt_at=now,
     )
+    if not db.returns_rows(claimable):
+        return model._default_manager.get(pk=pk) if claimable.update(**values) else None
+    [claimed] = db.update_returning(claimable, **values) or [None]
+    return claimed
 
 
 def release_after_failure(

@@ -14,7 +14,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from billing.models import (
@@ -38,7 +37,7 @@ from billing.rules import Line, acquisition_item, check_acquisition, period_end,
 from billing.services import notices
 from billing.services.common import ShowsCheckoutState, change_of, dr_customer_id, require_billing
 from billing.services.fulfilment import FULFIL_TASK
-from core import audit, clock, db, operations, states
+from core import audit, clock, operations, states
 from core.actor import Actor, Face
 from core.error_codes import CoreErrorCode
 from core.errors import DomainError, RuleViolation, ValidationFailed
@@ -338,42 +337,20 @@ def order_state_changed(order, actor: Actor) -> Checkout | None:
     return checkout
 
 
-# The checkout's fields record_order writes (the audit event of a caller that did not lock it first).
-ORDER_FIELDS = (
-    "order_id",
-    "order_state",
-    "checkout_id",
-    "billing_agreement_id",
-    "source_id",
-    "authorized_amount",
-    "state",
-    "updated_at",
-)
-
-
 def record_order(checkout: Checkout, order, *, items: list[CheckoutItem] | None = None) -> None:
     """Copy Digital River's order onto the checkout: its id and state, the agreement, the primary
     source, the authorised amount and each item's id (what POST /fulfillments names). `items`: the
-    checkout's items with product and subscription, when the caller has read them already.
-
-    One conditional UPDATE, so the caller need not have locked the checkout: it becomes ordered
-    only from where CHECKOUT_MOVES allows (one a webhook moved meanwhile stays as it moved it), and
-    `checkout` then holds the row as it is now."""
-    values = {
-        "order_id": order.id,
-        "order_state": order.state,
-        "checkout_id": order.checkout_id or checkout.checkout_id,
-        "authorized_amount": order.total_amount if order.total_amount is not None else F("total"),
-    }
+    checkout's items with product and subscription, when the caller has read them already."""
+    checkout.order_id, checkout.order_state = order.id, order.state
+    checkout.checkout_id = order.checkout_id or checkout.checkout_id
+    if checkout.state in (CheckoutState.PENDING, CheckoutState.OPEN):
+        states.move(checkout, CheckoutState.ORDERED, CHECKOUT_MOVES, save=False)
     agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
     if agreements:
-        values["billing_agreement_id"] = agreements[0]
-    if order.primary_source_id:
-        values["source_id"] = order.primary_source_id
-    values |= states.move_values(Checkout, CheckoutState.ORDERED, CHECKOUT_MOVES)
-    recorded = db.update_one(Checkout.objects.filter(pk=checkout.pk), checkout.pk, **values)
-    for field in Checkout._meta.concrete_fields:
-        setattr(checkout, field.attname, getattr(recorded, field.attname))
+        checkout.billing_agreement_id = agreements[0]
+    checkout.source_id = order.primary_source_id or checkout.source_id
+    checkout.authorized_amount = order.total_amount if order.total_amount is not None else checkout.total
+    checkout.save()
     unused = list(order.items)
     if items is None:
         items = checkout.items.select_related("product", "subscription")

@@ -39,7 +39,6 @@ from billing.models import (
 )
 from billing.rules import period_end, reminder_dates, renewal_charge_type, renewal_group_key, renewal_item
 from billing.services import lifecycle, notices
-from billing.services.acquisition import ORDER_FIELDS
 from billing.services.common import ShowsCheckoutState, dr_customer_id, require_billing
 from core import audit, clock, operations, states
 from core.actor import Actor
@@ -455,8 +454,8 @@ def release_held_renewal(actor: Actor, renewal: Renewal, reason: str = "") -> Re
     return renewal
 
 
-# What perform() and its outcome read of a renewal checkout, its customer and items: only these
-# columns of the six tables are read (the outcome's writes re-check the checkout, it is not read again).
+# What perform() and record_order read of a renewal checkout, its customer and items: only these
+# columns of the six tables are read (the outcome reads the checkout again, in full, under its lock).
 PERFORM_READS = (
     "quantity",
     "price",
@@ -466,9 +465,8 @@ PERFORM_READS = (
     "subscription__billing_agreement_id",
     *(
         f"checkout__{name}"
-        for name in ("reference", "kind", "partner", "currency", "charge_type", "total", *ORDER_FIELDS)
+        for name in ("reference", "currency", "charge_type", "source_id", "billing_agreement_id", "state")
     ),
-    "checkout__customer__name",
     "checkout__customer__reference",
     "checkout__customer__partner__slug",
 )
@@ -482,7 +480,6 @@ class OrderRenewal(ShowsCheckoutState):
     kind = "dr.order_renewal"
     label = "Order renewal at Digital River"
     related = ("customer",)  # the audit event's words (load() reads the partner too, for the call)
-    reads_target_for_outcome = False  # record_order's UPDATE re-checks the checkout and locks it
 
     def load(self, model, pk):
         """The checkout read through its items: one query for the checkout, its customer and partner,
@@ -527,8 +524,7 @@ class OrderRenewal(ShowsCheckoutState):
         from billing.services.fulfilment import FULFIL_TASK
         from core.tasks import enqueue_on_commit
 
-        # As read before the call: a webhook that recorded the order meanwhile wrote its own event.
-        before = audit.snapshot(checkout, ORDER_FIELDS)
+        before = audit.snapshot(checkout)
         order = result["_order"]
         agreements = sorted({i.billing_agreement_id for i in order.items if i.billing_agreement_id})
         if agreements and agreements[0] != checkout.billing_agreement_id:
@@ -543,14 +539,8 @@ class OrderRenewal(ShowsCheckoutState):
         # hold: only recording an order changes what is matched (their order item ids).
         record_order(checkout, order, items=result.get("_items"))
         move_renewals(checkout.renewals.all(), RenewalState.ORDERED)  # not back from a capture
-        after = audit.snapshot(checkout, ORDER_FIELDS)
         audit.record(
-            actor,
-            "billing.renewal_order_created",
-            checkout,
-            partner_id=checkout.partner_id,
-            before=before,
-            after=after,
+            actor, "billing.renewal_order_created", checkout, partner_id=checkout.partner_id, before=before
         )
         enqueue_on_commit(FULFIL_TASK, checkout.pk)
 
