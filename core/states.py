@@ -16,6 +16,7 @@ from collections.abc import Mapping, Set
 from django.db import models
 from django.utils import timezone
 
+from core import db
 from core.actor import Actor
 from core.error_codes import CoreErrorCode
 from core.errors import RuleViolation
@@ -82,14 +83,18 @@ def move(
 def move_all(queryset: models.QuerySet, to: str, moves: Moves, *, field: str = "state", **fields) -> list:
     """Move every object of `queryset` the table allows to `to` (with `fields`), in one conditional
     UPDATE; the others, and those already there, are left as they are. The UPDATE re-checks the
-    state itself, so a row another worker moved meanwhile is not moved back (the pks returned are
-    those found movable)."""
+    state itself, so a row another worker moved meanwhile is not moved back; the pks returned are
+    exactly the rows moved (where the database returns rows from an UPDATE; elsewhere those found
+    movable just before)."""
     allowed = {f"{field}__in": sources(moves, to)}
-    moving = list(queryset.filter(**allowed).values_list("pk", flat=True))
+    now = timezone.now()
+    values = {field: to, **{name: now for name in _auto_now_fields(queryset.model)}, **fields}
+    movable = queryset.filter(**allowed)
+    if db.returns_rows(movable):
+        return [row.pk for row in db.update_returning(movable, [queryset.model._meta.pk.name], **values)]
+    moving = list(movable.values_list("pk", flat=True))
     if moving:
-        now = timezone.now()
-        stamps = {name: now for name in _auto_now_fields(queryset.model)}
-        queryset.model.objects.filter(pk__in=moving, **allowed).update(**{field: to, **stamps, **fields})
+        queryset.model.objects.filter(pk__in=moving, **allowed).update(**values)
     return moving
 
 

@@ -11,7 +11,7 @@ from django.db import models, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from core import states
+from core import db, states
 from core.states import Moves
 
 logger = logging.getLogger(__name__)
@@ -53,9 +53,7 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
         # delivery): a row asked to wait is not called early.
         .filter(models.Q(not_before__isnull=True) | models.Q(not_before__lte=now))
     )
-    return update_returning(
-        claimable,
-        pk,
+    values = dict(
         # A lease taken over from a worker that died mid-call: that attempt's outcome is unknown.
         outcome_unknown=models.Case(
             models.When(claimed_until__isnull=False, then=models.Value(True)),
@@ -66,41 +64,10 @@ def claim(model: type[models.Model], pk, *, states: list[str]):
         attempts=models.F("attempts") + 1,
         last_attempt_at=now,
     )
-
-
-def update_returning(queryset: models.QuerySet, pk, **values):
-    """UPDATE the row `pk` if `queryset` (which filters on it) selects it, and return it as it is
-    now; None if it did not match.
-
-    One statement (UPDATE ... RETURNING, PostgreSQL and SQLite 3.35+) where the database returns
-    rows from an UPDATE, else the update and a read. Meant for a filter on the model's own columns
-    (no joins), such as claim()'s."""
-    from django.db import connections
-    from django.db.models.sql import UpdateQuery
-
-    model, connection = queryset.model, connections[queryset.db]
-    if not connection.features.can_return_columns_from_insert:  # the same RETURNING support
-        return model._default_manager.get(pk=pk) if queryset.update(**values) else None
-    query = queryset.query.chain(UpdateQuery)
-    query.add_update_values(values)
-    compiler = query.get_compiler(queryset.db)
-    compiler.pre_sql_setup()
-    sql, params = compiler.as_sql()
-    fields = model._meta.concrete_fields
-    columns = [field.get_col(model._meta.db_table) for field in fields]
-    quote = connection.ops.quote_name
-    sql = f"{sql} RETURNING {', '.join(quote(field.column) for field in fields)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    values_read = []
-    for field, column, value in zip(fields, columns, rows[0], strict=True):
-        for converter in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
-            value = converter(value, column, connection)
-        values_read.append(value)
-    return model.from_db(queryset.db, [field.attname for field in fields], values_read)
+    if not db.returns_rows(claimable):
+        return model._default_manager.get(pk=pk) if claimable.update(**values) else None
+    [claimed] = db.update_returning(claimable, **values) or [None]
+    return claimed
 
 
 def release_after_failure(

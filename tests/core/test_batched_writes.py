@@ -1,6 +1,6 @@
 """Batched writes of the kernel: audit.record_many and operations.start_many (one INSERT for many,
-sharing the single versions' code), and tasks.update_returning (claim()'s UPDATE that reads the row
-back in the same statement, or an update and a read where the database cannot)."""
+sharing the single versions' code), and core.db.update_returning (claim()'s UPDATE that reads the
+row back in the same statement, or an update and a read where the database cannot)."""
 
 from __future__ import annotations
 

@@ -280,3 +280,39 @@ def test_state_fields_are_assigned_only_by_core_states():
             found += [f"{rel}:{line}" for line in state_assignments(path.read_text(), rel)]
 
     assert found == [], "Move these through core.states.move (or move_all):\n" + "\n".join(found)
+
+
+def test_move_all_returns_exactly_the_rows_it_moved_when_another_writer_moved_one_first(db):
+    from django.db import connection
+
+    first, second = RenewalFactory(ordering=True), RenewalFactory(ordering=True)
+    done = []
+
+    def capture_lands_first(execute, sql, params, many, context):
+        # Another writer captures `second` just before move_all's UPDATE reaches the database.
+        if sql.startswith("UPDATE") and "billing_renewal" in sql and not done:
+            done.append(sql)
+            Renewal.objects.filter(pk=second.pk).update(state=RenewalState.CAPTURED)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(capture_lands_first):
+        moved = states.move_all(Renewal.objects.all(), RenewalState.ORDERED, RENEWAL_MOVES)
+
+    assert done and moved == [first.pk]  # not `second`: the capture stands and is not reported moved
+    assert Renewal.objects.get(pk=second.pk).state == RenewalState.CAPTURED
+
+
+@pytest.mark.parametrize("returning", [True, False], ids=["update-returning", "read-then-update"])
+def test_move_all_is_one_statement_where_the_database_returns_rows(db, returning, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    ordering, captured = RenewalFactory(ordering=True), RenewalFactory(captured=True)
+    if not returning:  # (after the INSERTs above, which need RETURNING on PostgreSQL)
+        monkeypatch.setattr(connection.features, "can_return_columns_from_insert", False)
+
+    with CaptureQueriesContext(connection) as queries:
+        moved = states.move_all(Renewal.objects.all(), RenewalState.ORDERED, RENEWAL_MOVES)
+
+    assert moved == [ordering.pk] and len(queries) == (1 if returning else 2)
+    assert Renewal.objects.get(pk=captured.pk).state == RenewalState.CAPTURED
