@@ -43,6 +43,9 @@ def _parse(argv):
     parser.add_argument("--subscriptions", type=int, default=1_000_000, help="size of the big book")
     parser.add_argument("--rounds", type=int, default=5, help="timed requests per page (the fastest counts)")
     parser.add_argument("--only", default="", help="measure only pages whose label contains this")
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the test database at the end (to EXPLAIN its pages)"
+    )
     args = parser.parse_args(argv)
     if args.subscriptions < SMALL or args.subscriptions % 1000:
         parser.error(f"--subscriptions must be a multiple of 1,000 and at least {SMALL:,}")
@@ -72,7 +75,8 @@ def main(argv=None) -> int:
     try:
         return _run(args, started)
     finally:
-        runner.teardown_databases(old)
+        if not args.keep:  # the next run recreates it either way (interactive=False)
+            runner.teardown_databases(old)
         print(f"Total run time: {time.perf_counter() - started:.0f} s")
 
 

@@ -8,7 +8,10 @@ A stock changelist costs what its table costs: it COUNTs every row twice (the pa
 - no "N total" beside a filtered count (`show_full_result_count = False`);
 - the date hierarchy finds which years, months or days hold rows with one query of indexed probes
   (at most 31 `LIMIT 1` range reads) instead of truncating every row's date;
-- the search reads each field apart (an index each) and unites the keys (`searched`);
+- the search reads each field apart (an index each) and unites the keys (`searched`), by one rule
+  per kind of field: an identifier (written `^field`: ids, references, order numbers) matches
+  its exact value or its start (a prefix b-tree), a text field (names, domains, subjects)
+  anywhere (a trigram index); the search box's help says which is which (`search_help`);
 - a filter by a column's values (country, action, kind...) reads them by a loose index scan
   (`IndexedValuesFilter`) instead of `SELECT DISTINCT` over the table;
 - `PartnerFilter` (and `related_input_filter` for another foreign key) narrows by id or slug typed
@@ -226,11 +229,36 @@ def _leads_an_index(model, field) -> bool:
     return any(index.fields and index.fields[0].lstrip("-") == field.name for index in model._meta.indexes)
 
 
+# Django's istartswith (`^field`): an identifier's exact value, or its start, never a middle part.
+IDENTIFIER = "^"
+
+
+def _field_label(search_field: str) -> str:
+    return search_field.removeprefix(IDENTIFIER).replace(LOOKUP_SEP, " ").replace("_", " ")
+
+
+def search_help(search_fields) -> str:
+    """The search box's help: which fields match by exact value or start (identifiers), which anywhere."""
+    identifiers = [_field_label(f) for f in search_fields if f.startswith(IDENTIFIER)]
+    text = [_field_label(f) for f in search_fields if not f.startswith(IDENTIFIER)]
+    parts = []
+    if identifiers:
+        parts.append(f"Exact value or its start: {', '.join(identifiers)}.")
+    if text:
+        parts.append(f"Any part of: {', '.join(text)}.")
+    return " ".join(parts)
+
+
 class BigTableAdmin(admin.ModelAdmin):
     """A changelist that reads one page of a big table: estimated count, probed dates, no full count."""
 
     paginator = EstimatedCountPaginator
     show_full_result_count = False
+
+    @property
+    def search_help_text(self) -> str | None:
+        """Staff read how each searched field matches (an admin's own text, when set, wins)."""
+        return search_help(self.search_fields) or None
 
     def get_list_filter(self, request):
         return [_values_filter(self.model, name) for name in super().get_list_filter(request)]
@@ -271,21 +299,26 @@ class _OneFieldSearch:
         return [self.field]
 
 
+def search_branches(model_admin, request, bit: str) -> list:
+    """One term's read per search field, each by that field's own rule: the keys it matches."""
+    base = model_admin.model._default_manager.order_by()
+    return [
+        admin.ModelAdmin.get_search_results(_OneFieldSearch(model_admin, field), request, base, bit)[0]
+        .order_by()
+        .values_list("pk", flat=True)
+        for field in model_admin.get_search_fields(request)
+    ]
+
+
 def searched(model_admin, request, queryset, search_term):
     """The admin's search as one indexed read per term and field, their primary keys united.
 
     Django's search ORs every field in one WHERE: across a join (`customer__name`) that defeats
-    every index, so a big table is read whole. Each field alone is an index read (the trigram
-    indexes of the migrations, or the join's foreign key), and the rows are those whose key any
-    field matched, for every term, as Django's search finds them."""
-    base = model_admin.model._default_manager.order_by()
+    every index, so a big table is read whole. Each field alone is an index read (the trigram or
+    prefix indexes of the migrations, core.trigram, or the join's foreign key), and the rows are
+    those whose key any field matched, for every term, as Django's search finds them."""
     for bit in smart_split(search_term):
-        branches = [
-            admin.ModelAdmin.get_search_results(_OneFieldSearch(model_admin, field), request, base, bit)[0]
-            .order_by()
-            .values_list("pk", flat=True)
-            for field in model_admin.get_search_fields(request)
-        ]
+        branches = search_branches(model_admin, request, bit)
         matched = branches[0].union(*branches[1:])
         # Read once: the page, its count and the date hierarchy then look rows up by key.
         keys = list(matched[: SEARCH_KEYS + 1])

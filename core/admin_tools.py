@@ -152,7 +152,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
         "partner_id",
     ]
     list_filter = ["face", "action", "content_type"]
-    search_fields = ["object_repr", "actor_label", "action", "object_id"]
+    search_fields = ["object_repr", "actor_label", "action", "^object_id"]
     date_hierarchy = "created_at"
     list_select_related = ["content_type"]
     exclude = ["changes"]
@@ -175,7 +175,7 @@ class ApiTokenAdmin(ServiceSaveMixin, BigTableAdmin):
         "revoked_at",
     ]
     list_filter = ["revoked_at"]
-    search_fields = ["name", "user__username", "key_id"]
+    search_fields = ["name", "user__username", "^key_id"]
     fields = ["user", "name", "expires_at"]
     readonly_fields = ["key_id", "created_at", "last_used_at", "revoked_at"]
     autocomplete_fields = ["user"]
@@ -246,7 +246,7 @@ class OperationAdmin(ReadOnlyAdmin):
         "requested_by",
     ]
     list_filter = ["state", "is_change", "kind", "face"]
-    search_fields = ["kind", "object_id", "last_error_code", "last_error_message"]
+    search_fields = ["kind", "^object_id", "last_error_code", "last_error_message"]
     list_select_related = ["requested_by", "content_type"]
     readonly_fields = ["steps_of_change", *(f.name for f in Operation._meta.concrete_fields)]
     actions = ["retry_failed", "resolve_unknown"]

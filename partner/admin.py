@@ -55,7 +55,7 @@ class PartnerAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
     form = PartnerForm
     list_display = ["name", "slug", "onboarding", "billing_model", "customer_count", "created_at"]
     list_filter = ["billing_model", "country"]
-    search_fields = ["name", "legal_name", "slug", "org_contact_email"]
+    search_fields = ["name", "legal_name", "^slug", "org_contact_email"]
     readonly_fields = ["onboarding_checklist", "billing_model_effect", "credentials", "audit_trail"]
     prepopulated_fields = {"slug": ["name"]}
     fieldsets = [
@@ -248,7 +248,7 @@ class CustomerAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
         "created_at",
     ]
     list_filter = [PartnerFilter, "country"]
-    search_fields = ["name", "reference", "contact_email", "partner__name"]
+    search_fields = ["name", "^reference", "contact_email", "partner__name"]
     list_select_related = ["partner"]
     readonly_fields = ["who_to_contact", "timeline", "audit_trail"]
     fieldsets = [
@@ -391,7 +391,7 @@ class SubaccountAdmin(ProvisioningColumns, AuditTrailMixin, BigTableAdmin):
         "created_at",
     ]
     list_filter = ["state", "vendor", PartnerFilter]
-    search_fields = ["name", "vendor_id", "customer__name", "partner__name", "reference"]
+    search_fields = ["name", "^vendor_id", "customer__name", "partner__name", "^reference"]
     list_select_related = ["customer", "partner"]
     readonly_fields = [
         "partner",

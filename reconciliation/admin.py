@@ -138,7 +138,7 @@ class FindingAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
         "resolution",
     ]
     list_filter = ["state", "kind", "rule", "resolution", PartnerFilter]
-    search_fields = ["summary", "key", "vendor_ref", "customer__name", "partner__name"]
+    search_fields = ["summary", "^key", "^vendor_ref", "customer__name", "partner__name"]
     list_select_related = [
         "partner",
         "customer",
@@ -237,7 +237,7 @@ class RunAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
         "requested_by",
     ]
     list_filter = ["state", "face", PartnerFilter]
-    search_fields = ["partner__name", "partner__slug"]
+    search_fields = ["partner__name", "^partner__slug"]
     list_select_related = ["partner", "requested_by"]
     readonly_fields = [*Run.SHOWN_FIELDS, "errors_table", "audit_trail"]
     fields = readonly_fields
@@ -324,7 +324,7 @@ class RunNowForm(forms.Form):
 class NotBilledAdmin(SettleMixin, AuditTrailMixin, ReadOnlyAdmin):
     list_display = ["__str__", "partner", "customer", "reason", "marked_by", "marked_at", "unmarked_at"]
     list_filter = [PartnerFilter, "target_type"]
-    search_fields = ["reason", "customer__name", "partner__name", "target_id"]
+    search_fields = ["reason", "customer__name", "partner__name", "^target_id"]
     list_select_related = ["partner", "customer", "marked_by", "target_type"]
     readonly_fields = [
         "partner",

@@ -36,7 +36,7 @@ class PlanAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
         "synced_at",
     ]
     list_filter = ["state", "engine", "interval", "at_vendor"]
-    search_fields = ["name", "plan_id"]
+    search_fields = ["name", "^plan_id"]
     readonly_fields = ["at_vendor", "synced_at", "vendor_view", "operations", "audit_trail"]
     actions = ["sync_selected"]
 
@@ -80,7 +80,7 @@ class ProductAdmin(ServiceSaveMixin, AuditTrailMixin, BigTableAdmin):
         "active",
     ]
     list_filter = [PartnerFilter, "provisions", "active", "currency", "plan__engine"]
-    search_fields = ["name", "sku_id", "partner__name"]
+    search_fields = ["name", "^sku_id", "partner__name"]
     list_select_related = ["partner", "plan", "trial_plan"]
     readonly_fields = ["audit_trail"]
 

@@ -77,12 +77,12 @@ class CheckoutAdmin(AuditTrailMixin, BigTableAdmin):
     ]
     list_filter = ["kind", "state", "charge_type", PartnerFilter]
     search_fields = [
-        "reference",
-        "order_id",
-        "session_id",
-        "checkout_id",
+        "^reference",
+        "^order_id",
+        "^session_id",
+        "^checkout_id",
         "customer__name",
-        "billing_agreement_id",
+        "^billing_agreement_id",
     ]
     list_select_related = ["customer", "partner"]
     inlines = [CheckoutItemInline]

@@ -37,7 +37,7 @@ class RenewalAdmin(ReadOnlyAdmin):
         "updated_at",
     ]
     list_filter = ["state", "subscription__plan__engine", "reminder_missing"]
-    search_fields = ["subscription__subscription_id", "subscription__customer__name", "invoice_id"]
+    search_fields = ["^subscription__subscription_id", "subscription__customer__name", "^invoice_id"]
     list_select_related = [
         "subscription__product",
         "subscription__customer",

@@ -105,9 +105,9 @@ class BillingSubscriptionAdmin(AuditTrailMixin, ReadOnlyAdmin):
         "plan",
     ]
     search_fields = [
-        "subscription_id",
-        "billing_agreement_id",
-        "payment_source_id",
+        "^subscription_id",
+        "^billing_agreement_id",
+        "^payment_source_id",
         "customer__name",
         "product__name",
     ]

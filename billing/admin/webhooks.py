@@ -21,7 +21,7 @@ from core.admin_tools import (
 @admin.register(BillingAgreement)
 class BillingAgreementAdmin(ReadOnlyAdmin):
     list_display = ["agreement_id", "customer", "first_order_id", "created_at", "superseded_at"]
-    search_fields = ["agreement_id", "customer__name", "first_order_id"]
+    search_fields = ["^agreement_id", "customer__name", "^first_order_id"]
     list_select_related = ["customer"]
 
 
@@ -29,7 +29,7 @@ class BillingAgreementAdmin(ReadOnlyAdmin):
 class WebhookEventAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "type", "event_id", "state_badge", "attempts", "processed_at", "error"]
     list_filter = ["state", "type"]
-    search_fields = ["event_id", "type", "body"]
+    search_fields = ["^event_id", "type", "body"]
     readonly_fields = [
         "event_id",
         "type",
@@ -66,7 +66,7 @@ class RejectedWebhookAdmin(ReadOnlyAdmin):
 
     list_display = ["received_at", "reason", "source_address", "body_bytes", "event_type", "detail"]
     list_filter = ["reason"]
-    search_fields = ["source_address", "event_type"]
+    search_fields = ["^source_address", "event_type"]
     date_hierarchy = "received_at"
     readonly_fields = list_display
     fields = readonly_fields

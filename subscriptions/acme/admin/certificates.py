@@ -51,7 +51,7 @@ class CertificateAdmin(ReadOnlyAdmin):
 
     list_display = ["domain", "customer", "contract_link", "status", "expires_at", "serial_number", "gone_at"]
     list_filter = [ListedFilter, ExpiryFilter, "status", PartnerFilter]
-    search_fields = ["domain", "serial_number", "customer__name", "contract__vendor_id"]
+    search_fields = ["domain", "^serial_number", "customer__name", "^contract__vendor_id"]
     list_select_related = ["customer", "contract"]
     date_hierarchy = "expires_at"
     readonly_fields = [

@@ -32,7 +32,7 @@ class AcmeContractAdmin(ContractPanels, ContractPages, AuditTrailMixin, BigTable
         "created_at",
     ]
     list_filter = ["state", "product", "auto_renew", "auto_renew_source", PartnerFilter]
-    search_fields = ["sans", "vendor_id", "customer__name", "partner__name", "reference"]
+    search_fields = ["sans", "^vendor_id", "customer__name", "partner__name", "^reference"]
     list_select_related = ["customer", "partner"]
     date_hierarchy = "created_at"
     readonly_fields = [

@@ -84,7 +84,7 @@ def _addon_form(customer, data) -> PlanChangeForm:
 @admin.register(CloudflareAddon)
 class CloudflareAddonAdmin(CloudflareRecordAdmin):
     list_display = ["__str__", *PLAN_COLUMNS]
-    search_fields = ["rate_plan_id", "vendor_id", "customer__name", "partner__name", "reference"]
+    search_fields = ["^rate_plan_id", "^vendor_id", "customer__name", "partner__name", "^reference"]
     readonly_fields = [
         "state_badge",
         "partner",

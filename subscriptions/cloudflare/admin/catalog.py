@@ -61,7 +61,7 @@ class CatalogPlanAdmin(AuditTrailMixin, BigTableAdmin):
         "active",
     ]
     list_filter = [PartnerFilter, "scope", "active"]
-    search_fields = ["rate_plan_id", "name", "partner__name"]
+    search_fields = ["^rate_plan_id", "name", "partner__name"]
     list_select_related = ["partner"]
 
     def get_queryset(self, request):

@@ -110,7 +110,7 @@ def _new_zone(actor, customer, *, name: str) -> ConfirmRow:
 @admin.register(CloudflareZone)
 class CloudflareZoneAdmin(CloudflareRecordAdmin):
     list_display = ["name", *PLAN_COLUMNS]
-    search_fields = ["name", "vendor_id", "customer__name", "partner__name", "reference"]
+    search_fields = ["name", "^vendor_id", "customer__name", "partner__name", "^reference"]
     readonly_fields = [
         "name",
         "state_badge",

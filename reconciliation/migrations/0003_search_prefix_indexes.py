@@ -1,0 +1,28 @@
+from django.db import migrations
+
+from core.trigram import dropped, prefix_indexes, trigram_indexes
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("reconciliation", "0002_scale_indexes"),
+    ]
+
+    # The admin's search by field kind (core.admin_lists): an identifier (`^field`) is read by a
+    # prefix b-tree, so its trigram index (kept by text fields) goes.
+    operations = [
+        prefix_indexes(
+            ("reconciliation_finding", "key"),
+            ("reconciliation_finding", "vendor_ref"),
+            ("reconciliation_notbilled", "target_id"),
+        ),
+        dropped(
+            trigram_indexes(
+                ("reconciliation_finding", "key"),
+                ("reconciliation_finding", "vendor_ref"),
+            )
+        ),
+        trigram_indexes(
+            ("reconciliation_notbilled", "reason"),
+        ),
+    ]
