@@ -299,7 +299,7 @@ class ProductViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.
     serializer_class = ProductSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_fields = ["provisions", "active", "currency"]
-    search_fields = ["name", "sku_id"]
+    search_fields = ["name", "^sku_id"]
     ordering = ["name"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 

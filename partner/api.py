@@ -180,7 +180,7 @@ class PartnerViewSet(
     permission_classes = [IsMemberOrStaff]
     http_method_names = ["get", "patch", "head", "options"]
     ordering_fields = ["name", "created_at"]
-    search_fields = ["name", "legal_name", "slug"]
+    search_fields = ["name", "legal_name", "^slug"]
 
     def get_queryset(self):
         from django.db.models import Count
@@ -204,7 +204,7 @@ class CustomerViewSet(viewsets.ModelViewSet):
     serializer_class = CustomerSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_class = CustomerFilter
-    search_fields = ["name", "reference", "contact_email", "contact_name"]
+    search_fields = ["name", "^reference", "contact_email", "contact_name"]
     ordering_fields = ["name", "reference", "created_at"]
     ordering = ["name"]
 
@@ -239,7 +239,7 @@ class SubaccountViewSet(
     serializer_class = SubaccountSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_class = SubaccountFilter
-    search_fields = ["name", "vendor_id", "customer__name"]
+    search_fields = ["name", "^vendor_id", "customer__name"]
     ordering_fields = ["created_at", "name", "state"]
     ordering = ["-created_at"]
 

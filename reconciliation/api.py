@@ -162,7 +162,7 @@ class FindingViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = FindingSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_fields = ["kind", "state", "customer", "rule", "resolution"]
-    search_fields = ["summary", "vendor_ref"]
+    search_fields = ["summary", "^vendor_ref"]
     ordering_fields = ["last_seen_at", "first_seen_at"]
     ordering = ["-last_seen_at", "-id"]
 

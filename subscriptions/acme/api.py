@@ -239,7 +239,7 @@ class AcmeContractViewSet(
     serializer_class = AcmeContractSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_class = AcmeContractFilter
-    search_fields = ["sans", "vendor_id", "customer__name"]
+    search_fields = ["sans", "^vendor_id", "customer__name"]
     ordering_fields = ["created_at", "valid_till", "state"]
     ordering = ["-created_at"]
 
@@ -415,7 +415,7 @@ class CertificateViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CertificateSerializer
     permission_classes = [IsMemberOrStaff]
     filterset_class = CertificateFilter
-    search_fields = ["domain", "serial_number", "customer__name"]
+    search_fields = ["domain", "^serial_number", "customer__name"]
     ordering_fields = ["expires_at", "domain", "first_seen_at"]
     ordering = ["expires_at", "id"]
 

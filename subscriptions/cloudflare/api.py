@@ -343,7 +343,7 @@ class CloudflareZoneViewSet(CloudflareSubscriptionViewSet):
 
     serializer_class = CloudflareZoneSerializer
     filterset_class = CloudflareZoneFilter
-    search_fields = ["name", "vendor_id", "customer__name"]
+    search_fields = ["name", "^vendor_id", "customer__name"]
     ordering_fields = ["created_at", "name", "rate_plan_id", "current_period_end"]
     preview_serializer = ZonePreviewSerializer
     preview_change = staticmethod(cloudflare.preview_zone_change)
@@ -401,7 +401,7 @@ class CloudflareAddonViewSet(CloudflareSubscriptionViewSet):
 
     serializer_class = CloudflareAddonSerializer
     filterset_class = CloudflareAddonFilter
-    search_fields = ["rate_plan_id", "vendor_id", "customer__name"]
+    search_fields = ["^rate_plan_id", "^vendor_id", "customer__name"]
     ordering_fields = ["created_at", "rate_plan_id", "current_period_end"]
     preview_serializer = AddonPreviewSerializer
     preview_change = staticmethod(cloudflare.preview_addon_change)

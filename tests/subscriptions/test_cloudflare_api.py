@@ -302,6 +302,17 @@ def test_zone_list_filters_by_state_plan_and_customer(api, paid_zone, add_zone):
     assert names(f"customer={paid_zone.customer_id}&search=second") == ["second.example"]
 
 
+def test_zone_search_matches_a_vendor_id_by_its_start_and_a_name_by_any_part(api, paid_zone, add_zone):
+    """The search rule of core.admin_lists, in the API too: identifiers by prefix (their index)."""
+    add_zone("second.example")
+    client = _as(api, paid_zone.partner, "viewer")
+    names = lambda term: sorted(r["name"] for r in client.get(f"{Z}/?search={term}").json()["results"])  # noqa: E731
+    vendor_id = paid_zone.vendor_id
+    assert names(vendor_id) == names(vendor_id[:6].upper()) == ["example.com"]
+    assert names(vendor_id[3:]) == []  # a middle fragment of an id matches nothing
+    assert names("ample.c") == ["example.com"]
+
+
 def test_catalog_list_shows_the_partners_plans_with_components(api, catalog):
     client = _as(api, catalog[0].partner, "viewer")
     rows = client.get("/api/v1/cloudflare-catalog/?scope=account").json()["results"]
