@@ -70,3 +70,8 @@ def prefix_indexes(*specs: tuple[str, str]) -> migrations.RunPython:
 def dropped(step: migrations.RunPython) -> migrations.RunPython:
     """The step undone: its indexes dropped on migrate and created again on reverse."""
     return migrations.RunPython(step.reverse_code, step.code, elidable=False)
+
+
+def trigram_to_prefix(*specs: tuple[str, str]) -> list[migrations.RunPython]:
+    """Identifiers that were searched as text: their prefix b-tree created, then their trigram dropped."""
+    return [prefix_indexes(*specs), dropped(trigram_indexes(*specs))]

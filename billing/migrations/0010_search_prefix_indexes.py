@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from core.trigram import dropped, prefix_indexes, trigram_indexes
+from core.trigram import prefix_indexes, trigram_indexes, trigram_to_prefix
 
 
 class Migration(migrations.Migration):
@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     # The admin's search by field kind (core.admin_lists): an identifier (`^field`) is read by a
     # prefix b-tree, so its trigram index (kept by text fields) goes.
     operations = [
-        prefix_indexes(
+        *trigram_to_prefix(
             ("billing_billingsubscription", "subscription_id"),
             ("billing_billingsubscription", "billing_agreement_id"),
             ("billing_billingsubscription", "payment_source_id"),
@@ -24,23 +24,9 @@ class Migration(migrations.Migration):
             ("billing_billingagreement", "first_order_id"),
             ("billing_renewal", "invoice_id"),
             ("billing_webhookevent", "event_id"),
-            ("billing_rejectedwebhook", "source_address"),
         ),
-        dropped(
-            trigram_indexes(
-                ("billing_billingsubscription", "subscription_id"),
-                ("billing_billingsubscription", "billing_agreement_id"),
-                ("billing_billingsubscription", "payment_source_id"),
-                ("billing_checkout", "reference"),
-                ("billing_checkout", "order_id"),
-                ("billing_checkout", "session_id"),
-                ("billing_checkout", "checkout_id"),
-                ("billing_checkout", "billing_agreement_id"),
-                ("billing_billingagreement", "agreement_id"),
-                ("billing_billingagreement", "first_order_id"),
-                ("billing_renewal", "invoice_id"),
-                ("billing_webhookevent", "event_id"),
-            )
+        prefix_indexes(
+            ("billing_rejectedwebhook", "source_address"),
         ),
         trigram_indexes(
             ("billing_rejectedwebhook", "event_type"),

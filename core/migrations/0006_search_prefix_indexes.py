@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from core.trigram import dropped, prefix_indexes, trigram_indexes
+from core.trigram import trigram_to_prefix
 
 
 class Migration(migrations.Migration):
@@ -11,14 +11,8 @@ class Migration(migrations.Migration):
     # The admin's search by field kind (core.admin_lists): an identifier (`^field`) is read by a
     # prefix b-tree, so its trigram index (kept by text fields) goes.
     operations = [
-        prefix_indexes(
+        *trigram_to_prefix(
             ("core_auditevent", "object_id"),
             ("core_operation", "object_id"),
-        ),
-        dropped(
-            trigram_indexes(
-                ("core_auditevent", "object_id"),
-                ("core_operation", "object_id"),
-            )
         ),
     ]

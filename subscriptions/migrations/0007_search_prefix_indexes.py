@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from core.trigram import dropped, prefix_indexes, trigram_indexes
+from core.trigram import trigram_to_prefix
 
 
 class Migration(migrations.Migration):
@@ -11,7 +11,7 @@ class Migration(migrations.Migration):
     # The admin's search by field kind (core.admin_lists): an identifier (`^field`) is read by a
     # prefix b-tree, so its trigram index (kept by text fields) goes.
     operations = [
-        prefix_indexes(
+        *trigram_to_prefix(
             ("subscriptions_certificate", "serial_number"),
             ("subscriptions_acmecontract", "vendor_id"),
             ("subscriptions_acmecontract", "reference"),
@@ -20,17 +20,5 @@ class Migration(migrations.Migration):
             ("subscriptions_cloudflareaddon", "rate_plan_id"),
             ("subscriptions_cloudflareaddon", "vendor_id"),
             ("subscriptions_cloudflareaddon", "reference"),
-        ),
-        dropped(
-            trigram_indexes(
-                ("subscriptions_certificate", "serial_number"),
-                ("subscriptions_acmecontract", "vendor_id"),
-                ("subscriptions_acmecontract", "reference"),
-                ("subscriptions_cloudflarezone", "vendor_id"),
-                ("subscriptions_cloudflarezone", "reference"),
-                ("subscriptions_cloudflareaddon", "rate_plan_id"),
-                ("subscriptions_cloudflareaddon", "vendor_id"),
-                ("subscriptions_cloudflareaddon", "reference"),
-            )
         ),
     ]
